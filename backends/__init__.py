@@ -1,0 +1,1 @@
+"""Built-in backends, installed as refbackprop.backends (one module each)."""

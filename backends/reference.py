@@ -1,0 +1,1 @@
+"""The reference core, wrapped as a backend: native arrays are Python lists."""

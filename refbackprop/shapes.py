@@ -1,0 +1,128 @@
+"""Shapes and validation: the one place where public inputs are checked.
+
+A matrix is a list (or tuple) of rows, each row a list (or tuple) of numbers;
+a vector is a flat list.  Every public function validates once, here, and the
+kernels behind it never validate again.
+
+A list of zero rows cannot say how wide it is, so widths come from the other
+arguments: with x (N, D) and w (D, M), D is len(w); M is read from w's first
+row, else from b or dy; N is len(x).  When no argument fixes a dimension the
+error says so instead of guessing.
+"""
+
+_CONTAINERS = (list, tuple)
+_NOT_SCALARS = (str, bytes, bytearray, dict, set, list, tuple)
+
+
+def shape_str(rows, cols):
+    """Format a 2-D shape, writing an undetermined width as '?'."""
+    return "(%s, %s)" % (rows, "?" if cols is None else cols)
+
+
+def _type_name(v):
+    return type(v).__name__
+
+
+def check_scalar(name, v):
+    """Raise TypeError unless v is usable as a number (bool is refused)."""
+    t = type(v)
+    if t is float or t is int:
+        return
+    if t is bool or v is None or isinstance(v, _NOT_SCALARS):
+        raise TypeError("%s is %r (%s), not a number; entries must be numbers "
+                        "(int, float, Fraction, or any scalar with + and *); "
+                        "bool is refused" % (name, v, _type_name(v)))
+    if not (hasattr(v, "__add__") and hasattr(v, "__mul__")):
+        raise TypeError("%s is %r (%s), not a number: it has no + and *"
+                        % (name, v, _type_name(v)))
+
+
+def matrix_shape(name, a):
+    """Validate a 2-D matrix and return (rows, cols); cols is None for no rows.
+
+    Raises TypeError for a non-list, a wrong nesting depth or a non-numeric
+    entry, and ValueError for ragged rows; every message names the argument.
+    """
+    if not isinstance(a, _CONTAINERS):
+        raise TypeError("%s must be a matrix (a list of rows), not %s"
+                        % (name, _type_name(a)))
+    rows = len(a)
+    if rows == 0:
+        return 0, None
+    cols = None
+    for i in range(rows):
+        row = a[i]
+        if not isinstance(row, _CONTAINERS):
+            raise TypeError("%s must be a matrix (a list of rows), but %s[%d] "
+                            "is %r (%s), not a row; wrong nesting depth"
+                            % (name, name, i, row, _type_name(row)))
+        if cols is None:
+            cols = len(row)
+        elif len(row) != cols:
+            raise ValueError("%s is ragged: row 0 has %d entries but row %d "
+                             "has %d; every row needs the same length"
+                             % (name, cols, i, len(row)))
+        for j in range(len(row)):
+            v = row[j]
+            if isinstance(v, _CONTAINERS):
+                raise TypeError("%s[%d][%d] is a %s: %s must be a 2-D matrix "
+                                "of numbers (too deeply nested)"
+                                % (name, i, j, _type_name(v), name))
+            check_scalar("%s[%d][%d]" % (name, i, j), v)
+    return rows, cols
+
+
+def vector_len(name, v):
+    """Validate a 1-D vector of numbers and return its length."""
+    if not isinstance(v, _CONTAINERS):
+        raise TypeError("%s must be a vector (a flat list of numbers), not %s"
+                        % (name, _type_name(v)))
+    for j in range(len(v)):
+        if isinstance(v[j], _CONTAINERS):
+            raise TypeError("%s[%d] is a %s: %s must be a flat vector "
+                            "(too deeply nested)"
+                            % (name, j, _type_name(v[j]), name))
+        check_scalar("%s[%d]" % (name, j), v[j])
+    return len(v)
+
+
+def linear_shapes(x, w, b=None, dy=None):
+    """Validate the arguments of a linear layer and return (N, D, M).
+
+    x is (N, D), w is (D, M), b is (M,) or None, dy is (N, M) or None.
+    """
+    n, xd = matrix_shape("x", x)
+    d, m = matrix_shape("w", w)
+    if xd is not None and xd != d:
+        raise ValueError("w is %s but x is %s: w needs %d rows, one per column "
+                         "of x" % (shape_str(d, m), shape_str(n, xd), xd))
+    if b is not None:
+        bm = vector_len("b", b)
+        if m is not None and bm != m:
+            raise ValueError("b is (%d,) but w is %s: b needs %d entries, one "
+                             "per column of w" % (bm, shape_str(d, m), m))
+        m = bm
+    if dy is not None:
+        dn, dm = matrix_shape("dy", dy)
+        if dn != n:
+            raise ValueError("dy is %s but x is %s: dy needs %d rows, one per "
+                             "row of x" % (shape_str(dn, dm), shape_str(n, xd), n))
+        if dm is not None and m is not None and dm != m:
+            raise ValueError("dy is %s but w is %s: dy needs %d columns, one "
+                             "per column of w" % (shape_str(dn, dm),
+                                                  shape_str(d, m), m))
+        if m is None:
+            m = dm
+    if m is None:
+        raise ValueError("M is undetermined: w is %s with no rows (D = 0), so "
+                         "its width cannot be read; pass b (M,)%s to fix M"
+                         % (shape_str(d, None),
+                            "" if dy is None else " or a dy with rows"))
+    return n, d, m
+
+
+def check_dims(n, d, m):
+    """Validate integer sizes N, D, M (used by size estimates and cases)."""
+    for label, v in (("N", n), ("D", d), ("M", m)):
+        if type(v) is not int or v < 0:
+            raise ValueError("%s must be a non-negative int, got %r" % (label, v))
