@@ -126,3 +126,29 @@ def check_dims(n, d, m):
     for label, v in (("N", n), ("D", d), ("M", m)):
         if type(v) is not int or v < 0:
             raise ValueError("%s must be a non-negative int, got %r" % (label, v))
+
+
+def check_layer_shapes(x_shape, w_shape, b_shape=None, dy_shape=None):
+    """Validate known shapes (tuples) of a linear layer's arrays; (N, D, M).
+
+    For backends, whose native arrays know their shapes: x (N, D), w (D, M),
+    b (M,) or None, dy (N, M) or None.
+    """
+    for name, shape, rank in (("x", x_shape, 2), ("w", w_shape, 2),
+                              ("b", b_shape, 1), ("dy", dy_shape, 2)):
+        if shape is not None and len(shape) != rank:
+            raise ValueError("%s must be %d-D, but its shape is %r"
+                             % (name, rank, tuple(shape)))
+    n, d = x_shape
+    d2, m = w_shape
+    if d2 != d:
+        raise ValueError("w is %s but x is %s: w needs %d rows, one per column "
+                         "of x" % (shape_str(d2, m), shape_str(n, d), d))
+    if b_shape is not None and b_shape[0] != m:
+        raise ValueError("b is (%d,) but w is %s: b needs %d entries, one per "
+                         "column of w" % (b_shape[0], shape_str(d, m), m))
+    if dy_shape is not None and tuple(dy_shape) != (n, m):
+        raise ValueError("dy is %s but x is %s and w is %s: dy must be (%d, %d)"
+                         % (shape_str(dy_shape[0], dy_shape[1]), shape_str(n, d),
+                            shape_str(d, m), n, m))
+    return n, d, m

@@ -1,0 +1,143 @@
+"""Exact reference values and the rounding-error bound every verdict uses.
+
+A correct kernel computes each output element as a dot product of K terms in
+some order, perhaps blocked, perhaps with fused multiply-adds.  For any such
+order (Higham, Accuracy and Stability of Numerical Algorithms, §3.1):
+
+    |got - exact| ≤ γ_K(u) · Σ_k |a_k|·|b_k|,      γ_K(u) = K·u / (1 - K·u)
+
+with u the unit roundoff of the dtype the kernel computes in (2⁻⁵³ for
+float64, 2⁻²⁴ for float32).  K is D for Y (D + 1 with a bias, whose |b_j| joins
+the sum), M for dX, N for dW and N for db (terms |dY_ij|).
+
+What refbackprop adds, each term stated:
+- underflow: a product below the smallest normal may lose all its digits
+  (gradual underflow, or flush-to-zero on GPUs): + K·λ, λ the smallest normal;
+- the exact value itself is a float64 (correctly rounded from the exact sum,
+  see exact_dot): + 2·2⁻⁵³·|ref| + 4K·λ₆₄;
+- Σ|a||b| and γ are evaluated in float64: the γ term is multiplied by the
+  safety factor 1 + 2⁻²⁰.
+"""
+
+import math
+
+UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24}
+SMALLEST_NORMAL = {"float64": 2.0 ** -1022, "float32": 2.0 ** -126}
+SAFETY = 1.0 + 2.0 ** -20
+_U64 = 2.0 ** -53
+_SPLIT = 134217729.0          # 2^27 + 1, Veltkamp's splitter for float64
+_SPLIT_LIMIT = 2.0 ** 995     # beyond this the splitter overflows
+
+try:
+    _fsum = math.fsum
+except AttributeError:        # MicroPython: Shewchuk's exact partials
+    def _fsum(values):
+        partials = []
+        for x in values:
+            i = 0
+            for y in partials:
+                if abs(x) < abs(y):
+                    x, y = y, x
+                hi = x + y
+                lo = y - (hi - x)
+                if lo:
+                    partials[i] = lo
+                    i += 1
+                x = hi
+            partials[i:] = [x]
+        acc = 0.0
+        for p in partials:
+            acc = acc + p
+        return acc
+
+
+def gamma(k, u):
+    """γ_K(u) = K·u / (1 - K·u); refuses K·u ≥ 1, where no bound exists."""
+    ku = k * u
+    if ku >= 1:
+        raise ValueError("no rounding-error bound for K=%d at u=%r (K·u ≥ 1)"
+                         % (k, u))
+    return ku / (1 - ku)
+
+
+def is_nan(v):
+    return v != v
+
+
+def is_finite(v):
+    return v == v and v not in (float("inf"), float("-inf"))
+
+
+def _split(v):
+    """v = hi + lo exactly, each with at most 26 significant bits."""
+    c = _SPLIT * v
+    hi = c - (c - v)
+    return hi, v - hi
+
+
+def _nonfinite_sum(products):
+    """The IEEE outcome of summing products that include NaN or ±Inf.
+
+    Independent of the order: NaN stays NaN, +Inf with -Inf gives NaN,
+    otherwise the sign of the infinities.
+    """
+    pos = neg = False
+    for p in products:
+        if p != p:
+            return float("nan")
+        if p == float("inf"):
+            pos = True
+        elif p == float("-inf"):
+            neg = True
+    if pos and neg:
+        return float("nan")
+    return float("inf") if pos else float("-inf")
+
+
+def exact_dot(a, b, extra=None, exact_products=False):
+    """(ref, mag): Σ_k a[k]·b[k] (+ extra) and Σ|a[k]·b[k]| (+ |extra|).
+
+    ref is the exact sum correctly rounded to float64 (math.fsum of exact
+    terms).  Products of float32 values are exact in float64
+    (exact_products=True); float64 products are split (Veltkamp) into four
+    exact partial products first.  Non-finite outcomes follow IEEE
+    (_nonfinite_sum) and mag is then inf.
+    """
+    products = [a[k] * b[k] for k in range(len(a))]
+    if extra is not None:
+        products.append(extra)
+    mag = _fsum([abs(p) for p in products])
+    if not is_finite(mag):
+        for p in products:
+            if not is_finite(p):
+                return _nonfinite_sum(products), float("inf")
+    if exact_products:
+        return _fsum(products), mag
+    terms = []
+    for k in range(len(a)):
+        x, y = a[k], b[k]
+        if abs(x) >= _SPLIT_LIMIT or abs(y) >= _SPLIT_LIMIT:
+            return _exact_rational(a, b, extra), mag
+        xh, xl = _split(x)
+        yh, yl = _split(y)
+        terms.extend((xh * yh, xh * yl, xl * yh, xl * yl))
+    if extra is not None:
+        terms.append(extra)
+    return _fsum(terms), mag
+
+
+def _exact_rational(a, b, extra):
+    """The exact sum in Fractions, for magnitudes the splitter cannot take."""
+    from fractions import Fraction
+    acc = Fraction(0) if extra is None else Fraction(extra)
+    for k in range(len(a)):
+        acc += Fraction(a[k]) * Fraction(b[k])
+    return float(acc)
+
+
+def element_bound(k, mag, ref, dtype):
+    """The allowed |got - ref| for an element with K terms and Σ|terms| = mag."""
+    u = UNIT_ROUNDOFF[dtype]
+    lam = SMALLEST_NORMAL[dtype]
+    return (gamma(k, u) * mag * SAFETY + k * lam
+            + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])

@@ -1,0 +1,167 @@
+"""The case catalogue: deterministic, seeded, each case with a stable id.
+
+    backward/float32/N7-D13-M11/bias/normal/seed0
+
+op / dtype / shape / bias or nobias / value kind / seed.  A case's inputs
+depend only on its id (SplitMix64 seeded from the id's text), so any case can
+be run alone, in any order, on any machine, and gives the same numbers.
+Inputs are rounded to the dtype before any backend or the reference sees them.
+"""
+
+import struct
+
+from .rng import Rng, seed_from
+from .shapes import check_dims
+
+DTYPES = ("float64", "float32")
+OPS = ("forward", "backward")
+
+# (N, D, M) with what each shape is for.  Distinct N, D, M wherever possible.
+SHAPES = (
+    (2, 2, 3),        # the notes' worked example
+    (1, 1, 1),
+    (0, 3, 4),        # N = 0
+    (3, 4, 0),        # M = 0
+    (4, 0, 3),        # D = 0: Y is the bias (or zeros), dX is empty
+    (1, 5, 3), (4, 1, 3), (3, 5, 1),           # each of N, D, M = 1
+    (7, 13, 11), (5, 3, 17),                   # primes
+    (37, 3, 2), (2, 3, 41),                    # tall, wide
+    (3, 63, 5), (65, 4, 7), (6, 9, 129),       # just off powers of two
+    (17, 31, 33), (9, 6, 10),                  # off block sizes; mixed remainders
+    (8, 16, 12),                               # all multiples of 4
+)
+# Shapes on which every value kind runs (the others run 'normal' only).
+VALUE_SHAPES = ((2, 2, 3), (7, 13, 11), (5, 3, 17), (9, 6, 10))
+VALUE_KINDS = ("normal", "integers", "large", "tiny", "signed_zeros", "nonfinite")
+
+# Scales that keep every product and sum finite and normal (or gradually
+# underflowing, for 'tiny') in the dtype.
+_SCALE = {
+    "float64": {"large": 2.0 ** 250, "tiny": 2.0 ** -500},
+    "float32": {"large": 2.0 ** 50, "tiny": 2.0 ** -60},
+}
+
+
+def to_dtype(v, dtype):
+    """Round a Python float to the dtype (float32 through IEEE binary32)."""
+    if dtype == "float32":
+        return struct.unpack("<f", struct.pack("<f", v))[0]
+    return float(v)
+
+
+class Case:
+    """One deterministic test case: an op on inputs of one shape and dtype."""
+
+    def __init__(self, op, dtype, n, d, m, bias, values, seed=0):
+        check_dims(n, d, m)
+        if op not in OPS:
+            raise ValueError("op must be one of %s, not %r" % (OPS, op))
+        if dtype not in DTYPES:
+            raise ValueError("dtype must be one of %s, not %r" % (DTYPES, dtype))
+        if values not in VALUE_KINDS:
+            raise ValueError("values must be one of %s, not %r"
+                             % (VALUE_KINDS, values))
+        self.op, self.dtype, self.values, self.seed = op, dtype, values, seed
+        self.n, self.d, self.m, self.bias = n, d, m, bool(bias)
+        self.id = "%s/%s/N%d-D%d-M%d/%s/%s/seed%d" % (
+            op, dtype, n, d, m, "bias" if bias else "nobias", values, seed)
+        self._inputs = None
+
+    def __repr__(self):
+        return "Case(%r)" % self.id
+
+    def with_shape(self, n, d, m):
+        """The same case at another shape (used to shrink a failure)."""
+        return Case(self.op, self.dtype, n, d, m, self.bias, self.values, self.seed)
+
+    def inputs(self):
+        """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M) or None}.
+
+        Fresh lists on every call: nobody can spoil another's inputs.
+        """
+        if self._inputs is None:
+            self._inputs = _draw(self)
+        x, w, b, dy = self._inputs
+        return {"x": [list(r) for r in x], "w": [list(r) for r in w],
+                "b": None if b is None else list(b),
+                "dy": None if dy is None else [list(r) for r in dy]}
+
+    def shapes(self):
+        """The shape of every input, as the backend's array() receives it."""
+        n, d, m = self.n, self.d, self.m
+        return {"x": (n, d), "w": (d, m), "b": (m,), "dy": (n, m)}
+
+
+def _draw(case):
+    rng = Rng(seed_from(case.id))
+    n, d, m, kind, dtype = case.n, case.d, case.m, case.values, case.dtype
+
+    if kind == "integers":
+        draw = lambda: float(rng.integer(-8, 8))
+    elif kind == "signed_zeros":
+        pool = (0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 2.0)
+        draw = lambda: pool[rng.integer(0, len(pool) - 1)]
+    elif kind in ("large", "tiny"):
+        scale = _SCALE[dtype][kind]
+        draw = lambda: rng.normal() * scale
+    else:
+        draw = rng.normal
+
+    def matrix(rows, cols):
+        return [[to_dtype(draw(), dtype) for _ in range(cols)] for _ in range(rows)]
+
+    x = matrix(n, d)
+    w = matrix(d, m)
+    b = [to_dtype(draw(), dtype) for _ in range(m)] if case.bias else None
+    dy = matrix(n, m) if case.op == "backward" else None
+    if kind == "nonfinite":
+        _plant_nonfinite(x, w, b, dy, n, d, m)
+    return x, w, b, dy
+
+
+def _plant_nonfinite(x, w, b, dy, n, d, m):
+    """NaN and ±Inf at fixed places, Inf·0 included, leaving other elements
+    finite.  Any IEEE summation order gives the same class (NaN, +Inf, -Inf)."""
+    inf, nan = float("inf"), float("nan")
+    if n and d:
+        x[0][0] = inf                     # row 0 of Y and dW's row 0 go infinite
+        x[n - 1][d - 1] = -inf
+    if d and m:
+        w[0][m - 1] = 0.0                 # Inf·0 = NaN in Y[0][M-1]
+        w[d - 1][0] = nan
+    if b is not None and m > 1:
+        b[1] = -inf
+    if dy is not None and n and m:
+        dy[n - 1][m - 1] = inf
+        if n > 1:
+            dy[0][0] = 0.0                # Inf·0 in dW[0][0]
+
+
+def catalogue(dtypes=DTYPES, seed=0, ops=OPS):
+    """Every case for these dtypes, in a fixed order."""
+    out = []
+    for op in ops:
+        for dtype in dtypes:
+            for n, d, m in SHAPES:
+                kinds = VALUE_KINDS if (n, d, m) in VALUE_SHAPES else ("normal",)
+                for values in kinds:
+                    for bias in (True, False):
+                        out.append(Case(op, dtype, n, d, m, bias, values, seed))
+    return out
+
+
+def parse_case_id(case_id):
+    """The Case a stable id names ('forward/float64/N2-D2-M3/bias/normal/seed0')."""
+    parts = case_id.split("/")
+    try:
+        op, dtype, dims, bias, values, seed = parts
+        n, d, m = dims.split("-")
+        if bias not in ("bias", "nobias") or not seed.startswith("seed"):
+            raise ValueError
+        return Case(op, dtype, int(n[1:]), int(d[1:]), int(m[1:]),
+                    bias == "bias", values, int(seed[4:]))
+    except ValueError:
+        raise ValueError("%r is not a case id; expected "
+                         "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>, "
+                         "e.g. backward/float32/N7-D13-M11/bias/normal/seed0"
+                         % (case_id,))

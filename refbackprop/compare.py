@@ -1,0 +1,203 @@
+"""The comparison engine: one backend, one case, a verdict with no tolerance knob.
+
+Each output element must satisfy |got - exact| ≤ bound (bounds.element_bound:
+γ_K(u)·Σ|a||b| for that element's own row and column).  NaN positions must
+match and ±Inf must match in sign.  The engine also checks output shapes, that
+float32 outputs are float32 values, that the inputs are unchanged after the
+call and that no output aliases an input.  A verdict names, per output, the
+worst element, expected, got, bound and error/bound ratio.
+"""
+
+import struct
+
+from . import bounds
+from .cases import to_dtype
+
+OUTPUTS = {"forward": ("y",), "backward": ("dx", "dw", "db")}
+_INF = float("inf")
+
+
+def _bits(v):
+    return struct.pack("<d", v)
+
+
+def _flat(value, rank):
+    if value is None:
+        return None
+    if rank == 1:
+        return list(value)
+    out = []
+    for row in value:
+        out.extend(row)
+    return out
+
+
+def _columns(a, cols):
+    return [[row[j] for row in a] for j in range(cols)]
+
+
+def exact_outputs(case):
+    """{name: (shape, refs, mags, K)} for the case's outputs, flat row-major.
+
+    Cached on the case: every backend checked on it shares one computation.
+    """
+    cached = getattr(case, "_exact", None)
+    if cached is not None:
+        return cached
+    inp = case.inputs()
+    x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
+    n, d, m = case.n, case.d, case.m
+    exact32 = case.dtype == "float32"
+
+    def dots(rows_a, cols_b, extra=None):
+        refs, mags = [], []
+        for ra in rows_a:
+            for j in range(len(cols_b)):
+                e = None if extra is None else extra[j]
+                r, g = bounds.exact_dot(ra, cols_b[j], e, exact32)
+                refs.append(r)
+                mags.append(g)
+        return refs, mags
+
+    out = {}
+    if case.op == "forward":
+        refs, mags = dots(x, _columns(w, m), b)                    # X W + b: (N, M)
+        out["y"] = ((n, m), refs, mags, d + (1 if b is not None else 0))
+    else:
+        refs, mags = dots(dy, w)                                   # dY Wᵀ: (N, D)
+        out["dx"] = ((n, d), refs, mags, m)
+        refs, mags = dots(_columns(x, d), _columns(dy, m))         # Xᵀ dY: (D, M)
+        out["dw"] = ((d, m), refs, mags, n)
+        if b is not None:
+            ones = [1.0] * n
+            refs, mags = dots([ones], _columns(dy, m))             # Σ_i dY: (M,)
+            out["db"] = ((m,), refs, mags, n)
+        else:
+            out["db"] = None
+    case._exact = out
+    return out
+
+
+def _index(name, shape, flat_index):
+    if len(shape) == 1:
+        return "%s[%d]" % (name, flat_index), (flat_index,)
+    cols = shape[1]
+    i, j = flat_index // cols, flat_index % cols
+    return "%s[%d][%d]" % (name, i, j), (i, j)
+
+
+class OutputVerdict:
+    """The judgement of one output (y, dx, dw or db) of one case."""
+
+    def __init__(self, name, shape):
+        self.name = name
+        self.shape = shape
+        self.passed = True
+        self.failures = 0          # elements outside their bound
+        self.message = ""          # what went wrong, if anything
+        self.worst = None          # label of the worst element, e.g. 'dx[3][4]'
+        self.worst_index = None    # its index tuple
+        self.expected = None
+        self.got = None
+        self.bound = None
+        self.ratio = 0.0           # worst |got - exact| / bound (inf: mismatch)
+
+    def fail(self, message):
+        self.passed = False
+        if not self.message:
+            self.message = message
+
+    def to_dict(self):
+        return {"output": self.name, "shape": list(self.shape),
+                "passed": self.passed, "failures": self.failures,
+                "message": self.message, "worst": self.worst,
+                "index": None if self.worst_index is None else list(self.worst_index),
+                "expected": _json_float(self.expected),
+                "got": _json_float(self.got), "bound": _json_float(self.bound),
+                "ratio": _json_float(self.ratio)}
+
+
+def _json_float(v):
+    """Floats for JSON: NaN and ±Inf as strings, everything else as is."""
+    if isinstance(v, float) and not bounds.is_finite(v):
+        return repr(v)
+    return v
+
+
+def _describe(v):
+    return "%r" % (v,)
+
+
+def judge_output(name, got, spec, dtype):
+    """Compare one output (nested lists from tolist) against its exact spec."""
+    shape, refs, mags, k = spec
+    verdict = OutputVerdict(name, shape)
+    problem = _shape_problem(got, shape)
+    if problem:
+        verdict.fail("%s has the wrong shape: %s" % (name, problem))
+        verdict.ratio = _INF
+        return verdict
+    flat = _flat(got, len(shape))
+    worst = -1.0
+    for idx in range(len(refs)):
+        g, ref, mag = flat[idx], refs[idx], mags[idx]
+        if not isinstance(g, float):
+            verdict.fail("%s is %r (%s), not a float"
+                         % (_index(name, shape, idx)[0], g, type(g).__name__))
+            verdict.ratio = _INF
+            return verdict
+        if bounds.is_finite(ref):
+            bound = bounds.element_bound(k, mag, ref, dtype)
+            err = abs(g - ref) if bounds.is_finite(g) else _INF
+            if err <= bound:
+                ratio = err / bound if bound > 0 else 0.0
+            else:
+                ratio = err / bound if bound > 0 else _INF
+        else:
+            bound = 0.0
+            same = (bounds.is_nan(ref) and bounds.is_nan(g)) or g == ref
+            ratio = 0.0 if same else _INF
+        if ratio > 1.0:
+            verdict.failures += 1
+        if ratio > worst:
+            worst = ratio
+            label, index = _index(name, shape, idx)
+            verdict.worst, verdict.worst_index = label, index
+            verdict.expected, verdict.got = ref, g
+            verdict.bound, verdict.ratio = bound, ratio
+        if (dtype == "float32" and bounds.is_finite(g) and g == g
+                and to_dtype(g, "float32") != g):
+            verdict.fail("%s = %r is not a float32 value: the backend computed "
+                         "in another precision" % (_index(name, shape, idx)[0], g))
+    if verdict.failures:
+        verdict.fail("%d of %d elements of %s outside their bound; worst %s: "
+                     "expected %s, got %s, bound %.3g, error/bound %.3g"
+                     % (verdict.failures, len(refs), name, verdict.worst,
+                        _describe(verdict.expected), _describe(verdict.got),
+                        verdict.bound, verdict.ratio))
+    return verdict
+
+
+def _shape_problem(got, shape):
+    if not isinstance(got, list):
+        return "tolist gave %s, not a list" % type(got).__name__
+    if len(got) != shape[0]:
+        return "expected %s, got %d %s" % (
+            _shape_text(shape), len(got), "rows" if len(shape) == 2 else "entries")
+    if len(shape) == 2:
+        for i in range(len(got)):
+            if not isinstance(got[i], list) or len(got[i]) != shape[1]:
+                return "expected %s, row %d is %s" % (_shape_text(shape), i,
+                                                      _short(got[i]))
+    return ""
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _shape_text(shape):
+    if len(shape) == 1:
+        return "(%d,)" % shape[0]
+    return "(%d, %d)" % shape

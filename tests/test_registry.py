@@ -1,0 +1,120 @@
+"""Backends through entry points: discovery, broken plugins, duplicates, errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from refbackprop import registry
+from refbackprop.registry import BackendError, Registry
+
+import wrong_backends
+
+
+def test_builtins_are_discovered_through_entry_points():
+    reg = Registry()
+    infos = dict((i.name, i) for i in reg.load_all())
+    for name in ("reference", "python", "numba"):
+        assert infos[name].status == "available", infos[name].reason
+        assert infos[name].origin.startswith("refbackprop ")
+        assert infos[name].target.startswith("refbackprop.backends.")
+    assert reg.names() == sorted(reg.names())
+
+
+def test_listing_does_not_import_numba():
+    code = ("import sys; from refbackprop.registry import Registry; "
+            "r = Registry(); r.load_all(); "
+            "print([i.status for i in r.infos]); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert out[-1] == "False"
+
+
+def write_dist(tmp_path, name, entry_points, module_code=None):
+    """A distribution on a temporary path: *.dist-info with entry_points.txt."""
+    info = tmp_path / ("%s-1.0.dist-info" % name)
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n"
+                                   % name)
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    if module_code is not None:
+        (tmp_path / ("%s.py" % name.replace("-", "_"))).write_text(module_code)
+
+
+def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypatch):
+    write_dist(tmp_path, "brokenplug", """
+        [refbackprop.backends]
+        broken = brokenplug_missing_module:Backend
+        """)
+    write_dist(tmp_path, "noproto", """
+        [refbackprop.backends]
+        noproto = noproto:Thing
+        """, "class Thing:\n    name = 'noproto'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry()
+    infos = dict((i.name, i) for i in reg.load_all())
+    assert infos["broken"].status == "broken"
+    assert "No module named 'brokenplug_missing_module'" in infos["broken"].reason
+    assert infos["broken"].origin == "brokenplug 1.0"
+    assert infos["noproto"].status == "broken"
+    assert "missing required member(s): dtypes, array" in infos["noproto"].reason
+    assert infos["python"].status == "available"
+    with pytest.raises(BackendError, match="backend 'broken' is broken: ModuleNotFoundError"):
+        reg.get("broken")
+
+
+def test_duplicate_names_are_reported(tmp_path, monkeypatch):
+    write_dist(tmp_path, "aaa-dup", """
+        [refbackprop.backends]
+        python = wrong_backends:wrong_transpose
+        """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry()
+    assert len([i for i in reg.infos if i.name == "python"]) == 1
+    dups = [d for d in reg.duplicates if d[0] == "python"]
+    assert len(dups) == 1 and "aaa-dup 1.0" in dups[0][1:]
+
+
+def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):
+    write_dist(tmp_path, "objplug", """
+        [refbackprop.backends]
+        wrong-transpose = wrong_backends:wrong_transpose
+        """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    backend = Registry().get("wrong-transpose")
+    assert backend is wrong_backends.wrong_transpose
+    assert type(Registry().get("python")).__name__ == "PythonBackend"
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(BackendError) as info:
+        Registry().get("cuda")
+    assert "unknown backend 'cuda'; known backends: numba, python, reference" in str(info.value)
+
+
+def test_import_path_without_registration():
+    backend = Registry().get("wrong_backends:WrongTranspose")
+    assert backend.name == "wrong-transpose"
+    with pytest.raises(BackendError, match="No module named 'nowhere'"):
+        Registry().get("nowhere:Backend")
+
+
+def test_missing_numba_is_unavailable_with_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)
+    info = registry.BackendInfo("numba", "refbackprop.backends.numba_jit:NumbaBackend",
+                                "test")
+    registry.load(info)
+    assert info.status == "unavailable"
+    assert "pip install 'refbackprop[numba]'" in info.reason
+    reg = Registry()
+    reg.infos = [info]
+    with pytest.raises(BackendError, match=r"backend 'numba' is unavailable: numba is not installed"):
+        reg.get("numba")
+
+
+def test_entry_points_api_on_every_cpython():
+    # entry_points() differs before 3.10; distributions() is the same on all
+    names = [name for name, target, origin in registry.entry_points()]
+    assert {"reference", "python", "numba"} <= set(names)
