@@ -162,17 +162,28 @@ class NumbaBackend:
         forward_kernel(x, w, bias, b is not None, y)
         return y
 
+    def dx(self, x, w, dy):
+        """dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D)."""
+        import numpy as np
+        n, d, m, dtype, x, w, _, dy = self._prepare(x, w, None, dy)
+        out = np.empty((n, d), dtype=dtype)
+        _compile()[1](dy, w, dtype.type(0), out)
+        return out
+
+    def dw(self, x, w, dy):
+        """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
+        import numpy as np
+        n, d, m, dtype, x, w, _, dy = self._prepare(x, w, None, dy)
+        out = np.empty((d, m), dtype=dtype)
+        _compile()[2](x, dy, out)
+        return out
+
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
         import numpy as np
         n, d, m, dtype, x, w, b, dy = self._prepare(x, w, b, dy)
-        _, dx_kernel, dw_kernel, db_kernel = _compile()
-        dx = np.empty((n, d), dtype=dtype)
-        dw = np.empty((d, m), dtype=dtype)
-        dx_kernel(dy, w, dtype.type(0), dx)
-        dw_kernel(x, dy, dw)
         db = None
         if b is not None:
             db = np.empty(m, dtype=dtype)
-            db_kernel(dy, db)
-        return dx, dw, db
+            _compile()[3](dy, db)                       # Σ_i dY: (N, M) -> (M,)
+        return self.dx(x, w, dy), self.dw(x, w, dy), db

@@ -82,17 +82,29 @@ class PythonBackend(ListBackendBase):
             y = _add_bias(y, b.rows)
         return ListArray(y, (n, m))
 
+    def dx(self, x, w, dy):
+        """dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D)."""
+        n, d, m = self.shapes(x, w, None, dy)
+        if _PYPY:
+            rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)  # (N, M) @ (M, D)
+        else:
+            rows = _matmul_nt(dy.rows, w.rows)                     # (N, M) @ (D, M)ᵀ
+        return ListArray(rows, (n, d))
+
+    def dw(self, x, w, dy):
+        """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
+        n, d, m = self.shapes(x, w, None, dy)
+        xt = _columns(x.rows, d)                                   # (D, N)
+        if _PYPY:
+            rows = _matmul_saxpy(xt, dy.rows, m)                   # (D, N) @ (N, M)
+        else:
+            rows = _matmul_nt(xt, _columns(dy.rows, m))            # (D, N) @ (M, N)ᵀ
+        return ListArray(rows, (d, m))
+
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
         n, d, m = self.shapes(x, w, b, dy)
-        xt = _columns(x.rows, d)                                  # (D, N)
-        if _PYPY:
-            dx = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)   # (N, M) @ (M, D)
-            dw = _matmul_saxpy(xt, dy.rows, m)                    # (D, N) @ (N, M)
-        else:
-            dx = _matmul_nt(dy.rows, w.rows)                      # dY Wᵀ: (N, M) @ (D, M)ᵀ
-            dw = _matmul_nt(xt, _columns(dy.rows, m))             # Xᵀ dY: (D, N) @ (M, N)ᵀ
         db = None
         if b is not None:
-            db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))
-        return ListArray(dx, (n, d)), ListArray(dw, (d, m)), db
+            db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
+        return self.dx(x, w, dy), self.dw(x, w, dy), db

@@ -20,6 +20,9 @@ class CaseResult:
         self.backend = backend_name
         self.case = case
         self.case_id = case.id
+        self.check_id = case.id    # the conformance check's id (repeat/..., oracle/...)
+        self.selector = backend_name   # how the CLI selects the backend (name or module:attr)
+        self.kind = "case"
         self.outputs = []          # OutputVerdict per output
         self.problems = []         # exceptions, modified inputs, aliasing
         self.values = {}           # name -> nested lists the backend returned
@@ -47,10 +50,10 @@ class CaseResult:
                 out.append(o.message)
         return out
 
-    def repro(self):
-        """The one-line command that runs this case alone."""
+    def repro(self, check_id=None):
+        """The one-line command that runs this check (or another case id) alone."""
         return ("refbackprop check --backend %s --case '%s'"
-                % (_quote(self.backend), self.case_id))
+                % (_quote(self.selector), check_id or self.check_id))
 
     def to_dict(self):
         return {"backend": self.backend, "case": self.case_id,

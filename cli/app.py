@@ -1,0 +1,256 @@
+"""The click app: a thin shell over refbackprop's library functions.
+
+Exit status: 0 all passed, 1 a check failed, 2 usage error or a backend that
+is unknown, unavailable or broken (one line with the reason, no traceback).
+"""
+
+import json
+import sys
+
+import click
+
+from refbackprop import oracle
+from refbackprop.cases import DTYPES, Case
+from refbackprop.conformance.session import CheckSession
+from refbackprop.registry import BackendError, Registry
+
+
+class UsageFailure(click.ClickException):
+    """A one-line error with exit status 2 (click's own usage errors are 2)."""
+    exit_code = 2
+
+
+def _emit_json(doc):
+    click.echo(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False,
+                          default=str))
+
+
+def _progress_wanted(as_json):
+    return not as_json and sys.stderr.isatty()
+
+
+def _select(reg, names):
+    """Backends by name or import path; all available ones when none named."""
+    if not names:
+        backends = reg.available()
+        if not backends:
+            raise UsageFailure("no backend is available: %s" % ", ".join(
+                "%s (%s)" % (i.name, i.reason) for i in reg.infos))
+        return backends
+    if any(":" in name for name in names) and "" not in sys.path:
+        sys.path.insert(0, "")       # import paths resolve from the current folder
+    out = []
+    for name in names:
+        try:
+            out.append(reg.get(name))
+        except BackendError as e:
+            raise UsageFailure(str(e))
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="refbackprop")
+def cli():
+    """refbackprop: the reference for backpropagation through a linear layer."""
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON document instead of text.")
+backend_option = click.option(
+    "--backend", "-b", "backend_names", multiple=True, metavar="NAME|module:attr",
+    help="A registered backend or an import path; repeatable. Default: every "
+         "available backend.")
+dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default=None,
+                            help="Only this dtype (default: every dtype each "
+                                 "backend declares).")
+
+
+@cli.command()
+@backend_option
+@dtype_option
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the case catalogue.")
+@click.option("--case", "pattern", default=None, metavar="PATTERN",
+              help="Only checks whose id contains PATTERN (or matches it, with * "
+                   "and ?); a whole case id runs that case at any shape.")
+@json_option
+def check(backend_names, dtype, seed, pattern, as_json):
+    """Check backends against the reference, with rounding-error bounds.
+
+    Runs the case catalogue on each backend, cross-checks every pair of
+    backends, and checks the reference itself against the explicit-Jacobian
+    oracle.  Ends with 'N passed, N failed'.
+    """
+    reg = Registry()
+    backends = _select(reg, backend_names)
+    if dtype is not None:
+        for b in backends:
+            if dtype not in b.dtypes:
+                raise UsageFailure("backend %r declares dtypes %s, not %s"
+                                   % (b.name, ", ".join(b.dtypes), dtype))
+    origins = dict((i.name, i.origin) for i in reg.infos)
+    selectors = {}
+    for name, backend in zip(backend_names, backends):
+        selectors[backend.name] = name
+        if ":" in name:
+            origins[backend.name] = name
+    session = CheckSession(backends, dtype, seed, pattern, origins, selectors)
+    if len(session) == 0:
+        raise UsageFailure("no check matches --case %r" % pattern)
+    if _progress_wanted(as_json):
+        with click.progressbar(length=len(session), label="checking",
+                               file=sys.stderr) as bar:
+            session.run(bar.update)
+    else:
+        session.run()
+    if as_json:
+        _emit_json(session.to_dict())
+    else:
+        for line in session.table():
+            click.echo(line)
+        for line in session.report_lines():
+            click.echo(line)
+        click.echo(session.summary())
+    sys.exit(1 if session.failed else 0)
+
+
+@cli.command()
+@json_option
+def backends(as_json):
+    """List the registered backends: status, dtypes and origin."""
+    reg = Registry()
+    infos = reg.load_all()
+    if as_json:
+        _emit_json({"backends": [i.to_dict() for i in infos],
+                    "duplicates": [{"name": n, "kept": k, "ignored": g}
+                                   for n, k, g in reg.duplicates]})
+        return
+    click.echo("%-12s %-44s %-18s %s" % ("name", "status", "dtypes", "origin"))
+    for i in infos:
+        status = i.status if i.status == "available" else "%s: %s" % (i.status, i.reason)
+        dtypes = ", ".join(i.backend.dtypes) if i.backend is not None else "-"
+        click.echo("%-12s %-44s %-18s %s" % (i.name, status, dtypes, i.origin))
+    for name, kept, ignored in reg.duplicates:
+        click.echo("duplicate name %r: kept %s, ignored %s" % (name, kept, ignored))
+
+
+@cli.command()
+@click.argument("n", type=click.IntRange(min=0))
+@click.argument("d", type=click.IntRange(min=0))
+@click.argument("m", type=click.IntRange(min=0))
+@click.option("--bias", is_flag=True, help="Include b (M,) and dY/db.")
+@click.option("--show", is_flag=True,
+              help="Print the Jacobians of a seeded case (small shapes only).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+def jacobian(n, d, m, bias, show, seed, as_json):
+    """Size of the explicit Jacobians of Y = X W (+ b) for N D M.
+
+    X is (N, D), W is (D, M); dY/dX is (N·M, N·D), dY/dW (N·M, D·M),
+    dY/db (N·M, M).
+    """
+    size = oracle.jacobian_size(n, d, m, bias)
+    mats = _small_case_jacobians(n, d, m, bias, seed) if show else None
+    if as_json:
+        doc = {"N": n, "D": d, "M": m, "bias": bias, "entries": size["entries"],
+               "budget": oracle.JACOBIAN_BUDGET, "jacobians": {}}
+        for key in ("dy_dx", "dy_dw", "dy_db"):
+            if size[key] is not None:
+                r, c = size[key]
+                doc["jacobians"][key] = {"shape": [r, c], "entries": r * c,
+                                         "bytes_float32": 4 * r * c,
+                                         "bytes_float64": 8 * r * c}
+        if mats is not None:
+            doc.update(mats)
+        _emit_json(doc)
+        return
+    for line in oracle.describe_size(n, d, m, bias):
+        click.echo(line)
+    click.echo("in all: %s entries (budget %s)" % (oracle.group_digits(size["entries"]),
+                                                   oracle.group_digits(oracle.JACOBIAN_BUDGET)))
+    if mats is None:
+        return
+    for label in ("x", "w", "dy_dx", "dy_dw", "dy_db"):
+        if mats[label] is not None:
+            click.echo("\n%s =" % _LABELS[label])
+            _print_matrix(mats[label])
+        if label == "w" and mats["b"] is not None:
+            click.echo("\nb = [%s ]" % _fmt_row(mats["b"]))
+
+
+_LABELS = {"x": "X", "w": "W", "dy_dx": "dY/dX", "dy_dw": "dY/dW", "dy_db": "dY/db"}
+
+
+def _small_case_jacobians(n, d, m, bias, seed):
+    """{x, w, b, dy_dx, dy_dw, dy_db} for a seeded small-integer case."""
+    if n * m > 64 or n * d > 64 or d * m > 64:
+        raise UsageFailure("--show prints small Jacobians only (N·M, N·D and D·M at "
+                           "most 64); N=%d, D=%d, M=%d is too large to read" % (n, d, m))
+    if d == 0 and not bias:
+        raise UsageFailure("with D = 0, M is undetermined without --bias")
+    inputs = Case("forward", "float64", n, d, m, bias, "integers", seed).inputs()
+    ints = lambda rows: [[int(v) for v in r] for r in rows]   # exact small integers
+    x, w = ints(inputs["x"]), ints(inputs["w"])
+    b = None if inputs["b"] is None else [int(v) for v in inputs["b"]]
+    dy_dx, dy_dw, dy_db = oracle.jacobian(x, w, b)
+    return {"x": x, "w": w, "b": b, "dy_dx": dy_dx, "dy_dw": dy_dw, "dy_db": dy_db}
+
+
+def _fmt_row(row):
+    return " ".join("%5s" % v for v in row)
+
+
+def _print_matrix(mat):
+    for row in mat:
+        click.echo("  [" + _fmt_row(row) + " ]")
+
+
+@cli.command()
+@backend_option
+@click.option("--size", nargs=3, type=click.IntRange(min=1), default=None,
+              metavar="N D M", help="Layer size (default: 64 4096 4096 for "
+                                    "compiled backends, 64 256 256 for pure Python).")
+@dtype_option
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Best of this many runs.")
+@json_option
+def bench(backend_names, size, dtype, repeat, as_json):
+    """Milliseconds and GFLOP/s for forward, dX and dW per backend.
+
+    Conversion to and from lists is timed separately.  NumPy (its BLAS) is
+    shown as a baseline when installed.
+    """
+    from refbackprop.backends.numpy_baseline import numpy_baseline
+    from refbackprop.bench import bench_backend, random_inputs
+    reg = Registry()
+    backends = _select(reg, backend_names)
+    baseline = numpy_baseline()
+    rows = []
+    inputs_cache = {}
+    for backend in backends + ([baseline] if baseline is not None else []):
+        dt = dtype or backend.dtypes[0]
+        if dt not in backend.dtypes:
+            continue
+        pure = backend.name in ("reference", "python")
+        n, d, m = size if size else ((64, 256, 256) if pure else (64, 4096, 4096))
+        if (n, d, m) not in inputs_cache:
+            inputs_cache[(n, d, m)] = random_inputs(n, d, m)
+        r = bench_backend(backend, n, d, m, dt, repeat, inputs_cache[(n, d, m)])
+        rows.append((backend.name, dt, (n, d, m), r))
+    if as_json:
+        _emit_json({"repeat": repeat, "results": [
+            {"backend": name, "dtype": dt, "size": list(shape), "seconds": r["seconds"],
+             "gflops": r["gflops"], "to_native_seconds": r["to_native"],
+             "to_lists_seconds": r["to_lists"]} for name, dt, shape, r in rows]})
+        return
+    if not size:
+        click.echo("default sizes: 64 4096 4096 (compiled), 64 256 256 (pure Python)")
+    click.echo("%-18s %-8s %-16s %-9s %12s %10s %14s" % (
+        "backend", "dtype", "N D M", "product", "ms", "GFLOP/s", "conversion ms"))
+    for name, dt, shape, r in rows:
+        conv = "%.1f + %.1f" % (1e3 * r["to_native"], 1e3 * r["to_lists"])
+        for key in r["seconds"]:
+            click.echo("%-18s %-8s %-16s %-9s %12.3f %10.2f %14s" % (
+                name, dt, "%d %d %d" % shape, key, 1e3 * r["seconds"][key],
+                r["gflops"][key], conv))
+            conv = ""
