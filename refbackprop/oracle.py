@@ -99,7 +99,7 @@ def _zeros(rows, cols):
     return [[0] * cols for _ in range(rows)]
 
 
-def _flatten(a):
+def flatten(a):
     out = []
     for row in a:
         out.extend(row)
@@ -114,13 +114,13 @@ def jacobian_unchecked(x, w, b, n, d, m):
         for l in range(d):
             e = _zeros(n, d)
             e[k][l] = 1
-            cols_x.append(_flatten(forward_unchecked(e, w, None, n, d, m)))
+            cols_x.append(flatten(forward_unchecked(e, w, None, n, d, m)))
     cols_w = []                                    # D·M columns, each (N·M,)
     for k in range(d):
         for l in range(m):
             e = _zeros(d, m)
             e[k][l] = 1
-            cols_w.append(_flatten(forward_unchecked(x, e, None, n, d, m)))
+            cols_w.append(flatten(forward_unchecked(x, e, None, n, d, m)))
     dy_dx = [[c[r] for c in cols_x] for r in range(rows)]
     dy_dw = [[c[r] for c in cols_w] for r in range(rows)]
     dy_db = None
@@ -129,7 +129,7 @@ def jacobian_unchecked(x, w, b, n, d, m):
         for l in range(m):
             e = [0] * m
             e[l] = 1
-            cols_b.append(_flatten(forward_unchecked(_zeros(n, d), _zeros(d, m),
+            cols_b.append(flatten(forward_unchecked(_zeros(n, d), _zeros(d, m),
                                                      e, n, d, m)))
         dy_db = [[c[r] for c in cols_b] for r in range(rows)]
     return dy_dx, dy_dw, dy_db
@@ -148,12 +148,12 @@ def jacobian(x, w, b=None, budget=None):
     return jacobian_unchecked(x, w, b, n, d, m)
 
 
-def _vec_times(v, jac, cols):
+def vec_times(v, jac, cols):
     """vᵀ·J for v (R,), J (R, C): entry c is Σ_r v[r]·J[r][c]."""
     return [dot(v, [row[c] for row in jac]) for c in range(cols)]
 
 
-def _reshape(flat, rows, cols):
+def reshape(flat, rows, cols):
     return [flat[i * cols:(i + 1) * cols] for i in range(rows)]
 
 
@@ -166,17 +166,17 @@ def jacobian_backward(x, w, dy, b=None, budget=None):
     n, d, m = linear_shapes(x, w, b, dy)
     check_budget(n, d, m, b is not None, budget)
     dy_dx, dy_dw, dy_db = jacobian_unchecked(x, w, b, n, d, m)
-    g = _flatten(dy)                                               # vec(dY): (N·M,)
-    dx = _reshape(_vec_times(g, dy_dx, n * d), n, d)               # (N·M,) @ (N·M, N·D) -> (N, D)
-    dw = _reshape(_vec_times(g, dy_dw, d * m), d, m)               # (N·M,) @ (N·M, D·M) -> (D, M)
-    db = None if b is None else _vec_times(g, dy_db, m)            # (N·M,) @ (N·M, M) -> (M,)
+    g = flatten(dy)                                               # vec(dY): (N·M,)
+    dx = reshape(vec_times(g, dy_dx, n * d), n, d)               # (N·M,) @ (N·M, N·D) -> (N, D)
+    dw = reshape(vec_times(g, dy_dw, d * m), d, m)               # (N·M,) @ (N·M, D·M) -> (D, M)
+    db = None if b is None else vec_times(g, dy_db, m)            # (N·M,) @ (N·M, M) -> (M,)
     return dx, dw, db
 
 
 def _loss(x, w, b, dy, n, d, m):
     """L = Σ_ij dY[i][j]·Y[i][j], the loss whose gradient backward returns."""
     y = forward_unchecked(x, w, b, n, d, m)
-    return dot(_flatten(dy), _flatten(y))
+    return dot(flatten(dy), flatten(y))
 
 
 def _step(v):

@@ -122,3 +122,19 @@ WRONG = [WrongTranspose, MissingBias, Float32Accumulation, RelativeError1e9,
 
 # Backends named by import path in the tests.
 wrong_transpose = WrongTranspose()
+
+
+class ReusesBuffer(PythonBackend):
+    """Accumulates dW into a buffer kept between calls and never cleared."""
+    name = "reuses-buffer"
+
+    def __init__(self):
+        self._dw = {}
+
+    def backward(self, x, w, dy, b=None):
+        dx, dw, db = PythonBackend.backward(self, x, w, dy, b)
+        buf = self._dw.setdefault(dw.shape, [[0.0] * dw.shape[1] for _ in range(dw.shape[0])])
+        for k in range(dw.shape[0]):
+            for j in range(dw.shape[1]):
+                buf[k][j] += dw.rows[k][j]
+        return dx, ListArray([list(r) for r in buf], dw.shape), db

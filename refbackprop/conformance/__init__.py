@@ -19,7 +19,7 @@ Checks:
 """
 
 from ..cases import DTYPES, Case, catalogue, parse_case_id
-from ..oracle import jacobian_backward, jacobian_size
+from ..oracle import flatten, jacobian, jacobian_size, reshape, vec_times
 from ..reference import backward
 from ..runner import CaseResult, run_case
 
@@ -150,19 +150,29 @@ def _bits(value):
 
 
 def oracle_check(case):
-    """reference.backward == vec(dY)ᵀ·J exactly, in Fractions."""
+    """reference.backward == vec(dY)ᵀ·J exactly, in Fractions.
+
+    J is formed from the float inputs: its entries are products with 0 and 1
+    and sums with 0 (the one-hot forward), exact for finite inputs; the
+    product vec(dY)ᵀ·J and the closed form then run in Fractions.
+    """
     from fractions import Fraction
     inp = case.inputs()
-    q = lambda rows: [[Fraction(v) for v in r] for r in rows]
-    x, w, dy = q(inp["x"]), q(inp["w"]), q(inp["dy"])
-    b = None if inp["b"] is None else [Fraction(v) for v in inp["b"]]
+    x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
+    n, d, m = case.n, case.d, case.m
     result = CaseResult("reference", case)
-    if case.d == 0 and b is None:
+    if d == 0 and b is None:
         return result             # M undetermined for plain lists; nothing to form
-    want = backward(x, w, dy, b)
-    got = jacobian_backward(x, w, dy, b)
-    for name, g, e in zip(("dx", "dw", "db"), got, want):
-        if g != e:
+    q = lambda rows: [[Fraction(v) for v in r] for r in rows]
+    qb = None if b is None else [Fraction(v) for v in b]
+    want = backward(q(x), q(w), q(dy), qb)
+    dy_dx, dy_dw, dy_db = jacobian(x, w, b)
+    g = flatten(q(dy))                                                   # vec(dY): (N·M,)
+    got = (reshape(vec_times(g, q(dy_dx), n * d), n, d),                 # (N, D)
+           reshape(vec_times(g, q(dy_dw), d * m), d, m),                 # (D, M)
+           None if b is None else vec_times(g, q(dy_db), m))             # (M,)
+    for name, g_out, e in zip(("dx", "dw", "db"), got, want):
+        if g_out != e:
             result.problems.append("%s through the explicit Jacobian differs from "
                                    "the closed form" % name)
     return result
