@@ -128,7 +128,12 @@ def exact_dot(a, b, extra=None, exact_products=False):
 
 def _exact_rational(a, b, extra):
     """The exact sum in Fractions, for magnitudes the splitter cannot take."""
-    from fractions import Fraction
+    try:
+        from fractions import Fraction
+    except ImportError:
+        raise ValueError("the exact reference for entries of magnitude 2^995 or "
+                         "more needs exact rationals: the fractions module is "
+                         "missing on this runtime")
     acc = Fraction(0) if extra is None else Fraction(extra)
     for k in range(len(a)):
         acc += Fraction(a[k]) * Fraction(b[k])

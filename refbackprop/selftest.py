@@ -175,10 +175,37 @@ def check_inputs_untouched():
     _expect(db is not b and all(r is not s for r in dw for s in w), "aliasing")
 
 
+def check_engine_judges_the_reference():
+    from .cases import parse_case_id
+    from .compare import exact_outputs, judge_output
+    ids = ("forward/float64/N7-D13-M11/bias/normal/seed0",
+           "backward/float64/N5-D3-M17/bias/nonfinite/seed0",
+           "backward/float32/N9-D6-M10/nobias/tiny/seed0",
+           "forward/float32/N2-D2-M3/bias/large/seed0",
+           "backward/float64/N3-D5-M1/nobias/signed_zeros/seed0")
+    for case_id in ids:
+        case = parse_case_id(case_id)
+        inp = case.inputs()
+        if case.op == "forward":
+            outs = {"y": reference.forward(inp["x"], inp["w"], inp["b"])}
+        else:
+            dx, dw, db = reference.backward(inp["x"], inp["w"], inp["dy"], inp["b"])
+            outs = {"dx": dx, "dw": dw, "db": db}
+        specs = exact_outputs(case)
+        for name in outs:
+            if specs[name] is None:
+                continue
+            dtype = "float64"        # the reference computes in float64
+            verdict = judge_output(name, outs[name], specs[name], dtype)
+            _expect(verdict.passed, "%s %s: %s" % (case_id, name, verdict.message))
+            _expect(verdict.ratio <= 1.0, "ratio %r" % verdict.ratio)
+
+
 CHECKS = (check_notes_forward, check_notes_jacobian_slice, check_notes_backward,
           check_jacobian_ints, check_jacobian_fractions,
           check_finite_differences_float, check_zero_sizes, check_validation,
-          check_size_refusal, check_inputs_untouched)
+          check_size_refusal, check_inputs_untouched,
+          check_engine_judges_the_reference)
 
 
 def float_digest():

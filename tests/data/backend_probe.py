@@ -1,0 +1,36 @@
+"""Run by .ci/selftest-runtimes under CPython 3.8+ and PyPy, with nothing
+installed: the list-based backends (python picks its kernels per interpreter)
+over the whole float64 catalogue.  Maps backends/ to refbackprop.backends the
+way an install would."""
+import os
+import sys
+
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, root)
+
+import refbackprop  # noqa: E402
+
+import importlib.util as iu  # noqa: E402
+
+spec = iu.spec_from_file_location(
+    "refbackprop.backends", os.path.join(root, "backends", "__init__.py"),
+    submodule_search_locations=[os.path.join(root, "backends")])
+module = iu.module_from_spec(spec)
+sys.modules["refbackprop.backends"] = module
+spec.loader.exec_module(module)
+
+from refbackprop.backends.pure_python import IDIOM, PythonBackend  # noqa: E402
+from refbackprop.backends.reference import ReferenceBackend  # noqa: E402
+from refbackprop.cases import catalogue  # noqa: E402
+from refbackprop.runner import run_case  # noqa: E402
+
+failed = 0
+cases = catalogue(("float64",))
+for backend in (ReferenceBackend(), PythonBackend()):
+    bad = [c.id for c in cases if not run_case(backend, c).passed]
+    failed += len(bad)
+    for case_id in bad[:5]:
+        print("FAILED %s [%s]" % (case_id, backend.name))
+print("backend probe: reference and python (%s): %d cases each, %d failed"
+      % (IDIOM, len(cases), failed))
+sys.exit(1 if failed else 0)
