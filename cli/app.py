@@ -11,7 +11,8 @@ import click
 
 from refbackprop import oracle
 from refbackprop.cases import DTYPES, Case
-from refbackprop.conformance.session import CheckSession
+from refbackprop.conformance.session import JSON_SCHEMA_VERSION, CheckSession
+from refbackprop.freivalds import DEFAULT_TRIALS, SEED_SIZE, SIZED_STAGES, check_at_size
 from refbackprop.registry import BackendError, Registry
 
 
@@ -73,13 +74,23 @@ dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default=None,
 @click.option("--case", "pattern", default=None, metavar="PATTERN",
               help="Only checks whose id contains PATTERN (or matches it, with * "
                    "and ?); a whole case id runs that case at any shape.")
+@click.option("--size", nargs=3, type=click.IntRange(min=1), default=None,
+              metavar="N D M", help="Verify at this size instead of the catalogue: "
+              "randomized projections, no Jacobian, time linear in the data.")
+@click.option("--seed-size", is_flag=True,
+              help="Shorthand for --size 64 4096 4096, the notes' size.")
+@click.option("--trials", type=click.IntRange(min=1, max=200), default=None,
+              help="Random sign trials for --size (default %d); an error above "
+                   "the tolerance escapes with probability at most 2^-trials."
+                   % DEFAULT_TRIALS)
 @json_option
-def check(backend_names, dtype, seed, pattern, as_json):
+def check(backend_names, dtype, seed, pattern, size, seed_size, trials, as_json):
     """Check backends against the reference, with rounding-error bounds.
 
     Runs the case catalogue on each backend, cross-checks every pair of
     backends, and checks the reference itself against the explicit-Jacobian
-    oracle.  Ends with 'N passed, N failed'.
+    oracle.  With --size or --seed-size, verifies each backend at that size
+    with randomized projections instead.  Ends with 'N passed, N failed'.
     """
     reg = Registry()
     backends = _select(reg, backend_names)
@@ -88,6 +99,18 @@ def check(backend_names, dtype, seed, pattern, as_json):
             if dtype not in b.dtypes:
                 raise UsageFailure("backend %r declares dtypes %s, not %s"
                                    % (b.name, ", ".join(b.dtypes), dtype))
+    if seed_size:
+        if size:
+            raise UsageFailure("give --size or --seed-size, not both")
+        size = SEED_SIZE
+    if size:
+        if pattern:
+            raise UsageFailure("--case selects catalogue cases; it does not go with --size")
+        selectors = dict((b.name, name) for name, b in zip(backend_names, backends))
+        _check_at_size(backends, selectors, size, dtype, seed, trials or DEFAULT_TRIALS,
+                       as_json)
+    elif trials is not None:
+        raise UsageFailure("--trials goes with --size or --seed-size")
     origins = dict((i.name, i.origin) for i in reg.infos)
     selectors = {}
     for name, backend in zip(backend_names, backends):
@@ -112,6 +135,39 @@ def check(backend_names, dtype, seed, pattern, as_json):
             click.echo(line)
         click.echo(session.summary())
     sys.exit(1 if session.failed else 0)
+
+
+def _check_at_size(backends, selectors, size, dtype, seed, trials, as_json):
+    n, d, m = size
+    runs = [(b, dt) for b in backends for dt in b.dtypes if dtype in (None, dt)]
+    results = []
+    show = _progress_wanted(as_json)
+    for backend, dt in runs:
+        if show:
+            label = "%s %s N=%d D=%d M=%d" % (backend.name, dt, n, d, m)
+            with click.progressbar(length=len(SIZED_STAGES), label=label,
+                                   file=sys.stderr) as bar:
+                results.append(check_at_size(backend, n, d, m, dt, trials, seed,
+                                             progress=lambda stage: bar.update(1)))
+        else:
+            results.append(check_at_size(backend, n, d, m, dt, trials, seed))
+    passed = sum(1 for r in results if r.passed)
+    failed = len(results) - passed
+    if as_json:
+        _emit_json({"schema": JSON_SCHEMA_VERSION, "mode": "size", "size": [n, d, m],
+                    "seed": seed, "trials": trials, "results": [r.to_dict() for r in results],
+                    "passed": passed, "failed": failed})
+    else:
+        for r in results:
+            for line in r.lines():
+                click.echo(line)
+            if not r.passed:
+                click.echo("  repro:  refbackprop check --backend %s --size %d %d %d "
+                           "--dtype %s --seed %d --trials %d"
+                           % (selectors.get(r.backend, r.backend), n, d, m, r.dtype,
+                              seed, trials))
+        click.echo("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
 
 
 @cli.command()

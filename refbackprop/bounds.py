@@ -29,9 +29,9 @@ _SPLIT = 134217729.0          # 2^27 + 1, Veltkamp's splitter for float64
 _SPLIT_LIMIT = 2.0 ** 995     # beyond this the splitter overflows
 
 try:
-    _fsum = math.fsum
+    fsum = math.fsum
 except AttributeError:        # MicroPython: Shewchuk's exact partials
-    def _fsum(values):
+    def fsum(values):
         partials = []
         for x in values:
             i = 0
@@ -106,13 +106,13 @@ def exact_dot(a, b, extra=None, exact_products=False):
     products = [a[k] * b[k] for k in range(len(a))]
     if extra is not None:
         products.append(extra)
-    mag = _fsum([abs(p) for p in products])
+    mag = fsum([abs(p) for p in products])
     if not is_finite(mag):
         for p in products:
             if not is_finite(p):
                 return _nonfinite_sum(products), float("inf")
     if exact_products:
-        return _fsum(products), mag
+        return fsum(products), mag
     terms = []
     for k in range(len(a)):
         x, y = a[k], b[k]
@@ -123,7 +123,7 @@ def exact_dot(a, b, extra=None, exact_products=False):
         terms.extend((xh * yh, xh * yl, xl * yh, xl * yl))
     if extra is not None:
         terms.append(extra)
-    return _fsum(terms), mag
+    return fsum(terms), mag
 
 
 def _exact_rational(a, b, extra):

@@ -45,10 +45,17 @@ def test_core_guards_what_micropython_lacks():
                         "%s imports %s unguarded" % (os.path.basename(path), name)
 
 
+# Modules whose float results must be bit-identical on every interpreter.
+IDENTICAL_EVERYWHERE = ("reference.py", "oracle.py", "bounds.py", "cases.py", "rng.py",
+                        "compare.py", "selftest.py")
+
+
 def test_core_uses_no_future_imports_or_dataclasses():
     for path in CORE:
         text = open(path).read()
         assert "from __future__" not in text and "@dataclass" not in text
+        if os.path.basename(path) not in IDENTICAL_EVERYWHERE:
+            continue          # e.g. freivalds: its tolerances allow any summation order
         calls = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Call)
                  and isinstance(n.func, ast.Name) and n.func.id == "sum"]
         assert not calls, ("%s calls the builtin sum(), which is compensated from "

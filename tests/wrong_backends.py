@@ -138,3 +138,64 @@ class ReusesBuffer(PythonBackend):
             for j in range(dw.shape[1]):
                 buf[k][j] += dw.rows[k][j]
         return dx, ListArray([list(r) for r in buf], dw.shape), db
+
+
+class WrongForLargeD(PythonBackend):
+    """Correct below D = 2048; above, row indices of W wrap at 2048 (an int11
+    index), so forward reads the wrong rows."""
+    name = "wrong-for-large-d"
+
+    def forward(self, x, w, b=None):
+        n, d, m = self.shapes(x, w, b)
+        if d < 2048:
+            return PythonBackend.forward(self, x, w, b)
+        rows = [w.rows[k % 2048] for k in range(d)]
+        return PythonBackend.forward(self, x, ListArray(rows, w.shape), b)
+
+
+class CorruptsOneDwElement(PythonBackend):
+    """One element of dW (the middle one) is off by 1.0."""
+    name = "corrupts-one-dw-element"
+
+    def backward(self, x, w, dy, b=None):
+        dx, dw, db = PythonBackend.backward(self, x, w, dy, b)
+        d, m = dw.shape
+        if d and m:
+            dw.rows[d // 2][m // 2] += 1.0
+        return dx, dw, db
+
+
+def _numba():
+    from refbackprop.backends.numba_jit import NumbaBackend
+    return NumbaBackend
+
+
+class DropsLastTile32(object):
+    """A float32 numba backend whose dW kernel skips the last column tile of 8."""
+
+    def __new__(cls):
+        base = _numba()
+
+        class Dropper(base):
+            name = "drops-last-tile"
+            dtypes = ("float32",)
+
+            def backward(self, x, w, dy, b=None):
+                dx, dw, db = base.backward(self, x, w, dy, b)
+                m = dw.shape[1]
+                if m % 8:
+                    dw[:, m - m % 8:] = 0
+                return dx, dw, db
+
+        return Dropper()
+
+
+class NumpyFloat32(object):
+    """A correct float32 backend with BLAS's summation order (blocked, FMA)."""
+
+    def __new__(cls):
+        from refbackprop.backends.numpy_baseline import numpy_baseline
+        backend = numpy_baseline()
+        backend.name = "numpy-float32"
+        backend.dtypes = ("float32",)
+        return backend

@@ -1,0 +1,408 @@
+"""Verify a backend's outputs at any size without the Jacobian (Freivalds).
+
+At N=64, D=M=4096 the explicit Jacobian is 256 GiB and exact products cost
+N·D·M; instead each output is multiplied by random sign vectors r ∈ {±1} and
+compared with the reference's factored product, in O(N·D + D·M + N·M):
+
+    Y·r    against  X·(W r) + (b·r)·1       r ∈ {±1}^M   (one value per row of Y)
+    dX·r   against  dY·(Wᵀ r)               r ∈ {±1}^D   (one value per row of dX)
+    rᵀ·dW  against  (X r)ᵀ·dY               r ∈ {±1}^D   (one value per column of dW)
+    db     element by element against Σ_i dY[i][j] (exact; it is only O(N·M))
+
+Tolerance, line by line (a row, or for dW a column), from the bound the
+comparison engine uses: if a correct backend's element errors satisfy
+|E_ij| ≤ b_ij (bounds.py), then |(E r)_i| ≤ Σ_j b_ij = T_i whatever the
+signs.  The verifier's own float64 rounding adds V_i.  A line passes when
+|got·r − reference·r| ≤ T_i + V_i, so a correct backend never fails.
+
+Detection: if some element has |E_ij| ≥ T_i + 2·V_i, then for random signs
+P(|(E r)_i| < T_i + 2·V_i) ≤ 1/2 (fix every sign but r_j: the two values
+s ± E_ij are 2|E_ij| apart, so at most one lies in the open interval).
+With t independent trials such an error escapes with probability ≤ 2^-t.
+
+Cost, in pure Python: signed sums along a row use r·v = 2·Σ_{r_j=+1} v_j − Σ_j v_j
+with the positive entries gathered by operator.itemgetter and Σ_j v_j taken
+once; signed sums of whole rows (Wᵀ r, rᵀ dW) are formed for a batch of trials
+in one pass by grouping rows by their sign pattern (_signed_row_sums).  No
+transpose of a D×M matrix is ever formed: the dX tolerance uses
+Σ_k max_j |W_kj| ≥ max_j Σ_k |W_kj|, and the verifier's rounding on dW is
+bounded through |X|ᵀ|dY|, which bounds |dW| for any correct backend (an
+incorrect one only meets a stricter test).  The builtin sum() is used for speed:
+the tolerances hold for any summation order, so the verdict does not depend on
+the interpreter (sum() is compensated from CPython 3.12) even where the last
+bits of a projection do.
+"""
+
+import operator
+
+from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma
+from .rng import Rng, seed_from
+
+_U64 = UNIT_ROUNDOFF["float64"]
+SAFETY = 2.0                 # on the verifier's own rounding term V
+
+
+def _gather(indices):
+    """row -> the entries at indices (a tuple), for any number of indices."""
+    if not indices:
+        return lambda row: ()
+    if len(indices) == 1:
+        k = indices[0]
+        return lambda row: (row[k],)
+    return operator.itemgetter(*indices)
+
+
+def _codes(rng, n, bits):
+    """n random codes of `bits` bits: bit t of code j is the sign of r_j in trial t."""
+    mask = (1 << bits) - 1
+    return [rng.next64() & mask for _ in range(n)]
+
+
+def _positions(codes, t):
+    """Positions whose sign is +1 in trial t."""
+    return [j for j in range(len(codes)) if (codes[j] >> t) & 1]
+
+
+class _Rows:
+    """A matrix as rows, with each row's plain sum and sum of |entries|."""
+
+    def __init__(self, rows, with_max=False):
+        self.rows = rows
+        self.sums = [sum(r) for r in rows]
+        self.abs = []
+        self.absmax = []
+        for r in rows:
+            a = list(map(abs, r))
+            self.abs.append(sum(a))
+            if with_max:
+                self.absmax.append(max(a) if a else 0.0)
+
+    def signed(self, gather):
+        """(R r) for the sign vector whose positive positions gather picks."""
+        return [2.0 * sum(gather(r)) - s for r, s in zip(self.rows, self.sums)]
+
+
+def _dot(a, b):
+    return sum(map(operator.mul, a, b))
+
+
+def _dot_abs(a, b):
+    return sum(map(operator.mul, map(abs, a), map(abs, b)))
+
+
+def _signed_row_sums(rows, codes, bits, width):
+    """[Σ_k r_k·rows[k] for each of `bits` trials]: signed sums of whole rows.
+
+    Rows are grouped by their code (2^bits groups); each group's rows are
+    added column by column once (zip), and every trial's vector is then a
+    ± combination of the group vectors: one pass over the matrix serves all
+    the trials of a batch.
+    """
+    groups = [[] for _ in range(1 << bits)]
+    for k in range(len(rows)):
+        groups[codes[k]].append(rows[k])
+    sums = []
+    for g in groups:
+        if len(g) > 1:
+            sums.append(list(map(sum, zip(*g))))
+        elif g:
+            sums.append(list(g[0]))
+    codes_present = [c for c in range(1 << bits) if groups[c]]
+    total = list(map(sum, zip(*sums))) if sums else [0.0] * width
+    out = []
+    for t in range(bits):
+        plus = [sums[i] for i in range(len(sums)) if (codes_present[i] >> t) & 1]
+        pos = list(map(sum, zip(*plus))) if plus else [0.0] * width
+        out.append([2.0 * p - q for p, q in zip(pos, total)])
+    return out
+
+
+class OutputCheck:
+    """The result for one output: trials run, worst |diff|/tolerance, where."""
+
+    def __init__(self, name, rows, length):
+        self.name = name
+        self.rows = rows             # how many lines (rows, or columns for dW) per trial
+        self.length = length         # length of each projection (K of r)
+        self.worst_ratio = 0.0
+        self.worst_row = None
+        self.worst_trial = None
+        self.failed_rows = 0
+        self.tolerance = None        # T + V of the worst row
+        self.detect = None           # T + 2V of the worst row: guaranteed detection
+        self.message = ""
+
+    @property
+    def passed(self):
+        return self.failed_rows == 0
+
+    def note(self, trial, i, diff, t, v):
+        tol = t + v
+        ratio = diff / tol if tol > 0 else (0.0 if diff == 0 else float("inf"))
+        if not ratio <= 1.0:         # NaN counts as a failure
+            self.failed_rows += 1
+            if not self.message:
+                self.message = ("%s line %d, trial %d: |got·r − reference·r| = %.6g "
+                                "exceeds the tolerance %.6g" % (self.name, i, trial,
+                                                              diff, tol))
+            if ratio != ratio:
+                ratio = float("inf")
+        if ratio > self.worst_ratio or self.worst_row is None:
+            self.worst_ratio, self.worst_row, self.worst_trial = ratio, i, trial
+            self.tolerance, self.detect = tol, t + 2 * v
+
+    def to_dict(self):
+        return {"output": self.name, "passed": self.passed, "rows": self.rows,
+                "failed_rows": self.failed_rows, "worst_ratio": _num(self.worst_ratio),
+                "worst_row": self.worst_row, "worst_trial": self.worst_trial,
+                "tolerance": _num(self.tolerance), "detect_above": _num(self.detect),
+                "message": self.message}
+
+
+def _num(v):
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return repr(v)
+    return v
+
+
+class Verification:
+    """What was verified, with the probability that an error slipped through."""
+
+    def __init__(self, n, d, m, dtype, trials, seed):
+        self.n, self.d, self.m, self.dtype = n, d, m, dtype
+        self.trials, self.seed = trials, seed
+        self.outputs = []
+
+    @property
+    def passed(self):
+        return all(o.passed for o in self.outputs)
+
+    @property
+    def miss_probability(self):
+        """Upper bound on P(an element beyond its row's detection threshold went
+        unseen), per output: 2^-trials."""
+        return 0.5 ** self.trials
+
+    def lines(self):
+        out = ["verified N=%d, D=%d, M=%d in %s with %d random sign trials (seed %d)"
+               % (self.n, self.d, self.m, self.dtype, self.trials, self.seed)]
+        for o in self.outputs:
+            if o.name == "db":
+                what = "every element exactly against its bound"
+            else:
+                what = "%d %s × %d trials" % (o.rows, "columns" if o.name == "dw" else "rows",
+                                              self.trials)
+            out.append("  %-3s %s: %s, worst |diff|/tolerance %.3g%s"
+                       % (o.name, "ok  " if o.passed else "FAIL", what, o.worst_ratio,
+                          "" if o.passed else "; " + o.message))
+        out.append("  an output element off by more than its row's detection threshold "
+                   "(the row tolerance plus the verifier's rounding) escapes all trials "
+                   "with probability at most 2^-%d = %.3g" % (self.trials,
+                                                              self.miss_probability))
+        return out
+
+    def to_dict(self):
+        return {"N": self.n, "D": self.d, "M": self.m, "dtype": self.dtype,
+                "trials": self.trials, "seed": self.seed, "passed": self.passed,
+                "miss_probability": self.miss_probability,
+                "outputs": [o.to_dict() for o in self.outputs]}
+
+
+BATCH = 8                    # trials whose signs are drawn, and rows grouped, together
+DEFAULT_TRIALS = 12          # miss probability 2^-12 ≈ 2.4e-4 per output
+SEED_SIZE = (64, 4096, 4096)  # the notes' N, D, M
+SIZED_STAGES = ("generate", "to_native", "compute", "to_lists", "verify")
+
+
+def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
+    """Verify y, dx, dw, db (nested lists, as from tolist) for x (N, D),
+    w (D, M), b (M,) or None, dy (N, M), computed in dtype.  Returns a
+    Verification.  Shapes must already be right (the caller checks them)."""
+    n, d = len(x), len(w)
+    m = len(dy[0]) if dy else (len(w[0]) if w else (len(b) if b is not None else 0))
+    u = UNIT_ROUNDOFF[dtype]
+    result = Verification(n, d, m, dtype, trials, seed)
+    rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+
+    W = _Rows(w, with_max=True)                         # (D, M): sums, Σ|.|, max|.|
+    Y, DX, DY = _Rows(y), _Rows(dx), _Rows(dy)
+    babs = sum(map(abs, b)) if b is not None else 0.0
+    xabs = [sum(map(abs, r)) for r in x]                # (N,)
+    xsums = [sum(r) for r in x]                         # (N,)
+    dyt = list(zip(*dy)) if n else [()] * m             # (M, N): small
+
+    # Line tolerances T: the backend's element bounds summed over the line.
+    g_y = gamma(d + 1, u) if b is not None else gamma(d, u)
+    xw = [_dot_abs(x[i], W.abs) + babs for i in range(n)]          # (|X| |W| 1 + Σ|b|)_i
+    wmax = sum(W.absmax)                                            # ≥ max_j Σ_k |W_kj|
+    dyw = [DY.abs[i] * wmax for i in range(n)]                      # ≥ (|dY| |W|ᵀ 1)_i
+    xdy = [_dot_abs(xabs, col) for col in dyt]                      # (1ᵀ|X|ᵀ|dY|)_j
+    t_y = [g_y * xw[i] for i in range(n)]
+    t_dx = [gamma(m, u) * dyw[i] for i in range(n)]
+    t_dw = [gamma(n, u) * xdy[j] for j in range(m)]
+
+    # The verifier's own float64 rounding V per line (module docstring).
+    ga = SAFETY * (4 * gamma(max(m, d, n) + (1 << BATCH) + 4, _U64) + 2 * _U64)
+    v_y = [ga * (Y.abs[i] + 2 * xw[i]) for i in range(n)]
+    v_dx = [ga * (DX.abs[i] + 2 * dyw[i]) for i in range(n)]
+    v_dw = [ga * 4 * xdy[j] for j in range(m)]
+
+    cy = OutputCheck("y", n, m)
+    cdx = OutputCheck("dx", n, d)
+    cdw = OutputCheck("dw", m, d)
+    done = 0
+    while done < trials:
+        bits = min(BATCH, trials - done)
+        codes_m = _codes(rng, m, bits)                  # signs of r ∈ {±1}^M, per trial
+        codes_d = _codes(rng, d, bits)                  # signs of r ∈ {±1}^D, per trial
+        wtr = _signed_row_sums(w, codes_d, bits, m)     # Wᵀ r: (M,) per trial
+        rdw = _signed_row_sums(dw, codes_d, bits, m)    # rᵀ dW: (M,) per trial
+        for t in range(bits):
+            trial = done + t
+            gm = _gather(_positions(codes_m, t))
+            gd = _gather(_positions(codes_d, t))
+            # forward: Y r  vs  X (W r) + b·r
+            wr = W.signed(gm)                           # (D,)
+            br = (2.0 * sum(gm(b)) - sum(b)) if b is not None else 0.0
+            lhs = Y.signed(gm)                          # (N,)
+            for i in range(n):
+                cy.note(trial, i, abs(lhs[i] - (_dot(x[i], wr) + br)), t_y[i], v_y[i])
+            # dX = dY Wᵀ: dX r  vs  dY (Wᵀ r)
+            lhs = DX.signed(gd)                         # (N,)
+            for i in range(n):
+                cdx.note(trial, i, abs(lhs[i] - _dot(dy[i], wtr[t])), t_dx[i], v_dx[i])
+            # dW = Xᵀ dY: rᵀ dW  vs  (X r)ᵀ dY
+            xr = [2.0 * sum(gd(row)) - s for row, s in zip(x, xsums)]   # X r: (N,)
+            ref = [_dot(xr, col) for col in dyt]                       # (X r)ᵀ dY: (M,)
+            got = rdw[t]
+            for j in range(m):
+                cdw.note(trial, j, abs(got[j] - ref[j]), t_dw[j], v_dw[j])
+        done += bits
+    result.outputs = [cy, cdx, cdw]
+    if b is not None:
+        result.outputs.append(_check_db(dy, db, n, m, dtype))
+    return result
+
+
+def _check_db(dy, db, n, m, dtype):
+    """db[j] = Σ_i dY[i][j], every element against its own bound (O(N·M))."""
+    check = OutputCheck("db", m, n)
+    cols = list(zip(*dy)) if n else [()] * m
+    for j in range(m):
+        ref = fsum(cols[j])                              # correctly rounded exact sum
+        mag = sum(map(abs, cols[j]))
+        check.note(0, j, abs(db[j] - ref), element_bound(n, mag * SAFETY, ref, dtype), 0.0)
+    return check
+
+
+def sized_inputs(n, d, m, dtype, bias=True, seed=0):
+    """x (N, D), w (D, M), b (M,), dy (N, M): uniform in [-1, 1), rounded to dtype.
+
+    Drawn with random.Random (Mersenne Twister, C speed: 16.7M numbers in
+    about a second), seeded from the sizes, the dtype and seed.  The catalogue's
+    small cases use rng.Rng instead, which is identical on every interpreter.
+    """
+    import random
+    from array import array
+    draw = random.Random(seed_from("sized/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed)).random
+    code = "f" if dtype == "float32" else "d"
+
+    def row(k):
+        return array(code, [2.0 * draw() - 1.0 for _ in range(k)]).tolist()
+
+    x = [row(d) for _ in range(n)]
+    w = [row(m) for _ in range(d)]
+    b = row(m) if bias else None
+    dy = [row(m) for _ in range(n)]
+    return x, w, b, dy
+
+
+class SizedResult:
+    """A backend checked at one size and dtype: timings, problems, verification."""
+
+    def __init__(self, backend_name, n, d, m, dtype):
+        self.backend, self.n, self.d, self.m, self.dtype = backend_name, n, d, m, dtype
+        self.seconds = {}          # generate, to_native, compute, to_lists, verify
+        self.problems = []         # exceptions, wrong shapes
+        self.verification = None
+
+    @property
+    def passed(self):
+        return not self.problems and self.verification is not None \
+            and self.verification.passed
+
+    def lines(self):
+        out = ["%s %s at N=%d, D=%d, M=%d: %s" % (
+            self.backend, self.dtype, self.n, self.d, self.m,
+            "passed" if self.passed else "FAILED")]
+        out.extend("  " + p for p in self.problems)
+        if self.verification is not None:
+            out.extend("  " + line for line in self.verification.lines())
+        out.append("  seconds: " + ", ".join(
+            "%s %.2f" % (k, self.seconds[k]) for k in
+            SIZED_STAGES if k in self.seconds))
+        return out
+
+    def to_dict(self):
+        return {"backend": self.backend, "N": self.n, "D": self.d, "M": self.m,
+                "dtype": self.dtype, "passed": self.passed, "problems": self.problems,
+                "seconds": self.seconds,
+                "verification": None if self.verification is None
+                else self.verification.to_dict()}
+
+
+def _shape_problem(name, value, rows, cols):
+    if not isinstance(value, list) or len(value) != rows:
+        return "%s has the wrong shape: expected %d rows" % (name, rows)
+    if cols is not None:
+        for i in range(rows):
+            if len(value[i]) != cols:
+                return "%s has the wrong shape: row %d has %d entries, expected %d" % (
+                    name, i, len(value[i]), cols)
+    return ""
+
+
+def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=True,
+                  progress=None):
+    """Run backend at (N, D, M) on seeded inputs and verify it (Freivalds).
+
+    progress(stage) is called before each stage if given.  Returns SizedResult.
+    """
+    import time
+    result = SizedResult(getattr(backend, "name", "?"), n, d, m, dtype)
+    clock = time.perf_counter
+
+    def stage(name, fn):
+        if progress is not None:
+            progress(name)
+        t0 = clock()
+        try:
+            return fn()
+        finally:
+            result.seconds[name] = clock() - t0
+
+    x, w, b, dy = stage("generate", lambda: sized_inputs(n, d, m, dtype, bias, seed))
+    try:
+        native = stage("to_native", lambda: (
+            backend.array(x, (n, d), dtype), backend.array(w, (d, m), dtype),
+            None if b is None else backend.array(b, (m,), dtype),
+            backend.array(dy, (n, m), dtype)))
+        xa, wa, ba, dya = native
+        outs = stage("compute", lambda: (backend.forward(xa, wa, ba),)
+                     + tuple(backend.backward(xa, wa, dya, ba)))
+        got = stage("to_lists", lambda: [None if o is None else backend.tolist(o)
+                                         for o in outs])
+    except Exception as e:
+        result.problems.append("the backend raised %s: %s" % (type(e).__name__, e))
+        return result
+    y, dx, dw, db = got
+    for problem in (_shape_problem("y", y, n, m), _shape_problem("dx", dx, n, d),
+                    _shape_problem("dw", dw, d, m),
+                    _shape_problem("db", db, m, None) if b is not None else ""):
+        if problem:
+            result.problems.append(problem)
+    if result.problems:
+        return result
+    result.verification = stage("verify", lambda: verify(
+        x, w, b, dy, y, dx, dw, db, dtype, trials, seed))
+    return result

@@ -1,0 +1,116 @@
+"""Verification at any size without the Jacobian: randomized projections."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from refbackprop.cases import catalogue
+from refbackprop.cli.app import cli
+from refbackprop.freivalds import check_at_size, sized_inputs, verify
+from refbackprop.reference import backward, forward
+from refbackprop.registry import get_backend
+from refbackprop.runner import run_case
+
+import wrong_backends
+
+
+def failing_outputs(result):
+    assert result.verification is not None, result.problems
+    return sorted(o.name for o in result.verification.outputs if not o.passed)
+
+
+def test_reference_outputs_pass_with_every_output_checked():
+    x, w, b, dy = sized_inputs(5, 7, 3, "float64", seed=1)
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    v = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=20)
+    assert v.passed and [o.name for o in v.outputs] == ["y", "dx", "dw", "db"]
+    assert v.miss_probability == 2.0 ** -20
+    assert all(o.worst_ratio <= 1 for o in v.outputs)
+
+
+@pytest.mark.parametrize("name,dtype", [("python", "float64"), ("numba", "float64"),
+                                        ("numba", "float32")])
+@pytest.mark.parametrize("size", [(1, 1, 1), (3, 17, 5), (16, 300, 203), (2, 1, 9)])
+def test_correct_backends_pass_at_any_size(name, dtype, size):
+    result = check_at_size(get_backend(name), *size, dtype=dtype, trials=12)
+    assert result.passed, "\n".join(result.lines())
+
+
+def test_a_correct_float32_backend_with_another_summation_order_passes():
+    result = check_at_size(wrong_backends.NumpyFloat32(), 64, 1000, 700, "float32", trials=16)
+    assert result.passed, "\n".join(result.lines())
+
+
+def test_catches_a_backend_wrong_only_for_large_d():
+    backend = wrong_backends.WrongForLargeD()
+    assert all(run_case(backend, c).passed for c in catalogue(("float64",)))
+    result = check_at_size(backend, 3, 2100, 5, "float64")
+    assert not result.passed and failing_outputs(result) == ["y"]
+    assert "exceeds the tolerance" in result.verification.outputs[0].message
+
+
+def test_catches_a_single_corrupted_dw_element():
+    result = check_at_size(wrong_backends.CorruptsOneDwElement(), 16, 300, 203, "float64")
+    assert failing_outputs(result) == ["dw"]
+
+
+def test_catches_a_float32_backend_that_drops_the_last_tile():
+    result = check_at_size(wrong_backends.DropsLastTile32(), 16, 300, 203, "float32")
+    assert failing_outputs(result) == ["dw"]
+
+
+def test_wrong_shapes_and_exceptions_are_reported():
+    result = check_at_size(wrong_backends.Raises(), 2, 3, 4, "float64")
+    assert result.problems == ["the backend raised RuntimeError: kernel launch failed"]
+    assert not result.passed
+
+
+def test_cli_size_json_and_text():
+    result = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "50", "6",
+                                      "--trials", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["mode"] == "size" and doc["size"] == [4, 50, 6] and doc["trials"] == 5
+    ver = doc["results"][0]["verification"]
+    assert ver["miss_probability"] == 2.0 ** -5
+    assert set(doc["results"][0]["seconds"]) == {"generate", "to_native", "compute",
+                                                  "to_lists", "verify"}
+    text = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "50", "6"])
+    assert "escapes all trials with probability at most 2^-12" in text.output
+    assert text.output.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_cli_size_failure_has_a_repro(monkeypatch):
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
+    result = CliRunner().invoke(cli, ["check", "--backend", "wrong_backends:CorruptsOneDwElement",
+                                      "--size", "8", "40", "12"])
+    assert result.exit_code == 1
+    assert ("repro:  refbackprop check --backend wrong_backends:CorruptsOneDwElement "
+            "--size 8 40 12 --dtype float64 --seed 0 --trials 12") in result.output
+    assert "dw  FAIL" in result.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--seed-size", "--size", "1", "2", "3"], "give --size or --seed-size, not both"),
+    (["--size", "1", "2", "3", "--case", "N2"], "--case selects catalogue cases"),
+    (["--trials", "3"], "--trials goes with --size or --seed-size"),
+    (["--size", "0", "2", "3"], "Invalid value for '--size'"),
+])
+def test_cli_size_usage_errors(args, needle):
+    result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
+    assert result.exit_code == 2 and needle in result.output
+
+
+def test_seed_size_end_to_end_with_numba_float32():
+    """The notes' size, 64×4096×4096, for real (about 10 s here)."""
+    result = CliRunner().invoke(cli, ["check", "--backend", "numba", "--seed-size",
+                                      "--dtype", "float32", "--json"])
+    assert result.exit_code == 0, result.output[-2000:]
+    doc = json.loads(result.output)
+    assert doc["size"] == [64, 4096, 4096] and doc["passed"] == 1
+    outputs = doc["results"][0]["verification"]["outputs"]
+    assert [o["output"] for o in outputs] == ["y", "dx", "dw", "db"]
+    assert all(o["passed"] for o in outputs)
