@@ -252,6 +252,30 @@ def _small_case_jacobians(n, d, m, bias, seed):
     return {"x": x, "w": w, "b": b, "dy_dx": dy_dx, "dy_dw": dy_dw, "dy_db": dy_db}
 
 
+@cli.command()
+@click.argument("n", type=int)
+@click.argument("d", type=int)
+@click.argument("m", type=int)
+@click.option("--bias", is_flag=True, help="Include b and ∂L/∂b.")
+@click.option("--latex", is_flag=True, help="Emit a LaTeX fragment (needs amsmath).")
+@click.option("--element", nargs=2, type=int, default=(1, 1), show_default=True,
+              metavar="I J", help="The element x_{I,J} (1-based) whose Jacobian slice "
+                                  "is shown (eq. 8).")
+def explain(n, d, m, bias, latex, element):
+    """The notes' derivation for N D M, proved symbolically.
+
+    Y = XW element by element, the Jacobian slice ∂Y/∂x_{i,j}, each ∂L/∂x_{i,j}
+    one element at a time, and the symbolic proof that ∂L/∂X = ∂L/∂Y·Wᵀ and
+    ∂L/∂W = Xᵀ·∂L/∂Y, in the notes' notation.  Shapes up to 4 in each dimension.
+    """
+    from refbackprop.explain import explain as derive_text
+    try:
+        text = derive_text(n, d, m, bias, latex, tuple(element))
+    except ValueError as e:
+        raise UsageFailure(str(e))
+    click.echo(text, nl=False)
+
+
 def _fmt_row(row):
     return " ".join("%5s" % v for v in row)
 
