@@ -201,11 +201,21 @@ def check_engine_judges_the_reference():
             _expect(verdict.ratio <= 1.0, "ratio %r" % verdict.ratio)
 
 
+def check_symbolic_proof():
+    from .explain import derive
+    for n, d, m in ((2, 2, 3), (1, 3, 2)):
+        parts = derive(n, d, m, bias=True)
+        _expect(parts["dx_proved"] and parts["dw_proved"] and parts["db_proved"],
+                "symbolic proof for N=%d D=%d M=%d" % (n, d, m))
+    _expect(str(parts["dx"][0][0]) == "∂L/∂y_{1,1} w_{1,1} + ∂L/∂y_{1,2} w_{1,2}",
+            "notation: %s" % parts["dx"][0][0])
+
+
 CHECKS = (check_notes_forward, check_notes_jacobian_slice, check_notes_backward,
           check_jacobian_ints, check_jacobian_fractions,
           check_finite_differences_float, check_zero_sizes, check_validation,
           check_size_refusal, check_inputs_untouched,
-          check_engine_judges_the_reference)
+          check_engine_judges_the_reference, check_symbolic_proof)
 
 
 def float_digest():
