@@ -1,0 +1,288 @@
+"""refbackprop's benchmarks, side by side in one process.
+
+    python benchmarks/run.py                  # everything this interpreter can run
+    python benchmarks/run.py --only python    # the pure-Python backend vs the idioms
+    python benchmarks/run.py --only numba     # numba vs NumPy, compile and cache times
+    python benchmarks/run.py --only verify    # Freivalds verification at the seed size
+    python benchmarks/run.py --full-python    # also time the python backend at 64×4096×4096
+
+Times are medians of interleaved runs (A, B, A, B, ...), so a slow moment of
+the machine hits both sides; before each compiled-code call the script sleeps
+0.3 s so that the other side's spinning worker threads are idle.  Machines
+that set OPENBLAS_CORETYPE (this one does, for old OpenBLAS builds) slow a
+current NumPy: benchmark against NumPy's own kernel with
+`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py`; the
+BLAS line names the kernel in use.  Works with nothing installed (the backends are
+mapped from the source tree), so any interpreter of pyenv, or PyPy, can run
+the python section.
+"""
+
+import argparse
+import gc
+import math
+import operator
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _import_backends():
+    """refbackprop.backends from the install, or mapped from backends/."""
+    sys.path.insert(0, ROOT)
+    try:
+        import refbackprop.backends.pure_python  # noqa: F401
+    except ImportError:
+        import importlib.util as iu
+        spec = iu.spec_from_file_location(
+            "refbackprop.backends", os.path.join(ROOT, "backends", "__init__.py"),
+            submodule_search_locations=[os.path.join(ROOT, "backends")])
+        module = iu.module_from_spec(spec)
+        sys.modules["refbackprop.backends"] = module
+        spec.loader.exec_module(module)
+
+
+def median(values):
+    values = sorted(values)
+    k = len(values)
+    return values[k // 2] if k % 2 else 0.5 * (values[k // 2 - 1] + values[k // 2])
+
+
+def interleaved(fns, repeat, settle=0.0):
+    """{name: median seconds}, running the functions in turn `repeat` times.
+
+    settle: seconds to sleep before each timed call, so that the other side's
+    worker threads (OpenBLAS spins for a while after a call) are idle again.
+    """
+    times = dict((name, []) for name in fns)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            if settle:
+                time.sleep(settle)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return dict((name, median(v)) for name, v in times.items())
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return "%s, %d cores; %s %s" % (cpu, os.cpu_count() or 0,
+                                     platform.python_implementation(),
+                                     platform.python_version())
+
+
+# -- python backend vs the fastest idiom of this interpreter ------------------
+
+def idiom_products(x, w, dy):
+    """forward, dX, dW with the interpreter's best plain idiom, no framework."""
+    pypy = sys.implementation.name == "pypy"
+    if pypy:
+        def matmul(a, b, cols):            # saxpy over contiguous rows
+            out = []
+            for ai in a:
+                acc = [0.0] * cols
+                for k in range(len(b)):
+                    s = ai[k]
+                    bk = b[k]
+                    for j in range(cols):
+                        acc[j] += s * bk[j]
+                out.append(acc)
+            return out
+        m, d = len(w[0]), len(w)
+        return {"forward": lambda: matmul(x, w, m),
+                "dx": lambda: matmul(dy, [list(c) for c in zip(*w)], d),
+                "dw": lambda: matmul([list(c) for c in zip(*x)], dy, m)}
+    dot = getattr(math, "sumprod", None) or (lambda a, b: sum(map(operator.mul, a, b)))
+
+    def nt(a, bt):                         # A Bᵀ: each dot over contiguous rows
+        return [[dot(ai, bj) for bj in bt] for ai in a]
+
+    return {"forward": lambda: nt(x, list(zip(*w))),
+            "dx": lambda: nt(dy, w),
+            "dw": lambda: nt(list(zip(*x)), list(zip(*dy)))}
+
+
+def bench_python(repeat):
+    _import_backends()
+    from refbackprop.backends.pure_python import IDIOM, PythonBackend
+    from refbackprop.bench import random_inputs
+    n, d, m = 64, 256, 256
+    x, w, dy = random_inputs(n, d, m)
+    be = PythonBackend()
+    xa, wa, dya = (be.array(x, (n, d), "float64"), be.array(w, (d, m), "float64"),
+                   be.array(dy, (n, m), "float64"))
+    ours = {"forward": lambda: be.forward(xa, wa), "dx": lambda: be.dx(xa, wa, dya),
+            "dw": lambda: be.dw(xa, wa, dya)}
+    plain = idiom_products(x, w, dy)
+    fns = {}
+    for key in ("forward", "dx", "dw"):
+        fns["backend " + key] = ours[key]
+        fns["idiom " + key] = plain[key]
+    t = interleaved(fns, repeat)
+    print("\n## python backend vs the fastest idiom (%s), N=%d D=%d M=%d, median of %d"
+          % (IDIOM, n, d, m, repeat))
+    print("%-8s %12s %12s %8s" % ("product", "backend ms", "idiom ms", "ratio"))
+    total_b = total_i = 0.0
+    for key in ("forward", "dx", "dw"):
+        b, i = t["backend " + key], t["idiom " + key]
+        total_b += b
+        total_i += i
+        print("%-8s %12.2f %12.2f %8.3f" % (key, 1e3 * b, 1e3 * i, b / i))
+    print("%-8s %12.2f %12.2f %8.3f   (target: at most 1.1)" % (
+        "total", 1e3 * total_b, 1e3 * total_i, total_b / total_i))
+    ns = total_i / (3.0 * n * d * m) * 1e9
+    print("idiom cost: %.2f ns per multiply-add" % ns)
+
+
+# -- numba vs NumPy ---------------------------------------------------------------
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed (pip install threadpoolctl to name the BLAS kernel)"
+    parts = []
+    for lib in threadpool_info():
+        parts.append("%s %s (%s, %s threads)" % (lib.get("internal_api"), lib.get("version"),
+                                                lib.get("architecture"), lib.get("num_threads")))
+    return "; ".join(parts) or "none found"
+
+
+def bench_numba(repeat):
+    import numba
+    import numpy as np
+    from refbackprop.backends.numba_jit import NumbaBackend
+    be = NumbaBackend()
+    n, d, m = 64, 4096, 4096
+    print("\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs" % (n, d, m, repeat))
+    print("numba %s, %d threads; NumPy %s; BLAS: %s" % (numba.__version__, numba.get_num_threads(),
+                                                       np.__version__, blas_info()))
+    rng = np.random.default_rng(0)
+    for dtype in ("float64", "float32"):
+        x = rng.uniform(-1, 1, (n, d)).astype(dtype)
+        w = rng.uniform(-1, 1, (d, m)).astype(dtype)
+        dy = rng.uniform(-1, 1, (n, m)).astype(dtype)
+        be.warmup(dtype)
+        fns = {"numba forward": lambda: be.forward(x, w), "numpy forward": lambda: x @ w,
+               "numba dx": lambda: be.dx(x, w, dy), "numpy dx": lambda: dy @ w.T,
+               "numba dw": lambda: be.dw(x, w, dy), "numpy dw": lambda: x.T @ dy}
+        t = interleaved(fns, repeat, settle=0.3)
+        flops = 2.0 * n * d * m
+        print("\n%s       %10s %10s %10s %10s %7s" % (dtype, "numba ms", "GFLOP/s", "NumPy ms",
+                                                     "GFLOP/s", "ratio"))
+        tn = tb = 0.0
+        for key in ("forward", "dx", "dw"):
+            a, b = t["numba " + key], t["numpy " + key]
+            tn += a
+            tb += b
+            print("%-13s %10.2f %10.1f %10.2f %10.1f %7.2f" % (key, 1e3 * a, flops / a / 1e9,
+                                                             1e3 * b, flops / b / 1e9, b / a))
+        target = "0.8" if dtype == "float64" else "1.0"
+        print("%-13s %10.2f %10.1f %10.2f %10.1f %7.2f   (target: at least %s)" % (
+            "all three", 1e3 * tn, 3 * flops / tn / 1e9, 1e3 * tb, 3 * flops / tb / 1e9,
+            tb / tn, target))
+    # conversion, kept out of the kernel figures
+    xl = np.random.default_rng(1).uniform(-1, 1, (d, m)).tolist()
+    t0 = time.perf_counter()
+    arr = be.array(xl, (d, m), "float64")
+    t1 = time.perf_counter()
+    be.tolist(arr)
+    t2 = time.perf_counter()
+    print("\nconversion of a 4096×4096 matrix: lists -> array %.0f ms, array -> lists %.0f ms"
+          % (1e3 * (t1 - t0), 1e3 * (t2 - t1)))
+    compile_and_cache()
+
+
+def compile_and_cache():
+    """First-call compile of each dtype's kernels in a fresh cache, then a load."""
+    code = ("import time; from refbackprop.backends.numba_jit import NumbaBackend; "
+            "b = NumbaBackend(); import numba; "
+            "t = time.perf_counter(); b.warmup('%s'); print(time.perf_counter() - t)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for dtype in ("float64", "float32"):
+            first = float(subprocess.check_output([sys.executable, "-c", code % dtype], env=env))
+            again = float(subprocess.check_output([sys.executable, "-c", code % dtype], env=env))
+            print("%s kernels: first-call compile %.2f s (target 3), load from cache %.2f s "
+                  "(target 0.3)" % (dtype, first, again))
+
+
+# -- verification at the seed size --------------------------------------------------
+
+def bench_verify(full_python):
+    _import_backends()
+    from refbackprop.freivalds import DEFAULT_TRIALS, check_at_size
+    from refbackprop.registry import get_backend
+    n, d, m = 64, 4096, 4096
+    print("\n## verification at N=%d D=%d M=%d (Freivalds, %d trials)" % (n, d, m, DEFAULT_TRIALS))
+    t0 = time.perf_counter()
+    result = check_at_size(get_backend("numba"), n, d, m, "float64")
+    total = time.perf_counter() - t0
+    print("numba float64 end to end %.1f s: %s" % (total, ", ".join(
+        "%s %.2f s" % (k, v) for k, v in result.seconds.items())))
+    verify = result.seconds["verify"]
+    if full_python:
+        from refbackprop.bench import random_inputs
+        from refbackprop.backends.pure_python import PythonBackend
+        be = PythonBackend()
+        x, w, dy = random_inputs(n, d, m)
+        xa, wa, dya = (be.array(x, (n, d), "float64"), be.array(w, (d, m), "float64"),
+                       be.array(dy, (n, m), "float64"))
+        t0 = time.perf_counter()
+        be.forward(xa, wa)
+        be.backward(xa, wa, dya)
+        py = time.perf_counter() - t0
+        print("python backend forward + backward: %.1f s; verification / python = 1/%.0f "
+              "(target: at most 1/20)" % (py, py / verify))
+    else:
+        print("verification %.2f s (run with --full-python to time the python backend "
+              "at this size, about a minute)" % verify)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "refbackprop.cli", "check", "--backend",
+                           "numba", "--seed-size"], capture_output=True, text=True)
+    print("refbackprop check --backend numba --seed-size: %.1f s, exit %d (target: under "
+          "a minute)" % (time.perf_counter() - t0, proc.returncode))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["python", "numba", "verify"])
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--full-python", action="store_true")
+    args = p.parse_args()
+    print("# refbackprop benchmarks on %s" % machine())
+    if args.only in (None, "python"):
+        bench_python(args.repeat)
+    if args.only in (None, "numba"):
+        try:
+            import numba  # noqa: F401
+            import numpy  # noqa: F401
+        except ImportError:
+            print("\n(numba section skipped: numba and NumPy are not installed here)")
+        else:
+            bench_numba(args.repeat)
+    if args.only in (None, "verify"):
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            print("\n(verify section skipped: numba is not installed here)")
+        else:
+            bench_verify(args.full_python)
+
+
+if __name__ == "__main__":
+    main()

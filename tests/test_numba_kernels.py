@@ -1,0 +1,56 @@
+"""The numba GEMM at every tile remainder, judged by the comparison engine.
+
+Tiles (tools/gen_numba_kernels.py): float64 MR=4, NR=16, MC=64, NC=256,
+KC=256; float32 MR=4, NR=32, MC=64, NC=512, KC=512.  forward is (N×D)@(D×M),
+dX is (N×M)@(M×D) with W packed transposed, dW is (D×N)@(N×M) with X packed
+transposed, so N, D and M each play m, n and k somewhere.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from refbackprop.cases import Case
+from refbackprop.registry import get_backend
+from refbackprop.runner import run_case
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SHAPES = [
+    # every remainder mod MR=4 and around NR=16/32 in m and n
+    (1, 3, 15), (2, 5, 16), (3, 7, 17), (4, 2, 31), (5, 1, 32), (7, 6, 33),
+    # around MC=64 and NC=256/512 (as m or n in some product)
+    (65, 3, 9), (3, 257, 5), (2, 9, 513), (64, 4, 256),
+    # around KC=256/512 (k is D for forward, M for dX, N for dW)
+    (3, 255, 4), (2, 256, 3), (3, 257, 2), (2, 4, 513), (257, 2, 3),
+    # zero-size products
+    (0, 5, 7), (5, 0, 7), (5, 7, 0),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op", ["forward", "backward"])
+@pytest.mark.parametrize("n,d,m", SHAPES)
+def test_every_tile_remainder(n, d, m, op, dtype):
+    backend = get_backend("numba")
+    for values in ("normal", "nonfinite"):
+        case = Case(op, dtype, n, d, m, True, values)
+        result = run_case(backend, case)
+        assert result.passed, "\n".join(result.messages())
+
+
+def test_generated_kernels_are_up_to_date():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py"),
+                           "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_slp_setting_is_restored():
+    from numba.core import config
+    before = config.SLP_VECTORIZE
+    backend = get_backend("numba")
+    one = backend.array([[1.0]], (1, 1), "float64")
+    backend.forward(one, one)
+    assert config.SLP_VECTORIZE == before
