@@ -25,8 +25,9 @@ _FASTMATH = {"contract"}
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always", cache=True)
-def micro_f64(ap, bp, kc, cp, i0, j0, first, zero):
-    """cp[i0:i0+4, j0:j0+16] (= if first, else +=) ap (kc, 4) @ bp (kc, 16)."""
+def micro_f64(ap, bp, kc, src, si, sj, first, zero, dst, di, dj):
+    """dst[di:di+4, dj:dj+16] = (0 if first else src[si:si+4, sj:sj+16])
+    + ap (kc, 4) @ bp (kc, 16)."""
     if first:
         c0_0 = zero
         c0_1 = zero
@@ -93,70 +94,70 @@ def micro_f64(ap, bp, kc, cp, i0, j0, first, zero):
         c3_14 = zero
         c3_15 = zero
     else:
-        c0_0 = cp[i0 + 0, j0 + 0]
-        c0_1 = cp[i0 + 0, j0 + 1]
-        c0_2 = cp[i0 + 0, j0 + 2]
-        c0_3 = cp[i0 + 0, j0 + 3]
-        c0_4 = cp[i0 + 0, j0 + 4]
-        c0_5 = cp[i0 + 0, j0 + 5]
-        c0_6 = cp[i0 + 0, j0 + 6]
-        c0_7 = cp[i0 + 0, j0 + 7]
-        c0_8 = cp[i0 + 0, j0 + 8]
-        c0_9 = cp[i0 + 0, j0 + 9]
-        c0_10 = cp[i0 + 0, j0 + 10]
-        c0_11 = cp[i0 + 0, j0 + 11]
-        c0_12 = cp[i0 + 0, j0 + 12]
-        c0_13 = cp[i0 + 0, j0 + 13]
-        c0_14 = cp[i0 + 0, j0 + 14]
-        c0_15 = cp[i0 + 0, j0 + 15]
-        c1_0 = cp[i0 + 1, j0 + 0]
-        c1_1 = cp[i0 + 1, j0 + 1]
-        c1_2 = cp[i0 + 1, j0 + 2]
-        c1_3 = cp[i0 + 1, j0 + 3]
-        c1_4 = cp[i0 + 1, j0 + 4]
-        c1_5 = cp[i0 + 1, j0 + 5]
-        c1_6 = cp[i0 + 1, j0 + 6]
-        c1_7 = cp[i0 + 1, j0 + 7]
-        c1_8 = cp[i0 + 1, j0 + 8]
-        c1_9 = cp[i0 + 1, j0 + 9]
-        c1_10 = cp[i0 + 1, j0 + 10]
-        c1_11 = cp[i0 + 1, j0 + 11]
-        c1_12 = cp[i0 + 1, j0 + 12]
-        c1_13 = cp[i0 + 1, j0 + 13]
-        c1_14 = cp[i0 + 1, j0 + 14]
-        c1_15 = cp[i0 + 1, j0 + 15]
-        c2_0 = cp[i0 + 2, j0 + 0]
-        c2_1 = cp[i0 + 2, j0 + 1]
-        c2_2 = cp[i0 + 2, j0 + 2]
-        c2_3 = cp[i0 + 2, j0 + 3]
-        c2_4 = cp[i0 + 2, j0 + 4]
-        c2_5 = cp[i0 + 2, j0 + 5]
-        c2_6 = cp[i0 + 2, j0 + 6]
-        c2_7 = cp[i0 + 2, j0 + 7]
-        c2_8 = cp[i0 + 2, j0 + 8]
-        c2_9 = cp[i0 + 2, j0 + 9]
-        c2_10 = cp[i0 + 2, j0 + 10]
-        c2_11 = cp[i0 + 2, j0 + 11]
-        c2_12 = cp[i0 + 2, j0 + 12]
-        c2_13 = cp[i0 + 2, j0 + 13]
-        c2_14 = cp[i0 + 2, j0 + 14]
-        c2_15 = cp[i0 + 2, j0 + 15]
-        c3_0 = cp[i0 + 3, j0 + 0]
-        c3_1 = cp[i0 + 3, j0 + 1]
-        c3_2 = cp[i0 + 3, j0 + 2]
-        c3_3 = cp[i0 + 3, j0 + 3]
-        c3_4 = cp[i0 + 3, j0 + 4]
-        c3_5 = cp[i0 + 3, j0 + 5]
-        c3_6 = cp[i0 + 3, j0 + 6]
-        c3_7 = cp[i0 + 3, j0 + 7]
-        c3_8 = cp[i0 + 3, j0 + 8]
-        c3_9 = cp[i0 + 3, j0 + 9]
-        c3_10 = cp[i0 + 3, j0 + 10]
-        c3_11 = cp[i0 + 3, j0 + 11]
-        c3_12 = cp[i0 + 3, j0 + 12]
-        c3_13 = cp[i0 + 3, j0 + 13]
-        c3_14 = cp[i0 + 3, j0 + 14]
-        c3_15 = cp[i0 + 3, j0 + 15]
+        c0_0 = src[si + 0, sj + 0]
+        c0_1 = src[si + 0, sj + 1]
+        c0_2 = src[si + 0, sj + 2]
+        c0_3 = src[si + 0, sj + 3]
+        c0_4 = src[si + 0, sj + 4]
+        c0_5 = src[si + 0, sj + 5]
+        c0_6 = src[si + 0, sj + 6]
+        c0_7 = src[si + 0, sj + 7]
+        c0_8 = src[si + 0, sj + 8]
+        c0_9 = src[si + 0, sj + 9]
+        c0_10 = src[si + 0, sj + 10]
+        c0_11 = src[si + 0, sj + 11]
+        c0_12 = src[si + 0, sj + 12]
+        c0_13 = src[si + 0, sj + 13]
+        c0_14 = src[si + 0, sj + 14]
+        c0_15 = src[si + 0, sj + 15]
+        c1_0 = src[si + 1, sj + 0]
+        c1_1 = src[si + 1, sj + 1]
+        c1_2 = src[si + 1, sj + 2]
+        c1_3 = src[si + 1, sj + 3]
+        c1_4 = src[si + 1, sj + 4]
+        c1_5 = src[si + 1, sj + 5]
+        c1_6 = src[si + 1, sj + 6]
+        c1_7 = src[si + 1, sj + 7]
+        c1_8 = src[si + 1, sj + 8]
+        c1_9 = src[si + 1, sj + 9]
+        c1_10 = src[si + 1, sj + 10]
+        c1_11 = src[si + 1, sj + 11]
+        c1_12 = src[si + 1, sj + 12]
+        c1_13 = src[si + 1, sj + 13]
+        c1_14 = src[si + 1, sj + 14]
+        c1_15 = src[si + 1, sj + 15]
+        c2_0 = src[si + 2, sj + 0]
+        c2_1 = src[si + 2, sj + 1]
+        c2_2 = src[si + 2, sj + 2]
+        c2_3 = src[si + 2, sj + 3]
+        c2_4 = src[si + 2, sj + 4]
+        c2_5 = src[si + 2, sj + 5]
+        c2_6 = src[si + 2, sj + 6]
+        c2_7 = src[si + 2, sj + 7]
+        c2_8 = src[si + 2, sj + 8]
+        c2_9 = src[si + 2, sj + 9]
+        c2_10 = src[si + 2, sj + 10]
+        c2_11 = src[si + 2, sj + 11]
+        c2_12 = src[si + 2, sj + 12]
+        c2_13 = src[si + 2, sj + 13]
+        c2_14 = src[si + 2, sj + 14]
+        c2_15 = src[si + 2, sj + 15]
+        c3_0 = src[si + 3, sj + 0]
+        c3_1 = src[si + 3, sj + 1]
+        c3_2 = src[si + 3, sj + 2]
+        c3_3 = src[si + 3, sj + 3]
+        c3_4 = src[si + 3, sj + 4]
+        c3_5 = src[si + 3, sj + 5]
+        c3_6 = src[si + 3, sj + 6]
+        c3_7 = src[si + 3, sj + 7]
+        c3_8 = src[si + 3, sj + 8]
+        c3_9 = src[si + 3, sj + 9]
+        c3_10 = src[si + 3, sj + 10]
+        c3_11 = src[si + 3, sj + 11]
+        c3_12 = src[si + 3, sj + 12]
+        c3_13 = src[si + 3, sj + 13]
+        c3_14 = src[si + 3, sj + 14]
+        c3_15 = src[si + 3, sj + 15]
     for kk in range(kc):
         a0 = ap[kk, 0]
         a1 = ap[kk, 1]
@@ -242,75 +243,76 @@ def micro_f64(ap, bp, kc, cp, i0, j0, first, zero):
         c3_13 += a3 * b13
         c3_14 += a3 * b14
         c3_15 += a3 * b15
-    cp[i0 + 0, j0 + 0] = c0_0
-    cp[i0 + 0, j0 + 1] = c0_1
-    cp[i0 + 0, j0 + 2] = c0_2
-    cp[i0 + 0, j0 + 3] = c0_3
-    cp[i0 + 0, j0 + 4] = c0_4
-    cp[i0 + 0, j0 + 5] = c0_5
-    cp[i0 + 0, j0 + 6] = c0_6
-    cp[i0 + 0, j0 + 7] = c0_7
-    cp[i0 + 0, j0 + 8] = c0_8
-    cp[i0 + 0, j0 + 9] = c0_9
-    cp[i0 + 0, j0 + 10] = c0_10
-    cp[i0 + 0, j0 + 11] = c0_11
-    cp[i0 + 0, j0 + 12] = c0_12
-    cp[i0 + 0, j0 + 13] = c0_13
-    cp[i0 + 0, j0 + 14] = c0_14
-    cp[i0 + 0, j0 + 15] = c0_15
-    cp[i0 + 1, j0 + 0] = c1_0
-    cp[i0 + 1, j0 + 1] = c1_1
-    cp[i0 + 1, j0 + 2] = c1_2
-    cp[i0 + 1, j0 + 3] = c1_3
-    cp[i0 + 1, j0 + 4] = c1_4
-    cp[i0 + 1, j0 + 5] = c1_5
-    cp[i0 + 1, j0 + 6] = c1_6
-    cp[i0 + 1, j0 + 7] = c1_7
-    cp[i0 + 1, j0 + 8] = c1_8
-    cp[i0 + 1, j0 + 9] = c1_9
-    cp[i0 + 1, j0 + 10] = c1_10
-    cp[i0 + 1, j0 + 11] = c1_11
-    cp[i0 + 1, j0 + 12] = c1_12
-    cp[i0 + 1, j0 + 13] = c1_13
-    cp[i0 + 1, j0 + 14] = c1_14
-    cp[i0 + 1, j0 + 15] = c1_15
-    cp[i0 + 2, j0 + 0] = c2_0
-    cp[i0 + 2, j0 + 1] = c2_1
-    cp[i0 + 2, j0 + 2] = c2_2
-    cp[i0 + 2, j0 + 3] = c2_3
-    cp[i0 + 2, j0 + 4] = c2_4
-    cp[i0 + 2, j0 + 5] = c2_5
-    cp[i0 + 2, j0 + 6] = c2_6
-    cp[i0 + 2, j0 + 7] = c2_7
-    cp[i0 + 2, j0 + 8] = c2_8
-    cp[i0 + 2, j0 + 9] = c2_9
-    cp[i0 + 2, j0 + 10] = c2_10
-    cp[i0 + 2, j0 + 11] = c2_11
-    cp[i0 + 2, j0 + 12] = c2_12
-    cp[i0 + 2, j0 + 13] = c2_13
-    cp[i0 + 2, j0 + 14] = c2_14
-    cp[i0 + 2, j0 + 15] = c2_15
-    cp[i0 + 3, j0 + 0] = c3_0
-    cp[i0 + 3, j0 + 1] = c3_1
-    cp[i0 + 3, j0 + 2] = c3_2
-    cp[i0 + 3, j0 + 3] = c3_3
-    cp[i0 + 3, j0 + 4] = c3_4
-    cp[i0 + 3, j0 + 5] = c3_5
-    cp[i0 + 3, j0 + 6] = c3_6
-    cp[i0 + 3, j0 + 7] = c3_7
-    cp[i0 + 3, j0 + 8] = c3_8
-    cp[i0 + 3, j0 + 9] = c3_9
-    cp[i0 + 3, j0 + 10] = c3_10
-    cp[i0 + 3, j0 + 11] = c3_11
-    cp[i0 + 3, j0 + 12] = c3_12
-    cp[i0 + 3, j0 + 13] = c3_13
-    cp[i0 + 3, j0 + 14] = c3_14
-    cp[i0 + 3, j0 + 15] = c3_15
+    dst[di + 0, dj + 0] = c0_0
+    dst[di + 0, dj + 1] = c0_1
+    dst[di + 0, dj + 2] = c0_2
+    dst[di + 0, dj + 3] = c0_3
+    dst[di + 0, dj + 4] = c0_4
+    dst[di + 0, dj + 5] = c0_5
+    dst[di + 0, dj + 6] = c0_6
+    dst[di + 0, dj + 7] = c0_7
+    dst[di + 0, dj + 8] = c0_8
+    dst[di + 0, dj + 9] = c0_9
+    dst[di + 0, dj + 10] = c0_10
+    dst[di + 0, dj + 11] = c0_11
+    dst[di + 0, dj + 12] = c0_12
+    dst[di + 0, dj + 13] = c0_13
+    dst[di + 0, dj + 14] = c0_14
+    dst[di + 0, dj + 15] = c0_15
+    dst[di + 1, dj + 0] = c1_0
+    dst[di + 1, dj + 1] = c1_1
+    dst[di + 1, dj + 2] = c1_2
+    dst[di + 1, dj + 3] = c1_3
+    dst[di + 1, dj + 4] = c1_4
+    dst[di + 1, dj + 5] = c1_5
+    dst[di + 1, dj + 6] = c1_6
+    dst[di + 1, dj + 7] = c1_7
+    dst[di + 1, dj + 8] = c1_8
+    dst[di + 1, dj + 9] = c1_9
+    dst[di + 1, dj + 10] = c1_10
+    dst[di + 1, dj + 11] = c1_11
+    dst[di + 1, dj + 12] = c1_12
+    dst[di + 1, dj + 13] = c1_13
+    dst[di + 1, dj + 14] = c1_14
+    dst[di + 1, dj + 15] = c1_15
+    dst[di + 2, dj + 0] = c2_0
+    dst[di + 2, dj + 1] = c2_1
+    dst[di + 2, dj + 2] = c2_2
+    dst[di + 2, dj + 3] = c2_3
+    dst[di + 2, dj + 4] = c2_4
+    dst[di + 2, dj + 5] = c2_5
+    dst[di + 2, dj + 6] = c2_6
+    dst[di + 2, dj + 7] = c2_7
+    dst[di + 2, dj + 8] = c2_8
+    dst[di + 2, dj + 9] = c2_9
+    dst[di + 2, dj + 10] = c2_10
+    dst[di + 2, dj + 11] = c2_11
+    dst[di + 2, dj + 12] = c2_12
+    dst[di + 2, dj + 13] = c2_13
+    dst[di + 2, dj + 14] = c2_14
+    dst[di + 2, dj + 15] = c2_15
+    dst[di + 3, dj + 0] = c3_0
+    dst[di + 3, dj + 1] = c3_1
+    dst[di + 3, dj + 2] = c3_2
+    dst[di + 3, dj + 3] = c3_3
+    dst[di + 3, dj + 4] = c3_4
+    dst[di + 3, dj + 5] = c3_5
+    dst[di + 3, dj + 6] = c3_6
+    dst[di + 3, dj + 7] = c3_7
+    dst[di + 3, dj + 8] = c3_8
+    dst[di + 3, dj + 9] = c3_9
+    dst[di + 3, dj + 10] = c3_10
+    dst[di + 3, dj + 11] = c3_11
+    dst[di + 3, dj + 12] = c3_12
+    dst[di + 3, dj + 13] = c3_13
+    dst[di + 3, dj + 14] = c3_14
+    dst[di + 3, dj + 15] = c3_15
 
 
 @numba.njit(fastmath=_FASTMATH, inline="always", cache=True)
-def micro_f32(ap, bp, kc, cp, i0, j0, first, zero):
-    """cp[i0:i0+4, j0:j0+32] (= if first, else +=) ap (kc, 4) @ bp (kc, 32)."""
+def micro_f32(ap, bp, kc, src, si, sj, first, zero, dst, di, dj):
+    """dst[di:di+4, dj:dj+32] = (0 if first else src[si:si+4, sj:sj+32])
+    + ap (kc, 4) @ bp (kc, 32)."""
     if first:
         c0_0 = zero
         c0_1 = zero
@@ -441,134 +443,134 @@ def micro_f32(ap, bp, kc, cp, i0, j0, first, zero):
         c3_30 = zero
         c3_31 = zero
     else:
-        c0_0 = cp[i0 + 0, j0 + 0]
-        c0_1 = cp[i0 + 0, j0 + 1]
-        c0_2 = cp[i0 + 0, j0 + 2]
-        c0_3 = cp[i0 + 0, j0 + 3]
-        c0_4 = cp[i0 + 0, j0 + 4]
-        c0_5 = cp[i0 + 0, j0 + 5]
-        c0_6 = cp[i0 + 0, j0 + 6]
-        c0_7 = cp[i0 + 0, j0 + 7]
-        c0_8 = cp[i0 + 0, j0 + 8]
-        c0_9 = cp[i0 + 0, j0 + 9]
-        c0_10 = cp[i0 + 0, j0 + 10]
-        c0_11 = cp[i0 + 0, j0 + 11]
-        c0_12 = cp[i0 + 0, j0 + 12]
-        c0_13 = cp[i0 + 0, j0 + 13]
-        c0_14 = cp[i0 + 0, j0 + 14]
-        c0_15 = cp[i0 + 0, j0 + 15]
-        c0_16 = cp[i0 + 0, j0 + 16]
-        c0_17 = cp[i0 + 0, j0 + 17]
-        c0_18 = cp[i0 + 0, j0 + 18]
-        c0_19 = cp[i0 + 0, j0 + 19]
-        c0_20 = cp[i0 + 0, j0 + 20]
-        c0_21 = cp[i0 + 0, j0 + 21]
-        c0_22 = cp[i0 + 0, j0 + 22]
-        c0_23 = cp[i0 + 0, j0 + 23]
-        c0_24 = cp[i0 + 0, j0 + 24]
-        c0_25 = cp[i0 + 0, j0 + 25]
-        c0_26 = cp[i0 + 0, j0 + 26]
-        c0_27 = cp[i0 + 0, j0 + 27]
-        c0_28 = cp[i0 + 0, j0 + 28]
-        c0_29 = cp[i0 + 0, j0 + 29]
-        c0_30 = cp[i0 + 0, j0 + 30]
-        c0_31 = cp[i0 + 0, j0 + 31]
-        c1_0 = cp[i0 + 1, j0 + 0]
-        c1_1 = cp[i0 + 1, j0 + 1]
-        c1_2 = cp[i0 + 1, j0 + 2]
-        c1_3 = cp[i0 + 1, j0 + 3]
-        c1_4 = cp[i0 + 1, j0 + 4]
-        c1_5 = cp[i0 + 1, j0 + 5]
-        c1_6 = cp[i0 + 1, j0 + 6]
-        c1_7 = cp[i0 + 1, j0 + 7]
-        c1_8 = cp[i0 + 1, j0 + 8]
-        c1_9 = cp[i0 + 1, j0 + 9]
-        c1_10 = cp[i0 + 1, j0 + 10]
-        c1_11 = cp[i0 + 1, j0 + 11]
-        c1_12 = cp[i0 + 1, j0 + 12]
-        c1_13 = cp[i0 + 1, j0 + 13]
-        c1_14 = cp[i0 + 1, j0 + 14]
-        c1_15 = cp[i0 + 1, j0 + 15]
-        c1_16 = cp[i0 + 1, j0 + 16]
-        c1_17 = cp[i0 + 1, j0 + 17]
-        c1_18 = cp[i0 + 1, j0 + 18]
-        c1_19 = cp[i0 + 1, j0 + 19]
-        c1_20 = cp[i0 + 1, j0 + 20]
-        c1_21 = cp[i0 + 1, j0 + 21]
-        c1_22 = cp[i0 + 1, j0 + 22]
-        c1_23 = cp[i0 + 1, j0 + 23]
-        c1_24 = cp[i0 + 1, j0 + 24]
-        c1_25 = cp[i0 + 1, j0 + 25]
-        c1_26 = cp[i0 + 1, j0 + 26]
-        c1_27 = cp[i0 + 1, j0 + 27]
-        c1_28 = cp[i0 + 1, j0 + 28]
-        c1_29 = cp[i0 + 1, j0 + 29]
-        c1_30 = cp[i0 + 1, j0 + 30]
-        c1_31 = cp[i0 + 1, j0 + 31]
-        c2_0 = cp[i0 + 2, j0 + 0]
-        c2_1 = cp[i0 + 2, j0 + 1]
-        c2_2 = cp[i0 + 2, j0 + 2]
-        c2_3 = cp[i0 + 2, j0 + 3]
-        c2_4 = cp[i0 + 2, j0 + 4]
-        c2_5 = cp[i0 + 2, j0 + 5]
-        c2_6 = cp[i0 + 2, j0 + 6]
-        c2_7 = cp[i0 + 2, j0 + 7]
-        c2_8 = cp[i0 + 2, j0 + 8]
-        c2_9 = cp[i0 + 2, j0 + 9]
-        c2_10 = cp[i0 + 2, j0 + 10]
-        c2_11 = cp[i0 + 2, j0 + 11]
-        c2_12 = cp[i0 + 2, j0 + 12]
-        c2_13 = cp[i0 + 2, j0 + 13]
-        c2_14 = cp[i0 + 2, j0 + 14]
-        c2_15 = cp[i0 + 2, j0 + 15]
-        c2_16 = cp[i0 + 2, j0 + 16]
-        c2_17 = cp[i0 + 2, j0 + 17]
-        c2_18 = cp[i0 + 2, j0 + 18]
-        c2_19 = cp[i0 + 2, j0 + 19]
-        c2_20 = cp[i0 + 2, j0 + 20]
-        c2_21 = cp[i0 + 2, j0 + 21]
-        c2_22 = cp[i0 + 2, j0 + 22]
-        c2_23 = cp[i0 + 2, j0 + 23]
-        c2_24 = cp[i0 + 2, j0 + 24]
-        c2_25 = cp[i0 + 2, j0 + 25]
-        c2_26 = cp[i0 + 2, j0 + 26]
-        c2_27 = cp[i0 + 2, j0 + 27]
-        c2_28 = cp[i0 + 2, j0 + 28]
-        c2_29 = cp[i0 + 2, j0 + 29]
-        c2_30 = cp[i0 + 2, j0 + 30]
-        c2_31 = cp[i0 + 2, j0 + 31]
-        c3_0 = cp[i0 + 3, j0 + 0]
-        c3_1 = cp[i0 + 3, j0 + 1]
-        c3_2 = cp[i0 + 3, j0 + 2]
-        c3_3 = cp[i0 + 3, j0 + 3]
-        c3_4 = cp[i0 + 3, j0 + 4]
-        c3_5 = cp[i0 + 3, j0 + 5]
-        c3_6 = cp[i0 + 3, j0 + 6]
-        c3_7 = cp[i0 + 3, j0 + 7]
-        c3_8 = cp[i0 + 3, j0 + 8]
-        c3_9 = cp[i0 + 3, j0 + 9]
-        c3_10 = cp[i0 + 3, j0 + 10]
-        c3_11 = cp[i0 + 3, j0 + 11]
-        c3_12 = cp[i0 + 3, j0 + 12]
-        c3_13 = cp[i0 + 3, j0 + 13]
-        c3_14 = cp[i0 + 3, j0 + 14]
-        c3_15 = cp[i0 + 3, j0 + 15]
-        c3_16 = cp[i0 + 3, j0 + 16]
-        c3_17 = cp[i0 + 3, j0 + 17]
-        c3_18 = cp[i0 + 3, j0 + 18]
-        c3_19 = cp[i0 + 3, j0 + 19]
-        c3_20 = cp[i0 + 3, j0 + 20]
-        c3_21 = cp[i0 + 3, j0 + 21]
-        c3_22 = cp[i0 + 3, j0 + 22]
-        c3_23 = cp[i0 + 3, j0 + 23]
-        c3_24 = cp[i0 + 3, j0 + 24]
-        c3_25 = cp[i0 + 3, j0 + 25]
-        c3_26 = cp[i0 + 3, j0 + 26]
-        c3_27 = cp[i0 + 3, j0 + 27]
-        c3_28 = cp[i0 + 3, j0 + 28]
-        c3_29 = cp[i0 + 3, j0 + 29]
-        c3_30 = cp[i0 + 3, j0 + 30]
-        c3_31 = cp[i0 + 3, j0 + 31]
+        c0_0 = src[si + 0, sj + 0]
+        c0_1 = src[si + 0, sj + 1]
+        c0_2 = src[si + 0, sj + 2]
+        c0_3 = src[si + 0, sj + 3]
+        c0_4 = src[si + 0, sj + 4]
+        c0_5 = src[si + 0, sj + 5]
+        c0_6 = src[si + 0, sj + 6]
+        c0_7 = src[si + 0, sj + 7]
+        c0_8 = src[si + 0, sj + 8]
+        c0_9 = src[si + 0, sj + 9]
+        c0_10 = src[si + 0, sj + 10]
+        c0_11 = src[si + 0, sj + 11]
+        c0_12 = src[si + 0, sj + 12]
+        c0_13 = src[si + 0, sj + 13]
+        c0_14 = src[si + 0, sj + 14]
+        c0_15 = src[si + 0, sj + 15]
+        c0_16 = src[si + 0, sj + 16]
+        c0_17 = src[si + 0, sj + 17]
+        c0_18 = src[si + 0, sj + 18]
+        c0_19 = src[si + 0, sj + 19]
+        c0_20 = src[si + 0, sj + 20]
+        c0_21 = src[si + 0, sj + 21]
+        c0_22 = src[si + 0, sj + 22]
+        c0_23 = src[si + 0, sj + 23]
+        c0_24 = src[si + 0, sj + 24]
+        c0_25 = src[si + 0, sj + 25]
+        c0_26 = src[si + 0, sj + 26]
+        c0_27 = src[si + 0, sj + 27]
+        c0_28 = src[si + 0, sj + 28]
+        c0_29 = src[si + 0, sj + 29]
+        c0_30 = src[si + 0, sj + 30]
+        c0_31 = src[si + 0, sj + 31]
+        c1_0 = src[si + 1, sj + 0]
+        c1_1 = src[si + 1, sj + 1]
+        c1_2 = src[si + 1, sj + 2]
+        c1_3 = src[si + 1, sj + 3]
+        c1_4 = src[si + 1, sj + 4]
+        c1_5 = src[si + 1, sj + 5]
+        c1_6 = src[si + 1, sj + 6]
+        c1_7 = src[si + 1, sj + 7]
+        c1_8 = src[si + 1, sj + 8]
+        c1_9 = src[si + 1, sj + 9]
+        c1_10 = src[si + 1, sj + 10]
+        c1_11 = src[si + 1, sj + 11]
+        c1_12 = src[si + 1, sj + 12]
+        c1_13 = src[si + 1, sj + 13]
+        c1_14 = src[si + 1, sj + 14]
+        c1_15 = src[si + 1, sj + 15]
+        c1_16 = src[si + 1, sj + 16]
+        c1_17 = src[si + 1, sj + 17]
+        c1_18 = src[si + 1, sj + 18]
+        c1_19 = src[si + 1, sj + 19]
+        c1_20 = src[si + 1, sj + 20]
+        c1_21 = src[si + 1, sj + 21]
+        c1_22 = src[si + 1, sj + 22]
+        c1_23 = src[si + 1, sj + 23]
+        c1_24 = src[si + 1, sj + 24]
+        c1_25 = src[si + 1, sj + 25]
+        c1_26 = src[si + 1, sj + 26]
+        c1_27 = src[si + 1, sj + 27]
+        c1_28 = src[si + 1, sj + 28]
+        c1_29 = src[si + 1, sj + 29]
+        c1_30 = src[si + 1, sj + 30]
+        c1_31 = src[si + 1, sj + 31]
+        c2_0 = src[si + 2, sj + 0]
+        c2_1 = src[si + 2, sj + 1]
+        c2_2 = src[si + 2, sj + 2]
+        c2_3 = src[si + 2, sj + 3]
+        c2_4 = src[si + 2, sj + 4]
+        c2_5 = src[si + 2, sj + 5]
+        c2_6 = src[si + 2, sj + 6]
+        c2_7 = src[si + 2, sj + 7]
+        c2_8 = src[si + 2, sj + 8]
+        c2_9 = src[si + 2, sj + 9]
+        c2_10 = src[si + 2, sj + 10]
+        c2_11 = src[si + 2, sj + 11]
+        c2_12 = src[si + 2, sj + 12]
+        c2_13 = src[si + 2, sj + 13]
+        c2_14 = src[si + 2, sj + 14]
+        c2_15 = src[si + 2, sj + 15]
+        c2_16 = src[si + 2, sj + 16]
+        c2_17 = src[si + 2, sj + 17]
+        c2_18 = src[si + 2, sj + 18]
+        c2_19 = src[si + 2, sj + 19]
+        c2_20 = src[si + 2, sj + 20]
+        c2_21 = src[si + 2, sj + 21]
+        c2_22 = src[si + 2, sj + 22]
+        c2_23 = src[si + 2, sj + 23]
+        c2_24 = src[si + 2, sj + 24]
+        c2_25 = src[si + 2, sj + 25]
+        c2_26 = src[si + 2, sj + 26]
+        c2_27 = src[si + 2, sj + 27]
+        c2_28 = src[si + 2, sj + 28]
+        c2_29 = src[si + 2, sj + 29]
+        c2_30 = src[si + 2, sj + 30]
+        c2_31 = src[si + 2, sj + 31]
+        c3_0 = src[si + 3, sj + 0]
+        c3_1 = src[si + 3, sj + 1]
+        c3_2 = src[si + 3, sj + 2]
+        c3_3 = src[si + 3, sj + 3]
+        c3_4 = src[si + 3, sj + 4]
+        c3_5 = src[si + 3, sj + 5]
+        c3_6 = src[si + 3, sj + 6]
+        c3_7 = src[si + 3, sj + 7]
+        c3_8 = src[si + 3, sj + 8]
+        c3_9 = src[si + 3, sj + 9]
+        c3_10 = src[si + 3, sj + 10]
+        c3_11 = src[si + 3, sj + 11]
+        c3_12 = src[si + 3, sj + 12]
+        c3_13 = src[si + 3, sj + 13]
+        c3_14 = src[si + 3, sj + 14]
+        c3_15 = src[si + 3, sj + 15]
+        c3_16 = src[si + 3, sj + 16]
+        c3_17 = src[si + 3, sj + 17]
+        c3_18 = src[si + 3, sj + 18]
+        c3_19 = src[si + 3, sj + 19]
+        c3_20 = src[si + 3, sj + 20]
+        c3_21 = src[si + 3, sj + 21]
+        c3_22 = src[si + 3, sj + 22]
+        c3_23 = src[si + 3, sj + 23]
+        c3_24 = src[si + 3, sj + 24]
+        c3_25 = src[si + 3, sj + 25]
+        c3_26 = src[si + 3, sj + 26]
+        c3_27 = src[si + 3, sj + 27]
+        c3_28 = src[si + 3, sj + 28]
+        c3_29 = src[si + 3, sj + 29]
+        c3_30 = src[si + 3, sj + 30]
+        c3_31 = src[si + 3, sj + 31]
     for kk in range(kc):
         a0 = ap[kk, 0]
         a1 = ap[kk, 1]
@@ -734,243 +736,361 @@ def micro_f32(ap, bp, kc, cp, i0, j0, first, zero):
         c3_29 += a3 * b29
         c3_30 += a3 * b30
         c3_31 += a3 * b31
-    cp[i0 + 0, j0 + 0] = c0_0
-    cp[i0 + 0, j0 + 1] = c0_1
-    cp[i0 + 0, j0 + 2] = c0_2
-    cp[i0 + 0, j0 + 3] = c0_3
-    cp[i0 + 0, j0 + 4] = c0_4
-    cp[i0 + 0, j0 + 5] = c0_5
-    cp[i0 + 0, j0 + 6] = c0_6
-    cp[i0 + 0, j0 + 7] = c0_7
-    cp[i0 + 0, j0 + 8] = c0_8
-    cp[i0 + 0, j0 + 9] = c0_9
-    cp[i0 + 0, j0 + 10] = c0_10
-    cp[i0 + 0, j0 + 11] = c0_11
-    cp[i0 + 0, j0 + 12] = c0_12
-    cp[i0 + 0, j0 + 13] = c0_13
-    cp[i0 + 0, j0 + 14] = c0_14
-    cp[i0 + 0, j0 + 15] = c0_15
-    cp[i0 + 0, j0 + 16] = c0_16
-    cp[i0 + 0, j0 + 17] = c0_17
-    cp[i0 + 0, j0 + 18] = c0_18
-    cp[i0 + 0, j0 + 19] = c0_19
-    cp[i0 + 0, j0 + 20] = c0_20
-    cp[i0 + 0, j0 + 21] = c0_21
-    cp[i0 + 0, j0 + 22] = c0_22
-    cp[i0 + 0, j0 + 23] = c0_23
-    cp[i0 + 0, j0 + 24] = c0_24
-    cp[i0 + 0, j0 + 25] = c0_25
-    cp[i0 + 0, j0 + 26] = c0_26
-    cp[i0 + 0, j0 + 27] = c0_27
-    cp[i0 + 0, j0 + 28] = c0_28
-    cp[i0 + 0, j0 + 29] = c0_29
-    cp[i0 + 0, j0 + 30] = c0_30
-    cp[i0 + 0, j0 + 31] = c0_31
-    cp[i0 + 1, j0 + 0] = c1_0
-    cp[i0 + 1, j0 + 1] = c1_1
-    cp[i0 + 1, j0 + 2] = c1_2
-    cp[i0 + 1, j0 + 3] = c1_3
-    cp[i0 + 1, j0 + 4] = c1_4
-    cp[i0 + 1, j0 + 5] = c1_5
-    cp[i0 + 1, j0 + 6] = c1_6
-    cp[i0 + 1, j0 + 7] = c1_7
-    cp[i0 + 1, j0 + 8] = c1_8
-    cp[i0 + 1, j0 + 9] = c1_9
-    cp[i0 + 1, j0 + 10] = c1_10
-    cp[i0 + 1, j0 + 11] = c1_11
-    cp[i0 + 1, j0 + 12] = c1_12
-    cp[i0 + 1, j0 + 13] = c1_13
-    cp[i0 + 1, j0 + 14] = c1_14
-    cp[i0 + 1, j0 + 15] = c1_15
-    cp[i0 + 1, j0 + 16] = c1_16
-    cp[i0 + 1, j0 + 17] = c1_17
-    cp[i0 + 1, j0 + 18] = c1_18
-    cp[i0 + 1, j0 + 19] = c1_19
-    cp[i0 + 1, j0 + 20] = c1_20
-    cp[i0 + 1, j0 + 21] = c1_21
-    cp[i0 + 1, j0 + 22] = c1_22
-    cp[i0 + 1, j0 + 23] = c1_23
-    cp[i0 + 1, j0 + 24] = c1_24
-    cp[i0 + 1, j0 + 25] = c1_25
-    cp[i0 + 1, j0 + 26] = c1_26
-    cp[i0 + 1, j0 + 27] = c1_27
-    cp[i0 + 1, j0 + 28] = c1_28
-    cp[i0 + 1, j0 + 29] = c1_29
-    cp[i0 + 1, j0 + 30] = c1_30
-    cp[i0 + 1, j0 + 31] = c1_31
-    cp[i0 + 2, j0 + 0] = c2_0
-    cp[i0 + 2, j0 + 1] = c2_1
-    cp[i0 + 2, j0 + 2] = c2_2
-    cp[i0 + 2, j0 + 3] = c2_3
-    cp[i0 + 2, j0 + 4] = c2_4
-    cp[i0 + 2, j0 + 5] = c2_5
-    cp[i0 + 2, j0 + 6] = c2_6
-    cp[i0 + 2, j0 + 7] = c2_7
-    cp[i0 + 2, j0 + 8] = c2_8
-    cp[i0 + 2, j0 + 9] = c2_9
-    cp[i0 + 2, j0 + 10] = c2_10
-    cp[i0 + 2, j0 + 11] = c2_11
-    cp[i0 + 2, j0 + 12] = c2_12
-    cp[i0 + 2, j0 + 13] = c2_13
-    cp[i0 + 2, j0 + 14] = c2_14
-    cp[i0 + 2, j0 + 15] = c2_15
-    cp[i0 + 2, j0 + 16] = c2_16
-    cp[i0 + 2, j0 + 17] = c2_17
-    cp[i0 + 2, j0 + 18] = c2_18
-    cp[i0 + 2, j0 + 19] = c2_19
-    cp[i0 + 2, j0 + 20] = c2_20
-    cp[i0 + 2, j0 + 21] = c2_21
-    cp[i0 + 2, j0 + 22] = c2_22
-    cp[i0 + 2, j0 + 23] = c2_23
-    cp[i0 + 2, j0 + 24] = c2_24
-    cp[i0 + 2, j0 + 25] = c2_25
-    cp[i0 + 2, j0 + 26] = c2_26
-    cp[i0 + 2, j0 + 27] = c2_27
-    cp[i0 + 2, j0 + 28] = c2_28
-    cp[i0 + 2, j0 + 29] = c2_29
-    cp[i0 + 2, j0 + 30] = c2_30
-    cp[i0 + 2, j0 + 31] = c2_31
-    cp[i0 + 3, j0 + 0] = c3_0
-    cp[i0 + 3, j0 + 1] = c3_1
-    cp[i0 + 3, j0 + 2] = c3_2
-    cp[i0 + 3, j0 + 3] = c3_3
-    cp[i0 + 3, j0 + 4] = c3_4
-    cp[i0 + 3, j0 + 5] = c3_5
-    cp[i0 + 3, j0 + 6] = c3_6
-    cp[i0 + 3, j0 + 7] = c3_7
-    cp[i0 + 3, j0 + 8] = c3_8
-    cp[i0 + 3, j0 + 9] = c3_9
-    cp[i0 + 3, j0 + 10] = c3_10
-    cp[i0 + 3, j0 + 11] = c3_11
-    cp[i0 + 3, j0 + 12] = c3_12
-    cp[i0 + 3, j0 + 13] = c3_13
-    cp[i0 + 3, j0 + 14] = c3_14
-    cp[i0 + 3, j0 + 15] = c3_15
-    cp[i0 + 3, j0 + 16] = c3_16
-    cp[i0 + 3, j0 + 17] = c3_17
-    cp[i0 + 3, j0 + 18] = c3_18
-    cp[i0 + 3, j0 + 19] = c3_19
-    cp[i0 + 3, j0 + 20] = c3_20
-    cp[i0 + 3, j0 + 21] = c3_21
-    cp[i0 + 3, j0 + 22] = c3_22
-    cp[i0 + 3, j0 + 23] = c3_23
-    cp[i0 + 3, j0 + 24] = c3_24
-    cp[i0 + 3, j0 + 25] = c3_25
-    cp[i0 + 3, j0 + 26] = c3_26
-    cp[i0 + 3, j0 + 27] = c3_27
-    cp[i0 + 3, j0 + 28] = c3_28
-    cp[i0 + 3, j0 + 29] = c3_29
-    cp[i0 + 3, j0 + 30] = c3_30
-    cp[i0 + 3, j0 + 31] = c3_31
+    dst[di + 0, dj + 0] = c0_0
+    dst[di + 0, dj + 1] = c0_1
+    dst[di + 0, dj + 2] = c0_2
+    dst[di + 0, dj + 3] = c0_3
+    dst[di + 0, dj + 4] = c0_4
+    dst[di + 0, dj + 5] = c0_5
+    dst[di + 0, dj + 6] = c0_6
+    dst[di + 0, dj + 7] = c0_7
+    dst[di + 0, dj + 8] = c0_8
+    dst[di + 0, dj + 9] = c0_9
+    dst[di + 0, dj + 10] = c0_10
+    dst[di + 0, dj + 11] = c0_11
+    dst[di + 0, dj + 12] = c0_12
+    dst[di + 0, dj + 13] = c0_13
+    dst[di + 0, dj + 14] = c0_14
+    dst[di + 0, dj + 15] = c0_15
+    dst[di + 0, dj + 16] = c0_16
+    dst[di + 0, dj + 17] = c0_17
+    dst[di + 0, dj + 18] = c0_18
+    dst[di + 0, dj + 19] = c0_19
+    dst[di + 0, dj + 20] = c0_20
+    dst[di + 0, dj + 21] = c0_21
+    dst[di + 0, dj + 22] = c0_22
+    dst[di + 0, dj + 23] = c0_23
+    dst[di + 0, dj + 24] = c0_24
+    dst[di + 0, dj + 25] = c0_25
+    dst[di + 0, dj + 26] = c0_26
+    dst[di + 0, dj + 27] = c0_27
+    dst[di + 0, dj + 28] = c0_28
+    dst[di + 0, dj + 29] = c0_29
+    dst[di + 0, dj + 30] = c0_30
+    dst[di + 0, dj + 31] = c0_31
+    dst[di + 1, dj + 0] = c1_0
+    dst[di + 1, dj + 1] = c1_1
+    dst[di + 1, dj + 2] = c1_2
+    dst[di + 1, dj + 3] = c1_3
+    dst[di + 1, dj + 4] = c1_4
+    dst[di + 1, dj + 5] = c1_5
+    dst[di + 1, dj + 6] = c1_6
+    dst[di + 1, dj + 7] = c1_7
+    dst[di + 1, dj + 8] = c1_8
+    dst[di + 1, dj + 9] = c1_9
+    dst[di + 1, dj + 10] = c1_10
+    dst[di + 1, dj + 11] = c1_11
+    dst[di + 1, dj + 12] = c1_12
+    dst[di + 1, dj + 13] = c1_13
+    dst[di + 1, dj + 14] = c1_14
+    dst[di + 1, dj + 15] = c1_15
+    dst[di + 1, dj + 16] = c1_16
+    dst[di + 1, dj + 17] = c1_17
+    dst[di + 1, dj + 18] = c1_18
+    dst[di + 1, dj + 19] = c1_19
+    dst[di + 1, dj + 20] = c1_20
+    dst[di + 1, dj + 21] = c1_21
+    dst[di + 1, dj + 22] = c1_22
+    dst[di + 1, dj + 23] = c1_23
+    dst[di + 1, dj + 24] = c1_24
+    dst[di + 1, dj + 25] = c1_25
+    dst[di + 1, dj + 26] = c1_26
+    dst[di + 1, dj + 27] = c1_27
+    dst[di + 1, dj + 28] = c1_28
+    dst[di + 1, dj + 29] = c1_29
+    dst[di + 1, dj + 30] = c1_30
+    dst[di + 1, dj + 31] = c1_31
+    dst[di + 2, dj + 0] = c2_0
+    dst[di + 2, dj + 1] = c2_1
+    dst[di + 2, dj + 2] = c2_2
+    dst[di + 2, dj + 3] = c2_3
+    dst[di + 2, dj + 4] = c2_4
+    dst[di + 2, dj + 5] = c2_5
+    dst[di + 2, dj + 6] = c2_6
+    dst[di + 2, dj + 7] = c2_7
+    dst[di + 2, dj + 8] = c2_8
+    dst[di + 2, dj + 9] = c2_9
+    dst[di + 2, dj + 10] = c2_10
+    dst[di + 2, dj + 11] = c2_11
+    dst[di + 2, dj + 12] = c2_12
+    dst[di + 2, dj + 13] = c2_13
+    dst[di + 2, dj + 14] = c2_14
+    dst[di + 2, dj + 15] = c2_15
+    dst[di + 2, dj + 16] = c2_16
+    dst[di + 2, dj + 17] = c2_17
+    dst[di + 2, dj + 18] = c2_18
+    dst[di + 2, dj + 19] = c2_19
+    dst[di + 2, dj + 20] = c2_20
+    dst[di + 2, dj + 21] = c2_21
+    dst[di + 2, dj + 22] = c2_22
+    dst[di + 2, dj + 23] = c2_23
+    dst[di + 2, dj + 24] = c2_24
+    dst[di + 2, dj + 25] = c2_25
+    dst[di + 2, dj + 26] = c2_26
+    dst[di + 2, dj + 27] = c2_27
+    dst[di + 2, dj + 28] = c2_28
+    dst[di + 2, dj + 29] = c2_29
+    dst[di + 2, dj + 30] = c2_30
+    dst[di + 2, dj + 31] = c2_31
+    dst[di + 3, dj + 0] = c3_0
+    dst[di + 3, dj + 1] = c3_1
+    dst[di + 3, dj + 2] = c3_2
+    dst[di + 3, dj + 3] = c3_3
+    dst[di + 3, dj + 4] = c3_4
+    dst[di + 3, dj + 5] = c3_5
+    dst[di + 3, dj + 6] = c3_6
+    dst[di + 3, dj + 7] = c3_7
+    dst[di + 3, dj + 8] = c3_8
+    dst[di + 3, dj + 9] = c3_9
+    dst[di + 3, dj + 10] = c3_10
+    dst[di + 3, dj + 11] = c3_11
+    dst[di + 3, dj + 12] = c3_12
+    dst[di + 3, dj + 13] = c3_13
+    dst[di + 3, dj + 14] = c3_14
+    dst[di + 3, dj + 15] = c3_15
+    dst[di + 3, dj + 16] = c3_16
+    dst[di + 3, dj + 17] = c3_17
+    dst[di + 3, dj + 18] = c3_18
+    dst[di + 3, dj + 19] = c3_19
+    dst[di + 3, dj + 20] = c3_20
+    dst[di + 3, dj + 21] = c3_21
+    dst[di + 3, dj + 22] = c3_22
+    dst[di + 3, dj + 23] = c3_23
+    dst[di + 3, dj + 24] = c3_24
+    dst[di + 3, dj + 25] = c3_25
+    dst[di + 3, dj + 26] = c3_26
+    dst[di + 3, dj + 27] = c3_27
+    dst[di + 3, dj + 28] = c3_28
+    dst[di + 3, dj + 29] = c3_29
+    dst[di + 3, dj + 30] = c3_30
+    dst[di + 3, dj + 31] = c3_31
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero):
+    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = mb // 4
+    if mb % 4:
+        ap[full, :kb, :] = zero
+    if a_trans:
+        for kk in range(kb):
+            src = A[k0 + kk]
+            for p in range(full):
+                for r in range(4):
+                    ap[p, kk, r] = src[i0 + p * 4 + r]
+            for r in range(mb - full * 4):
+                ap[full, kk, r] = src[i0 + full * 4 + r]
+    else:
+        for p in range(full):
+            for kk in range(kb):
+                for r in range(4):
+                    ap[p, kk, r] = A[i0 + p * 4 + r, k0 + kk]
+        for r in range(mb - full * 4):
+            for kk in range(kb):
+                ap[full, kk, r] = A[i0 + full * 4 + r, k0 + kk]
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero):
+    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = nb // 16
+    if nb % 16:
+        bp[full, :kb, :] = zero
+    if b_trans:
+        for q in range(full):
+            for kk in range(kb):
+                for c in range(16):
+                    bp[q, kk, c] = B[j0 + q * 16 + c, k0 + kk]
+        for c in range(nb - full * 16):
+            for kk in range(kb):
+                bp[full, kk, c] = B[j0 + full * 16 + c, k0 + kk]
+    else:
+        for kk in range(kb):
+            src = B[k0 + kk]
+            for q in range(full):
+                for c in range(16):
+                    bp[q, kk, c] = src[j0 + q * 16 + c]
+            for c in range(nb - full * 16):
+                bp[full, kk, c] = src[j0 + full * 16 + c]
 
 
 @numba.njit(fastmath=_FASTMATH, parallel=True, cache=True, nogil=True)
-def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C):
-    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring."""
+def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, workers):
+    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  workers
+    parallel loops each take every workers-th block, with packing buffers
+    allocated once per worker."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
     zero = C.dtype.type(0)
     nbi = (m + 64 - 1) // 64
     nbj = (n + 256 - 1) // 256
-    for blk in prange(nbi * nbj):
+    for worker in prange(workers):
         ap = np.empty((64 // 4, 256, 4), C.dtype)
         bp = np.empty((256 // 16, 256, 16), C.dtype)
         cp = np.empty((64, 256), C.dtype)
-        i0 = (blk // nbj) * 64
-        j0 = (blk % nbj) * 256
-        mb = min(64, m - i0)
-        nb = min(256, n - j0)
-        npa = (mb + 4 - 1) // 4
-        npb = (nb + 16 - 1) // 16
-        if k == 0:
-            cp[:, :] = zero
-        for k0 in range(0, k, 256):
-            kb = min(256, k - k0)
-            # pack op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r],
-            # zero-padding the rows of the last panel
-            if mb % 4:
-                ap[npa - 1, :kb, :] = zero
-            if a_trans:
-                for kk in range(kb):
-                    for i in range(mb):
-                        ap[i // 4, kk, i % 4] = A[k0 + kk, i0 + i]
-            else:
-                for i in range(mb):
-                    for kk in range(kb):
-                        ap[i // 4, kk, i % 4] = A[i0 + i, k0 + kk]
-            # pack op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c]
-            if nb % 16:
-                bp[npb - 1, :kb, :] = zero
-            if b_trans:
-                for j in range(nb):
-                    for kk in range(kb):
-                        bp[j // 16, kk, j % 16] = B[j0 + j, k0 + kk]
-            else:
-                for kk in range(kb):
-                    for j in range(nb):
-                        bp[j // 16, kk, j % 16] = B[k0 + kk, j0 + j]
-            for q in range(npb):
-                for p in range(npa):
-                    micro_f64(ap[p], bp[q], kb, cp, p * 4, q * 16, k0 == 0, zero)
+        packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
+        # blocks run column-block-major, so consecutive blocks of a worker
+        # share their columns of op(B) and, when k fits one slice, its packing
+        for blk in range(worker, nbi * nbj, workers):
+            _block_f64(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero,
+                       blk % nbi, blk // nbi, m, n, k, packed)
+
+
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _block_f64(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero, bi, bj,
+               m, n, k, packed):
+    """Block (bi, bj) of C, MC×NC."""
+    i0 = bi * 64
+    j0 = bj * 256
+    mb = min(64, m - i0)
+    nb = min(256, n - j0)
+    npa = (mb + 4 - 1) // 4
+    npb = (nb + 16 - 1) // 16
+    fp = mb // 4             # full MR-row panels
+    fq = nb // 16             # full NR-column panels
+    if k == 0:
+        cp[:, :] = zero
+    for k0 in range(0, k, 256):
+        kb = min(256, k - k0)
+        last = k0 + kb >= k
+        pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero)
+        if k > 256 or packed[0] != bj:
+            pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero)
+            packed[0] = bj if k <= 256 else -1
+        for q in range(npb):
+            for p in range(npa):
+                # a full tile's final sums go straight to C, others to cp
+                direct = last and p < fp and q < fq
+                dst = C if direct else cp
+                di = i0 + p * 4 if direct else p * 4
+                dj = j0 + q * 16 if direct else q * 16
+                micro_f64(ap[p], bp[q], kb, cp, p * 4, q * 16, k0 == 0, zero,
+                          dst, di, dj)
+    # the edge rows and columns (and everything when k = 0) come from cp
+    for i in range(mb):
+        for j in range(nb):
+            if k == 0 or i >= fp * 4 or j >= fq * 16:
+                C[i0 + i, j0 + j] = cp[i, j]
+    if has_bias:
         for i in range(mb):
             for j in range(nb):
-                if has_bias:
-                    C[i0 + i, j0 + j] = cp[i, j] + bias[j0 + j]
-                else:
-                    C[i0 + i, j0 + j] = cp[i, j]
+                C[i0 + i, j0 + j] += bias[j0 + j]
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero):
+    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = mb // 4
+    if mb % 4:
+        ap[full, :kb, :] = zero
+    if a_trans:
+        for kk in range(kb):
+            src = A[k0 + kk]
+            for p in range(full):
+                for r in range(4):
+                    ap[p, kk, r] = src[i0 + p * 4 + r]
+            for r in range(mb - full * 4):
+                ap[full, kk, r] = src[i0 + full * 4 + r]
+    else:
+        for p in range(full):
+            for kk in range(kb):
+                for r in range(4):
+                    ap[p, kk, r] = A[i0 + p * 4 + r, k0 + kk]
+        for r in range(mb - full * 4):
+            for kk in range(kb):
+                ap[full, kk, r] = A[i0 + full * 4 + r, k0 + kk]
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero):
+    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = nb // 32
+    if nb % 32:
+        bp[full, :kb, :] = zero
+    if b_trans:
+        for q in range(full):
+            for kk in range(kb):
+                for c in range(32):
+                    bp[q, kk, c] = B[j0 + q * 32 + c, k0 + kk]
+        for c in range(nb - full * 32):
+            for kk in range(kb):
+                bp[full, kk, c] = B[j0 + full * 32 + c, k0 + kk]
+    else:
+        for kk in range(kb):
+            src = B[k0 + kk]
+            for q in range(full):
+                for c in range(32):
+                    bp[q, kk, c] = src[j0 + q * 32 + c]
+            for c in range(nb - full * 32):
+                bp[full, kk, c] = src[j0 + full * 32 + c]
 
 
 @numba.njit(fastmath=_FASTMATH, parallel=True, cache=True, nogil=True)
-def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C):
-    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring."""
+def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, workers):
+    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  workers
+    parallel loops each take every workers-th block, with packing buffers
+    allocated once per worker."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
     zero = C.dtype.type(0)
     nbi = (m + 64 - 1) // 64
     nbj = (n + 512 - 1) // 512
-    for blk in prange(nbi * nbj):
+    for worker in prange(workers):
         ap = np.empty((64 // 4, 512, 4), C.dtype)
         bp = np.empty((512 // 32, 512, 32), C.dtype)
         cp = np.empty((64, 512), C.dtype)
-        i0 = (blk // nbj) * 64
-        j0 = (blk % nbj) * 512
-        mb = min(64, m - i0)
-        nb = min(512, n - j0)
-        npa = (mb + 4 - 1) // 4
-        npb = (nb + 32 - 1) // 32
-        if k == 0:
-            cp[:, :] = zero
-        for k0 in range(0, k, 512):
-            kb = min(512, k - k0)
-            # pack op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r],
-            # zero-padding the rows of the last panel
-            if mb % 4:
-                ap[npa - 1, :kb, :] = zero
-            if a_trans:
-                for kk in range(kb):
-                    for i in range(mb):
-                        ap[i // 4, kk, i % 4] = A[k0 + kk, i0 + i]
-            else:
-                for i in range(mb):
-                    for kk in range(kb):
-                        ap[i // 4, kk, i % 4] = A[i0 + i, k0 + kk]
-            # pack op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c]
-            if nb % 32:
-                bp[npb - 1, :kb, :] = zero
-            if b_trans:
-                for j in range(nb):
-                    for kk in range(kb):
-                        bp[j // 32, kk, j % 32] = B[j0 + j, k0 + kk]
-            else:
-                for kk in range(kb):
-                    for j in range(nb):
-                        bp[j // 32, kk, j % 32] = B[k0 + kk, j0 + j]
-            for q in range(npb):
-                for p in range(npa):
-                    micro_f32(ap[p], bp[q], kb, cp, p * 4, q * 32, k0 == 0, zero)
+        packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
+        # blocks run column-block-major, so consecutive blocks of a worker
+        # share their columns of op(B) and, when k fits one slice, its packing
+        for blk in range(worker, nbi * nbj, workers):
+            _block_f32(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero,
+                       blk % nbi, blk // nbi, m, n, k, packed)
+
+
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _block_f32(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero, bi, bj,
+               m, n, k, packed):
+    """Block (bi, bj) of C, MC×NC."""
+    i0 = bi * 64
+    j0 = bj * 512
+    mb = min(64, m - i0)
+    nb = min(512, n - j0)
+    npa = (mb + 4 - 1) // 4
+    npb = (nb + 32 - 1) // 32
+    fp = mb // 4             # full MR-row panels
+    fq = nb // 32             # full NR-column panels
+    if k == 0:
+        cp[:, :] = zero
+    for k0 in range(0, k, 512):
+        kb = min(512, k - k0)
+        last = k0 + kb >= k
+        pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero)
+        if k > 512 or packed[0] != bj:
+            pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
+            packed[0] = bj if k <= 512 else -1
+        for q in range(npb):
+            for p in range(npa):
+                # a full tile's final sums go straight to C, others to cp
+                direct = last and p < fp and q < fq
+                dst = C if direct else cp
+                di = i0 + p * 4 if direct else p * 4
+                dj = j0 + q * 32 if direct else q * 32
+                micro_f32(ap[p], bp[q], kb, cp, p * 4, q * 32, k0 == 0, zero,
+                          dst, di, dj)
+    # the edge rows and columns (and everything when k = 0) come from cp
+    for i in range(mb):
+        for j in range(nb):
+            if k == 0 or i >= fp * 4 or j >= fq * 32:
+                C[i0 + i, j0 + j] = cp[i, j]
+    if has_bias:
         for i in range(mb):
             for j in range(nb):
-                if has_bias:
-                    C[i0 + i, j0 + j] = cp[i, j] + bias[j0 + j]
-                else:
-                    C[i0 + i, j0 + j] = cp[i, j]
+                C[i0 + i, j0 + j] += bias[j0 + j]

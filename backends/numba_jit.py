@@ -128,8 +128,9 @@ class NumbaBackend:
         has_bias = bias is not None
         if bias is None:
             bias = np.zeros(0, dtype=out.dtype)
+        import numba
         with _SLP():
-            gemm(a, a_trans, bmat, b_trans, bias, has_bias, out)
+            gemm(a, a_trans, bmat, b_trans, bias, has_bias, out, numba.get_num_threads())
         return out
 
     def forward(self, x, w, b=None):

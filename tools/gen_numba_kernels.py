@@ -53,9 +53,10 @@ _FASTMATH = {"contract"}
 
 def micro(name, mr, nr):
     lines = ["", "", "@numba.njit(fastmath=_FASTMATH, inline=\"always\", cache=True)",
-             "def %s(ap, bp, kc, cp, i0, j0, first, zero):" % name,
-             '    """cp[i0:i0+%d, j0:j0+%d] (= if first, else +=) ap (kc, %d) @ bp (kc, %d)."""'
+             "def %s(ap, bp, kc, src, si, sj, first, zero, dst, di, dj):" % name,
+             '    """dst[di:di+%d, dj:dj+%d] = (0 if first else src[si:si+%d, sj:sj+%d])'
              % (mr, nr, mr, nr),
+             '    + ap (kc, %d) @ bp (kc, %d)."""' % (mr, nr),
              "    if first:"]
     for r in range(mr):
         for c in range(nr):
@@ -63,7 +64,7 @@ def micro(name, mr, nr):
     lines.append("    else:")
     for r in range(mr):
         for c in range(nr):
-            lines.append("        c%d_%d = cp[i0 + %d, j0 + %d]" % (r, c, r, c))
+            lines.append("        c%d_%d = src[si + %d, sj + %d]" % (r, c, r, c))
     lines.append("    for kk in range(kc):")
     for r in range(mr):
         lines.append("        a%d = ap[kk, %d]" % (r, r))
@@ -74,67 +75,126 @@ def micro(name, mr, nr):
             lines.append("        c%d_%d += a%d * b%d" % (r, c, r, c))
     for r in range(mr):
         for c in range(nr):
-            lines.append("    cp[i0 + %d, j0 + %d] = c%d_%d" % (r, c, r, c))
+            lines.append("    dst[di + %d, dj + %d] = c%d_%d" % (r, c, r, c))
     return lines
 
 
 def gemm(dtype, mr, nr, mc, nc, kc):
     return ('''
 
+@numba.njit(cache=True, nogil=True)
+def pack_a_{d}(A, a_trans, i0, mb, k0, kb, ap, zero):
+    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = mb // {mr}
+    if mb % {mr}:
+        ap[full, :kb, :] = zero
+    if a_trans:
+        for kk in range(kb):
+            src = A[k0 + kk]
+            for p in range(full):
+                for r in range({mr}):
+                    ap[p, kk, r] = src[i0 + p * {mr} + r]
+            for r in range(mb - full * {mr}):
+                ap[full, kk, r] = src[i0 + full * {mr} + r]
+    else:
+        for p in range(full):
+            for kk in range(kb):
+                for r in range({mr}):
+                    ap[p, kk, r] = A[i0 + p * {mr} + r, k0 + kk]
+        for r in range(mb - full * {mr}):
+            for kk in range(kb):
+                ap[full, kk, r] = A[i0 + full * {mr} + r, k0 + kk]
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_b_{d}(B, b_trans, j0, nb, k0, kb, bp, zero):
+    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
+    the edge.  Each layout is read along its own rows; full panels are copied
+    without a branch in the inner loop."""
+    full = nb // {nr}
+    if nb % {nr}:
+        bp[full, :kb, :] = zero
+    if b_trans:
+        for q in range(full):
+            for kk in range(kb):
+                for c in range({nr}):
+                    bp[q, kk, c] = B[j0 + q * {nr} + c, k0 + kk]
+        for c in range(nb - full * {nr}):
+            for kk in range(kb):
+                bp[full, kk, c] = B[j0 + full * {nr} + c, k0 + kk]
+    else:
+        for kk in range(kb):
+            src = B[k0 + kk]
+            for q in range(full):
+                for c in range({nr}):
+                    bp[q, kk, c] = src[j0 + q * {nr} + c]
+            for c in range(nb - full * {nr}):
+                bp[full, kk, c] = src[j0 + full * {nr} + c]
+
+
 @numba.njit(fastmath=_FASTMATH, parallel=True, cache=True, nogil=True)
-def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C):
-    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring."""
+def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, workers):
+    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  workers
+    parallel loops each take every workers-th block, with packing buffers
+    allocated once per worker."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
     zero = C.dtype.type(0)
     nbi = (m + {mc} - 1) // {mc}
     nbj = (n + {nc} - 1) // {nc}
-    for blk in prange(nbi * nbj):
+    for worker in prange(workers):
         ap = np.empty(({mc} // {mr}, {kc}, {mr}), C.dtype)
         bp = np.empty(({nc} // {nr}, {kc}, {nr}), C.dtype)
         cp = np.empty(({mc}, {nc}), C.dtype)
-        i0 = (blk // nbj) * {mc}
-        j0 = (blk % nbj) * {nc}
-        mb = min({mc}, m - i0)
-        nb = min({nc}, n - j0)
-        npa = (mb + {mr} - 1) // {mr}
-        npb = (nb + {nr} - 1) // {nr}
-        if k == 0:
-            cp[:, :] = zero
-        for k0 in range(0, k, {kc}):
-            kb = min({kc}, k - k0)
-            # pack op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r],
-            # zero-padding the rows of the last panel
-            if mb % {mr}:
-                ap[npa - 1, :kb, :] = zero
-            if a_trans:
-                for kk in range(kb):
-                    for i in range(mb):
-                        ap[i // {mr}, kk, i % {mr}] = A[k0 + kk, i0 + i]
-            else:
-                for i in range(mb):
-                    for kk in range(kb):
-                        ap[i // {mr}, kk, i % {mr}] = A[i0 + i, k0 + kk]
-            # pack op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c]
-            if nb % {nr}:
-                bp[npb - 1, :kb, :] = zero
-            if b_trans:
-                for j in range(nb):
-                    for kk in range(kb):
-                        bp[j // {nr}, kk, j % {nr}] = B[j0 + j, k0 + kk]
-            else:
-                for kk in range(kb):
-                    for j in range(nb):
-                        bp[j // {nr}, kk, j % {nr}] = B[k0 + kk, j0 + j]
-            for q in range(npb):
-                for p in range(npa):
-                    micro_{d}(ap[p], bp[q], kb, cp, p * {mr}, q * {nr}, k0 == 0, zero)
+        packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
+        # blocks run column-block-major, so consecutive blocks of a worker
+        # share their columns of op(B) and, when k fits one slice, its packing
+        for blk in range(worker, nbi * nbj, workers):
+            _block_{d}(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero,
+                       blk % nbi, blk // nbi, m, n, k, packed)
+
+
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _block_{d}(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero, bi, bj,
+               m, n, k, packed):
+    """Block (bi, bj) of C, MC×NC."""
+    i0 = bi * {mc}
+    j0 = bj * {nc}
+    mb = min({mc}, m - i0)
+    nb = min({nc}, n - j0)
+    npa = (mb + {mr} - 1) // {mr}
+    npb = (nb + {nr} - 1) // {nr}
+    fp = mb // {mr}             # full MR-row panels
+    fq = nb // {nr}             # full NR-column panels
+    if k == 0:
+        cp[:, :] = zero
+    for k0 in range(0, k, {kc}):
+        kb = min({kc}, k - k0)
+        last = k0 + kb >= k
+        pack_a_{d}(A, a_trans, i0, mb, k0, kb, ap, zero)
+        if k > {kc} or packed[0] != bj:
+            pack_b_{d}(B, b_trans, j0, nb, k0, kb, bp, zero)
+            packed[0] = bj if k <= {kc} else -1
+        for q in range(npb):
+            for p in range(npa):
+                # a full tile's final sums go straight to C, others to cp
+                direct = last and p < fp and q < fq
+                dst = C if direct else cp
+                di = i0 + p * {mr} if direct else p * {mr}
+                dj = j0 + q * {nr} if direct else q * {nr}
+                micro_{d}(ap[p], bp[q], kb, cp, p * {mr}, q * {nr}, k0 == 0, zero,
+                          dst, di, dj)
+    # the edge rows and columns (and everything when k = 0) come from cp
+    for i in range(mb):
+        for j in range(nb):
+            if k == 0 or i >= fp * {mr} or j >= fq * {nr}:
+                C[i0 + i, j0 + j] = cp[i, j]
+    if has_bias:
         for i in range(mb):
             for j in range(nb):
-                if has_bias:
-                    C[i0 + i, j0 + j] = cp[i, j] + bias[j0 + j]
-                else:
-                    C[i0 + i, j0 + j] = cp[i, j]
+                C[i0 + i, j0 + j] += bias[j0 + j]
 ''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc).splitlines()
 
 
