@@ -52,8 +52,9 @@ class CaseResult:
 
     def repro(self, check_id=None):
         """The one-line command that runs this check (or another case id) alone."""
-        return ("refbackprop check --backend %s --case '%s'"
-                % (_quote(self.selector), check_id or self.check_id))
+        seed = "" if self.case.seed == 0 else " --seed %d" % self.case.seed
+        return ("refbackprop check --backend %s --case '%s'%s"
+                % (_quote(self.selector), check_id or self.check_id, seed))
 
     def to_dict(self):
         return {"backend": self.backend, "case": self.case_id,

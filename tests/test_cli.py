@@ -181,3 +181,16 @@ def test_without_click_the_script_says_how_to_install_it():
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("refbackprop: the command line needs click; install it "
                                    "with: pip install 'refbackprop[cli]'")
+
+
+def test_repro_of_a_seeded_repeat_check_runs_that_check(monkeypatch):
+    monkeypatch.chdir(HERE)
+    result = invoke("check", "--backend", "wrong_backends:ReusesBuffer", "--seed", "3",
+                    "--case", "repeat/")
+    assert result.exit_code == 1
+    repro = [l for l in result.output.splitlines() if "repro:" in l][0].split("repro:", 1)[1]
+    assert repro.strip() == ("refbackprop check --backend wrong_backends:ReusesBuffer --case "
+                             "'repeat/backward/float64/N7-D13-M11/bias/normal/seed3' --seed 3")
+    args = repro.strip().split()[2:]
+    again = invoke(*[a.strip("'") for a in args])
+    assert again.exit_code == 1 and "dw differs between two identical calls" in again.output
