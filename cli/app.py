@@ -240,8 +240,10 @@ _LABELS = {"x": "X", "w": "W", "dy_dx": "dY/dX", "dy_dw": "dY/dW", "dy_db": "dY/
 def _small_case_jacobians(n, d, m, bias, seed):
     """{x, w, b, dy_dx, dy_dw, dy_db} for a seeded small-integer case."""
     if n * m > 64 or n * d > 64 or d * m > 64:
+        entries = oracle.jacobian_size(n, d, m, bias)["entries"]
         raise UsageFailure("--show prints small Jacobians only (N·M, N·D and D·M at "
-                           "most 64); N=%d, D=%d, M=%d is too large to read" % (n, d, m))
+                           "most 64); N=%d, D=%d, M=%d has %s entries, too many to read"
+                           % (n, d, m, oracle.group_digits(entries)))
     if d == 0 and not bias:
         raise UsageFailure("with D = 0, M is undetermined without --bias")
     inputs = Case("forward", "float64", n, d, m, bias, "integers", seed).inputs()

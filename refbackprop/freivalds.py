@@ -392,6 +392,7 @@ def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=T
                      + tuple(backend.backward(xa, wa, dya, ba)))
         got = stage("to_lists", lambda: [None if o is None else backend.tolist(o)
                                          for o in outs])
+        native = xa = wa = ba = dya = outs = None     # free the backend's arrays
     except Exception as e:
         result.problems.append("the backend raised %s: %s" % (type(e).__name__, e))
         return result

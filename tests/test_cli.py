@@ -144,6 +144,7 @@ def test_jacobian_show_refuses_large_shapes():
     result = invoke("jacobian", "64", "4096", "4096", "--show")
     assert result.exit_code == 2
     assert "--show prints small Jacobians only" in result.output
+    assert "has 4,466,765,987,840 entries, too many to read" in result.output
 
 
 def test_bench_json_small():

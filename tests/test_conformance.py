@@ -145,6 +145,21 @@ def test_xdist_gives_the_same_verdicts_as_a_serial_run(tmp_path):
     assert "failed" in va.values() and "passed" in va.values()
 
 
+def test_plugin_can_be_disabled_or_loaded_explicitly(tmp_path):
+    (tmp_path / "test_plain.py").write_text("def test_ok():\n    assert True\n")
+    run = lambda args, env=None: subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + args,
+        cwd=str(tmp_path), capture_output=True, text=True, env=env)
+    assert run(["-p", "no:refbackprop", "test_plain.py"]).returncode == 0
+    off = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert run(["test_plain.py"], off).returncode == 0
+    # without autoload the option is unknown unless the plugin is named explicitly
+    proc = run(["-p", "refbackprop.conformance.plugin", "--pyargs", "refbackprop.conformance",
+                "--refbackprop-backend", "python", "-k", "N2-D2-M3"], off)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "passed" in proc.stdout.splitlines()[-1]
+
+
 def test_plugin_is_inert_without_the_option(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_ok():\n    assert True\n")
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
