@@ -12,6 +12,8 @@ import struct
 
 from . import bounds
 from .cases import to_dtype
+from .oracle import flatten
+from .reference import transpose
 
 OUTPUTS = {"forward": ("y",), "backward": ("dx", "dw", "db")}
 _INF = float("inf")
@@ -22,18 +24,10 @@ def _bits(v):
 
 
 def _flat(value, rank):
+    """A rank-1 or rank-2 value as one flat list (None stays None)."""
     if value is None:
         return None
-    if rank == 1:
-        return list(value)
-    out = []
-    for row in value:
-        out.extend(row)
-    return out
-
-
-def _columns(a, cols):
-    return [[row[j] for row in a] for j in range(cols)]
+    return list(value) if rank == 1 else flatten(value)
 
 
 def exact_outputs(case):
@@ -61,16 +55,16 @@ def exact_outputs(case):
 
     out = {}
     if case.op == "forward":
-        refs, mags = dots(x, _columns(w, m), b)                    # X W + b: (N, M)
+        refs, mags = dots(x, transpose(w, m), b)                    # X W + b: (N, M)
         out["y"] = ((n, m), refs, mags, d + (1 if b is not None else 0))
     else:
         refs, mags = dots(dy, w)                                   # dY Wᵀ: (N, D)
         out["dx"] = ((n, d), refs, mags, m)
-        refs, mags = dots(_columns(x, d), _columns(dy, m))         # Xᵀ dY: (D, M)
+        refs, mags = dots(transpose(x, d), transpose(dy, m))         # Xᵀ dY: (D, M)
         out["dw"] = ((d, m), refs, mags, n)
         if b is not None:
             ones = [1.0] * n
-            refs, mags = dots([ones], _columns(dy, m))             # Σ_i dY: (M,)
+            refs, mags = dots([ones], transpose(dy, m))             # Σ_i dY: (M,)
             out["db"] = ((m,), refs, mags, n)
         else:
             out["db"] = None
@@ -132,7 +126,7 @@ def judge_output(name, got, spec, dtype):
     """Compare one output (nested lists from tolist) against its exact spec."""
     shape, refs, mags, k = spec
     verdict = OutputVerdict(name, shape)
-    problem = _shape_problem(got, shape)
+    problem = shape_problem(got, shape)
     if problem:
         verdict.fail("%s has the wrong shape: %s" % (name, problem))
         verdict.ratio = _INF
@@ -178,7 +172,8 @@ def judge_output(name, got, spec, dtype):
     return verdict
 
 
-def _shape_problem(got, shape):
+def shape_problem(got, shape):
+    """'' when got (nested lists) has the shape, else what is wrong with it."""
     if not isinstance(got, list):
         return "tolist gave %s, not a list" % type(got).__name__
     if len(got) != shape[0]:

@@ -36,6 +36,7 @@ bits of a projection do.
 import operator
 
 from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma
+from .compare import shape_problem
 from .rng import Rng, seed_from
 
 _U64 = UNIT_ROUNDOFF["float64"]
@@ -351,17 +352,6 @@ class SizedResult:
                 else self.verification.to_dict()}
 
 
-def _shape_problem(name, value, rows, cols):
-    if not isinstance(value, list) or len(value) != rows:
-        return "%s has the wrong shape: expected %d rows" % (name, rows)
-    if cols is not None:
-        for i in range(rows):
-            if len(value[i]) != cols:
-                return "%s has the wrong shape: row %d has %d entries, expected %d" % (
-                    name, i, len(value[i]), cols)
-    return ""
-
-
 def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=True,
                   progress=None):
     """Run backend at (N, D, M) on seeded inputs and verify it (Freivalds).
@@ -397,11 +387,13 @@ def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=T
         result.problems.append("the backend raised %s: %s" % (type(e).__name__, e))
         return result
     y, dx, dw, db = got
-    for problem in (_shape_problem("y", y, n, m), _shape_problem("dx", dx, n, d),
-                    _shape_problem("dw", dw, d, m),
-                    _shape_problem("db", db, m, None) if b is not None else ""):
+    expected = [("y", y, (n, m)), ("dx", dx, (n, d)), ("dw", dw, (d, m))]
+    if b is not None:
+        expected.append(("db", db, (m,)))
+    for name, value, shape in expected:
+        problem = shape_problem(value, shape)
         if problem:
-            result.problems.append(problem)
+            result.problems.append("%s has the wrong shape: %s" % (name, problem))
     if result.problems:
         return result
     result.verification = stage("verify", lambda: verify(

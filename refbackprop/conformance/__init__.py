@@ -21,6 +21,7 @@ Checks:
 from ..cases import DTYPES, Case, catalogue, parse_case_id
 from ..oracle import flatten, jacobian, jacobian_size, reshape, vec_times
 from ..reference import backward
+from ..compare import _bits, _flat
 from ..runner import CaseResult, run_case
 
 # The case each dtype's repeat check runs (odd sizes, bias).
@@ -130,7 +131,7 @@ def repeat_check(backend, case):
         return result
     second = run_case(backend, case)
     for name in sorted(first.values):
-        if _bits(first.values[name]) != _bits(second.values.get(name)):
+        if _bit_list(first.values[name]) != _bit_list(second.values.get(name)):
             result.problems.append(
                 "%s differs between two identical calls: the backend keeps "
                 "state between calls (an output buffer reused without clearing?)"
@@ -139,14 +140,12 @@ def repeat_check(backend, case):
     return result
 
 
-def _bits(value):
-    import struct
+def _bit_list(value):
+    """The IEEE bytes of every element (NaN and -0.0 compare as themselves)."""
     if value is None:
         return None
-    flat = []
-    for row in value:
-        flat.extend(row if isinstance(row, list) else [row])
-    return [struct.pack("<d", v) for v in flat]
+    rank = 2 if value and isinstance(value[0], list) else 1
+    return [_bits(v) for v in _flat(value, rank)]
 
 
 def oracle_check(case):
