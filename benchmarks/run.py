@@ -35,7 +35,7 @@ def _import_backends():
     """refbackprop.backends from the install, or mapped from backends/."""
     sys.path.insert(0, ROOT)
     try:
-        import refbackprop.backends.pure_python  # noqa: F401
+        import refbackprop.backends.pure_python  # noqa: F401  (installed?)
     except ImportError:
         import importlib.util as iu
         spec = iu.spec_from_file_location(
@@ -168,7 +168,8 @@ def bench_numba(repeat):
     from refbackprop.backends.numba_jit import NumbaBackend
     be = NumbaBackend()
     n, d, m = 64, 4096, 4096
-    print("\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs" % (n, d, m, repeat))
+    print("\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs"
+          % (n, d, m, repeat))
     print("numba %s, %d threads; NumPy %s; BLAS: %s" % (numba.__version__, numba.get_num_threads(),
                                                        np.__version__, blas_info()))
     rng = np.random.default_rng(0)

@@ -17,3 +17,5 @@ from .oracle import (JacobianTooLarge, finite_difference_bound,
                      jacobian_size)
 
 __version__ = "0.1.0"
+__all__ = ["forward", "backward", "jacobian", "jacobian_backward", "finite_differences",
+           "finite_difference_bound", "jacobian_size", "JacobianTooLarge"]

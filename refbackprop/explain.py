@@ -122,12 +122,13 @@ def _text(p, n, d, m, bias, element):
                           if (i + 1, j + 1) != (ei, ej)]
     for i, j in order:
         eq = _NOTES_EQS.get((i, j)) if (n, d) == (2, 2) else None
-        L.append("  ∂L/∂x_{%d,%d} = %s%s" % (i, j, _sum_of_products(p, n, d, m, i, j, False),
-                                              "   (eq. %d)" % eq if eq else ""))
+        terms = _sum_of_products(p, n, d, m, i, j, False)
+        L.append("  ∂L/∂x_{%d,%d} = %s%s" % (i, j, terms, "   (eq. %d)" % eq if eq else ""))
     L.append("")
     L.append("∂L/∂X, all elements (eq. 22):")
     L.extend(_matrix_text(p["via_jacobian"][0]))
-    L.append("which is the product of ∂L/∂Y (%d×%d) and Wᵀ (%d×%d) (eq. 23):" % (n, m, m, d))
+    L.append("which is the product of ∂L/∂Y (%d×%d) and Wᵀ (%d×%d) (eq. 23):"
+             % (n, m, m, d))
     L.extend(_matrix_text(p["dy"]))
     L.append("  ·")
     L.extend(_matrix_text(transpose(p["w"], m)))

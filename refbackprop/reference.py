@@ -52,10 +52,12 @@ def forward_unchecked(x, w, b, n, d, m):
 
 def backward_unchecked(x, w, dy, b, n, d, m):
     """(dX, dW, db) for shapes already validated."""
-    dx = [[dot(dy[i], w[k]) for k in range(d)] for i in range(n)]    # dY Wᵀ: (N, M) @ (M, D) -> (N, D)
+    # dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D); row k of W is column k of Wᵀ
+    dx = [[dot(dy[i], w[k]) for k in range(d)] for i in range(n)]
     xt = transpose(x, d)                                             # (D, N)
     dyt = transpose(dy, m)                                           # (M, N)
-    dw = [[dot(xt[k], dyt[j]) for j in range(m)] for k in range(d)]  # Xᵀ dY: (D, N) @ (N, M) -> (D, M)
+    # dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)
+    dw = [[dot(xt[k], dyt[j]) for j in range(m)] for k in range(d)]
     db = None if b is None else [total(dyt[j]) for j in range(m)]    # Σ_i dY[i][j]: (M,)
     return dx, dw, db
 

@@ -10,7 +10,7 @@ main() returns the exit status: 0 only when nothing failed.
 
 import struct
 
-from . import oracle, reference, shapes
+from . import oracle, reference
 from .rng import Rng, seed_from
 
 try:
@@ -168,7 +168,7 @@ def check_inputs_untouched():
     x, w, b, dy = notes_case()
     copies = [[list(r) for r in x], [list(r) for r in w], list(b),
               [list(r) for r in dy]]
-    y = reference.forward(x, w, b)
+    reference.forward(x, w, b)
     dx, dw, db = reference.backward(x, w, dy, b)
     oracle.jacobian_backward(x, w, dy, b)
     _expect([x, w, b, dy] == copies, "inputs modified")

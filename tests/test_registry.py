@@ -1,6 +1,5 @@
 """Backends through entry points: discovery, broken plugins, duplicates, errors."""
 
-import os
 import subprocess
 import sys
 import textwrap

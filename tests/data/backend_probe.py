@@ -8,7 +8,7 @@ import sys
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, root)
 
-import refbackprop  # noqa: E402
+import refbackprop  # noqa: E402,F401  (the parent package, before backends/ is mapped)
 
 import importlib.util as iu  # noqa: E402
 
