@@ -300,7 +300,8 @@ def bench(backend_names, size, dtype, repeat, as_json):
     """Milliseconds and GFLOP/s for forward, dX and dW per backend.
 
     Conversion to and from lists is timed separately.  NumPy (its BLAS) is
-    shown as a baseline when installed.
+    timed on the same inputs as a baseline column when it is installed
+    ("vs NumPy" above 1 means faster than NumPy).
     """
     from refbackprop.backends.numpy_baseline import numpy_baseline
     from refbackprop.bench import bench_backend, random_inputs
@@ -308,31 +309,43 @@ def bench(backend_names, size, dtype, repeat, as_json):
     backends = _select(reg, backend_names)
     baseline = numpy_baseline()
     rows = []
-    inputs_cache = {}
-    for backend in backends + ([baseline] if baseline is not None else []):
+    inputs = {}
+    numpy_times = {}                   # (size, dtype) -> NumPy's seconds per product
+    for backend in backends:
         dt = dtype or backend.dtypes[0]
         if dt not in backend.dtypes:
-            continue
+            raise UsageFailure("backend %r declares dtypes %s, not %s"
+                               % (backend.name, ", ".join(backend.dtypes), dt))
         pure = backend.name in ("reference", "python")
-        n, d, m = size if size else ((64, 256, 256) if pure else (64, 4096, 4096))
-        if (n, d, m) not in inputs_cache:
-            inputs_cache[(n, d, m)] = random_inputs(n, d, m)
-        r = bench_backend(backend, n, d, m, dt, repeat, inputs_cache[(n, d, m)])
-        rows.append((backend.name, dt, (n, d, m), r))
+        shape = tuple(size) if size else ((64, 256, 256) if pure else (64, 4096, 4096))
+        if shape not in inputs:
+            inputs[shape] = random_inputs(*shape)
+        r = bench_backend(backend, shape[0], shape[1], shape[2], dt, repeat, inputs[shape])
+        if baseline is not None and (shape, dt) not in numpy_times:
+            numpy_times[(shape, dt)] = bench_backend(
+                baseline, shape[0], shape[1], shape[2], dt, repeat, inputs[shape])["seconds"]
+        rows.append((backend.name, dt, shape, r, numpy_times.get((shape, dt))))
     if as_json:
-        _emit_json({"repeat": repeat, "results": [
+        _emit_json({"repeat": repeat, "numpy": baseline is not None, "results": [
             {"backend": name, "dtype": dt, "size": list(shape), "seconds": r["seconds"],
              "gflops": r["gflops"], "to_native_seconds": r["to_native"],
-             "to_lists_seconds": r["to_lists"]} for name, dt, shape, r in rows]})
+             "to_lists_seconds": r["to_lists"], "numpy_seconds": base}
+            for name, dt, shape, r, base in rows]})
         return
     if not size:
         click.echo("default sizes: 64 4096 4096 (compiled), 64 256 256 (pure Python)")
-    click.echo("%-18s %-8s %-16s %-9s %12s %10s %14s" % (
-        "backend", "dtype", "N D M", "product", "ms", "GFLOP/s", "conversion ms"))
-    for name, dt, shape, r in rows:
+    click.echo("%-10s %-8s %-15s %-9s %10s %9s %10s %8s %14s" % (
+        "backend", "dtype", "N D M", "product", "ms", "GFLOP/s", "NumPy ms", "vs NumPy",
+        "conversion ms"))
+    for name, dt, shape, r, base in rows:
         conv = "%.1f + %.1f" % (1e3 * r["to_native"], 1e3 * r["to_lists"])
         for key in r["seconds"]:
-            click.echo("%-18s %-8s %-16s %-9s %12.3f %10.2f %14s" % (
-                name, dt, "%d %d %d" % shape, key, 1e3 * r["seconds"][key],
-                r["gflops"][key], conv))
+            t = r["seconds"][key]
+            b = base.get(key) if base else None
+            click.echo("%-10s %-8s %-15s %-9s %10.3f %9.2f %10s %8s %14s" % (
+                name, dt, "%d %d %d" % shape, key, 1e3 * t, r["gflops"][key],
+                "-" if b is None else "%.3f" % (1e3 * b),
+                "-" if b is None else "%.2fx" % (b / t), conv))
             conv = ""
+    if baseline is None:
+        click.echo("(NumPy is not installed: no baseline column)")

@@ -153,17 +153,20 @@ def test_bench_json_small():
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     names = [r["backend"] for r in doc["results"]]
-    assert names[:2] == ["python", "numba"] and "numpy (baseline)" in names
+    assert names == ["python", "numba"] and doc["numpy"] is True
     for r in doc["results"]:
         assert set(r["seconds"]) == {"forward", "dx", "dw"}
+        assert set(r["numpy_seconds"]) == {"forward", "dx", "dw"}
         assert r["size"] == [4, 8, 16] and r["to_native_seconds"] >= 0
 
 
 def test_bench_text_has_a_row_per_product():
     result = invoke("bench", "--backend", "python", "--size", "2", "3", "4", "--repeat", "1")
     assert result.exit_code == 0
-    rows = [line.split()[0:1] + line.split()[5:6] for line in result.output.splitlines()[1:]]
-    assert len([r for r in rows if r[0] == "python"]) == 3
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["backend", "dtype", "N", "D"] and "vs NumPy" in lines[0]
+    products = [line.split()[5] for line in lines[1:] if line.startswith("python ")]
+    assert products == ["forward", "dx", "dw"]
 
 
 def test_installed_console_script():
