@@ -929,8 +929,10 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, workers):
     nbi = (m + 64 - 1) // 64
     nbj = (n + 256 - 1) // 256
     for worker in prange(workers):
-        ap = np.empty((64 // 4, 256, 4), C.dtype)
-        bp = np.empty((256 // 16, 256, 16), C.dtype)
+        # one spare row per panel, so that panels are not a power of two
+        # apart (which would map them all to the same cache sets)
+        ap = np.empty((64 // 4, 256 + 1, 4), C.dtype)
+        bp = np.empty((256 // 16, 256 + 1, 16), C.dtype)
         cp = np.empty((64, 256), C.dtype)
         packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
         # blocks run column-block-major, so consecutive blocks of a worker
@@ -1044,8 +1046,10 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, workers):
     nbi = (m + 64 - 1) // 64
     nbj = (n + 512 - 1) // 512
     for worker in prange(workers):
-        ap = np.empty((64 // 4, 512, 4), C.dtype)
-        bp = np.empty((512 // 32, 512, 32), C.dtype)
+        # one spare row per panel, so that panels are not a power of two
+        # apart (which would map them all to the same cache sets)
+        ap = np.empty((64 // 4, 512 + 1, 4), C.dtype)
+        bp = np.empty((512 // 32, 512 + 1, 32), C.dtype)
         cp = np.empty((64, 512), C.dtype)
         packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
         # blocks run column-block-major, so consecutive blocks of a worker

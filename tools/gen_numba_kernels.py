@@ -145,8 +145,10 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, workers):
     nbi = (m + {mc} - 1) // {mc}
     nbj = (n + {nc} - 1) // {nc}
     for worker in prange(workers):
-        ap = np.empty(({mc} // {mr}, {kc}, {mr}), C.dtype)
-        bp = np.empty(({nc} // {nr}, {kc}, {nr}), C.dtype)
+        # one spare row per panel, so that panels are not a power of two
+        # apart (which would map them all to the same cache sets)
+        ap = np.empty(({mc} // {mr}, {kc} + 1, {mr}), C.dtype)
+        bp = np.empty(({nc} // {nr}, {kc} + 1, {nr}), C.dtype)
         cp = np.empty(({mc}, {nc}), C.dtype)
         packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
         # blocks run column-block-major, so consecutive blocks of a worker
