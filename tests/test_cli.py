@@ -198,3 +198,29 @@ def test_repro_of_a_seeded_repeat_check_runs_that_check(monkeypatch):
     args = repro.strip().split()[1:]          # after "refbackprop"
     again = invoke(*[a.strip("'") for a in args])
     assert again.exit_code == 1 and "dw differs between two identical calls" in again.output
+
+
+def test_cross_check_counts_pairs_not_lines(monkeypatch):
+    """Two backends that disagree on dx and dw of one case: one failed pair."""
+    from refbackprop.conformance.session import CheckSession
+    from refbackprop.registry import get_backend
+    monkeypatch.chdir(HERE)
+    import wrong_backends
+
+    class BothOff(wrong_backends.PythonBackend):
+        name = "both-off"
+
+        def backward(self, x, w, dy, b=None):
+            dx, dw, db = wrong_backends.PythonBackend.backward(self, x, w, dy, b)
+            dx.rows = [[v * (1 + 1e-9) for v in r] for r in dx.rows]
+            dw.rows = [[v * (1 + 1e-9) for v in r] for r in dw.rows]
+            return dx, dw, db
+
+    session = CheckSession([get_backend("python"), BothOff()], pattern=
+                           "backward/float64/N7-D13-M11/bias/normal/seed0").run()
+    assert session.cross_count == 1 and session.cross_failed == 1
+    assert len(session.cross) == 2                      # one line for dx, one for dw
+    # the case and its repeat check (the pattern names both) fail for both-off,
+    # plus the one disagreeing pair
+    assert session.failed == 2 + 1
+    assert session.to_dict()["cross_check"]["failed_pairs"] == 1
