@@ -58,13 +58,13 @@ def exact_outputs(case):
         refs, mags = dots(x, transpose(w, m), b)                    # X W + b: (N, M)
         out["y"] = ((n, m), refs, mags, d + (1 if b is not None else 0))
     else:
+        dyt = transpose(dy, m)                                     # (M, N)
         refs, mags = dots(dy, w)                                   # dY Wᵀ: (N, D)
         out["dx"] = ((n, d), refs, mags, m)
-        refs, mags = dots(transpose(x, d), transpose(dy, m))         # Xᵀ dY: (D, M)
+        refs, mags = dots(transpose(x, d), dyt)                    # Xᵀ dY: (D, M)
         out["dw"] = ((d, m), refs, mags, n)
         if b is not None:
-            ones = [1.0] * n
-            refs, mags = dots([ones], transpose(dy, m))             # Σ_i dY: (M,)
+            refs, mags = dots([[1.0] * n], dyt)                    # Σ_i dY: (M,)
             out["db"] = ((m,), refs, mags, n)
         else:
             out["db"] = None
@@ -106,12 +106,12 @@ class OutputVerdict:
                 "passed": self.passed, "failures": self.failures,
                 "message": self.message, "worst": self.worst,
                 "index": None if self.worst_index is None else list(self.worst_index),
-                "expected": _json_float(self.expected),
-                "got": _json_float(self.got), "bound": _json_float(self.bound),
-                "ratio": _json_float(self.ratio)}
+                "expected": json_float(self.expected),
+                "got": json_float(self.got), "bound": json_float(self.bound),
+                "ratio": json_float(self.ratio)}
 
 
-def _json_float(v):
+def json_float(v):
     """Floats for JSON: NaN and ±Inf as strings, everything else as is."""
     if isinstance(v, float) and not bounds.is_finite(v):
         return repr(v)
@@ -143,10 +143,7 @@ def judge_output(name, got, spec, dtype):
         if bounds.is_finite(ref):
             bound = bounds.element_bound(k, mag, ref, dtype)
             err = abs(g - ref) if bounds.is_finite(g) else _INF
-            if err <= bound:
-                ratio = err / bound if bound > 0 else 0.0
-            else:
-                ratio = err / bound if bound > 0 else _INF
+            ratio = err / bound if bound > 0 else (0.0 if err == 0 else _INF)
         else:
             bound = 0.0
             same = (bounds.is_nan(ref) and bounds.is_nan(g)) or g == ref

@@ -36,7 +36,7 @@ bits of a projection do.
 import operator
 
 from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma
-from .compare import shape_problem
+from .compare import json_float, shape_problem
 from .rng import Rng, seed_from
 
 _U64 = UNIT_ROUNDOFF["float64"]
@@ -154,16 +154,11 @@ class OutputCheck:
 
     def to_dict(self):
         return {"output": self.name, "passed": self.passed, "rows": self.rows,
-                "failed_rows": self.failed_rows, "worst_ratio": _num(self.worst_ratio),
+                "failed_rows": self.failed_rows,
+                "worst_ratio": json_float(self.worst_ratio),
                 "worst_row": self.worst_row, "worst_trial": self.worst_trial,
-                "tolerance": _num(self.tolerance), "detect_above": _num(self.detect),
-                "message": self.message}
-
-
-def _num(v):
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return repr(v)
-    return v
+                "tolerance": json_float(self.tolerance),
+                "detect_above": json_float(self.detect), "message": self.message}
 
 
 class Verification:

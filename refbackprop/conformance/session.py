@@ -7,6 +7,7 @@ and renders a table, failure reports and a JSON document.
 """
 
 from . import build_checks, failure_report, oracle_checks, shrink
+from ..compare import json_float
 from ..runner import cross_check
 
 JSON_SCHEMA_VERSION = 1
@@ -32,7 +33,7 @@ class Row:
             self.worst = result.ratio
 
     def to_dict(self):
-        worst = self.worst if self.worst != float("inf") else "inf"
+        worst = json_float(self.worst)
         return {"backend": self.label, "dtype": self.dtype, "checks": self.cases,
                 "passed": self.passed, "failed": self.failed, "worst_ratio": worst}
 
