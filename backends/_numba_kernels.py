@@ -2,868 +2,126 @@
 
 Register-blocked GEMM kernels for backends/numba_jit.py, one per dtype:
 
-    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C)
+    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers)
         C (m, n) = op(A) (m, k) @ op(B) (k, n) (+ bias (n,)), where op(A) is A,
-        or Aᵀ when a_trans (A then stored (k, m)); likewise B.
+        or Aᵀ when a_trans (A then stored (k, m)); likewise B.  Computes the
+        blocks of C that belong to `worker` of `workers`; numba_jit.py runs
+        the workers on threads (the kernels release the GIL).
 
-C is cut into MC×NC blocks, computed in parallel (prange); for each KC slice
-of k, the block's rows of op(A) are packed into MR-row panels and its columns
-of op(B) into NR-column panels (zero-padded, so edges need no branches and
-no kernel walks a transposed view: packing reads each operand in its own
-layout), and the micro-kernel accumulates an MR×NR tile in scalar locals.
-Every element is a sum of k products in some order; the rounding-error bound
-of refbackprop/bounds.py holds for any order and for fused multiply-adds.
+C is cut into MC×NC blocks; for each KC slice of k, the block's rows of op(A)
+are packed into MR-row panels and its columns of op(B) into NR-column panels
+(zero-padded, so edges need no branches and no kernel walks a transposed
+view: packing reads each operand in its own layout), and the micro-kernel
+(_tile) accumulates an MR×NR tile in vector registers.  Every element is a
+sum of k products in some order; the rounding-error bound of
+refbackprop/bounds.py holds for any order and for fused multiply-adds.
 """
 
 import numba
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-# Contraction (FMA) only: reassociation would let LLVM vectorize across k
-# instead of across the tile, and no-NaN/no-Inf flags would break IEEE.
+# Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
 
 
-@numba.njit(fastmath=_FASTMATH, inline="always", cache=True)
-def micro_f64(ap, bp, kc, src, si, sj, first, zero, dst, di, dj):
-    """dst[di:di+4, dj:dj+16] = (0 if first else src[si:si+4, sj:sj+16])
-    + ap (kc, 4) @ bp (kc, 16)."""
-    if first:
-        c0_0 = zero
-        c0_1 = zero
-        c0_2 = zero
-        c0_3 = zero
-        c0_4 = zero
-        c0_5 = zero
-        c0_6 = zero
-        c0_7 = zero
-        c0_8 = zero
-        c0_9 = zero
-        c0_10 = zero
-        c0_11 = zero
-        c0_12 = zero
-        c0_13 = zero
-        c0_14 = zero
-        c0_15 = zero
-        c1_0 = zero
-        c1_1 = zero
-        c1_2 = zero
-        c1_3 = zero
-        c1_4 = zero
-        c1_5 = zero
-        c1_6 = zero
-        c1_7 = zero
-        c1_8 = zero
-        c1_9 = zero
-        c1_10 = zero
-        c1_11 = zero
-        c1_12 = zero
-        c1_13 = zero
-        c1_14 = zero
-        c1_15 = zero
-        c2_0 = zero
-        c2_1 = zero
-        c2_2 = zero
-        c2_3 = zero
-        c2_4 = zero
-        c2_5 = zero
-        c2_6 = zero
-        c2_7 = zero
-        c2_8 = zero
-        c2_9 = zero
-        c2_10 = zero
-        c2_11 = zero
-        c2_12 = zero
-        c2_13 = zero
-        c2_14 = zero
-        c2_15 = zero
-        c3_0 = zero
-        c3_1 = zero
-        c3_2 = zero
-        c3_3 = zero
-        c3_4 = zero
-        c3_5 = zero
-        c3_6 = zero
-        c3_7 = zero
-        c3_8 = zero
-        c3_9 = zero
-        c3_10 = zero
-        c3_11 = zero
-        c3_12 = zero
-        c3_13 = zero
-        c3_14 = zero
-        c3_15 = zero
-    else:
-        c0_0 = src[si + 0, sj + 0]
-        c0_1 = src[si + 0, sj + 1]
-        c0_2 = src[si + 0, sj + 2]
-        c0_3 = src[si + 0, sj + 3]
-        c0_4 = src[si + 0, sj + 4]
-        c0_5 = src[si + 0, sj + 5]
-        c0_6 = src[si + 0, sj + 6]
-        c0_7 = src[si + 0, sj + 7]
-        c0_8 = src[si + 0, sj + 8]
-        c0_9 = src[si + 0, sj + 9]
-        c0_10 = src[si + 0, sj + 10]
-        c0_11 = src[si + 0, sj + 11]
-        c0_12 = src[si + 0, sj + 12]
-        c0_13 = src[si + 0, sj + 13]
-        c0_14 = src[si + 0, sj + 14]
-        c0_15 = src[si + 0, sj + 15]
-        c1_0 = src[si + 1, sj + 0]
-        c1_1 = src[si + 1, sj + 1]
-        c1_2 = src[si + 1, sj + 2]
-        c1_3 = src[si + 1, sj + 3]
-        c1_4 = src[si + 1, sj + 4]
-        c1_5 = src[si + 1, sj + 5]
-        c1_6 = src[si + 1, sj + 6]
-        c1_7 = src[si + 1, sj + 7]
-        c1_8 = src[si + 1, sj + 8]
-        c1_9 = src[si + 1, sj + 9]
-        c1_10 = src[si + 1, sj + 10]
-        c1_11 = src[si + 1, sj + 11]
-        c1_12 = src[si + 1, sj + 12]
-        c1_13 = src[si + 1, sj + 13]
-        c1_14 = src[si + 1, sj + 14]
-        c1_15 = src[si + 1, sj + 15]
-        c2_0 = src[si + 2, sj + 0]
-        c2_1 = src[si + 2, sj + 1]
-        c2_2 = src[si + 2, sj + 2]
-        c2_3 = src[si + 2, sj + 3]
-        c2_4 = src[si + 2, sj + 4]
-        c2_5 = src[si + 2, sj + 5]
-        c2_6 = src[si + 2, sj + 6]
-        c2_7 = src[si + 2, sj + 7]
-        c2_8 = src[si + 2, sj + 8]
-        c2_9 = src[si + 2, sj + 9]
-        c2_10 = src[si + 2, sj + 10]
-        c2_11 = src[si + 2, sj + 11]
-        c2_12 = src[si + 2, sj + 12]
-        c2_13 = src[si + 2, sj + 13]
-        c2_14 = src[si + 2, sj + 14]
-        c2_15 = src[si + 2, sj + 15]
-        c3_0 = src[si + 3, sj + 0]
-        c3_1 = src[si + 3, sj + 1]
-        c3_2 = src[si + 3, sj + 2]
-        c3_3 = src[si + 3, sj + 3]
-        c3_4 = src[si + 3, sj + 4]
-        c3_5 = src[si + 3, sj + 5]
-        c3_6 = src[si + 3, sj + 6]
-        c3_7 = src[si + 3, sj + 7]
-        c3_8 = src[si + 3, sj + 8]
-        c3_9 = src[si + 3, sj + 9]
-        c3_10 = src[si + 3, sj + 10]
-        c3_11 = src[si + 3, sj + 11]
-        c3_12 = src[si + 3, sj + 12]
-        c3_13 = src[si + 3, sj + 13]
-        c3_14 = src[si + 3, sj + 14]
-        c3_15 = src[si + 3, sj + 15]
-    for kk in range(kc):
-        a0 = ap[kk, 0]
-        a1 = ap[kk, 1]
-        a2 = ap[kk, 2]
-        a3 = ap[kk, 3]
-        b0 = bp[kk, 0]
-        b1 = bp[kk, 1]
-        b2 = bp[kk, 2]
-        b3 = bp[kk, 3]
-        b4 = bp[kk, 4]
-        b5 = bp[kk, 5]
-        b6 = bp[kk, 6]
-        b7 = bp[kk, 7]
-        b8 = bp[kk, 8]
-        b9 = bp[kk, 9]
-        b10 = bp[kk, 10]
-        b11 = bp[kk, 11]
-        b12 = bp[kk, 12]
-        b13 = bp[kk, 13]
-        b14 = bp[kk, 14]
-        b15 = bp[kk, 15]
-        c0_0 += a0 * b0
-        c0_1 += a0 * b1
-        c0_2 += a0 * b2
-        c0_3 += a0 * b3
-        c0_4 += a0 * b4
-        c0_5 += a0 * b5
-        c0_6 += a0 * b6
-        c0_7 += a0 * b7
-        c0_8 += a0 * b8
-        c0_9 += a0 * b9
-        c0_10 += a0 * b10
-        c0_11 += a0 * b11
-        c0_12 += a0 * b12
-        c0_13 += a0 * b13
-        c0_14 += a0 * b14
-        c0_15 += a0 * b15
-        c1_0 += a1 * b0
-        c1_1 += a1 * b1
-        c1_2 += a1 * b2
-        c1_3 += a1 * b3
-        c1_4 += a1 * b4
-        c1_5 += a1 * b5
-        c1_6 += a1 * b6
-        c1_7 += a1 * b7
-        c1_8 += a1 * b8
-        c1_9 += a1 * b9
-        c1_10 += a1 * b10
-        c1_11 += a1 * b11
-        c1_12 += a1 * b12
-        c1_13 += a1 * b13
-        c1_14 += a1 * b14
-        c1_15 += a1 * b15
-        c2_0 += a2 * b0
-        c2_1 += a2 * b1
-        c2_2 += a2 * b2
-        c2_3 += a2 * b3
-        c2_4 += a2 * b4
-        c2_5 += a2 * b5
-        c2_6 += a2 * b6
-        c2_7 += a2 * b7
-        c2_8 += a2 * b8
-        c2_9 += a2 * b9
-        c2_10 += a2 * b10
-        c2_11 += a2 * b11
-        c2_12 += a2 * b12
-        c2_13 += a2 * b13
-        c2_14 += a2 * b14
-        c2_15 += a2 * b15
-        c3_0 += a3 * b0
-        c3_1 += a3 * b1
-        c3_2 += a3 * b2
-        c3_3 += a3 * b3
-        c3_4 += a3 * b4
-        c3_5 += a3 * b5
-        c3_6 += a3 * b6
-        c3_7 += a3 * b7
-        c3_8 += a3 * b8
-        c3_9 += a3 * b9
-        c3_10 += a3 * b10
-        c3_11 += a3 * b11
-        c3_12 += a3 * b12
-        c3_13 += a3 * b13
-        c3_14 += a3 * b14
-        c3_15 += a3 * b15
-    dst[di + 0, dj + 0] = c0_0
-    dst[di + 0, dj + 1] = c0_1
-    dst[di + 0, dj + 2] = c0_2
-    dst[di + 0, dj + 3] = c0_3
-    dst[di + 0, dj + 4] = c0_4
-    dst[di + 0, dj + 5] = c0_5
-    dst[di + 0, dj + 6] = c0_6
-    dst[di + 0, dj + 7] = c0_7
-    dst[di + 0, dj + 8] = c0_8
-    dst[di + 0, dj + 9] = c0_9
-    dst[di + 0, dj + 10] = c0_10
-    dst[di + 0, dj + 11] = c0_11
-    dst[di + 0, dj + 12] = c0_12
-    dst[di + 0, dj + 13] = c0_13
-    dst[di + 0, dj + 14] = c0_14
-    dst[di + 0, dj + 15] = c0_15
-    dst[di + 1, dj + 0] = c1_0
-    dst[di + 1, dj + 1] = c1_1
-    dst[di + 1, dj + 2] = c1_2
-    dst[di + 1, dj + 3] = c1_3
-    dst[di + 1, dj + 4] = c1_4
-    dst[di + 1, dj + 5] = c1_5
-    dst[di + 1, dj + 6] = c1_6
-    dst[di + 1, dj + 7] = c1_7
-    dst[di + 1, dj + 8] = c1_8
-    dst[di + 1, dj + 9] = c1_9
-    dst[di + 1, dj + 10] = c1_10
-    dst[di + 1, dj + 11] = c1_11
-    dst[di + 1, dj + 12] = c1_12
-    dst[di + 1, dj + 13] = c1_13
-    dst[di + 1, dj + 14] = c1_14
-    dst[di + 1, dj + 15] = c1_15
-    dst[di + 2, dj + 0] = c2_0
-    dst[di + 2, dj + 1] = c2_1
-    dst[di + 2, dj + 2] = c2_2
-    dst[di + 2, dj + 3] = c2_3
-    dst[di + 2, dj + 4] = c2_4
-    dst[di + 2, dj + 5] = c2_5
-    dst[di + 2, dj + 6] = c2_6
-    dst[di + 2, dj + 7] = c2_7
-    dst[di + 2, dj + 8] = c2_8
-    dst[di + 2, dj + 9] = c2_9
-    dst[di + 2, dj + 10] = c2_10
-    dst[di + 2, dj + 11] = c2_11
-    dst[di + 2, dj + 12] = c2_12
-    dst[di + 2, dj + 13] = c2_13
-    dst[di + 2, dj + 14] = c2_14
-    dst[di + 2, dj + 15] = c2_15
-    dst[di + 3, dj + 0] = c3_0
-    dst[di + 3, dj + 1] = c3_1
-    dst[di + 3, dj + 2] = c3_2
-    dst[di + 3, dj + 3] = c3_3
-    dst[di + 3, dj + 4] = c3_4
-    dst[di + 3, dj + 5] = c3_5
-    dst[di + 3, dj + 6] = c3_6
-    dst[di + 3, dj + 7] = c3_7
-    dst[di + 3, dj + 8] = c3_8
-    dst[di + 3, dj + 9] = c3_9
-    dst[di + 3, dj + 10] = c3_10
-    dst[di + 3, dj + 11] = c3_11
-    dst[di + 3, dj + 12] = c3_12
-    dst[di + 3, dj + 13] = c3_13
-    dst[di + 3, dj + 14] = c3_14
-    dst[di + 3, dj + 15] = c3_15
+def _tile(mr, nr, lanes):
+    """The micro-kernel, a numba intrinsic with explicit <lanes x dtype> vectors:
+
+        tile(ap, bp, kc, src, si, sj, first, dst, di, dj)
+        dst[di:di+mr, dj:dj+nr] = (0 if first else src[si:si+mr, sj:sj+nr])
+                                  + Σ_{kk<kc} ap[kk, :]ᵀ bp[kk, :]
+
+    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, src and dst C-contiguous
+    2-D arrays, all of one dtype.  The tile lives in mr·nr/lanes vector
+    accumulators (allocas, which LLVM promotes to registers); each step
+    broadcasts mr values of ap, loads nr/lanes vectors of bp and does
+    mr·nr/lanes llvm.fmuladd (fused where the CPU has FMA, IEEE either way).
+    """
+    nv = nr // lanes
+
+    @intrinsic
+    def tile(typingctx, ap, bp, kc, src, si, sj, first, dst, di, dj):
+        arrays = (ap, bp, src, dst)
+        if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                   and a.dtype == ap.dtype for a in arrays):
+            return None
+        sig = types.void(ap, bp, kc, src, si, sj, first, dst, di, dj)
+
+        def codegen(context, builder, signature, args):
+            elt = context.get_value_type(signature.args[0].dtype)
+            size = context.get_abi_sizeof(elt)
+            vec = ir.VectorType(elt, lanes)
+            i64 = ir.IntType(64)
+            a_ary, b_ary, s_ary, d_ary = [
+                context.make_array(signature.args[k])(context, builder, args[k])
+                for k in (0, 1, 3, 7)]
+            kc_v, si_v, sj_v, first_v, di_v, dj_v = [args[k] for k in (2, 4, 5, 6, 8, 9)]
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def index(v):
+                return v if v.type == i64 else builder.sext(v, i64)
+
+            def vector_at(ptr, offset):
+                return builder.bitcast(builder.gep(ptr, [offset]), ir.PointerType(vec))
+
+            def tile_row(ary, i0, j0, r, v):
+                # &ary[i0 + r, j0 + v * lanes] in a C-contiguous 2-D array
+                ld = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
+                row = builder.add(index(i0), const(r))
+                col = builder.add(index(j0), const(v * lanes))
+                return vector_at(ary.data, builder.add(builder.mul(row, ld), col))
+
+            acc = [[cgutils.alloca_once(builder, vec) for v in range(nv)]
+                   for r in range(mr)]
+            with builder.if_else(first_v) as (then, otherwise):
+                with then:
+                    for r in range(mr):
+                        for v in range(nv):
+                            builder.store(ir.Constant(vec, None), acc[r][v])
+                with otherwise:
+                    for r in range(mr):
+                        for v in range(nv):
+                            value = builder.load(tile_row(s_ary, si_v, sj_v, r, v),
+                                                 align=size)
+                            builder.store(value, acc[r][v])
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                "llvm.fmuladd.v%d%s" % (lanes, "f32" if size == 4 else "f64"))
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
+            with cgutils.for_range(builder, kc_v) as loop:
+                kk = index(loop.index)
+                arow = builder.gep(a_ary.data, [builder.mul(kk, const(mr))])
+                brow = builder.mul(kk, const(nr))
+                bs = [builder.load(vector_at(b_ary.data, builder.add(brow, const(v * lanes))),
+                                   align=size) for v in range(nv)]
+                for r in range(mr):
+                    a = builder.load(builder.gep(arow, [const(r)]), align=size)
+                    a = builder.insert_element(ir.Constant(vec, ir.Undefined), a, const(0))
+                    a = builder.shuffle_vector(a, ir.Constant(vec, ir.Undefined), splat)
+                    for v in range(nv):
+                        total = builder.call(fmuladd, [a, bs[v], builder.load(acc[r][v])])
+                        builder.store(total, acc[r][v])
+            for r in range(mr):
+                for v in range(nv):
+                    builder.store(builder.load(acc[r][v]), tile_row(d_ary, di_v, dj_v, r, v),
+                                  align=size)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
 
 
-@numba.njit(fastmath=_FASTMATH, inline="always", cache=True)
-def micro_f32(ap, bp, kc, src, si, sj, first, zero, dst, di, dj):
-    """dst[di:di+4, dj:dj+32] = (0 if first else src[si:si+4, sj:sj+32])
-    + ap (kc, 4) @ bp (kc, 32)."""
-    if first:
-        c0_0 = zero
-        c0_1 = zero
-        c0_2 = zero
-        c0_3 = zero
-        c0_4 = zero
-        c0_5 = zero
-        c0_6 = zero
-        c0_7 = zero
-        c0_8 = zero
-        c0_9 = zero
-        c0_10 = zero
-        c0_11 = zero
-        c0_12 = zero
-        c0_13 = zero
-        c0_14 = zero
-        c0_15 = zero
-        c0_16 = zero
-        c0_17 = zero
-        c0_18 = zero
-        c0_19 = zero
-        c0_20 = zero
-        c0_21 = zero
-        c0_22 = zero
-        c0_23 = zero
-        c0_24 = zero
-        c0_25 = zero
-        c0_26 = zero
-        c0_27 = zero
-        c0_28 = zero
-        c0_29 = zero
-        c0_30 = zero
-        c0_31 = zero
-        c1_0 = zero
-        c1_1 = zero
-        c1_2 = zero
-        c1_3 = zero
-        c1_4 = zero
-        c1_5 = zero
-        c1_6 = zero
-        c1_7 = zero
-        c1_8 = zero
-        c1_9 = zero
-        c1_10 = zero
-        c1_11 = zero
-        c1_12 = zero
-        c1_13 = zero
-        c1_14 = zero
-        c1_15 = zero
-        c1_16 = zero
-        c1_17 = zero
-        c1_18 = zero
-        c1_19 = zero
-        c1_20 = zero
-        c1_21 = zero
-        c1_22 = zero
-        c1_23 = zero
-        c1_24 = zero
-        c1_25 = zero
-        c1_26 = zero
-        c1_27 = zero
-        c1_28 = zero
-        c1_29 = zero
-        c1_30 = zero
-        c1_31 = zero
-        c2_0 = zero
-        c2_1 = zero
-        c2_2 = zero
-        c2_3 = zero
-        c2_4 = zero
-        c2_5 = zero
-        c2_6 = zero
-        c2_7 = zero
-        c2_8 = zero
-        c2_9 = zero
-        c2_10 = zero
-        c2_11 = zero
-        c2_12 = zero
-        c2_13 = zero
-        c2_14 = zero
-        c2_15 = zero
-        c2_16 = zero
-        c2_17 = zero
-        c2_18 = zero
-        c2_19 = zero
-        c2_20 = zero
-        c2_21 = zero
-        c2_22 = zero
-        c2_23 = zero
-        c2_24 = zero
-        c2_25 = zero
-        c2_26 = zero
-        c2_27 = zero
-        c2_28 = zero
-        c2_29 = zero
-        c2_30 = zero
-        c2_31 = zero
-        c3_0 = zero
-        c3_1 = zero
-        c3_2 = zero
-        c3_3 = zero
-        c3_4 = zero
-        c3_5 = zero
-        c3_6 = zero
-        c3_7 = zero
-        c3_8 = zero
-        c3_9 = zero
-        c3_10 = zero
-        c3_11 = zero
-        c3_12 = zero
-        c3_13 = zero
-        c3_14 = zero
-        c3_15 = zero
-        c3_16 = zero
-        c3_17 = zero
-        c3_18 = zero
-        c3_19 = zero
-        c3_20 = zero
-        c3_21 = zero
-        c3_22 = zero
-        c3_23 = zero
-        c3_24 = zero
-        c3_25 = zero
-        c3_26 = zero
-        c3_27 = zero
-        c3_28 = zero
-        c3_29 = zero
-        c3_30 = zero
-        c3_31 = zero
-    else:
-        c0_0 = src[si + 0, sj + 0]
-        c0_1 = src[si + 0, sj + 1]
-        c0_2 = src[si + 0, sj + 2]
-        c0_3 = src[si + 0, sj + 3]
-        c0_4 = src[si + 0, sj + 4]
-        c0_5 = src[si + 0, sj + 5]
-        c0_6 = src[si + 0, sj + 6]
-        c0_7 = src[si + 0, sj + 7]
-        c0_8 = src[si + 0, sj + 8]
-        c0_9 = src[si + 0, sj + 9]
-        c0_10 = src[si + 0, sj + 10]
-        c0_11 = src[si + 0, sj + 11]
-        c0_12 = src[si + 0, sj + 12]
-        c0_13 = src[si + 0, sj + 13]
-        c0_14 = src[si + 0, sj + 14]
-        c0_15 = src[si + 0, sj + 15]
-        c0_16 = src[si + 0, sj + 16]
-        c0_17 = src[si + 0, sj + 17]
-        c0_18 = src[si + 0, sj + 18]
-        c0_19 = src[si + 0, sj + 19]
-        c0_20 = src[si + 0, sj + 20]
-        c0_21 = src[si + 0, sj + 21]
-        c0_22 = src[si + 0, sj + 22]
-        c0_23 = src[si + 0, sj + 23]
-        c0_24 = src[si + 0, sj + 24]
-        c0_25 = src[si + 0, sj + 25]
-        c0_26 = src[si + 0, sj + 26]
-        c0_27 = src[si + 0, sj + 27]
-        c0_28 = src[si + 0, sj + 28]
-        c0_29 = src[si + 0, sj + 29]
-        c0_30 = src[si + 0, sj + 30]
-        c0_31 = src[si + 0, sj + 31]
-        c1_0 = src[si + 1, sj + 0]
-        c1_1 = src[si + 1, sj + 1]
-        c1_2 = src[si + 1, sj + 2]
-        c1_3 = src[si + 1, sj + 3]
-        c1_4 = src[si + 1, sj + 4]
-        c1_5 = src[si + 1, sj + 5]
-        c1_6 = src[si + 1, sj + 6]
-        c1_7 = src[si + 1, sj + 7]
-        c1_8 = src[si + 1, sj + 8]
-        c1_9 = src[si + 1, sj + 9]
-        c1_10 = src[si + 1, sj + 10]
-        c1_11 = src[si + 1, sj + 11]
-        c1_12 = src[si + 1, sj + 12]
-        c1_13 = src[si + 1, sj + 13]
-        c1_14 = src[si + 1, sj + 14]
-        c1_15 = src[si + 1, sj + 15]
-        c1_16 = src[si + 1, sj + 16]
-        c1_17 = src[si + 1, sj + 17]
-        c1_18 = src[si + 1, sj + 18]
-        c1_19 = src[si + 1, sj + 19]
-        c1_20 = src[si + 1, sj + 20]
-        c1_21 = src[si + 1, sj + 21]
-        c1_22 = src[si + 1, sj + 22]
-        c1_23 = src[si + 1, sj + 23]
-        c1_24 = src[si + 1, sj + 24]
-        c1_25 = src[si + 1, sj + 25]
-        c1_26 = src[si + 1, sj + 26]
-        c1_27 = src[si + 1, sj + 27]
-        c1_28 = src[si + 1, sj + 28]
-        c1_29 = src[si + 1, sj + 29]
-        c1_30 = src[si + 1, sj + 30]
-        c1_31 = src[si + 1, sj + 31]
-        c2_0 = src[si + 2, sj + 0]
-        c2_1 = src[si + 2, sj + 1]
-        c2_2 = src[si + 2, sj + 2]
-        c2_3 = src[si + 2, sj + 3]
-        c2_4 = src[si + 2, sj + 4]
-        c2_5 = src[si + 2, sj + 5]
-        c2_6 = src[si + 2, sj + 6]
-        c2_7 = src[si + 2, sj + 7]
-        c2_8 = src[si + 2, sj + 8]
-        c2_9 = src[si + 2, sj + 9]
-        c2_10 = src[si + 2, sj + 10]
-        c2_11 = src[si + 2, sj + 11]
-        c2_12 = src[si + 2, sj + 12]
-        c2_13 = src[si + 2, sj + 13]
-        c2_14 = src[si + 2, sj + 14]
-        c2_15 = src[si + 2, sj + 15]
-        c2_16 = src[si + 2, sj + 16]
-        c2_17 = src[si + 2, sj + 17]
-        c2_18 = src[si + 2, sj + 18]
-        c2_19 = src[si + 2, sj + 19]
-        c2_20 = src[si + 2, sj + 20]
-        c2_21 = src[si + 2, sj + 21]
-        c2_22 = src[si + 2, sj + 22]
-        c2_23 = src[si + 2, sj + 23]
-        c2_24 = src[si + 2, sj + 24]
-        c2_25 = src[si + 2, sj + 25]
-        c2_26 = src[si + 2, sj + 26]
-        c2_27 = src[si + 2, sj + 27]
-        c2_28 = src[si + 2, sj + 28]
-        c2_29 = src[si + 2, sj + 29]
-        c2_30 = src[si + 2, sj + 30]
-        c2_31 = src[si + 2, sj + 31]
-        c3_0 = src[si + 3, sj + 0]
-        c3_1 = src[si + 3, sj + 1]
-        c3_2 = src[si + 3, sj + 2]
-        c3_3 = src[si + 3, sj + 3]
-        c3_4 = src[si + 3, sj + 4]
-        c3_5 = src[si + 3, sj + 5]
-        c3_6 = src[si + 3, sj + 6]
-        c3_7 = src[si + 3, sj + 7]
-        c3_8 = src[si + 3, sj + 8]
-        c3_9 = src[si + 3, sj + 9]
-        c3_10 = src[si + 3, sj + 10]
-        c3_11 = src[si + 3, sj + 11]
-        c3_12 = src[si + 3, sj + 12]
-        c3_13 = src[si + 3, sj + 13]
-        c3_14 = src[si + 3, sj + 14]
-        c3_15 = src[si + 3, sj + 15]
-        c3_16 = src[si + 3, sj + 16]
-        c3_17 = src[si + 3, sj + 17]
-        c3_18 = src[si + 3, sj + 18]
-        c3_19 = src[si + 3, sj + 19]
-        c3_20 = src[si + 3, sj + 20]
-        c3_21 = src[si + 3, sj + 21]
-        c3_22 = src[si + 3, sj + 22]
-        c3_23 = src[si + 3, sj + 23]
-        c3_24 = src[si + 3, sj + 24]
-        c3_25 = src[si + 3, sj + 25]
-        c3_26 = src[si + 3, sj + 26]
-        c3_27 = src[si + 3, sj + 27]
-        c3_28 = src[si + 3, sj + 28]
-        c3_29 = src[si + 3, sj + 29]
-        c3_30 = src[si + 3, sj + 30]
-        c3_31 = src[si + 3, sj + 31]
-    for kk in range(kc):
-        a0 = ap[kk, 0]
-        a1 = ap[kk, 1]
-        a2 = ap[kk, 2]
-        a3 = ap[kk, 3]
-        b0 = bp[kk, 0]
-        b1 = bp[kk, 1]
-        b2 = bp[kk, 2]
-        b3 = bp[kk, 3]
-        b4 = bp[kk, 4]
-        b5 = bp[kk, 5]
-        b6 = bp[kk, 6]
-        b7 = bp[kk, 7]
-        b8 = bp[kk, 8]
-        b9 = bp[kk, 9]
-        b10 = bp[kk, 10]
-        b11 = bp[kk, 11]
-        b12 = bp[kk, 12]
-        b13 = bp[kk, 13]
-        b14 = bp[kk, 14]
-        b15 = bp[kk, 15]
-        b16 = bp[kk, 16]
-        b17 = bp[kk, 17]
-        b18 = bp[kk, 18]
-        b19 = bp[kk, 19]
-        b20 = bp[kk, 20]
-        b21 = bp[kk, 21]
-        b22 = bp[kk, 22]
-        b23 = bp[kk, 23]
-        b24 = bp[kk, 24]
-        b25 = bp[kk, 25]
-        b26 = bp[kk, 26]
-        b27 = bp[kk, 27]
-        b28 = bp[kk, 28]
-        b29 = bp[kk, 29]
-        b30 = bp[kk, 30]
-        b31 = bp[kk, 31]
-        c0_0 += a0 * b0
-        c0_1 += a0 * b1
-        c0_2 += a0 * b2
-        c0_3 += a0 * b3
-        c0_4 += a0 * b4
-        c0_5 += a0 * b5
-        c0_6 += a0 * b6
-        c0_7 += a0 * b7
-        c0_8 += a0 * b8
-        c0_9 += a0 * b9
-        c0_10 += a0 * b10
-        c0_11 += a0 * b11
-        c0_12 += a0 * b12
-        c0_13 += a0 * b13
-        c0_14 += a0 * b14
-        c0_15 += a0 * b15
-        c0_16 += a0 * b16
-        c0_17 += a0 * b17
-        c0_18 += a0 * b18
-        c0_19 += a0 * b19
-        c0_20 += a0 * b20
-        c0_21 += a0 * b21
-        c0_22 += a0 * b22
-        c0_23 += a0 * b23
-        c0_24 += a0 * b24
-        c0_25 += a0 * b25
-        c0_26 += a0 * b26
-        c0_27 += a0 * b27
-        c0_28 += a0 * b28
-        c0_29 += a0 * b29
-        c0_30 += a0 * b30
-        c0_31 += a0 * b31
-        c1_0 += a1 * b0
-        c1_1 += a1 * b1
-        c1_2 += a1 * b2
-        c1_3 += a1 * b3
-        c1_4 += a1 * b4
-        c1_5 += a1 * b5
-        c1_6 += a1 * b6
-        c1_7 += a1 * b7
-        c1_8 += a1 * b8
-        c1_9 += a1 * b9
-        c1_10 += a1 * b10
-        c1_11 += a1 * b11
-        c1_12 += a1 * b12
-        c1_13 += a1 * b13
-        c1_14 += a1 * b14
-        c1_15 += a1 * b15
-        c1_16 += a1 * b16
-        c1_17 += a1 * b17
-        c1_18 += a1 * b18
-        c1_19 += a1 * b19
-        c1_20 += a1 * b20
-        c1_21 += a1 * b21
-        c1_22 += a1 * b22
-        c1_23 += a1 * b23
-        c1_24 += a1 * b24
-        c1_25 += a1 * b25
-        c1_26 += a1 * b26
-        c1_27 += a1 * b27
-        c1_28 += a1 * b28
-        c1_29 += a1 * b29
-        c1_30 += a1 * b30
-        c1_31 += a1 * b31
-        c2_0 += a2 * b0
-        c2_1 += a2 * b1
-        c2_2 += a2 * b2
-        c2_3 += a2 * b3
-        c2_4 += a2 * b4
-        c2_5 += a2 * b5
-        c2_6 += a2 * b6
-        c2_7 += a2 * b7
-        c2_8 += a2 * b8
-        c2_9 += a2 * b9
-        c2_10 += a2 * b10
-        c2_11 += a2 * b11
-        c2_12 += a2 * b12
-        c2_13 += a2 * b13
-        c2_14 += a2 * b14
-        c2_15 += a2 * b15
-        c2_16 += a2 * b16
-        c2_17 += a2 * b17
-        c2_18 += a2 * b18
-        c2_19 += a2 * b19
-        c2_20 += a2 * b20
-        c2_21 += a2 * b21
-        c2_22 += a2 * b22
-        c2_23 += a2 * b23
-        c2_24 += a2 * b24
-        c2_25 += a2 * b25
-        c2_26 += a2 * b26
-        c2_27 += a2 * b27
-        c2_28 += a2 * b28
-        c2_29 += a2 * b29
-        c2_30 += a2 * b30
-        c2_31 += a2 * b31
-        c3_0 += a3 * b0
-        c3_1 += a3 * b1
-        c3_2 += a3 * b2
-        c3_3 += a3 * b3
-        c3_4 += a3 * b4
-        c3_5 += a3 * b5
-        c3_6 += a3 * b6
-        c3_7 += a3 * b7
-        c3_8 += a3 * b8
-        c3_9 += a3 * b9
-        c3_10 += a3 * b10
-        c3_11 += a3 * b11
-        c3_12 += a3 * b12
-        c3_13 += a3 * b13
-        c3_14 += a3 * b14
-        c3_15 += a3 * b15
-        c3_16 += a3 * b16
-        c3_17 += a3 * b17
-        c3_18 += a3 * b18
-        c3_19 += a3 * b19
-        c3_20 += a3 * b20
-        c3_21 += a3 * b21
-        c3_22 += a3 * b22
-        c3_23 += a3 * b23
-        c3_24 += a3 * b24
-        c3_25 += a3 * b25
-        c3_26 += a3 * b26
-        c3_27 += a3 * b27
-        c3_28 += a3 * b28
-        c3_29 += a3 * b29
-        c3_30 += a3 * b30
-        c3_31 += a3 * b31
-    dst[di + 0, dj + 0] = c0_0
-    dst[di + 0, dj + 1] = c0_1
-    dst[di + 0, dj + 2] = c0_2
-    dst[di + 0, dj + 3] = c0_3
-    dst[di + 0, dj + 4] = c0_4
-    dst[di + 0, dj + 5] = c0_5
-    dst[di + 0, dj + 6] = c0_6
-    dst[di + 0, dj + 7] = c0_7
-    dst[di + 0, dj + 8] = c0_8
-    dst[di + 0, dj + 9] = c0_9
-    dst[di + 0, dj + 10] = c0_10
-    dst[di + 0, dj + 11] = c0_11
-    dst[di + 0, dj + 12] = c0_12
-    dst[di + 0, dj + 13] = c0_13
-    dst[di + 0, dj + 14] = c0_14
-    dst[di + 0, dj + 15] = c0_15
-    dst[di + 0, dj + 16] = c0_16
-    dst[di + 0, dj + 17] = c0_17
-    dst[di + 0, dj + 18] = c0_18
-    dst[di + 0, dj + 19] = c0_19
-    dst[di + 0, dj + 20] = c0_20
-    dst[di + 0, dj + 21] = c0_21
-    dst[di + 0, dj + 22] = c0_22
-    dst[di + 0, dj + 23] = c0_23
-    dst[di + 0, dj + 24] = c0_24
-    dst[di + 0, dj + 25] = c0_25
-    dst[di + 0, dj + 26] = c0_26
-    dst[di + 0, dj + 27] = c0_27
-    dst[di + 0, dj + 28] = c0_28
-    dst[di + 0, dj + 29] = c0_29
-    dst[di + 0, dj + 30] = c0_30
-    dst[di + 0, dj + 31] = c0_31
-    dst[di + 1, dj + 0] = c1_0
-    dst[di + 1, dj + 1] = c1_1
-    dst[di + 1, dj + 2] = c1_2
-    dst[di + 1, dj + 3] = c1_3
-    dst[di + 1, dj + 4] = c1_4
-    dst[di + 1, dj + 5] = c1_5
-    dst[di + 1, dj + 6] = c1_6
-    dst[di + 1, dj + 7] = c1_7
-    dst[di + 1, dj + 8] = c1_8
-    dst[di + 1, dj + 9] = c1_9
-    dst[di + 1, dj + 10] = c1_10
-    dst[di + 1, dj + 11] = c1_11
-    dst[di + 1, dj + 12] = c1_12
-    dst[di + 1, dj + 13] = c1_13
-    dst[di + 1, dj + 14] = c1_14
-    dst[di + 1, dj + 15] = c1_15
-    dst[di + 1, dj + 16] = c1_16
-    dst[di + 1, dj + 17] = c1_17
-    dst[di + 1, dj + 18] = c1_18
-    dst[di + 1, dj + 19] = c1_19
-    dst[di + 1, dj + 20] = c1_20
-    dst[di + 1, dj + 21] = c1_21
-    dst[di + 1, dj + 22] = c1_22
-    dst[di + 1, dj + 23] = c1_23
-    dst[di + 1, dj + 24] = c1_24
-    dst[di + 1, dj + 25] = c1_25
-    dst[di + 1, dj + 26] = c1_26
-    dst[di + 1, dj + 27] = c1_27
-    dst[di + 1, dj + 28] = c1_28
-    dst[di + 1, dj + 29] = c1_29
-    dst[di + 1, dj + 30] = c1_30
-    dst[di + 1, dj + 31] = c1_31
-    dst[di + 2, dj + 0] = c2_0
-    dst[di + 2, dj + 1] = c2_1
-    dst[di + 2, dj + 2] = c2_2
-    dst[di + 2, dj + 3] = c2_3
-    dst[di + 2, dj + 4] = c2_4
-    dst[di + 2, dj + 5] = c2_5
-    dst[di + 2, dj + 6] = c2_6
-    dst[di + 2, dj + 7] = c2_7
-    dst[di + 2, dj + 8] = c2_8
-    dst[di + 2, dj + 9] = c2_9
-    dst[di + 2, dj + 10] = c2_10
-    dst[di + 2, dj + 11] = c2_11
-    dst[di + 2, dj + 12] = c2_12
-    dst[di + 2, dj + 13] = c2_13
-    dst[di + 2, dj + 14] = c2_14
-    dst[di + 2, dj + 15] = c2_15
-    dst[di + 2, dj + 16] = c2_16
-    dst[di + 2, dj + 17] = c2_17
-    dst[di + 2, dj + 18] = c2_18
-    dst[di + 2, dj + 19] = c2_19
-    dst[di + 2, dj + 20] = c2_20
-    dst[di + 2, dj + 21] = c2_21
-    dst[di + 2, dj + 22] = c2_22
-    dst[di + 2, dj + 23] = c2_23
-    dst[di + 2, dj + 24] = c2_24
-    dst[di + 2, dj + 25] = c2_25
-    dst[di + 2, dj + 26] = c2_26
-    dst[di + 2, dj + 27] = c2_27
-    dst[di + 2, dj + 28] = c2_28
-    dst[di + 2, dj + 29] = c2_29
-    dst[di + 2, dj + 30] = c2_30
-    dst[di + 2, dj + 31] = c2_31
-    dst[di + 3, dj + 0] = c3_0
-    dst[di + 3, dj + 1] = c3_1
-    dst[di + 3, dj + 2] = c3_2
-    dst[di + 3, dj + 3] = c3_3
-    dst[di + 3, dj + 4] = c3_4
-    dst[di + 3, dj + 5] = c3_5
-    dst[di + 3, dj + 6] = c3_6
-    dst[di + 3, dj + 7] = c3_7
-    dst[di + 3, dj + 8] = c3_8
-    dst[di + 3, dj + 9] = c3_9
-    dst[di + 3, dj + 10] = c3_10
-    dst[di + 3, dj + 11] = c3_11
-    dst[di + 3, dj + 12] = c3_12
-    dst[di + 3, dj + 13] = c3_13
-    dst[di + 3, dj + 14] = c3_14
-    dst[di + 3, dj + 15] = c3_15
-    dst[di + 3, dj + 16] = c3_16
-    dst[di + 3, dj + 17] = c3_17
-    dst[di + 3, dj + 18] = c3_18
-    dst[di + 3, dj + 19] = c3_19
-    dst[di + 3, dj + 20] = c3_20
-    dst[di + 3, dj + 21] = c3_21
-    dst[di + 3, dj + 22] = c3_22
-    dst[di + 3, dj + 23] = c3_23
-    dst[di + 3, dj + 24] = c3_24
-    dst[di + 3, dj + 25] = c3_25
-    dst[di + 3, dj + 26] = c3_26
-    dst[di + 3, dj + 27] = c3_27
-    dst[di + 3, dj + 28] = c3_28
-    dst[di + 3, dj + 29] = c3_29
-    dst[di + 3, dj + 30] = c3_30
-    dst[di + 3, dj + 31] = c3_31
+micro_f64 = _tile(4, 16, 8)
+
+
+micro_f32 = _tile(4, 32, 16)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -918,69 +176,61 @@ def pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero):
                 bp[full, kk, c] = src[j0 + full * 16 + c]
 
 
-@numba.njit(fastmath=_FASTMATH, parallel=True, cache=True, nogil=True)
-def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, workers):
-    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  workers
-    parallel loops each take every workers-th block, with packing buffers
-    allocated once per worker."""
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
+    every workers-th MC×NC block of C, starting at block `worker`."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
     zero = C.dtype.type(0)
     nbi = (m + 64 - 1) // 64
     nbj = (n + 256 - 1) // 256
-    for worker in prange(workers):
-        # one spare row per panel, so that panels are not a power of two
-        # apart (which would map them all to the same cache sets)
-        ap = np.empty((64 // 4, 256 + 1, 4), C.dtype)
-        bp = np.empty((256 // 16, 256 + 1, 16), C.dtype)
-        cp = np.empty((64, 256), C.dtype)
-        packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
-        # blocks run column-block-major, so consecutive blocks of a worker
-        # share their columns of op(B) and, when k fits one slice, its packing
-        for blk in range(worker, nbi * nbj, workers):
-            _block_f64(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero,
-                       blk % nbi, blk // nbi, m, n, k, packed)
-
-
-@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def _block_f64(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero, bi, bj,
-               m, n, k, packed):
-    """Block (bi, bj) of C, MC×NC."""
-    i0 = bi * 64
-    j0 = bj * 256
-    mb = min(64, m - i0)
-    nb = min(256, n - j0)
-    npa = (mb + 4 - 1) // 4
-    npb = (nb + 16 - 1) // 16
-    fp = mb // 4             # full MR-row panels
-    fq = nb // 16             # full NR-column panels
-    if k == 0:
-        cp[:, :] = zero
-    for k0 in range(0, k, 256):
-        kb = min(256, k - k0)
-        last = k0 + kb >= k
-        pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero)
-        if k > 256 or packed[0] != bj:
-            pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero)
-            packed[0] = bj if k <= 256 else -1
-        for q in range(npb):
-            for p in range(npa):
-                # a full tile's final sums go straight to C, others to cp
-                direct = last and p < fp and q < fq
-                dst = C if direct else cp
-                di = i0 + p * 4 if direct else p * 4
-                dj = j0 + q * 16 if direct else q * 16
-                micro_f64(ap[p], bp[q], kb, cp, p * 4, q * 16, k0 == 0, zero,
-                          dst, di, dj)
-    # the edge rows and columns (and everything when k = 0) come from cp
-    for i in range(mb):
-        for j in range(nb):
-            if k == 0 or i >= fp * 4 or j >= fq * 16:
-                C[i0 + i, j0 + j] = cp[i, j]
-    if has_bias:
+    # one spare row per panel, so that panels are not a power of two apart
+    # (which would map them all to the same cache sets)
+    ap = np.empty((64 // 4, 256 + 1, 4), C.dtype)
+    bp = np.empty((256 // 16, 256 + 1, 16), C.dtype)
+    cp = np.empty((64, 256), C.dtype)
+    packed = -1                     # the column block whose op(B) bp holds, if any
+    # blocks run column-block-major, so consecutive blocks of a worker share
+    # their columns of op(B) and, when k fits one slice, its packing
+    for blk in range(worker, nbi * nbj, workers):
+        bi = blk % nbi
+        bj = blk // nbi
+        i0 = bi * 64
+        j0 = bj * 256
+        mb = min(64, m - i0)
+        nb = min(256, n - j0)
+        npa = (mb + 4 - 1) // 4
+        npb = (nb + 16 - 1) // 16
+        fp = mb // 4             # full MR-row panels
+        fq = nb // 16             # full NR-column panels
+        if k == 0:
+            cp[:, :] = zero
+        for k0 in range(0, k, 256):
+            kb = min(256, k - k0)
+            last = k0 + kb >= k
+            pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero)
+            if k > 256 or packed != bj:
+                pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero)
+                packed = bj if k <= 256 else -1
+            for q in range(npb):
+                for p in range(npa):
+                    # a full tile's final sums go straight to C, others to cp
+                    direct = last and p < fp and q < fq
+                    dst = C if direct else cp
+                    di = i0 + p * 4 if direct else p * 4
+                    dj = j0 + q * 16 if direct else q * 16
+                    micro_f64(ap[p], bp[q], kb, cp, p * 4, q * 16, k0 == 0,
+                              dst, di, dj)
+        # the edge rows and columns (and everything when k = 0) come from cp
         for i in range(mb):
             for j in range(nb):
-                C[i0 + i, j0 + j] += bias[j0 + j]
+                if k == 0 or i >= fp * 4 or j >= fq * 16:
+                    C[i0 + i, j0 + j] = cp[i, j]
+        if has_bias:
+            for i in range(mb):
+                for j in range(nb):
+                    C[i0 + i, j0 + j] += bias[j0 + j]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1035,66 +285,58 @@ def pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero):
                 bp[full, kk, c] = src[j0 + full * 32 + c]
 
 
-@numba.njit(fastmath=_FASTMATH, parallel=True, cache=True, nogil=True)
-def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, workers):
-    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  workers
-    parallel loops each take every workers-th block, with packing buffers
-    allocated once per worker."""
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+    """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
+    every workers-th MC×NC block of C, starting at block `worker`."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
     zero = C.dtype.type(0)
     nbi = (m + 64 - 1) // 64
     nbj = (n + 512 - 1) // 512
-    for worker in prange(workers):
-        # one spare row per panel, so that panels are not a power of two
-        # apart (which would map them all to the same cache sets)
-        ap = np.empty((64 // 4, 512 + 1, 4), C.dtype)
-        bp = np.empty((512 // 32, 512 + 1, 32), C.dtype)
-        cp = np.empty((64, 512), C.dtype)
-        packed = np.full(1, -1, np.int64)        # the column block bp holds, if any
-        # blocks run column-block-major, so consecutive blocks of a worker
-        # share their columns of op(B) and, when k fits one slice, its packing
-        for blk in range(worker, nbi * nbj, workers):
-            _block_f32(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero,
-                       blk % nbi, blk // nbi, m, n, k, packed)
-
-
-@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def _block_f32(A, a_trans, B, b_trans, bias, has_bias, C, ap, bp, cp, zero, bi, bj,
-               m, n, k, packed):
-    """Block (bi, bj) of C, MC×NC."""
-    i0 = bi * 64
-    j0 = bj * 512
-    mb = min(64, m - i0)
-    nb = min(512, n - j0)
-    npa = (mb + 4 - 1) // 4
-    npb = (nb + 32 - 1) // 32
-    fp = mb // 4             # full MR-row panels
-    fq = nb // 32             # full NR-column panels
-    if k == 0:
-        cp[:, :] = zero
-    for k0 in range(0, k, 512):
-        kb = min(512, k - k0)
-        last = k0 + kb >= k
-        pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero)
-        if k > 512 or packed[0] != bj:
-            pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
-            packed[0] = bj if k <= 512 else -1
-        for q in range(npb):
-            for p in range(npa):
-                # a full tile's final sums go straight to C, others to cp
-                direct = last and p < fp and q < fq
-                dst = C if direct else cp
-                di = i0 + p * 4 if direct else p * 4
-                dj = j0 + q * 32 if direct else q * 32
-                micro_f32(ap[p], bp[q], kb, cp, p * 4, q * 32, k0 == 0, zero,
-                          dst, di, dj)
-    # the edge rows and columns (and everything when k = 0) come from cp
-    for i in range(mb):
-        for j in range(nb):
-            if k == 0 or i >= fp * 4 or j >= fq * 32:
-                C[i0 + i, j0 + j] = cp[i, j]
-    if has_bias:
+    # one spare row per panel, so that panels are not a power of two apart
+    # (which would map them all to the same cache sets)
+    ap = np.empty((64 // 4, 512 + 1, 4), C.dtype)
+    bp = np.empty((512 // 32, 512 + 1, 32), C.dtype)
+    cp = np.empty((64, 512), C.dtype)
+    packed = -1                     # the column block whose op(B) bp holds, if any
+    # blocks run column-block-major, so consecutive blocks of a worker share
+    # their columns of op(B) and, when k fits one slice, its packing
+    for blk in range(worker, nbi * nbj, workers):
+        bi = blk % nbi
+        bj = blk // nbi
+        i0 = bi * 64
+        j0 = bj * 512
+        mb = min(64, m - i0)
+        nb = min(512, n - j0)
+        npa = (mb + 4 - 1) // 4
+        npb = (nb + 32 - 1) // 32
+        fp = mb // 4             # full MR-row panels
+        fq = nb // 32             # full NR-column panels
+        if k == 0:
+            cp[:, :] = zero
+        for k0 in range(0, k, 512):
+            kb = min(512, k - k0)
+            last = k0 + kb >= k
+            pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero)
+            if k > 512 or packed != bj:
+                pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
+                packed = bj if k <= 512 else -1
+            for q in range(npb):
+                for p in range(npa):
+                    # a full tile's final sums go straight to C, others to cp
+                    direct = last and p < fp and q < fq
+                    dst = C if direct else cp
+                    di = i0 + p * 4 if direct else p * 4
+                    dj = j0 + q * 32 if direct else q * 32
+                    micro_f32(ap[p], bp[q], kb, cp, p * 4, q * 32, k0 == 0,
+                              dst, di, dj)
+        # the edge rows and columns (and everything when k = 0) come from cp
         for i in range(mb):
             for j in range(nb):
-                C[i0 + i, j0 + j] += bias[j0 + j]
+                if k == 0 or i >= fp * 4 or j >= fq * 32:
+                    C[i0 + i, j0 + j] = cp[i, j]
+        if has_bias:
+            for i in range(mb):
+                for j in range(nb):
+                    C[i0 + i, j0 + j] += bias[j0 + j]

@@ -9,12 +9,16 @@ outputs they are given.  Fast-math is contraction (FMA) only, which keeps IEEE
 NaN/Inf semantics; the rounding-error bound holds for any summation order and
 FMA.  Compiled on first use per dtype and cached on disk (cache=True).
 
-LLVM's SLP vectorizer, which turns the micro-kernel's scalar tile into vector
-registers, is off by default in numba; it is switched on only while these
-kernels are called (numba reads the setting when it compiles), and restored.
+Parallelism: numba.get_num_threads() workers (NUMBA_NUM_THREADS, or
+numba.set_num_threads) each compute every workers-th block of C, on Python
+threads: the kernels release the GIL.  Threads rather than numba's
+parallel=True, because a parfor links the whole kernel into three more LLVM
+modules, each optimized and compiled again: 3.9 s instead of 2 s on first
+use, for the same throughput (docs/design.md).
 """
 
 import importlib.util
+import threading
 
 from refbackprop import __version__
 from refbackprop.shapes import check_layer_shapes
@@ -56,18 +60,36 @@ def _compile():
     return _kernels
 
 
-class _SLP:
-    """Context: numba's SLP vectorizer on while our kernels (may) compile."""
+_pools = {}                 # thread count -> ThreadPoolExecutor
+_pools_lock = threading.Lock()
 
-    def __enter__(self):
-        from numba.core import config
-        self.config = config
-        self.saved = config.SLP_VECTORIZE
-        config.SLP_VECTORIZE = 1
 
-    def __exit__(self, *exc):
-        self.config.SLP_VECTORIZE = self.saved
-        return False
+def _run_workers(kernel, args, workers):
+    """kernel(*args, worker, workers) for every worker: worker 0 on this thread,
+    the others on a pool kept for the next call.  Waits for all of them and
+    re-raises the first exception."""
+    if workers <= 1:
+        kernel(*args, 0, 1)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(
+                max_workers=workers - 1, thread_name_prefix="refbackprop-numba")
+    others = [pool.submit(kernel, *args, w, workers) for w in range(1, workers)]
+    errors = []
+    try:
+        kernel(*args, 0, workers)
+    except BaseException as e:
+        errors.append(e)
+    for f in others:
+        try:
+            f.result()
+        except BaseException as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
 
 
 class NumbaBackend:
@@ -129,8 +151,8 @@ class NumbaBackend:
         if bias is None:
             bias = np.zeros(0, dtype=out.dtype)
         import numba
-        with _SLP():
-            gemm(a, a_trans, bmat, b_trans, bias, has_bias, out, numba.get_num_threads())
+        _run_workers(gemm, (a, a_trans, bmat, b_trans, bias, has_bias, out),
+                     numba.get_num_threads())
         return out
 
     def forward(self, x, w, b=None):
@@ -158,6 +180,5 @@ class NumbaBackend:
         db = None
         if b is not None:
             db = np.empty(m, dtype=dtype)
-            with _SLP():
-                _compile()["db"](dy, db)                 # Σ_i dY: (N, M) -> (M,)
+            _compile()["db"](dy, db)                     # Σ_i dY: (N, M) -> (M,)
         return self.dx(x, w, dy), self.dw(x, w, dy), db

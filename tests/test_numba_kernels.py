@@ -47,10 +47,35 @@ def test_generated_kernels_are_up_to_date():
     assert proc.returncode == 0, proc.stdout
 
 
-def test_slp_setting_is_restored():
-    from numba.core import config
-    before = config.SLP_VECTORIZE
+def test_worker_counts_agree_bit_for_bit():
+    """Blocks are computed the same whichever worker takes them."""
+    import numba
+    import numpy as np
     backend = get_backend("numba")
-    one = backend.array([[1.0]], (1, 1), "float64")
-    backend.forward(one, one)
-    assert config.SLP_VECTORIZE == before
+    rng = np.random.default_rng(3)
+    x, w, b, dy = (rng.standard_normal(s).astype("float32")
+                   for s in ((70, 600), (600, 530), (530,), (70, 530)))
+    saved = numba.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, saved):
+            numba.set_num_threads(threads)
+            outs.append([backend.forward(x, w, b)] + list(backend.backward(x, w, dy, b)))
+    finally:
+        numba.set_num_threads(saved)
+    for one, many in zip(*outs):
+        assert np.array_equal(one, many)
+
+
+def test_worker_errors_reach_the_caller():
+    from refbackprop.backends.numba_jit import _run_workers
+    seen = []
+
+    def kernel(tag, worker, workers):
+        seen.append((tag, worker, workers))
+        if worker == 1:
+            raise ValueError("worker %d of %d failed" % (worker, workers))
+
+    with pytest.raises(ValueError, match="worker 1 of 3 failed"):
+        _run_workers(kernel, ("t",), 3)
+    assert sorted(seen) == [("t", 0, 3), ("t", 1, 3), ("t", 2, 3)]
