@@ -121,7 +121,7 @@ def _tile(mr, nr, lanes):
 micro_f64 = _tile(4, 16, 8)
 
 
-micro_f32 = _tile(4, 32, 16)
+micro_f32 = _tile(8, 32, 16)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -238,25 +238,25 @@ def pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero):
     """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
     the edge.  Each layout is read along its own rows; full panels are copied
     without a branch in the inner loop."""
-    full = mb // 4
-    if mb % 4:
+    full = mb // 8
+    if mb % 8:
         ap[full, :kb, :] = zero
     if a_trans:
         for kk in range(kb):
             src = A[k0 + kk]
             for p in range(full):
-                for r in range(4):
-                    ap[p, kk, r] = src[i0 + p * 4 + r]
-            for r in range(mb - full * 4):
-                ap[full, kk, r] = src[i0 + full * 4 + r]
+                for r in range(8):
+                    ap[p, kk, r] = src[i0 + p * 8 + r]
+            for r in range(mb - full * 8):
+                ap[full, kk, r] = src[i0 + full * 8 + r]
     else:
         for p in range(full):
             for kk in range(kb):
-                for r in range(4):
-                    ap[p, kk, r] = A[i0 + p * 4 + r, k0 + kk]
-        for r in range(mb - full * 4):
+                for r in range(8):
+                    ap[p, kk, r] = A[i0 + p * 8 + r, k0 + kk]
+        for r in range(mb - full * 8):
             for kk in range(kb):
-                ap[full, kk, r] = A[i0 + full * 4 + r, k0 + kk]
+                ap[full, kk, r] = A[i0 + full * 8 + r, k0 + kk]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -296,7 +296,7 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     nbj = (n + 512 - 1) // 512
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 4, 512 + 1, 4), C.dtype)
+    ap = np.empty((64 // 8, 512 + 1, 8), C.dtype)
     bp = np.empty((512 // 32, 512 + 1, 32), C.dtype)
     cp = np.empty((64, 512), C.dtype)
     packed = -1                     # the column block whose op(B) bp holds, if any
@@ -309,9 +309,9 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
         j0 = bj * 512
         mb = min(64, m - i0)
         nb = min(512, n - j0)
-        npa = (mb + 4 - 1) // 4
+        npa = (mb + 8 - 1) // 8
         npb = (nb + 32 - 1) // 32
-        fp = mb // 4             # full MR-row panels
+        fp = mb // 8             # full MR-row panels
         fq = nb // 32             # full NR-column panels
         if k == 0:
             cp[:, :] = zero
@@ -327,14 +327,14 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                     # a full tile's final sums go straight to C, others to cp
                     direct = last and p < fp and q < fq
                     dst = C if direct else cp
-                    di = i0 + p * 4 if direct else p * 4
+                    di = i0 + p * 8 if direct else p * 8
                     dj = j0 + q * 32 if direct else q * 32
-                    micro_f32(ap[p], bp[q], kb, cp, p * 4, q * 32, k0 == 0,
+                    micro_f32(ap[p], bp[q], kb, cp, p * 8, q * 32, k0 == 0,
                               dst, di, dj)
         # the edge rows and columns (and everything when k = 0) come from cp
         for i in range(mb):
             for j in range(nb):
-                if k == 0 or i >= fp * 4 or j >= fq * 32:
+                if k == 0 or i >= fp * 8 or j >= fq * 32:
                     C[i0 + i, j0 + j] = cp[i, j]
         if has_bias:
             for i in range(mb):

@@ -1,7 +1,7 @@
 """The numba GEMM at every tile remainder, judged by the comparison engine.
 
 Tiles (tools/gen_numba_kernels.py): float64 MR=4, NR=16, MC=64, NC=256,
-KC=256; float32 MR=4, NR=32, MC=64, NC=512, KC=512.  forward is (N×D)@(D×M),
+KC=256; float32 MR=8, NR=32, MC=64, NC=512, KC=512.  forward is (N×D)@(D×M),
 dX is (N×M)@(M×D) with W packed transposed, dW is (D×N)@(N×M) with X packed
 transposed, so N, D and M each play m, n and k somewhere.
 """
@@ -19,8 +19,9 @@ from refbackprop.runner import run_case
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SHAPES = [
-    # every remainder mod MR=4 and around NR=16/32 in m and n
+    # every remainder mod MR=4/8 and around NR=16/32 in m and n
     (1, 3, 15), (2, 5, 16), (3, 7, 17), (4, 2, 31), (5, 1, 32), (7, 6, 33),
+    (6, 8, 9), (8, 6, 14), (9, 10, 40),
     # around MC=64 and NC=256/512 (as m or n in some product)
     (65, 3, 9), (3, 257, 5), (2, 9, 513), (64, 4, 256),
     # around KC=256/512 (k is D for forward, M for dX, N for dW)

@@ -23,7 +23,7 @@ TARGET = os.environ.get("GEMM_TARGET") or os.path.join(HERE, "..", "backends",
 
 # (dtype, MR, NR, MC, NC, KC): tiles measured best on this machine's AVX-512
 # (docs/design.md).  NR is a multiple of the vector length (LANES).
-CONFIGS = (("f64", 4, 16, 64, 256, 256), ("f32", 4, 32, 64, 512, 512))
+CONFIGS = (("f64", 4, 16, 64, 256, 256), ("f32", 8, 32, 64, 512, 512))
 if os.environ.get("GEMM_CONFIGS"):      # for tuning sweeps: "f32,4,32,64,512,512;..."
     CONFIGS = tuple((c.split(",")[0],) + tuple(int(v) for v in c.split(",")[1:])
                     for c in os.environ["GEMM_CONFIGS"].split(";"))
