@@ -114,3 +114,38 @@ def test_seed_size_end_to_end_with_numba_float32():
     outputs = doc["results"][0]["verification"]["outputs"]
     assert [o["output"] for o in outputs] == ["y", "dx", "dw", "db"]
     assert all(o["passed"] for o in outputs)
+
+
+def _exact_magnitudes(w, dy):
+    rowabs = [sum(map(abs, row)) for row in w]
+    colabs = [sum(abs(row[j]) for row in w) for j in range(len(w[0]))] if w else []
+    return rowabs, [sum(abs(a) * c for a, c in zip(row, colabs)) for row in dy]
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-160, 1e-300, 1e150, 1e200, 1e305, 1e307])
+def test_tolerance_magnitudes_bound_the_exact_sums(scale):
+    """Cauchy–Schwarz bounds from squares, and the exact fallback when squares
+    overflow, never fall below Σ|W| and |dY| |W|ᵀ 1 (no false alarm), and stay
+    within a factor of the exact sums (detection)."""
+    from refbackprop.freivalds import _magnitudes
+    x, w, b, dy = sized_inputs(7, 40, 30, "float64", seed=3)
+    w = [[v * scale for v in row] for row in w]
+    w[3] = [0.0] * 30                                  # a zero row
+    w[5][7] = 1e-310 * scale if scale < 1 else w[5][7]  # a subnormal among normals
+    rowabs, dyw = _magnitudes(w, dy, 30, 40)
+    exact_rows, exact_dyw = _exact_magnitudes(w, dy)
+    for got, exact in list(zip(rowabs, exact_rows)) + list(zip(dyw, exact_dyw)):
+        assert exact <= got <= 2.5 * exact, (got, exact)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e200])
+def test_extreme_magnitudes_verify_without_false_alarms_and_catch_errors(scale):
+    x, w, b, dy = sized_inputs(6, 33, 20, "float64", seed=4)
+    w = [[v * scale for v in row] for row in w]
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    assert verify(x, w, b, dy, y, dx, dw, db, "float64").passed
+    y[2][5] += abs(y[2][5]) * 1e-6 + 1e-30 * scale    # far above any rounding
+    dx[4][10] *= 1.0 + 1e-6
+    result = verify(x, w, b, dy, y, dx, dw, db, "float64")
+    assert sorted(o.name for o in result.outputs if not o.passed) == ["dx", "y"]
