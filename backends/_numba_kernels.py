@@ -174,12 +174,102 @@ def _panel_copy(nr, lanes):
     return panel_copy
 
 
+def _transpose_vectors(builder, vecs):
+    """The lanes×lanes block held in `vecs` (row i in vecs[i]), transposed with
+    log2(lanes) rounds of two-input shuffles: each round swaps the off-diagonal
+    h×h sub-blocks of every 2h×2h block (h = lanes/2, ..., 1)."""
+    n = len(vecs)
+    h = n // 2
+    while h >= 1:
+        low, high = [], []
+        for b in range(0, n, 2 * h):
+            low += list(range(b, b + h)) + list(range(n + b, n + b + h))
+            high += list(range(b + h, b + 2 * h)) + list(range(n + b + h, n + b + 2 * h))
+        masks = [ir.Constant(ir.VectorType(ir.IntType(32), n), m) for m in (low, high)]
+        out = list(vecs)
+        for i in range(n):
+            if (i // h) % 2 == 0:
+                j = i + h
+                out[i] = builder.shuffle_vector(vecs[i], vecs[j], masks[0])
+                out[j] = builder.shuffle_vector(vecs[i], vecs[j], masks[1])
+        vecs = out
+        h //= 2
+    return vecs
+
+
+def _panel_transpose(nr, lanes):
+    """Packing of whole panels of a transposed operand, as a numba intrinsic:
+
+        panel_transpose(B, k0, kb, j0, nq, bp)
+        bp[q, kk, c] = B[j0 + q*nr + c, k0 + kk]   for q < nq, kk < kb, c < nr
+
+    with kb a multiple of lanes; B and bp (≥nq, ≥kb, nr) C-contiguous, of
+    one dtype.  Each lanes×lanes block is read as lanes vector loads along
+    B's rows, transposed in registers (_transpose_vectors) and stored as
+    lanes vectors: no strided element-by-element access.
+    """
+    halves = nr // lanes
+
+    @intrinsic
+    def panel_transpose(typingctx, B, k0, kb, j0, nq, bp):
+        if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
+                and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
+                and B.dtype == bp.dtype):
+            return None
+        sig = types.void(B, k0, kb, j0, nq, bp)
+
+        def codegen(context, builder, signature, args):
+            elt = context.get_value_type(signature.args[0].dtype)
+            size = context.get_abi_sizeof(elt)
+            vptr = ir.PointerType(ir.VectorType(elt, lanes))
+            i64 = ir.IntType(64)
+            src = context.make_array(signature.args[0])(context, builder, args[0])
+            dst = context.make_array(signature.args[5])(context, builder, args[5])
+
+            def index(v):
+                return v if v.type == i64 else builder.sext(v, i64)
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def at(ary, offset):
+                return builder.bitcast(builder.gep(ary.data, [offset]), vptr)
+
+            k0_v, kb_v, j0_v, nq_v = [index(args[k]) for k in (1, 2, 3, 4)]
+            ld = cgutils.unpack_tuple(builder, src.shape, 2)[1]
+            dshape = cgutils.unpack_tuple(builder, dst.shape, 3)
+            panel = builder.mul(dshape[1], dshape[2])         # elements per panel
+            blocks = builder.udiv(kb_v, const(lanes))
+            with cgutils.for_range(builder, nq_v) as panels:
+                q = index(panels.index)
+                with cgutils.for_range(builder, blocks) as steps:
+                    kk = builder.mul(index(steps.index), const(lanes))
+                    col = builder.add(k0_v, kk)
+                    for half in range(halves):
+                        first = builder.add(j0_v, builder.add(builder.mul(q, const(nr)),
+                                                              const(half * lanes)))
+                        rows = [builder.load(at(src, builder.add(builder.mul(
+                                    builder.add(first, const(i)), ld), col)), align=size)
+                                for i in range(lanes)]
+                        for t, v in enumerate(_transpose_vectors(builder, rows)):
+                            out = builder.add(builder.add(builder.mul(q, panel), builder.mul(
+                                builder.add(kk, const(t)), const(nr))), const(half * lanes))
+                            builder.store(v, at(dst, out), align=size)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return panel_transpose
+
+
 micro_f64 = _tile(4, 16, 8)
 copy_f64 = _panel_copy(16, 8)
+transpose_f64 = _panel_transpose(16, 8)
 
 
 micro_f32 = _tile(8, 32, 16)
 copy_f32 = _panel_copy(32, 16)
+transpose_f32 = _panel_transpose(32, 16)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -217,8 +307,10 @@ def pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero):
     if nb % 16:
         bp[full, :kb, :] = zero
     if b_trans:
+        whole = kb // 8 * 8
+        transpose_f64(B, k0, whole, j0, full, bp)
         for q in range(full):
-            for kk in range(kb):
+            for kk in range(whole, kb):
                 for c in range(16):
                     bp[q, kk, c] = B[j0 + q * 16 + c, k0 + kk]
         for c in range(nb - full * 16):
@@ -324,8 +416,10 @@ def pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero):
     if nb % 32:
         bp[full, :kb, :] = zero
     if b_trans:
+        whole = kb // 16 * 16
+        transpose_f32(B, k0, whole, j0, full, bp)
         for q in range(full):
-            for kk in range(kb):
+            for kk in range(whole, kb):
                 for c in range(32):
                     bp[q, kk, c] = B[j0 + q * 32 + c, k0 + kk]
         for c in range(nb - full * 32):

@@ -206,6 +206,94 @@ def _panel_copy(nr, lanes):
         return sig, codegen
 
     return panel_copy
+
+
+def _transpose_vectors(builder, vecs):
+    """The lanes×lanes block held in `vecs` (row i in vecs[i]), transposed with
+    log2(lanes) rounds of two-input shuffles: each round swaps the off-diagonal
+    h×h sub-blocks of every 2h×2h block (h = lanes/2, ..., 1)."""
+    n = len(vecs)
+    h = n // 2
+    while h >= 1:
+        low, high = [], []
+        for b in range(0, n, 2 * h):
+            low += list(range(b, b + h)) + list(range(n + b, n + b + h))
+            high += list(range(b + h, b + 2 * h)) + list(range(n + b + h, n + b + 2 * h))
+        masks = [ir.Constant(ir.VectorType(ir.IntType(32), n), m) for m in (low, high)]
+        out = list(vecs)
+        for i in range(n):
+            if (i // h) % 2 == 0:
+                j = i + h
+                out[i] = builder.shuffle_vector(vecs[i], vecs[j], masks[0])
+                out[j] = builder.shuffle_vector(vecs[i], vecs[j], masks[1])
+        vecs = out
+        h //= 2
+    return vecs
+
+
+def _panel_transpose(nr, lanes):
+    """Packing of whole panels of a transposed operand, as a numba intrinsic:
+
+        panel_transpose(B, k0, kb, j0, nq, bp)
+        bp[q, kk, c] = B[j0 + q*nr + c, k0 + kk]   for q < nq, kk < kb, c < nr
+
+    with kb a multiple of lanes; B and bp (≥nq, ≥kb, nr) C-contiguous, of
+    one dtype.  Each lanes×lanes block is read as lanes vector loads along
+    B's rows, transposed in registers (_transpose_vectors) and stored as
+    lanes vectors: no strided element-by-element access.
+    """
+    halves = nr // lanes
+
+    @intrinsic
+    def panel_transpose(typingctx, B, k0, kb, j0, nq, bp):
+        if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
+                and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
+                and B.dtype == bp.dtype):
+            return None
+        sig = types.void(B, k0, kb, j0, nq, bp)
+
+        def codegen(context, builder, signature, args):
+            elt = context.get_value_type(signature.args[0].dtype)
+            size = context.get_abi_sizeof(elt)
+            vptr = ir.PointerType(ir.VectorType(elt, lanes))
+            i64 = ir.IntType(64)
+            src = context.make_array(signature.args[0])(context, builder, args[0])
+            dst = context.make_array(signature.args[5])(context, builder, args[5])
+
+            def index(v):
+                return v if v.type == i64 else builder.sext(v, i64)
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def at(ary, offset):
+                return builder.bitcast(builder.gep(ary.data, [offset]), vptr)
+
+            k0_v, kb_v, j0_v, nq_v = [index(args[k]) for k in (1, 2, 3, 4)]
+            ld = cgutils.unpack_tuple(builder, src.shape, 2)[1]
+            dshape = cgutils.unpack_tuple(builder, dst.shape, 3)
+            panel = builder.mul(dshape[1], dshape[2])         # elements per panel
+            blocks = builder.udiv(kb_v, const(lanes))
+            with cgutils.for_range(builder, nq_v) as panels:
+                q = index(panels.index)
+                with cgutils.for_range(builder, blocks) as steps:
+                    kk = builder.mul(index(steps.index), const(lanes))
+                    col = builder.add(k0_v, kk)
+                    for half in range(halves):
+                        first = builder.add(j0_v, builder.add(builder.mul(q, const(nr)),
+                                                              const(half * lanes)))
+                        rows = [builder.load(at(src, builder.add(builder.mul(
+                                    builder.add(first, const(i)), ld), col)), align=size)
+                                for i in range(lanes)]
+                        for t, v in enumerate(_transpose_vectors(builder, rows)):
+                            out = builder.add(builder.add(builder.mul(q, panel), builder.mul(
+                                builder.add(kk, const(t)), const(nr))), const(half * lanes))
+                            builder.store(v, at(dst, out), align=size)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return panel_transpose
 '''
 
 
@@ -214,7 +302,8 @@ def micro(name, mr, nr):
     lanes = LANES[name[-3:]]
     assert nr % lanes == 0, "NR must be a multiple of the vector length"
     return ["", "", "%s = _tile(%d, %d, %d)" % (name, mr, nr, lanes),
-            "copy_%s = _panel_copy(%d, %d)" % (name[-3:], nr, lanes)]
+            "copy_%s = _panel_copy(%d, %d)" % (name[-3:], nr, lanes),
+            "transpose_%s = _panel_transpose(%d, %d)" % (name[-3:], nr, lanes)]
 
 
 def gemm(dtype, mr, nr, mc, nc, kc):
@@ -255,8 +344,10 @@ def pack_b_{d}(B, b_trans, j0, nb, k0, kb, bp, zero):
     if nb % {nr}:
         bp[full, :kb, :] = zero
     if b_trans:
+        whole = kb // {lanes} * {lanes}
+        transpose_{d}(B, k0, whole, j0, full, bp)
         for q in range(full):
-            for kk in range(kb):
+            for kk in range(whole, kb):
                 for c in range({nr}):
                     bp[q, kk, c] = B[j0 + q * {nr} + c, k0 + kk]
         for c in range(nb - full * {nr}):
@@ -325,7 +416,8 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
             for i in range(mb):
                 for j in range(nb):
                     C[i0 + i, j0 + j] += bias[j0 + j]
-''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc).splitlines()
+''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc,
+                                        lanes=LANES[dtype]).splitlines()
 
 
 def source():
