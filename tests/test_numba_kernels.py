@@ -26,6 +26,9 @@ SHAPES = [
     (65, 3, 9), (3, 257, 5), (2, 9, 513), (64, 4, 256),
     # around KC=256/512 (k is D for forward, M for dX, N for dW)
     (3, 255, 4), (2, 256, 3), (3, 257, 2), (2, 4, 513), (257, 2, 3),
+    # dX packs Wᵀ by vector transposes: full panels (D ≥ NR) with k = M both a
+    # multiple of the vector length and not (8 float64 / 16 float32 lanes)
+    (3, 70, 37), (2, 33, 48), (5, 100, 16), (4, 48, 65),
     # zero-size products
     (0, 5, 7), (5, 0, 7), (5, 7, 0),
 ]
@@ -80,3 +83,24 @@ def test_worker_errors_reach_the_caller():
     with pytest.raises(ValueError, match="worker 1 of 3 failed"):
         _run_workers(kernel, ("t",), 3)
     assert sorted(seen) == [("t", 0, 3), ("t", 1, 3), ("t", 2, 3)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("b_trans", [False, True])
+def test_packing_matches_the_operand_at_any_offset(dtype, b_trans):
+    """pack_b's vector copies and in-register transposes (full panels, whole
+    vector blocks of k) and its scalar remainders, against NumPy slicing."""
+    import numpy as np
+    from refbackprop.backends import _numba_kernels as k
+    pack = getattr(k, "pack_b_" + dtype.replace("loat", ""))
+    nr = 16 if dtype == "float64" else 32
+    B = np.arange(300 * 280, dtype=dtype).reshape(300, 280)
+    for j0, nb, k0, kb in ((0, 2 * nr, 0, 48), (7, 3 * nr + 5, 13, 37), (1, 5, 3, 16)):
+        bp = np.full((4, 64, nr), -1, dtype)
+        pack(B, b_trans, j0, nb, k0, kb, bp, bp.dtype.type(0))
+        op = B.T if b_trans else B                     # op(B)[k, j]
+        want = np.zeros((kb, 4 * nr), dtype)
+        want[:, :nb] = op[k0:k0 + kb, j0:j0 + nb]
+        panels = (nb + nr - 1) // nr
+        got = np.concatenate([bp[q, :kb, :] for q in range(panels)], axis=1)
+        assert np.array_equal(got, want[:, :panels * nr])
