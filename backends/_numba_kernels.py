@@ -11,8 +11,9 @@ Register-blocked GEMM kernels for backends/numba_jit.py, one per dtype:
 C is cut into MC×NC blocks; for each KC slice of k, the block's rows of op(A)
 are packed into MR-row panels and its columns of op(B) into NR-column panels
 (zero-padded, so edges need no branches and no kernel walks a transposed
-view: packing reads each operand in its own layout), and the micro-kernel
-(_tile) accumulates an MR×NR tile in vector registers.  Every element is a
+view: packing reads each operand in its own layout; whole op(B) panels move
+as vectors, _panel_copy and _panel_transpose), and the micro-kernel (_tile)
+accumulates an MR×NR tile in vector registers.  Every element is a
 sum of k products in some order; the rounding-error bound of
 refbackprop/bounds.py holds for any order and for fused multiply-adds.
 """

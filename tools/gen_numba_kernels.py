@@ -3,15 +3,16 @@
     python tools/gen_numba_kernels.py          # rewrites the file
     python tools/gen_numba_kernels.py --check  # exit 1 if the file is stale
 
-Numba has no vector types, so the micro-kernel is a numba intrinsic that
-emits LLVM IR with explicit <lanes x dtype> vectors (_tile below): the MR×NR
-tile of C lives in MR·NR/lanes vector registers.  Compact IR compiles in a
-fraction of the time MR·NR unrolled scalar locals took (6.6 s -> 2 s for
-float32), and vectorizes by construction instead of by LLVM's SLP pass.
-The rest is the same code for each dtype with its tile sizes substituted,
-hence this generator; the intrinsic is written into the generated file
-itself, so that numba's on-disk cache (keyed on that file) is invalidated
-whenever any of it changes.
+Numba has no vector types, so the hot loops are numba intrinsics that emit
+LLVM IR with explicit <lanes x dtype> vectors: the micro-kernel (_tile: the
+MR×NR tile of C in MR·NR/lanes vector registers) and the packing of op(B)
+panels (_panel_copy, and _panel_transpose for a transposed operand).
+Compact IR compiles in a fraction of the time MR·NR unrolled scalar locals
+took (6.6 s -> 1.6 s for float32) and vectorizes by construction.  The rest
+is the same code for each dtype with its tile sizes substituted, hence this
+generator; the intrinsics are written into the generated file itself, so
+that numba's on-disk cache (keyed on that file) is invalidated whenever any
+of it changes.  Design notes: docs/design.md, "The numba kernels".
 """
 
 import os
@@ -45,8 +46,9 @@ Register-blocked GEMM kernels for backends/numba_jit.py, one per dtype:
 C is cut into MC×NC blocks; for each KC slice of k, the block's rows of op(A)
 are packed into MR-row panels and its columns of op(B) into NR-column panels
 (zero-padded, so edges need no branches and no kernel walks a transposed
-view: packing reads each operand in its own layout), and the micro-kernel
-(_tile) accumulates an MR×NR tile in vector registers.  Every element is a
+view: packing reads each operand in its own layout; whole op(B) panels move
+as vectors, _panel_copy and _panel_transpose), and the micro-kernel (_tile)
+accumulates an MR×NR tile in vector registers.  Every element is a
 sum of k products in some order; the rounding-error bound of
 refbackprop/bounds.py holds for any order and for fused multiply-adds.
 """
