@@ -12,7 +12,7 @@ C is cut into MC×NC blocks; for each KC slice of k, the block's rows of op(A)
 are packed into MR-row panels and its columns of op(B) into NR-column panels
 (zero-padded, so edges need no branches and no kernel walks a transposed
 view: packing reads each operand in its own layout; whole op(B) panels move
-as vectors, _panel_copy and _panel_transpose), and the micro-kernel (_tile)
+as vectors, _copy_body and _transpose_body), and the micro-kernel (_tile)
 accumulates an MR×NR tile in vector registers.  Every element is a
 sum of k products in some order; the rounding-error bound of
 refbackprop/bounds.py holds for any order and for fused multiply-adds.
@@ -119,60 +119,78 @@ def _tile(mr, nr, lanes):
     return tile
 
 
-def _panel_copy(nr, lanes):
-    """Packing of whole panels as a numba intrinsic with explicit vectors:
+class _PackIR:
+    """What the packing intrinsics emit with: B and bp as arrays, the scalar
+    arguments (k0, kb, j0, nq) as i64, B's row length, the elements of one
+    panel of bp, and vector loads and stores at element offsets."""
 
-        panel_copy(B, k0, kb, j0, nq, bp)
-        bp[q, kk, :] = B[k0 + kk, j0 + q*nr : j0 + (q+1)*nr]   for q < nq, kk < kb
+    def __init__(self, context, builder, signature, args, lanes):
+        self.b = builder
+        elt = context.get_value_type(signature.args[0].dtype)
+        self.size = context.get_abi_sizeof(elt)
+        self.vptr = ir.PointerType(ir.VectorType(elt, lanes))
+        self.src = context.make_array(signature.args[0])(context, builder, args[0])
+        self.dst = context.make_array(signature.args[5])(context, builder, args[5])
+        self.k0, self.kb, self.j0, self.nq = [self.index(args[k]) for k in (1, 2, 3, 4)]
+        self.ld = cgutils.unpack_tuple(builder, self.src.shape, 2)[1]
+        shape = cgutils.unpack_tuple(builder, self.dst.shape, 3)
+        self.panel = builder.mul(shape[1], shape[2])
 
-    B and bp (≥nq, ≥kb, nr) C-contiguous, of one dtype: each row segment is
-    moved as nr/lanes vector loads and stores, with no per-element indexing
-    (numba's loop copied 2x slower).
-    """
-    nv = nr // lanes
+    def index(self, v):
+        i64 = ir.IntType(64)
+        return v if v.type == i64 else self.b.sext(v, i64)
+
+    def const(self, v):
+        return ir.Constant(ir.IntType(64), v)
+
+    def _at(self, ary, offset):
+        return self.b.bitcast(self.b.gep(ary.data, [offset]), self.vptr)
+
+    def load(self, offset):
+        return self.b.load(self._at(self.src, offset), align=self.size)
+
+    def store(self, value, offset):
+        self.b.store(value, self._at(self.dst, offset), align=self.size)
+
+
+def _packer(nr, lanes, body):
+    """A numba intrinsic packer(B, k0, kb, j0, nq, bp) that fills the panels
+    bp[q] (q < nq) of NR columns of op(B) for rows k0..k0+kb of op(B) with
+    explicit vectors; body(e, nr, lanes) emits the loops (_copy_body: op(B)
+    is B, _transpose_body: op(B) is Bᵀ).  B and bp (≥nq, ≥kb, nr)
+    C-contiguous, of one dtype; numba's element loops ran 2.5x slower."""
 
     @intrinsic
-    def panel_copy(typingctx, B, k0, kb, j0, nq, bp):
+    def packer(typingctx, B, k0, kb, j0, nq, bp):
         if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
                 and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
                 and B.dtype == bp.dtype):
             return None
-        sig = types.void(B, k0, kb, j0, nq, bp)
 
         def codegen(context, builder, signature, args):
-            elt = context.get_value_type(signature.args[0].dtype)
-            size = context.get_abi_sizeof(elt)
-            vptr = ir.PointerType(ir.VectorType(elt, lanes))
-            i64 = ir.IntType(64)
-            src = context.make_array(signature.args[0])(context, builder, args[0])
-            dst = context.make_array(signature.args[5])(context, builder, args[5])
-
-            def index(v):
-                return v if v.type == i64 else builder.sext(v, i64)
-
-            k0_v, kb_v, j0_v, nq_v = [index(args[k]) for k in (1, 2, 3, 4)]
-            ld = cgutils.unpack_tuple(builder, src.shape, 2)[1]
-            dshape = cgutils.unpack_tuple(builder, dst.shape, 3)
-            panel = builder.mul(dshape[1], dshape[2])         # elements per panel
-            with cgutils.for_range(builder, kb_v) as rows:
-                kk = index(rows.index)
-                row = builder.add(builder.mul(builder.add(k0_v, kk), ld), j0_v)
-                out = builder.mul(kk, ir.Constant(i64, nr))
-                with cgutils.for_range(builder, nq_v) as panels:
-                    q = index(panels.index)
-                    s0 = builder.add(row, builder.mul(q, ir.Constant(i64, nr)))
-                    d0 = builder.add(out, builder.mul(q, panel))
-                    for v in range(nv):
-                        off = ir.Constant(i64, v * lanes)
-                        value = builder.load(builder.bitcast(
-                            builder.gep(src.data, [builder.add(s0, off)]), vptr), align=size)
-                        builder.store(value, builder.bitcast(
-                            builder.gep(dst.data, [builder.add(d0, off)]), vptr), align=size)
+            body(_PackIR(context, builder, signature, args, lanes), nr, lanes)
             return context.get_dummy_value()
 
-        return sig, codegen
+        return types.void(B, k0, kb, j0, nq, bp), codegen
 
-    return panel_copy
+    return packer
+
+
+def _copy_body(e, nr, lanes):
+    """bp[q, kk, :] = B[k0 + kk, j0 + q*nr : j0 + (q+1)*nr]: each row segment
+    moved as nr/lanes vector loads and stores."""
+    b = e.b
+    with cgutils.for_range(b, e.kb) as rows:
+        kk = e.index(rows.index)
+        row = b.add(b.mul(b.add(e.k0, kk), e.ld), e.j0)
+        out = b.mul(kk, e.const(nr))
+        with cgutils.for_range(b, e.nq) as panels:
+            q = e.index(panels.index)
+            s0 = b.add(row, b.mul(q, e.const(nr)))
+            d0 = b.add(out, b.mul(q, e.panel))
+            for v in range(nr // lanes):
+                off = e.const(v * lanes)
+                e.store(e.load(b.add(s0, off)), b.add(d0, off))
 
 
 def _transpose_vectors(builder, vecs):
@@ -198,79 +216,33 @@ def _transpose_vectors(builder, vecs):
     return vecs
 
 
-def _panel_transpose(nr, lanes):
-    """Packing of whole panels of a transposed operand, as a numba intrinsic:
-
-        panel_transpose(B, k0, kb, j0, nq, bp)
-        bp[q, kk, c] = B[j0 + q*nr + c, k0 + kk]   for q < nq, kk < kb, c < nr
-
-    with kb a multiple of lanes; B and bp (≥nq, ≥kb, nr) C-contiguous, of
-    one dtype.  Each lanes×lanes block is read as lanes vector loads along
-    B's rows, transposed in registers (_transpose_vectors) and stored as
-    lanes vectors: no strided element-by-element access.
-    """
-    halves = nr // lanes
-
-    @intrinsic
-    def panel_transpose(typingctx, B, k0, kb, j0, nq, bp):
-        if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
-                and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
-                and B.dtype == bp.dtype):
-            return None
-        sig = types.void(B, k0, kb, j0, nq, bp)
-
-        def codegen(context, builder, signature, args):
-            elt = context.get_value_type(signature.args[0].dtype)
-            size = context.get_abi_sizeof(elt)
-            vptr = ir.PointerType(ir.VectorType(elt, lanes))
-            i64 = ir.IntType(64)
-            src = context.make_array(signature.args[0])(context, builder, args[0])
-            dst = context.make_array(signature.args[5])(context, builder, args[5])
-
-            def index(v):
-                return v if v.type == i64 else builder.sext(v, i64)
-
-            def const(v):
-                return ir.Constant(i64, v)
-
-            def at(ary, offset):
-                return builder.bitcast(builder.gep(ary.data, [offset]), vptr)
-
-            k0_v, kb_v, j0_v, nq_v = [index(args[k]) for k in (1, 2, 3, 4)]
-            ld = cgutils.unpack_tuple(builder, src.shape, 2)[1]
-            dshape = cgutils.unpack_tuple(builder, dst.shape, 3)
-            panel = builder.mul(dshape[1], dshape[2])         # elements per panel
-            blocks = builder.udiv(kb_v, const(lanes))
-            with cgutils.for_range(builder, nq_v) as panels:
-                q = index(panels.index)
-                with cgutils.for_range(builder, blocks) as steps:
-                    kk = builder.mul(index(steps.index), const(lanes))
-                    col = builder.add(k0_v, kk)
-                    for half in range(halves):
-                        first = builder.add(j0_v, builder.add(builder.mul(q, const(nr)),
-                                                              const(half * lanes)))
-                        rows = [builder.load(at(src, builder.add(builder.mul(
-                                    builder.add(first, const(i)), ld), col)), align=size)
-                                for i in range(lanes)]
-                        for t, v in enumerate(_transpose_vectors(builder, rows)):
-                            out = builder.add(builder.add(builder.mul(q, panel), builder.mul(
-                                builder.add(kk, const(t)), const(nr))), const(half * lanes))
-                            builder.store(v, at(dst, out), align=size)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return panel_transpose
+def _transpose_body(e, nr, lanes):
+    """bp[q, kk, c] = B[j0 + q*nr + c, k0 + kk], kb a multiple of lanes: each
+    lanes×lanes block is read as lanes vector loads along B's rows,
+    transposed in registers (_transpose_vectors) and stored as lanes vectors."""
+    b, const = e.b, e.const
+    with cgutils.for_range(b, e.nq) as panels:
+        q = e.index(panels.index)
+        with cgutils.for_range(b, b.udiv(e.kb, const(lanes))) as steps:
+            kk = b.mul(e.index(steps.index), const(lanes))
+            col = b.add(e.k0, kk)
+            for half in range(nr // lanes):
+                first = b.add(e.j0, b.add(b.mul(q, const(nr)), const(half * lanes)))
+                rows = [e.load(b.add(b.mul(b.add(first, const(i)), e.ld), col))
+                        for i in range(lanes)]
+                for t, v in enumerate(_transpose_vectors(b, rows)):
+                    e.store(v, b.add(b.add(b.mul(q, e.panel), b.mul(
+                        b.add(kk, const(t)), const(nr))), const(half * lanes)))
 
 
 micro_f64 = _tile(4, 16, 8)
-copy_f64 = _panel_copy(16, 8)
-transpose_f64 = _panel_transpose(16, 8)
+copy_f64 = _packer(16, 8, _copy_body)
+transpose_f64 = _packer(16, 8, _transpose_body)
 
 
 micro_f32 = _tile(8, 32, 16)
-copy_f32 = _panel_copy(32, 16)
-transpose_f32 = _panel_transpose(32, 16)
+copy_f32 = _packer(32, 16, _copy_body)
+transpose_f32 = _packer(32, 16, _transpose_body)
 
 
 @numba.njit(cache=True, nogil=True)
