@@ -1,0 +1,224 @@
+"""LLVM-IR building blocks of the numba GEMM (backends/_numba_kernels.py).
+
+Numba has no vector types, so the hot loops are numba intrinsics that emit
+LLVM IR with explicit <lanes x dtype> vectors: the micro-kernel (_tile) and
+the packing of op(B) panels (_packer with _copy_body, or _transpose_body for
+a transposed operand).  Compact IR compiles in a fraction of the time MR·NR
+unrolled scalar locals took, and vectorizes by construction.
+
+The kernels that use these are cached on disk by numba, keyed on
+_numba_kernels.py only; tools/gen_numba_kernels.py therefore writes a hash
+of this file into that one (and a test checks it is current), so that any
+change here invalidates the cache.  Design notes: docs/design.md.
+"""
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+def _tile(mr, nr, lanes):
+    """The micro-kernel, a numba intrinsic with explicit <lanes x dtype> vectors:
+
+        tile(ap, bp, kc, src, si, sj, first, dst, di, dj)
+        dst[di:di+mr, dj:dj+nr] = (0 if first else src[si:si+mr, sj:sj+nr])
+                                  + Σ_{kk<kc} ap[kk, :]ᵀ bp[kk, :]
+
+    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, src and dst C-contiguous
+    2-D arrays, all of one dtype.  The tile lives in mr·nr/lanes vector
+    accumulators (allocas, which LLVM promotes to registers); each step
+    broadcasts mr values of ap, loads nr/lanes vectors of bp and does
+    mr·nr/lanes llvm.fmuladd (fused where the CPU has FMA, IEEE either way).
+    """
+    nv = nr // lanes
+
+    @intrinsic
+    def tile(typingctx, ap, bp, kc, src, si, sj, first, dst, di, dj):
+        arrays = (ap, bp, src, dst)
+        if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                   and a.dtype == ap.dtype for a in arrays):
+            return None
+        sig = types.void(ap, bp, kc, src, si, sj, first, dst, di, dj)
+
+        def codegen(context, builder, signature, args):
+            elt = context.get_value_type(signature.args[0].dtype)
+            size = context.get_abi_sizeof(elt)
+            vec = ir.VectorType(elt, lanes)
+            i64 = ir.IntType(64)
+            a_ary, b_ary, s_ary, d_ary = [
+                context.make_array(signature.args[k])(context, builder, args[k])
+                for k in (0, 1, 3, 7)]
+            kc_v, si_v, sj_v, first_v, di_v, dj_v = [args[k] for k in (2, 4, 5, 6, 8, 9)]
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def index(v):
+                return v if v.type == i64 else builder.sext(v, i64)
+
+            def vector_at(ptr, offset):
+                return builder.bitcast(builder.gep(ptr, [offset]), ir.PointerType(vec))
+
+            def tile_row(ary, i0, j0, r, v):
+                # &ary[i0 + r, j0 + v * lanes] in a C-contiguous 2-D array
+                ld = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
+                row = builder.add(index(i0), const(r))
+                col = builder.add(index(j0), const(v * lanes))
+                return vector_at(ary.data, builder.add(builder.mul(row, ld), col))
+
+            acc = [[cgutils.alloca_once(builder, vec) for v in range(nv)]
+                   for r in range(mr)]
+            with builder.if_else(first_v) as (then, otherwise):
+                with then:
+                    for r in range(mr):
+                        for v in range(nv):
+                            builder.store(ir.Constant(vec, None), acc[r][v])
+                with otherwise:
+                    for r in range(mr):
+                        for v in range(nv):
+                            value = builder.load(tile_row(s_ary, si_v, sj_v, r, v),
+                                                 align=size)
+                            builder.store(value, acc[r][v])
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                "llvm.fmuladd.v%d%s" % (lanes, "f32" if size == 4 else "f64"))
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
+            with cgutils.for_range(builder, kc_v) as loop:
+                kk = index(loop.index)
+                arow = builder.gep(a_ary.data, [builder.mul(kk, const(mr))])
+                brow = builder.mul(kk, const(nr))
+                bs = [builder.load(vector_at(b_ary.data, builder.add(brow, const(v * lanes))),
+                                   align=size) for v in range(nv)]
+                for r in range(mr):
+                    a = builder.load(builder.gep(arow, [const(r)]), align=size)
+                    a = builder.insert_element(ir.Constant(vec, ir.Undefined), a, const(0))
+                    a = builder.shuffle_vector(a, ir.Constant(vec, ir.Undefined), splat)
+                    for v in range(nv):
+                        total = builder.call(fmuladd, [a, bs[v], builder.load(acc[r][v])])
+                        builder.store(total, acc[r][v])
+            for r in range(mr):
+                for v in range(nv):
+                    builder.store(builder.load(acc[r][v]), tile_row(d_ary, di_v, dj_v, r, v),
+                                  align=size)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+class _PackIR:
+    """What the packing intrinsics emit with: B and bp as arrays, the scalar
+    arguments (k0, kb, j0, nq) as i64, B's row length, the elements of one
+    panel of bp, and vector loads and stores at element offsets."""
+
+    def __init__(self, context, builder, signature, args, lanes):
+        self.b = builder
+        elt = context.get_value_type(signature.args[0].dtype)
+        self.size = context.get_abi_sizeof(elt)
+        self.vptr = ir.PointerType(ir.VectorType(elt, lanes))
+        self.src = context.make_array(signature.args[0])(context, builder, args[0])
+        self.dst = context.make_array(signature.args[5])(context, builder, args[5])
+        self.k0, self.kb, self.j0, self.nq = [self.index(args[k]) for k in (1, 2, 3, 4)]
+        self.ld = cgutils.unpack_tuple(builder, self.src.shape, 2)[1]
+        shape = cgutils.unpack_tuple(builder, self.dst.shape, 3)
+        self.panel = builder.mul(shape[1], shape[2])
+
+    def index(self, v):
+        i64 = ir.IntType(64)
+        return v if v.type == i64 else self.b.sext(v, i64)
+
+    def const(self, v):
+        return ir.Constant(ir.IntType(64), v)
+
+    def _at(self, ary, offset):
+        return self.b.bitcast(self.b.gep(ary.data, [offset]), self.vptr)
+
+    def load(self, offset):
+        return self.b.load(self._at(self.src, offset), align=self.size)
+
+    def store(self, value, offset):
+        self.b.store(value, self._at(self.dst, offset), align=self.size)
+
+
+def _packer(nr, lanes, body):
+    """A numba intrinsic packer(B, k0, kb, j0, nq, bp) that fills the panels
+    bp[q] (q < nq) of NR columns of op(B) for rows k0..k0+kb of op(B) with
+    explicit vectors; body(e, nr, lanes) emits the loops (_copy_body: op(B)
+    is B, _transpose_body: op(B) is Bᵀ).  B and bp (≥nq, ≥kb, nr)
+    C-contiguous, of one dtype; numba's element loops ran 2.5x slower."""
+
+    @intrinsic
+    def packer(typingctx, B, k0, kb, j0, nq, bp):
+        if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
+                and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
+                and B.dtype == bp.dtype):
+            return None
+
+        def codegen(context, builder, signature, args):
+            body(_PackIR(context, builder, signature, args, lanes), nr, lanes)
+            return context.get_dummy_value()
+
+        return types.void(B, k0, kb, j0, nq, bp), codegen
+
+    return packer
+
+
+def _copy_body(e, nr, lanes):
+    """bp[q, kk, :] = B[k0 + kk, j0 + q*nr : j0 + (q+1)*nr]: each row segment
+    moved as nr/lanes vector loads and stores."""
+    b = e.b
+    with cgutils.for_range(b, e.kb) as rows:
+        kk = e.index(rows.index)
+        row = b.add(b.mul(b.add(e.k0, kk), e.ld), e.j0)
+        out = b.mul(kk, e.const(nr))
+        with cgutils.for_range(b, e.nq) as panels:
+            q = e.index(panels.index)
+            s0 = b.add(row, b.mul(q, e.const(nr)))
+            d0 = b.add(out, b.mul(q, e.panel))
+            for v in range(nr // lanes):
+                off = e.const(v * lanes)
+                e.store(e.load(b.add(s0, off)), b.add(d0, off))
+
+
+def _transpose_vectors(builder, vecs):
+    """The lanes×lanes block held in `vecs` (row i in vecs[i]), transposed with
+    log2(lanes) rounds of two-input shuffles: each round swaps the off-diagonal
+    h×h sub-blocks of every 2h×2h block (h = lanes/2, ..., 1)."""
+    n = len(vecs)
+    h = n // 2
+    while h >= 1:
+        low, high = [], []
+        for b in range(0, n, 2 * h):
+            low += list(range(b, b + h)) + list(range(n + b, n + b + h))
+            high += list(range(b + h, b + 2 * h)) + list(range(n + b + h, n + b + 2 * h))
+        masks = [ir.Constant(ir.VectorType(ir.IntType(32), n), m) for m in (low, high)]
+        out = list(vecs)
+        for i in range(n):
+            if (i // h) % 2 == 0:
+                j = i + h
+                out[i] = builder.shuffle_vector(vecs[i], vecs[j], masks[0])
+                out[j] = builder.shuffle_vector(vecs[i], vecs[j], masks[1])
+        vecs = out
+        h //= 2
+    return vecs
+
+
+def _transpose_body(e, nr, lanes):
+    """bp[q, kk, c] = B[j0 + q*nr + c, k0 + kk], kb a multiple of lanes: each
+    lanes×lanes block is read as lanes vector loads along B's rows,
+    transposed in registers (_transpose_vectors) and stored as lanes vectors."""
+    b, const = e.b, e.const
+    with cgutils.for_range(b, e.nq) as panels:
+        q = e.index(panels.index)
+        with cgutils.for_range(b, b.udiv(e.kb, const(lanes))) as steps:
+            kk = b.mul(e.index(steps.index), const(lanes))
+            col = b.add(e.k0, kk)
+            for half in range(nr // lanes):
+                first = b.add(e.j0, b.add(b.mul(q, const(nr)), const(half * lanes)))
+                rows = [e.load(b.add(b.mul(b.add(first, const(i)), e.ld), col))
+                        for i in range(lanes)]
+                for t, v in enumerate(_transpose_vectors(b, rows)):
+                    e.store(v, b.add(b.add(b.mul(q, e.panel), b.mul(
+                        b.add(kk, const(t)), const(nr))), const(half * lanes)))
