@@ -13,7 +13,7 @@ Parallelism: numba.get_num_threads() workers (NUMBA_NUM_THREADS, or
 numba.set_num_threads) each compute every workers-th block of C, on Python
 threads: the kernels release the GIL.  Threads rather than numba's
 parallel=True, because a parfor links the whole kernel into three more LLVM
-modules, each optimized and compiled again: 3.9 s instead of 2 s on first
+modules, each optimized and compiled again: 3.9 s instead of 1.6 s on first
 use, for the same throughput (docs/design.md).
 """
 

@@ -34,9 +34,10 @@ copy of W).
 Tolerances use Cauchy–Schwarz bounds from one pass of squares per row of W:
 Σ_j |W_kj| ≤ √(M·Σ_j W_kj²) for Y, and (|dY| |W|ᵀ 1)_i ≤ ‖dY_i‖₂·√(D)·‖W‖_F
 for dX (the vector of column sums of |W| has 2-norm ≤ √D·‖W‖_F), each
-within 15–35% of the exact sums on dense data; any row whose squares
-overflow or whose norm cannot be trusted sends the whole matrix to the exact
-sums of |W| instead (_magnitudes).  The verifier's rounding on dW is bounded
+within 15–35% of the exact sums on dense data.  Rows whose squares underflow
+or overflow are rescaled by 2^±600 first; if a norm or the column bound is
+still not finite (inf or NaN in W, or ‖W‖_F beyond the float range), the
+exact sums of |W| and Σ_k max_j |W_kj| are used instead (_magnitudes).  The verifier's rounding on dW is bounded
 through |X|ᵀ|dY|, which bounds |dW| for any correct backend (an incorrect
 one only meets a stricter test).  The builtin sum() is used for speed: the
 tolerances hold for any summation order, so the verdict does not depend on
