@@ -104,3 +104,19 @@ def test_packing_matches_the_operand_at_any_offset(dtype, b_trans):
         panels = (nb + nr - 1) // nr
         got = np.concatenate([bp[q, :kb, :] for q in range(panels)], axis=1)
         assert np.array_equal(got, want[:, :panels * nr])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux and at least 2 CPUs")
+def test_worker_threads_are_pinned_to_distinct_cpus():
+    from refbackprop.backends.numba_jit import _run_workers
+    seen = {}
+
+    def kernel(worker, workers):
+        seen[worker] = os.sched_getaffinity(0)
+
+    for _ in range(3):                                  # whichever thread takes which task
+        _run_workers(kernel, (), 2)
+        assert all(len(cpus) == 1 for cpus in seen.values())
+        assert seen[0] != seen[1]
+    assert len(os.sched_getaffinity(0)) >= 2            # the caller is not pinned
