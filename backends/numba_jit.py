@@ -61,56 +61,64 @@ def _compile():
     return _kernels
 
 
-_pools = {}                 # thread count -> ThreadPoolExecutor
-_pools_lock = threading.Lock()
-
-
-def _pinning_initializer(workers):
-    """A pool initializer that pins each new thread to its own CPU, when the
-    process may use at least `workers` CPUs (Linux); None elsewhere.
+class _Workers:
+    """`count` daemon threads, thread w serving worker w through its own queue,
+    pinned to its own CPU where the OS allows it (Linux, and the process may
+    use at least `count` CPUs).
 
     Unpinned, a freshly woken worker often lands on the CPU of the thread
     that woke it and shares it for milliseconds: medians 30-50% slower at
-    the notes' size on this machine (docs/design.md)."""
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    if getaffinity is None:
-        return None
-    cpus = sorted(getaffinity(0))
-    if len(cpus) < workers:
-        return None
-    free = list(cpus[:workers])
-    lock = threading.Lock()
+    the notes' size on this machine (docs/design.md).  One queue per worker
+    (not a shared pool) keeps worker w on thread w, hence on CPU w."""
 
-    def pin():
-        with lock:
-            cpu = free.pop(0)
-        os.sched_setaffinity(0, {cpu})       # 0: the calling thread
-    return pin
+    def __init__(self, count):
+        import queue
+        getaffinity = getattr(os, "sched_getaffinity", None)
+        cpus = sorted(getaffinity(0)) if getaffinity is not None else []
+        self.queues = [queue.SimpleQueue() for _ in range(count)]
+        for w in range(count):
+            cpu = cpus[w] if len(cpus) >= count else None
+            threading.Thread(target=self._serve, args=(self.queues[w], cpu), daemon=True,
+                             name="refbackprop-numba-%d" % w).start()
+
+    @staticmethod
+    def _serve(tasks, cpu):
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})           # 0: the calling thread
+        while True:
+            kernel, args, results = tasks.get()
+            try:
+                kernel(*args)
+                results.put(None)
+            except BaseException as e:               # handed to the caller
+                results.put(e)
+
+    def run(self, kernel, args, workers):
+        import queue
+        results = queue.SimpleQueue()
+        for w in range(workers):
+            self.queues[w].put((kernel, args + (w, workers), results))
+        errors = [e for e in (results.get() for _ in range(workers)) if e is not None]
+        if errors:
+            raise errors[0]
+
+
+_workers = {}               # thread count -> _Workers
+_workers_lock = threading.Lock()
 
 
 def _run_workers(kernel, args, workers):
-    """kernel(*args, worker, workers) for every worker, on a pool of `workers`
-    threads kept for the next call (the kernels release the GIL), while this
+    """kernel(*args, worker, workers) for every worker, worker w on thread w of
+    a set kept for the next call (the kernels release the GIL), while this
     thread waits.  Re-raises the first exception once all have finished."""
     if workers <= 1:
         kernel(*args, 0, 1)
         return
-    from concurrent.futures import ThreadPoolExecutor
-    with _pools_lock:
-        pool = _pools.get(workers)
+    with _workers_lock:
+        pool = _workers.get(workers)
         if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="refbackprop-numba",
-                initializer=_pinning_initializer(workers))
-    futures = [pool.submit(kernel, *args, w, workers) for w in range(workers)]
-    errors = []
-    for f in futures:
-        try:
-            f.result()
-        except BaseException as e:
-            errors.append(e)
-    if errors:
-        raise errors[0]
+            pool = _workers[workers] = _Workers(workers)
+    pool.run(kernel, tuple(args), workers)
 
 
 class NumbaBackend:
