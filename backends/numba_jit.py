@@ -107,6 +107,17 @@ _workers = {}               # thread count -> _Workers
 _workers_lock = threading.Lock()
 
 
+def _forget_workers():
+    """In a forked child: the parent's worker threads do not exist there."""
+    global _workers_lock
+    _workers.clear()
+    _workers_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _run_workers(kernel, args, workers):
     """kernel(*args, worker, workers) for every worker, worker w on thread w of
     a set kept for the next call (the kernels release the GIL), while this

@@ -120,3 +120,23 @@ def test_worker_threads_are_pinned_to_distinct_cpus():
         assert all(len(cpus) == 1 for cpus in seen.values())
         assert seen[0] != seen[1]
     assert len(os.sched_getaffinity(0)) >= 2            # the caller is not pinned
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_worker_threads():
+    """The parent's worker threads are not copied by fork: the child must start
+    its own instead of waiting forever on the parent's queues."""
+    import multiprocessing
+    import numpy as np
+    backend = get_backend("numba")
+    x = np.ones((3, 40), "float64")
+    w = np.ones((40, 5), "float64")
+    backend.forward(x, w)                               # the parent's threads exist
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        y = pool.apply_async(_forward_in_child, (x, w)).get(timeout=60)
+    assert np.array_equal(y, np.full((3, 5), 40.0))
+
+
+def _forward_in_child(x, w):
+    return get_backend("numba").forward(x, w)
