@@ -84,7 +84,10 @@ class _Workers:
     @staticmethod
     def _serve(tasks, cpu):
         if cpu is not None:
-            os.sched_setaffinity(0, {cpu})           # 0: the calling thread
+            try:
+                os.sched_setaffinity(0, {cpu})       # 0: the calling thread
+            except OSError:                          # e.g. the CPU went away: run unpinned
+                pass
         while True:
             kernel, args, results = tasks.get()
             try:
