@@ -39,56 +39,58 @@ copy_f32 = _packer(32, 16, _copy_body)
 transpose_f32 = _packer(32, 16, _transpose_body)
 
 
+
 @numba.njit(cache=True, nogil=True)
-def pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero):
-    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
-    full = mb // 4
-    if mb % 4:
-        ap[full, :kb, :] = zero
-    if a_trans:
-        for kk in range(kb):
-            src = A[k0 + kk]
-            for p in range(full):
-                for r in range(4):
-                    ap[p, kk, r] = src[i0 + p * 4 + r]
-            for r in range(mb - full * 4):
-                ap[full, kk, r] = src[i0 + full * 4 + r]
+def pack_a_f64(M, trans, j0, nb, k0, kb, panels, zero):
+    """op(M)[k0:k0+kb, j0:j0+nb] (op(M) = Mᵀ when trans) into 4-column
+    panels panels[q, kk, c], zero past the edge.  M is read along its own
+    rows; full panels are copied without a branch in the inner loop."""
+    full = nb // 4
+    if nb % 4:
+        panels[full, :kb, :] = zero
+    if trans:
+        whole = 0
+        for q in range(full):
+            for kk in range(whole, kb):
+                for c in range(4):
+                    panels[q, kk, c] = M[j0 + q * 4 + c, k0 + kk]
+        for c in range(nb - full * 4):
+            for kk in range(kb):
+                panels[full, kk, c] = M[j0 + full * 4 + c, k0 + kk]
     else:
-        for p in range(full):
-            for kk in range(kb):
-                for r in range(4):
-                    ap[p, kk, r] = A[i0 + p * 4 + r, k0 + kk]
-        for r in range(mb - full * 4):
-            for kk in range(kb):
-                ap[full, kk, r] = A[i0 + full * 4 + r, k0 + kk]
+        for kk in range(kb):
+            src = M[k0 + kk]
+            for q in range(full):
+                for c in range(4):
+                    panels[q, kk, c] = src[j0 + q * 4 + c]
+            for c in range(nb - full * 4):
+                panels[full, kk, c] = src[j0 + full * 4 + c]
 
 
 @numba.njit(cache=True, nogil=True)
-def pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero):
-    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
+def pack_b_f64(M, trans, j0, nb, k0, kb, panels, zero):
+    """op(M)[k0:k0+kb, j0:j0+nb] (op(M) = Mᵀ when trans) into 16-column
+    panels panels[q, kk, c], zero past the edge.  M is read along its own
+    rows; full panels are copied without a branch in the inner loop."""
     full = nb // 16
     if nb % 16:
-        bp[full, :kb, :] = zero
-    if b_trans:
+        panels[full, :kb, :] = zero
+    if trans:
         whole = kb // 8 * 8
-        transpose_f64(B, k0, whole, j0, full, bp)
+        transpose_f64(M, k0, whole, j0, full, panels)
         for q in range(full):
             for kk in range(whole, kb):
                 for c in range(16):
-                    bp[q, kk, c] = B[j0 + q * 16 + c, k0 + kk]
+                    panels[q, kk, c] = M[j0 + q * 16 + c, k0 + kk]
         for c in range(nb - full * 16):
             for kk in range(kb):
-                bp[full, kk, c] = B[j0 + full * 16 + c, k0 + kk]
+                panels[full, kk, c] = M[j0 + full * 16 + c, k0 + kk]
     else:
-        copy_f64(B, k0, kb, j0, full, bp)
+        copy_f64(M, k0, kb, j0, full, panels)
         for kk in range(kb):
-            src = B[k0 + kk]
+            src = M[k0 + kk]
             for c in range(nb - full * 16):
-                bp[full, kk, c] = src[j0 + full * 16 + c]
+                panels[full, kk, c] = src[j0 + full * 16 + c]
 
 
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
@@ -124,7 +126,9 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
         for k0 in range(0, k, 256):
             kb = min(256, k - k0)
             last = k0 + kb >= k
-            pack_a_f64(A, a_trans, i0, mb, k0, kb, ap, zero)
+            # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which is A
+            # itself when a_trans: hence `not a_trans`
+            pack_a_f64(A, not a_trans, i0, mb, k0, kb, ap, zero)
             if k > 256 or packed != bj:
                 pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero)
                 packed = bj if k <= 256 else -1
@@ -148,56 +152,58 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                     C[i0 + i, j0 + j] += bias[j0 + j]
 
 
+
 @numba.njit(cache=True, nogil=True)
-def pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero):
-    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
-    full = mb // 8
-    if mb % 8:
-        ap[full, :kb, :] = zero
-    if a_trans:
-        for kk in range(kb):
-            src = A[k0 + kk]
-            for p in range(full):
-                for r in range(8):
-                    ap[p, kk, r] = src[i0 + p * 8 + r]
-            for r in range(mb - full * 8):
-                ap[full, kk, r] = src[i0 + full * 8 + r]
+def pack_a_f32(M, trans, j0, nb, k0, kb, panels, zero):
+    """op(M)[k0:k0+kb, j0:j0+nb] (op(M) = Mᵀ when trans) into 8-column
+    panels panels[q, kk, c], zero past the edge.  M is read along its own
+    rows; full panels are copied without a branch in the inner loop."""
+    full = nb // 8
+    if nb % 8:
+        panels[full, :kb, :] = zero
+    if trans:
+        whole = 0
+        for q in range(full):
+            for kk in range(whole, kb):
+                for c in range(8):
+                    panels[q, kk, c] = M[j0 + q * 8 + c, k0 + kk]
+        for c in range(nb - full * 8):
+            for kk in range(kb):
+                panels[full, kk, c] = M[j0 + full * 8 + c, k0 + kk]
     else:
-        for p in range(full):
-            for kk in range(kb):
-                for r in range(8):
-                    ap[p, kk, r] = A[i0 + p * 8 + r, k0 + kk]
-        for r in range(mb - full * 8):
-            for kk in range(kb):
-                ap[full, kk, r] = A[i0 + full * 8 + r, k0 + kk]
+        for kk in range(kb):
+            src = M[k0 + kk]
+            for q in range(full):
+                for c in range(8):
+                    panels[q, kk, c] = src[j0 + q * 8 + c]
+            for c in range(nb - full * 8):
+                panels[full, kk, c] = src[j0 + full * 8 + c]
 
 
 @numba.njit(cache=True, nogil=True)
-def pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero):
-    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
+def pack_b_f32(M, trans, j0, nb, k0, kb, panels, zero):
+    """op(M)[k0:k0+kb, j0:j0+nb] (op(M) = Mᵀ when trans) into 32-column
+    panels panels[q, kk, c], zero past the edge.  M is read along its own
+    rows; full panels are copied without a branch in the inner loop."""
     full = nb // 32
     if nb % 32:
-        bp[full, :kb, :] = zero
-    if b_trans:
+        panels[full, :kb, :] = zero
+    if trans:
         whole = kb // 16 * 16
-        transpose_f32(B, k0, whole, j0, full, bp)
+        transpose_f32(M, k0, whole, j0, full, panels)
         for q in range(full):
             for kk in range(whole, kb):
                 for c in range(32):
-                    bp[q, kk, c] = B[j0 + q * 32 + c, k0 + kk]
+                    panels[q, kk, c] = M[j0 + q * 32 + c, k0 + kk]
         for c in range(nb - full * 32):
             for kk in range(kb):
-                bp[full, kk, c] = B[j0 + full * 32 + c, k0 + kk]
+                panels[full, kk, c] = M[j0 + full * 32 + c, k0 + kk]
     else:
-        copy_f32(B, k0, kb, j0, full, bp)
+        copy_f32(M, k0, kb, j0, full, panels)
         for kk in range(kb):
-            src = B[k0 + kk]
+            src = M[k0 + kk]
             for c in range(nb - full * 32):
-                bp[full, kk, c] = src[j0 + full * 32 + c]
+                panels[full, kk, c] = src[j0 + full * 32 + c]
 
 
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
@@ -233,7 +239,9 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
         for k0 in range(0, k, 512):
             kb = min(512, k - k0)
             last = k0 + kb >= k
-            pack_a_f32(A, a_trans, i0, mb, k0, kb, ap, zero)
+            # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which is A
+            # itself when a_trans: hence `not a_trans`
+            pack_a_f32(A, not a_trans, i0, mb, k0, kb, ap, zero)
             if k > 512 or packed != bj:
                 pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
                 packed = bj if k <= 512 else -1

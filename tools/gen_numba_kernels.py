@@ -71,61 +71,54 @@ def micro(name, mr, nr):
             "transpose_%s = _packer(%d, %d, _transpose_body)" % (name[-3:], nr, lanes)]
 
 
+def packer(name, dtype, width, vectors):
+    """pack_<name>_<dtype>: panels of `width` columns of op(M) (M, or Mᵀ when
+    trans), reading M along its own rows.  With `vectors`, full panels move
+    through the vector intrinsics (width a multiple of the vector length);
+    without, element by element.  op(A)'s MR-row panels are the MR-column
+    panels of op(A)ᵀ, so one template packs both operands."""
+    lanes = LANES[dtype]
+    if vectors:
+        transposed = ("        whole = kb // {lanes} * {lanes}\n"
+                      "        transpose_{d}(M, k0, whole, j0, full, panels)\n")
+        straight = ("        copy_{d}(M, k0, kb, j0, full, panels)\n"
+                    "        for kk in range(kb):\n"
+                    "            src = M[k0 + kk]\n")
+    else:
+        transposed = "        whole = 0\n"
+        straight = ("        for kk in range(kb):\n"
+                    "            src = M[k0 + kk]\n"
+                    "            for q in range(full):\n"
+                    "                for c in range({w}):\n"
+                    "                    panels[q, kk, c] = src[j0 + q * {w} + c]\n")
+    return ("""
+@numba.njit(cache=True, nogil=True)
+def pack_{name}_{d}(M, trans, j0, nb, k0, kb, panels, zero):
+    \"\"\"op(M)[k0:k0+kb, j0:j0+nb] (op(M) = Mᵀ when trans) into {w}-column
+    panels panels[q, kk, c], zero past the edge.  M is read along its own
+    rows; full panels are copied without a branch in the inner loop.\"\"\"
+    full = nb // {w}
+    if nb % {w}:
+        panels[full, :kb, :] = zero
+    if trans:
+""" + transposed + """        for q in range(full):
+            for kk in range(whole, kb):
+                for c in range({w}):
+                    panels[q, kk, c] = M[j0 + q * {w} + c, k0 + kk]
+        for c in range(nb - full * {w}):
+            for kk in range(kb):
+                panels[full, kk, c] = M[j0 + full * {w} + c, k0 + kk]
+    else:
+""" + straight + """            for c in range(nb - full * {w}):
+                panels[full, kk, c] = src[j0 + full * {w} + c]
+
+""").format(name=name, d=dtype, w=width, lanes=lanes)
+
+
 def gemm(dtype, mr, nr, mc, nc, kc):
     return ('''
 
-@numba.njit(cache=True, nogil=True)
-def pack_a_{d}(A, a_trans, i0, mb, k0, kb, ap, zero):
-    """op(A)[i0:i0+mb, k0:k0+kb] into MR-row panels ap[p, kk, r], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
-    full = mb // {mr}
-    if mb % {mr}:
-        ap[full, :kb, :] = zero
-    if a_trans:
-        for kk in range(kb):
-            src = A[k0 + kk]
-            for p in range(full):
-                for r in range({mr}):
-                    ap[p, kk, r] = src[i0 + p * {mr} + r]
-            for r in range(mb - full * {mr}):
-                ap[full, kk, r] = src[i0 + full * {mr} + r]
-    else:
-        for p in range(full):
-            for kk in range(kb):
-                for r in range({mr}):
-                    ap[p, kk, r] = A[i0 + p * {mr} + r, k0 + kk]
-        for r in range(mb - full * {mr}):
-            for kk in range(kb):
-                ap[full, kk, r] = A[i0 + full * {mr} + r, k0 + kk]
-
-
-@numba.njit(cache=True, nogil=True)
-def pack_b_{d}(B, b_trans, j0, nb, k0, kb, bp, zero):
-    """op(B)[k0:k0+kb, j0:j0+nb] into NR-column panels bp[q, kk, c], zero past
-    the edge.  Each layout is read along its own rows; full panels are copied
-    without a branch in the inner loop."""
-    full = nb // {nr}
-    if nb % {nr}:
-        bp[full, :kb, :] = zero
-    if b_trans:
-        whole = kb // {lanes} * {lanes}
-        transpose_{d}(B, k0, whole, j0, full, bp)
-        for q in range(full):
-            for kk in range(whole, kb):
-                for c in range({nr}):
-                    bp[q, kk, c] = B[j0 + q * {nr} + c, k0 + kk]
-        for c in range(nb - full * {nr}):
-            for kk in range(kb):
-                bp[full, kk, c] = B[j0 + full * {nr} + c, k0 + kk]
-    else:
-        copy_{d}(B, k0, kb, j0, full, bp)
-        for kk in range(kb):
-            src = B[k0 + kk]
-            for c in range(nb - full * {nr}):
-                bp[full, kk, c] = src[j0 + full * {nr} + c]
-
-
+{packers}
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
@@ -159,7 +152,9 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
         for k0 in range(0, k, {kc}):
             kb = min({kc}, k - k0)
             last = k0 + kb >= k
-            pack_a_{d}(A, a_trans, i0, mb, k0, kb, ap, zero)
+            # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which is A
+            # itself when a_trans: hence `not a_trans`
+            pack_a_{d}(A, not a_trans, i0, mb, k0, kb, ap, zero)
             if k > {kc} or packed != bj:
                 pack_b_{d}(B, b_trans, j0, nb, k0, kb, bp, zero)
                 packed = bj if k <= {kc} else -1
@@ -182,7 +177,8 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                 for j in range(nb):
                     C[i0 + i, j0 + j] += bias[j0 + j]
 ''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc,
-                                        lanes=LANES[dtype]).splitlines()
+                  packers=packer("a", dtype, mr, False) + packer("b", dtype, nr, True)
+                  ).splitlines()
 
 
 def simd_hash():
