@@ -1,0 +1,152 @@
+"""Exact ± sums of a matrix's rows or columns, through big integers.
+
+Freivalds' checks need, for many random sign vectors r, the sums Σ_l r_l·A[k][l]
+along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns.  In
+CPython each touch of a float in a nested list costs 5–30 ns, so a sum of
+signs over A costs about as much as a product would.  Here A is touched
+once: every entry is rounded to one grid, step = 2^e,
+
+    q = round(a / step),      |q| ≤ 2^Q,      |a − q·step| ≤ min(|a|, step/2),
+
+by one float addition a + 1.5·2^(52+e) (IEEE round to nearest: the sum's
+low 64-bit word is then word(1.5·2^(52+e)) + q), and each row (and each
+column) becomes one integer whose 64-bit fields hold its words.  A ± sum of
+rows is then a ± sum of integers: exact, at memory speed (4096 integers of
+32 KiB in about 10 ms); the known offsets are subtracted once and the
+fields read back.  Q leaves room for any sum of K (or L) fields in 63 bits.
+
+A ± sum of n entries decoded this way differs from the exact one by at most
+
+    n·step/2 + u·(Σ|a| + n·step/2)          u = 2⁻⁵³ (the decoded float)
+
+and step ≤ 2^-Q·2·max|a|, so for dense data the first term is about
+n·2^-Q·max|a|.  Needs IEEE double floats, 8-byte array('d') items,
+int.from_bytes and stepped array slices: `available()` says whether this
+runtime has them (MicroPython may not; callers then sum floats).
+"""
+
+import math
+import sys
+from array import array
+
+_BIAS_BITS = 63                     # fields are read back as Σ + 2^63, unsigned
+
+
+def _word(value):
+    return int.from_bytes(array("d", [value]), sys.byteorder)
+
+
+class SignedSums:
+    """± sums of a fixed list of packed vectors (each of `length` fields)."""
+
+    def __init__(self, vectors, length, step, word):
+        self.vectors = vectors          # one integer per vector, fields = its entries
+        self.length = length
+        self.step = step
+        self._ones = ((1 << (64 * length)) - 1) // ((1 << 64) - 1)   # Σ_l 2^(64 l)
+        self._word = word
+
+    def batch(self, codes, bits):
+        """[Σ_k r_k·v_k for each trial t < bits], r_k = +1 where bit t of
+        codes[k] is set and −1 elsewhere: `bits` lists of `length` floats.
+        The vectors are added once into their code's group; each trial then
+        adds the groups whose code has bit t."""
+        groups = [0] * (1 << bits)
+        counts = [0] * (1 << bits)
+        vectors = self.vectors
+        for k in range(len(vectors)):
+            groups[codes[k]] += vectors[k]
+            counts[codes[k]] += 1
+        total = sum(groups)
+        out = []
+        for t in range(bits):
+            plus = [c for c in range(1 << bits) if (c >> t) & 1]
+            count = sum([counts[c] for c in plus])
+            offset = (2 * count - len(vectors)) * self._word   # each field's Σ r_k·word
+            exact = (2 * sum([groups[c] for c in plus]) - total
+                     + ((1 << _BIAS_BITS) - offset) * self._ones)
+            out.append(self._decode(exact))
+        return out
+
+    def _decode(self, exact):
+        fields = array("Q", exact.to_bytes(8 * self.length, sys.byteorder))
+        step, bias = self.step, 1 << _BIAS_BITS
+        return [(f - bias) * step for f in fields]
+
+
+class Packed:
+    """A (K, L) rounded to one grid, ready to be summed along rows or columns.
+
+    rows: A as K lists of L floats; bound ≥ max |A| (finite).  Raises
+    ValueError if bound is out of the range the rounding trick covers
+    (beyond about 2^1019); callers then sum floats.
+    """
+
+    def __init__(self, rows, length, bound):
+        count = max(len(rows), length, 1)
+        self.bits = min(50, 62 - count.bit_length())               # Q
+        exponent = _exponent(bound) - self.bits
+        if exponent < -1074:
+            exponent = -1074                # every double is a multiple of 2^-1074
+        if exponent > 971:                  # 1.5·2^(52+e) must stay below 2^1024
+            raise ValueError("entries up to %r are beyond the packed range" % (bound,))
+        self.step = 2.0 ** exponent
+        magic = 1.5 * 2.0 ** (52 + exponent)
+        self._word = _word(magic)
+        words = array("d", [0.0]) * (len(rows) * length)      # (K·L,), filled row by row
+        start = 0
+        for row in rows:
+            words[start:start + length] = array("d", [v + magic for v in row])
+            start += length
+        self._words = words
+        self.k, self.l = len(rows), length
+
+    def along_columns(self):
+        """SignedSums over A's K rows: Σ_k r_k·A[k], (L,)."""
+        view = memoryview(self._words)
+        order, l = sys.byteorder, self.l
+        vectors = [int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k)]
+        return SignedSums(vectors, l, self.step, self._word)
+
+    def along_rows(self):
+        """SignedSums over A's L columns: Σ_l r_l·A[:, l], (K,)."""
+        words, order, l = self._words, sys.byteorder, self.l
+        vectors = [int.from_bytes(words[j::l], order) for j in range(l)]
+        return SignedSums(vectors, self.k, self.step, self._word)
+
+    def release(self):
+        """Drop the rounded words (after the last along_... call)."""
+        self._words = None
+
+
+def grid_error(count, step):
+    """Bound on |decoded − exact| for a ± sum of count entries on the grid
+    step, less the u·Σ|a| of the decoded float (which callers' rounding
+    covers): count roundings to the grid, and one more step/2 if the
+    decoded value is subnormal."""
+    return (count + 1) * step * 0.5 * (1.0 + 2.0 ** -52)
+
+
+def _exponent(bound):
+    """An e with bound ≤ 2^e (0 for bound 0)."""
+    return math.frexp(bound)[1] if bound > 0 else 0
+
+
+_available = None
+
+
+def available():
+    """Whether this runtime packs exactly (checked once, on a small matrix)."""
+    global _available
+    if _available is None:
+        try:
+            rows = [[1.0, -2.5, 0.375], [-0.75, 3.0, 2.0 ** -30]]
+            p = Packed(rows, 3, 3.0)
+            cols = p.along_columns().batch([1, 0], 1)           # r = (+1, −1)
+            along = p.along_rows().batch([0, 1, 3], 2)          # r = (−1, +1, +1), (−1, −1, +1)
+            _available = (cols == [[1.75, -5.5, 0.375 - 2.0 ** -30]]
+                          and along == [[-1.0 - 2.5 + 0.375, 0.75 + 3.0 + 2.0 ** -30],
+                                        [-1.0 + 2.5 + 0.375, 0.75 - 3.0 + 2.0 ** -30]])
+        except Exception:               # a missing typecode or method: sum floats
+            _available = False
+    return _available
