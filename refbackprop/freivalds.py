@@ -21,15 +21,17 @@ s ± E_ij are 2|E_ij| apart, so at most one lies in the open interval).
 With t independent trials such an error escapes with probability ≤ 2^-t.
 
 Cost, in pure Python, where touching one float of a 4096×4096 matrix costs
-5 to 30 ns whatever the arithmetic.  Signed sums of whole rows (Wᵀ r, rᵀ dW)
-are formed for a batch of BATCH trials in one pass: the rows are grouped by
-their BATCH-bit sign code and each group is added column by column once
-(_signed_row_sums), and every trial's vector is a ± combination of the group
-sums.  Signed sums along each row (W r) use r·v = 2·Σ_{r_j=+1} v_j − Σ_j v_j
-with the positive entries gathered by operator.itemgetter, in ascending
-order: a pass over half of W per trial, which measured as fast as any
-grouping of columns (those read each row out of order, or need a transposed
-copy of W).
+5 to 30 ns whatever the arithmetic.  W is read once: packed.py rounds it to
+one grid and turns each row and each column into a big integer, so every
+W r and Wᵀ r of every trial is an exact ± sum of integers (_WSums); the
+grid's rounding, (n + 1)·step/2 for a sum of n entries, joins V.  dW's
+signed row sums rᵀ dW are formed for a batch of BATCH trials in one pass:
+the rows are grouped by their BATCH-bit sign code and each group is added
+column by column once (_signed_row_sums), and every trial's vector is a
+± combination of the group sums.  Where packing is not available (the
+runtime, or W not finite or beyond 2^1021) W's sums are floats: Wᵀ r like
+rᵀ dW, and W r as r·v = 2·Σ_{r_j=+1} v_j − Σ_j v_j with the positive
+entries gathered by operator.itemgetter (a pass over half of W per trial).
 
 Tolerances use Cauchy–Schwarz bounds from one pass of squares per row of W:
 Σ_j |W_kj| ≤ √(M·Σ_j W_kj²) for Y, and (|dY| |W|ᵀ 1)_i ≤ ‖dY_i‖₂·√(D)·‖W‖_F
@@ -37,17 +39,18 @@ for dX (the vector of column sums of |W| has 2-norm ≤ √D·‖W‖_F), each
 within 15–35% of the exact sums on dense data.  Rows whose squares underflow
 or overflow are rescaled by 2^±600 first; if a norm or the column bound is
 still not finite (inf or NaN in W, or ‖W‖_F beyond the float range), the
-exact sums of |W| and Σ_k max_j |W_kj| are used instead (_magnitudes).  The verifier's rounding on dW is bounded
-through |X|ᵀ|dY|, which bounds |dW| for any correct backend (an incorrect
-one only meets a stricter test).  The builtin sum() is used for speed: the
-tolerances hold for any summation order, so the verdict does not depend on
-the interpreter (sum() is compensated from CPython 3.12) even where the last
-bits of a projection do.
+exact sums of |W| and Σ_k max_j |W_kj| are used instead (_magnitudes).
+The verifier's rounding on dW is bounded through |X|ᵀ|dY|, which bounds |dW|
+for any correct backend (an incorrect one only meets a stricter test).  The
+builtin sum() and math.sumprod are used for speed: the tolerances hold for
+any summation order, so the verdict does not depend on the interpreter
+(both are compensated from CPython 3.12) even where the last bits of a
+projection do.
 """
 
 import math
-import operator
 
+from . import packed
 from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma, is_finite
 from .compare import json_float, shape_problem
 from .rng import Rng, seed_from
@@ -70,18 +73,22 @@ class _Rows:
         return [2.0 * sum(gather(r)) - s for r, s in zip(self.rows, self.sums)]
 
 
-def _dot(a, b):
-    return sum(map(operator.mul, a, b))
+try:
+    from operator import itemgetter, mul
+except ImportError:                  # MicroPython: no itemgetter, no mul
+    itemgetter = None
+
+    def mul(a, b):
+        return a * b
+
+_dot = getattr(math, "sumprod", None)              # CPython 3.12+: one C loop
+if _dot is None:
+    def _dot(a, b):
+        return sum(map(mul, a, b))
 
 
 def _dot_abs(a, b):
-    return sum(map(operator.mul, map(abs, a), map(abs, b)))
-
-
-_sumsq = getattr(math, "sumprod", None)            # CPython 3.12+: one C loop
-if _sumsq is None:
-    def _sumsq(a, b):
-        return sum(map(operator.mul, a, b))
+    return sum(map(mul, map(abs, a), map(abs, b)))
 
 
 _TINY = 2.0 ** -1074                                # what a square may lose to underflow
@@ -93,12 +100,12 @@ def _norm_bound(row):
     included), or None if it is not finite.  Rows whose squares underflow or
     overflow are first scaled by a power of two (exact)."""
     k = len(row)
-    squares = _sumsq(row, row)
+    squares = _dot(row, row)
     scale = 1.0
     if not (is_finite(squares) and squares >= _SMALL):
         scale = 2.0 ** 600 if is_finite(squares) else 2.0 ** -600
         scaled = [v * scale for v in row]
-        squares = _sumsq(scaled, scaled)
+        squares = _dot(scaled, scaled)
         if not is_finite(squares):
             return None
     bound = math.sqrt((squares + k * _TINY) * (1.0 + 2.0 * gamma(k + 2, _U64)))
@@ -111,8 +118,9 @@ def _abs_sum_bound(row):
 
 
 def _magnitudes(w, dy, m, d):
-    """(rowabs (D,), dyw (N,)): rowabs[k] ≥ Σ_j |W_kj| and
-    dyw[i] ≥ (|dY| |W|ᵀ 1)_i = Σ_j |dY_ij| Σ_k |W_kj|.
+    """(rowabs (D,), dyw (N,), wmax): rowabs[k] ≥ Σ_j |W_kj|,
+    dyw[i] ≥ (|dY| |W|ᵀ 1)_i = Σ_j |dY_ij| Σ_k |W_kj|, and wmax ≥ max |W|,
+    or None when W is not finite.
 
     Cauchy–Schwarz from one pass of squares over W (module docstring); the
     exact sums of |W|, and Σ_k max_j |W_kj| for the columns, when a norm or
@@ -129,13 +137,13 @@ def _magnitudes(w, dy, m, d):
                 if norm is None:
                     norm = _abs_sum_bound(row)          # ‖·‖₂ ≤ ‖·‖₁
                 dyw.append(norm * cols * (1.0 + 4.0 * _U64))
-            return [root * v for v in norms], dyw
+            return [root * v for v in norms], dyw, max(norms) if norms else 0.0
     rowabs, wmax = [], 0.0
     for row in w:
         a = list(map(abs, row))
         rowabs.append(_abs_sum_bound(a))
         wmax += max(a) if a else 0.0
-    return rowabs, [_abs_sum_bound(row) * wmax for row in dy]
+    return rowabs, [_abs_sum_bound(row) * wmax for row in dy], None
 
 
 def _gather(indices):
@@ -145,7 +153,9 @@ def _gather(indices):
     if len(indices) == 1:
         k = indices[0]
         return lambda row: (row[k],)
-    return operator.itemgetter(*indices)
+    if itemgetter is None:
+        return lambda row: tuple([row[k] for k in indices])
+    return itemgetter(*indices)
 
 
 def _codes(rng, n, bits):
@@ -298,9 +308,10 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
     babs = sum(map(abs, b)) if b is not None else 0.0
     xabs = [sum(map(abs, r)) for r in x]                # (N,)
     xsums = [sum(r) for r in x]                         # (N,)
+    dyabs = [sum(map(abs, r)) for r in dy]              # (N,)
     dyt = list(zip(*dy)) if n else [()] * m             # (M, N): small
-    rowabs, dyw = _magnitudes(w, dy, m, d)              # ≥ Σ_j |W_kj|; ≥ (|dY| |W|ᵀ 1)_i
-    wsums = [sum(r) for r in w]                         # (D,): for W r = 2·Σ₊ − Σ
+    rowabs, dyw, wmax = _magnitudes(w, dy, m, d)        # ≥ Σ_j |W_kj|; ≥ (|dY| |W|ᵀ 1)_i
+    sums = _WSums(w, m, wmax)                           # ± sums of W's rows and columns
 
     # Line tolerances T: the backend's element bounds summed over the line.
     g_y = gamma(d + 1, u) if b is not None else gamma(d, u)
@@ -315,42 +326,104 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
     v_y = [ga * (Y.abs[i] + 2 * xw[i]) for i in range(n)]
     v_dx = [ga * (DX.abs[i] + 2 * dyw[i]) for i in range(n)]
     v_dw = [ga * 4 * xdy[j] for j in range(m)]
+    for i in range(n):                                  # W r and Wᵀ r packed: their grid
+        v_y[i] += (1 + ga) * xabs[i] * sums.error(m)
+        v_dx[i] += (1 + ga) * dyabs[i] * sums.error(d)
 
     cy = OutputCheck("y", n, m)
     cdx = OutputCheck("dx", n, d)
     cdw = OutputCheck("dw", m, d)
-    done = 0
-    while done < trials:
-        bits = min(BATCH, trials - done)
-        codes_m = _codes(rng, m, bits)                  # signs of r ∈ {±1}^M, per trial
-        codes_d = _codes(rng, d, bits)                  # signs of r ∈ {±1}^D, per trial
-        wtr = _signed_row_sums(w, codes_d, bits, m)     # Wᵀ r: (M,) per trial
-        rdw = _signed_row_sums(dw, codes_d, bits, m)    # rᵀ dW: (M,) per trial
+    # One output at a time, so that W's packed rows and columns (packed.py)
+    # need not be held together.
+    w_r = sums.along_rows()                             # batches of W r: (D,) per trial
+    for trial, codes, bits in _batches(rng, m, trials):     # r ∈ {±1}^M
+        wr = w_r(codes, bits)
         for t in range(bits):
-            trial = done + t
-            gm = _gather(_positions(codes_m, t))
-            gd = _gather(_positions(codes_d, t))
             # forward: Y r  vs  X (W r) + b·r
-            wr = [2.0 * sum(gm(r)) - s for r, s in zip(w, wsums)]     # W r: (D,)
-            br = (2.0 * sum(gm(b)) - sum(b)) if b is not None else 0.0
-            lhs = Y.signed(gm)                          # (N,)
+            gather = _gather(_positions(codes, t))
+            br = (2.0 * sum(gather(b)) - sum(b)) if b is not None else 0.0
+            lhs = Y.signed(gather)                      # (N,)
             for i in range(n):
-                cy.note(trial, i, abs(lhs[i] - (_dot(x[i], wr) + br)), t_y[i], v_y[i])
+                cy.note(trial + t, i, abs(lhs[i] - (_dot(x[i], wr[t]) + br)), t_y[i], v_y[i])
+    w_r = None
+    wt_r = sums.along_columns()                         # batches of Wᵀ r: (M,) per trial
+    sums = None
+    for trial, codes, bits in _batches(rng, d, trials):     # r ∈ {±1}^D
+        wtr = wt_r(codes, bits)
+        for t in range(bits):
             # dX = dY Wᵀ: dX r  vs  dY (Wᵀ r)
-            lhs = DX.signed(gd)                         # (N,)
+            lhs = DX.signed(_gather(_positions(codes, t)))   # (N,)
             for i in range(n):
-                cdx.note(trial, i, abs(lhs[i] - _dot(dy[i], wtr[t])), t_dx[i], v_dx[i])
+                cdx.note(trial + t, i, abs(lhs[i] - _dot(dy[i], wtr[t])), t_dx[i], v_dx[i])
+    wt_r = None
+    for trial, codes, bits in _batches(rng, d, trials):     # r ∈ {±1}^D
+        rdw = _signed_row_sums(dw, codes, bits, m)      # rᵀ dW: (M,) per trial
+        for t in range(bits):
             # dW = Xᵀ dY: rᵀ dW  vs  (X r)ᵀ dY
-            xr = [2.0 * sum(gd(row)) - s for row, s in zip(x, xsums)]   # X r: (N,)
-            ref = [_dot(xr, col) for col in dyt]                       # (X r)ᵀ dY: (M,)
+            gather = _gather(_positions(codes, t))
+            xr = [2.0 * sum(gather(row)) - s for row, s in zip(x, xsums)]   # X r: (N,)
+            ref = [_dot(xr, col) for col in dyt]                           # (M,)
             got = rdw[t]
             for j in range(m):
-                cdw.note(trial, j, abs(got[j] - ref[j]), t_dw[j], v_dw[j])
-        done += bits
+                cdw.note(trial + t, j, abs(got[j] - ref[j]), t_dw[j], v_dw[j])
     result.outputs = [cy, cdx, cdw]
     if b is not None:
         result.outputs.append(_check_db(dy, db, n, m, dtype))
     return result
+
+
+def _batches(rng, length, trials):
+    """(first trial, codes, bits) for each batch of at most BATCH trials: bit t
+    of codes[j] is the sign of r_j in trial first + t."""
+    done = 0
+    while done < trials:
+        bits = min(BATCH, trials - done)
+        yield done, _codes(rng, length, bits), bits
+        done += bits
+
+
+class _WSums:
+    """± sums along W's rows (W r) and down its columns (Wᵀ r), W (D, M).
+
+    Through packed.Packed where this runtime and W allow (W finite, wmax ≥
+    max |W|): W is read once, then every sum is exact on its grid, and
+    error(n) bounds what the grid adds to a ± sum of n entries.  Otherwise
+    floats: W r by gathers (one pass over half of W per trial), Wᵀ r by
+    _signed_row_sums, and error(n) = 0.  Ask for the rows first: asking for
+    the columns releases the packed matrix."""
+
+    def __init__(self, w, m, wmax):
+        self.w, self.m, self.grid, self.step = w, m, None, 0.0
+        if wmax is not None and packed.available():
+            try:
+                self.grid = packed.Packed(w, m, wmax)
+                self.step = self.grid.step
+            except ValueError:                  # beyond the packed range: floats
+                pass
+
+    def error(self, count):
+        return packed.grid_error(count, self.step) if self.step else 0.0
+
+    def along_rows(self):
+        """codes, bits -> [W r (D,) for each trial of the batch]."""
+        if self.grid is not None:
+            return self.grid.along_rows().batch
+        w = self.w
+        wsums = [sum(r) for r in w]                     # (D,): W r = 2·Σ₊ − Σ
+
+        def w_r(codes, bits):
+            gathers = [_gather(_positions(codes, t)) for t in range(bits)]
+            return [[2.0 * sum(g(r)) - s for r, s in zip(w, wsums)] for g in gathers]
+        return w_r
+
+    def along_columns(self):
+        """codes, bits -> [Wᵀ r (M,) for each trial of the batch]."""
+        if self.grid is not None:
+            cols = self.grid.along_columns()
+            self.grid.release()
+            self.grid = None
+            return cols.batch
+        return lambda codes, bits: _signed_row_sums(self.w, codes, bits, self.m)
 
 
 def _check_db(dy, db, n, m, dtype):

@@ -211,11 +211,30 @@ def check_symbolic_proof():
             "notation: %s" % parts["dx"][0][0])
 
 
+def check_freivalds():
+    """Verification without the Jacobian (freivalds.py): the reference's own
+    outputs pass, and one wrong element in each of Y, dX and dW is caught,
+    whichever way this runtime forms W's ± sums (packed integers or floats)."""
+    from .freivalds import verify
+    rng = Rng(seed_from("selftest/freivalds"))
+    x, w, b, dy = _random_case(rng, 3, 40, 17, True, rng.normal)
+    y = reference.forward(x, w, b)
+    dx, dw, db = reference.backward(x, w, dy, b)
+    result = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=8)
+    _expect(result.passed, "; ".join(o.message for o in result.outputs if o.message))
+    y[1][5] += 1e-6
+    dx[2][33] -= 1e-6
+    dw[7][3] += 1e-6
+    result = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=8)
+    caught = [o.name for o in result.outputs if not o.passed]
+    _expect(caught == ["y", "dx", "dw"], "caught %r" % caught)
+
+
 CHECKS = (check_notes_forward, check_notes_jacobian_slice, check_notes_backward,
           check_jacobian_ints, check_jacobian_fractions,
           check_finite_differences_float, check_zero_sizes, check_validation,
           check_size_refusal, check_inputs_untouched,
-          check_engine_judges_the_reference, check_symbolic_proof)
+          check_engine_judges_the_reference, check_symbolic_proof, check_freivalds)
 
 
 def float_digest():

@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from refbackprop import packed
 from refbackprop.cases import catalogue
 from refbackprop.cli.app import cli
 from refbackprop.freivalds import check_at_size, sized_inputs, verify
@@ -13,6 +14,15 @@ from refbackprop.registry import get_backend
 from refbackprop.runner import run_case
 
 import wrong_backends
+
+
+@pytest.fixture(params=["packed", "floats"])
+def sums(request, monkeypatch):
+    """W's ± sums through packed integers (where the runtime can), or floats
+    (MicroPython's way, and the fallback for W beyond the packed range)."""
+    if request.param == "floats":
+        monkeypatch.setattr(packed, "_available", False)
+    return request.param
 
 
 def failing_outputs(result):
@@ -33,17 +43,17 @@ def test_reference_outputs_pass_with_every_output_checked():
 @pytest.mark.parametrize("name,dtype", [("python", "float64"), ("numba", "float64"),
                                         ("numba", "float32")])
 @pytest.mark.parametrize("size", [(1, 1, 1), (3, 17, 5), (16, 300, 203), (2, 1, 9)])
-def test_correct_backends_pass_at_any_size(name, dtype, size):
+def test_correct_backends_pass_at_any_size(name, dtype, size, sums):
     result = check_at_size(get_backend(name), *size, dtype=dtype, trials=12)
     assert result.passed, "\n".join(result.lines())
 
 
-def test_a_correct_float32_backend_with_another_summation_order_passes():
+def test_a_correct_float32_backend_with_another_summation_order_passes(sums):
     result = check_at_size(wrong_backends.NumpyFloat32(), 64, 1000, 700, "float32", trials=16)
     assert result.passed, "\n".join(result.lines())
 
 
-def test_catches_a_backend_wrong_only_for_large_d():
+def test_catches_a_backend_wrong_only_for_large_d(sums):
     backend = wrong_backends.WrongForLargeD()
     assert all(run_case(backend, c).passed for c in catalogue(("float64",)))
     result = check_at_size(backend, 3, 2100, 5, "float64")
@@ -51,12 +61,12 @@ def test_catches_a_backend_wrong_only_for_large_d():
     assert "exceeds the tolerance" in result.verification.outputs[0].message
 
 
-def test_catches_a_single_corrupted_dw_element():
+def test_catches_a_single_corrupted_dw_element(sums):
     result = check_at_size(wrong_backends.CorruptsOneDwElement(), 16, 300, 203, "float64")
     assert failing_outputs(result) == ["dw"]
 
 
-def test_catches_a_float32_backend_that_drops_the_last_tile():
+def test_catches_a_float32_backend_that_drops_the_last_tile(sums):
     result = check_at_size(wrong_backends.DropsLastTile32(), 16, 300, 203, "float32")
     assert failing_outputs(result) == ["dw"]
 
@@ -132,14 +142,14 @@ def test_tolerance_magnitudes_bound_the_exact_sums(scale):
     w = [[v * scale for v in row] for row in w]
     w[3] = [0.0] * 30                                  # a zero row
     w[5][7] = 1e-310 * scale if scale < 1 else w[5][7]  # a subnormal among normals
-    rowabs, dyw = _magnitudes(w, dy, 30, 40)
+    rowabs, dyw, wmax = _magnitudes(w, dy, 30, 40)
     exact_rows, exact_dyw = _exact_magnitudes(w, dy)
     for got, exact in list(zip(rowabs, exact_rows)) + list(zip(dyw, exact_dyw)):
         assert exact <= got <= 2.5 * exact, (got, exact)
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e200])
-def test_extreme_magnitudes_verify_without_false_alarms_and_catch_errors(scale):
+def test_extreme_magnitudes_verify_without_false_alarms_and_catch_errors(scale, sums):
     x, w, b, dy = sized_inputs(6, 33, 20, "float64", seed=4)
     w = [[v * scale for v in row] for row in w]
     y = forward(x, w, b)
@@ -149,3 +159,50 @@ def test_extreme_magnitudes_verify_without_false_alarms_and_catch_errors(scale):
     dx[4][10] *= 1.0 + 1e-6
     result = verify(x, w, b, dy, y, dx, dw, db, "float64")
     assert sorted(o.name for o in result.outputs if not o.passed) == ["dx", "y"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_packing_barely_moves_the_tolerances(dtype, monkeypatch):
+    """The grid adds its rounding to the Y and dX line tolerances: under 2% of
+    what summing floats allows (whose own rounding is bounded instead).
+    Compared on one line of each, made the worst by an error well inside it."""
+    x, w, b, dy = sized_inputs(8, 700, 500, dtype, seed=2)
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    first = verify(x, w, b, dy, y, dx, dw, db, dtype)
+    y[3][0] += 0.1 * first.outputs[0].tolerance
+    dx[5][0] += 0.1 * first.outputs[1].tolerance
+    fast = verify(x, w, b, dy, y, dx, dw, db, dtype)
+    monkeypatch.setattr(packed, "_available", False)
+    slow = verify(x, w, b, dy, y, dx, dw, db, dtype)
+    assert fast.passed and slow.passed
+    for f, s, row in zip(fast.outputs, slow.outputs, (3, 5)):
+        assert f.worst_row == s.worst_row == row
+        assert s.tolerance <= f.tolerance <= 1.02 * s.tolerance, (f.name, f.tolerance, s.tolerance)
+
+
+def test_w_sums_agree_packed_and_as_floats(monkeypatch):
+    """W r and Wᵀ r both ways, within the two bounds of each other."""
+    from refbackprop.freivalds import _WSums, _codes, _magnitudes
+    from refbackprop.rng import Rng
+    x, w, b, dy = sized_inputs(3, 60, 45, "float64", seed=5)
+    wmax = _magnitudes(w, dy, 45, 60)[2]
+    grid, floats = _WSums(w, 45, wmax), _WSums(w, 45, None)
+    assert grid.step > 0 and floats.step == 0
+    rng = Rng(9)
+    for length, along in ((45, "along_rows"), (60, "along_columns")):
+        codes = _codes(rng, length, 5)
+        got = getattr(grid, along)()(codes, 5)
+        ref = getattr(floats, along)()(codes, 5)
+        for g, r in zip(got, ref):
+            for a, c in zip(g, r):
+                # the grid's error, and the floats' rounding (well under 1e-12 here)
+                assert abs(a - c) <= grid.error(length) + 1e-12
+
+
+def test_w_sums_fall_back_to_floats_beyond_the_packed_range():
+    from refbackprop.freivalds import _WSums
+    w = [[1e300, -2e300], [3e300, 0.5]]
+    assert _WSums(w, 2, 1.7e308).step == 0 and _WSums(w, 2, None).step == 0
+    assert _WSums(w, 2, 4e300).step > 0
+    assert _WSums(w, 2, 1.7e308).along_rows()([1, 0], 1) == [[3e300, 3e300 - 0.5]]
