@@ -3,8 +3,9 @@
     python benchmarks/run.py                  # everything this interpreter can run
     python benchmarks/run.py --only python    # the pure-Python backend vs the idioms
     python benchmarks/run.py --only numba     # numba vs NumPy, compile and cache times
-    python benchmarks/run.py --only verify    # Freivalds verification at the seed size
-    python benchmarks/run.py --full-python    # also time the python backend at 64×4096×4096
+    python benchmarks/run.py --only verify    # Freivalds verification at the seed size,
+                                              # next to the python backend's compute
+    python benchmarks/run.py --full-python    # ... also where numba is installed
 
 Times are medians of interleaved runs (A, B, A, B, ...), so a slow moment of
 the machine hits both sides; before each compiled-code call the script sleeps
@@ -232,38 +233,45 @@ def compile_and_cache():
 # -- verification at the seed size --------------------------------------------------
 
 def bench_verify(full_python):
+    """Verification at the seed size: its cost next to the python backend's
+    compute of the same forward and backward (on this interpreter), and the
+    end-to-end CLI run with numba where numba is installed."""
     _import_backends()
     from refbackprop.freivalds import DEFAULT_TRIALS, check_at_size
-    from refbackprop.registry import get_backend
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        numba = None
     n, d, m = 64, 4096, 4096
-    print("\n## verification at N=%d D=%d M=%d (Freivalds, %d trials)" % (n, d, m, DEFAULT_TRIALS))
-    t0 = time.perf_counter()
-    result = check_at_size(get_backend("numba"), n, d, m, "float64")
-    total = time.perf_counter() - t0
-    print("numba float64 end to end %.1f s: %s" % (total, ", ".join(
-        "%s %.2f s" % (k, v) for k, v in result.seconds.items())))
-    verify = result.seconds["verify"]
-    if full_python:
-        from refbackprop.bench import random_inputs
-        from refbackprop.backends.pure_python import PythonBackend
-        be = PythonBackend()
-        x, w, dy = random_inputs(n, d, m)
-        xa, wa, dya = (be.array(x, (n, d), "float64"), be.array(w, (d, m), "float64"),
-                       be.array(dy, (n, m), "float64"))
+    print("\n## verification at N=%d D=%d M=%d (Freivalds, %d trials)"
+          % (n, d, m, DEFAULT_TRIALS))
+    if numba is not None:
+        from refbackprop.registry import get_backend
         t0 = time.perf_counter()
-        be.forward(xa, wa)
-        be.backward(xa, wa, dya)
-        py = time.perf_counter() - t0
-        print("python backend forward + backward: %.1f s; verification / python = 1/%.0f "
-              "(target: at most 1/20)" % (py, py / verify))
+        result = check_at_size(get_backend("numba"), n, d, m, "float64")
+        total = time.perf_counter() - t0
+        print("numba float64 end to end %.1f s: %s" % (total, stages(result)))
+    if numba is None or full_python:
+        from refbackprop.backends.pure_python import PythonBackend
+        result = check_at_size(PythonBackend(), n, d, m, "float64")
+        assert result.passed, "\n".join(result.lines())
+        compute, verify = result.seconds["compute"], result.seconds["verify"]
+        print("python float64 end to end: %s" % stages(result))
+        print("python backend forward + backward %.1f s, verification %.2f s: 1/%.0f "
+              "(target: at most 1/20)" % (compute, verify, compute / verify))
     else:
-        print("verification %.2f s (run with --full-python to time the python backend "
-              "at this size, about a minute)" % verify)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "refbackprop.cli", "check", "--backend",
-                           "numba", "--seed-size"], capture_output=True, text=True)
-    print("refbackprop check --backend numba --seed-size: %.1f s, exit %d (target: under "
-          "a minute)" % (time.perf_counter() - t0, proc.returncode))
+        print("(run with --full-python to time the python backend at this size, "
+              "about a minute; without numba that is the default)")
+    if numba is not None:
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "refbackprop.cli", "check", "--backend",
+                               "numba", "--seed-size"], capture_output=True, text=True)
+        print("refbackprop check --backend numba --seed-size: %.1f s, exit %d (target: under "
+              "a minute)" % (time.perf_counter() - t0, proc.returncode))
+
+
+def stages(result):
+    return ", ".join("%s %.2f s" % (k, v) for k, v in result.seconds.items())
 
 
 def main():
@@ -284,12 +292,7 @@ def main():
         else:
             bench_numba(args.repeat)
     if args.only in (None, "verify"):
-        try:
-            import numba  # noqa: F401
-        except ImportError:
-            print("\n(verify section skipped: numba is not installed here)")
-        else:
-            bench_verify(args.full_python)
+        bench_verify(args.full_python)
 
 
 if __name__ == "__main__":
