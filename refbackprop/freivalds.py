@@ -49,6 +49,7 @@ projection do.
 """
 
 import math
+import sys
 
 from . import packed
 from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma, is_finite
@@ -56,6 +57,12 @@ from .compare import json_float, shape_problem
 from .rng import Rng, seed_from
 
 _U64 = UNIT_ROUNDOFF["float64"]
+
+# Which way sums are formed follows the interpreter's costs: CPython runs
+# builtins (sum, zip, itemgetter, big integers) at C speed and a Python loop
+# step at 20-60 ns; PyPy's JIT runs a plain loop over a float list at about
+# 1 ns a step, faster than any of those builtins there.
+_JIT = getattr(sys.implementation, "name", "") == "pypy"
 SAFETY = 2.0                 # on the verifier's own rounding term V
 
 
@@ -82,7 +89,13 @@ except ImportError:                  # MicroPython: no itemgetter, no mul
         return a * b
 
 _dot = getattr(math, "sumprod", None)              # CPython 3.12+: one C loop
-if _dot is None:
+if _dot is None and _JIT:
+    def _dot(a, b):
+        s = 0.0
+        for i in range(len(a)):
+            s += a[i] * b[i]
+        return s
+elif _dot is None:
     def _dot(a, b):
         return sum(map(mul, a, b))
 
@@ -175,29 +188,40 @@ def _plus_getters(present, bits):
             for t in range(bits)]
 
 
+def _sum_rows(vectors, width):
+    """Σ of equal-length vectors, (width,): zip and the builtin sum on
+    CPython, a plain loop under a JIT (_JIT)."""
+    if not vectors:
+        return [0.0] * width
+    out = list(vectors[0])
+    if len(vectors) == 1:
+        return out
+    if _JIT:
+        for k in range(1, len(vectors)):
+            v = vectors[k]
+            for j in range(width):
+                out[j] += v[j]
+        return out
+    return list(map(sum, zip(*vectors)))
+
+
 def _signed_row_sums(rows, codes, bits, width):
     """[Σ_k r_k·rows[k] for each of `bits` trials]: signed sums of whole rows.
 
     Rows are grouped by their code (2^bits groups); each group's rows are
-    added column by column once (zip), and every trial's vector is then a
-    ± combination of the group vectors: one pass over the matrix serves all
+    added column by column once, and every trial's vector is then a ±
+    combination of the group vectors: one pass over the matrix serves all
     the trials of a batch.
     """
     groups = [[] for _ in range(1 << bits)]
     for k in range(len(rows)):
         groups[codes[k]].append(rows[k])
-    sums = []
-    present = []
-    for c in range(1 << bits):
-        g = groups[c]
-        if g:
-            sums.append(list(map(sum, zip(*g))) if len(g) > 1 else list(g[0]))
-            present.append(c)
-    total = list(map(sum, zip(*sums))) if sums else [0.0] * width
+    present = [c for c in range(1 << bits) if groups[c]]
+    sums = [_sum_rows(groups[c], width) for c in present]
+    total = _sum_rows(sums, width)
     out = []
     for plus in _plus_getters(present, bits):
-        pos = plus(sums)
-        pos = list(map(sum, zip(*pos))) if pos else [0.0] * width
+        pos = _sum_rows(plus(sums), width)
         out.append([2.0 * p - q for p, q in zip(pos, total)])
     return out
 
@@ -385,16 +409,17 @@ def _batches(rng, length, trials):
 class _WSums:
     """± sums along W's rows (W r) and down its columns (Wᵀ r), W (D, M).
 
-    Through packed.Packed where this runtime and W allow (W finite, wmax ≥
-    max |W|): W is read once, then every sum is exact on its grid, and
+    Through packed.Packed where this runtime and W allow (CPython, W finite,
+    wmax ≥ max |W|): W is read once, then every sum is exact on its grid, and
     error(n) bounds what the grid adds to a ± sum of n entries.  Otherwise
-    floats: W r by gathers (one pass over half of W per trial), Wᵀ r by
-    _signed_row_sums, and error(n) = 0.  Ask for the rows first: asking for
-    the columns releases the packed matrix."""
+    floats, error(n) = 0: Wᵀ r by _signed_row_sums, W r by gathers (one pass
+    over half of W per trial) or, under a JIT, by adding each row's entries
+    into one sum per sign code (one pass per batch).  Ask for the rows
+    first: asking for the columns releases the packed matrix."""
 
     def __init__(self, w, m, wmax):
         self.w, self.m, self.grid, self.step = w, m, None, 0.0
-        if wmax is not None and packed.available():
+        if wmax is not None and not _JIT and packed.available():
             try:
                 self.grid = packed.Packed(w, m, wmax)
                 self.step = self.grid.step
@@ -408,7 +433,20 @@ class _WSums:
         """codes, bits -> [W r (D,) for each trial of the batch]."""
         if self.grid is not None:
             return self.grid.along_rows().batch
-        w = self.w
+        w, m = self.w, self.m
+        if _JIT:
+            def w_r(codes, bits):           # each row's entries summed by code
+                plus = [[c for c in range(1 << bits) if (c >> t) & 1] for t in range(bits)]
+                out = [[] for _ in range(bits)]
+                for row in w:
+                    acc = [0.0] * (1 << bits)
+                    for j in range(m):
+                        acc[codes[j]] += row[j]
+                    total = sum(acc)
+                    for t in range(bits):
+                        out[t].append(2.0 * sum([acc[c] for c in plus[t]]) - total)
+                return out
+            return w_r
         wsums = [sum(r) for r in w]                     # (D,): W r = 2·Σ₊ − Σ
 
         def w_r(codes, bits):

@@ -16,12 +16,16 @@ from refbackprop.runner import run_case
 import wrong_backends
 
 
-@pytest.fixture(params=["packed", "floats"])
+@pytest.fixture(params=["packed", "floats", "loops"])
 def sums(request, monkeypatch):
-    """W's ± sums through packed integers (where the runtime can), or floats
-    (MicroPython's way, and the fallback for W beyond the packed range)."""
+    """W's ± sums through packed integers (CPython), floats through builtins
+    (MicroPython's way, and the fallback for W beyond the packed range), or
+    floats in plain loops (PyPy's way)."""
+    import refbackprop.freivalds as freivalds
     if request.param == "floats":
         monkeypatch.setattr(packed, "_available", False)
+    if request.param == "loops":
+        monkeypatch.setattr(freivalds, "_JIT", True)
     return request.param
 
 
@@ -181,23 +185,30 @@ def test_packing_barely_moves_the_tolerances(dtype, monkeypatch):
         assert s.tolerance <= f.tolerance <= 1.02 * s.tolerance, (f.name, f.tolerance, s.tolerance)
 
 
-def test_w_sums_agree_packed_and_as_floats(monkeypatch):
-    """W r and Wᵀ r both ways, within the two bounds of each other."""
+def test_w_sums_agree_packed_as_floats_and_in_loops(monkeypatch):
+    """W r and Wᵀ r all three ways, within the bounds of each other."""
+    import refbackprop.freivalds as freivalds
     from refbackprop.freivalds import _WSums, _codes, _magnitudes
     from refbackprop.rng import Rng
     x, w, b, dy = sized_inputs(3, 60, 45, "float64", seed=5)
     wmax = _magnitudes(w, dy, 45, 60)[2]
     grid, floats = _WSums(w, 45, wmax), _WSums(w, 45, None)
-    assert grid.step > 0 and floats.step == 0
+    monkeypatch.setattr(freivalds, "_JIT", True)
+    loops = _WSums(w, 45, wmax)
+    assert grid.step > 0 and floats.step == 0 and loops.step == 0
     rng = Rng(9)
     for length, along in ((45, "along_rows"), (60, "along_columns")):
         codes = _codes(rng, length, 5)
         got = getattr(grid, along)()(codes, 5)
         ref = getattr(floats, along)()(codes, 5)
-        for g, r in zip(got, ref):
-            for a, c in zip(g, r):
+        looped = getattr(loops, along)()(codes, 5)
+        assert len(got) == len(ref) == len(looped) == 5
+        for g, r, lp in zip(got, ref, looped):
+            assert len(g) == len(r) == len(lp) == (60 if along == "along_rows" else 45)
+            for a, c, e in zip(g, r, lp):
                 # the grid's error, and the floats' rounding (well under 1e-12 here)
                 assert abs(a - c) <= grid.error(length) + 1e-12
+                assert abs(e - c) <= 1e-12
 
 
 def test_w_sums_fall_back_to_floats_beyond_the_packed_range():
