@@ -1,16 +1,19 @@
 """Exact ± sums of a matrix's rows or columns, through big integers.
 
 Freivalds' checks need, for many random sign vectors r, the sums Σ_l r_l·A[k][l]
-along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns.  In
-CPython each touch of a float in a nested list costs 5–30 ns, so a sum of
-signs over A costs about as much as a product would.  Here A is touched
-once: every entry is rounded to one grid, step = 2^e,
+along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns; in
+freivalds.py A is W (D, M), giving W r (D,) and Wᵀ r (M,).  In CPython each
+touch of a float in a nested list costs 5–30 ns, so a sum of signs over A
+costs about as much as a product would.  Here A is touched once: every
+entry is rounded to one grid, step = 2^e,
 
     q = round(a / step),      |q| ≤ 2^Q,      |a − q·step| ≤ min(|a|, step/2),
 
-by one float addition a + 1.5·2^(52+e) (IEEE round to nearest: the sum's
-low 64-bit word is then word(1.5·2^(52+e)) + q), and each row (and each
-column) becomes one integer whose 64-bit fields hold its words.  A ± sum of
+by one float addition a + 1.5·2^(52+e): for |a| ≤ 2^(Q+e) ≤ 2^(50+e) the sum
+stays in the binade [2^(52+e), 2^(53+e)), whose spacing is 2^e, so IEEE
+round-to-nearest makes it exactly 1.5·2^(52+e) + q·2^e and its 64-bit word
+word(1.5·2^(52+e)) + q.  Each row (and each column) of words becomes one
+integer whose 64-bit fields hold them.  A ± sum of
 rows is then a ± sum of integers: exact, at memory speed (4096 integers of
 32 KiB in about 10 ms); the known offsets are subtracted once and the
 fields read back.  Q leaves room for any sum of K (or L) fields in 63 bits.
@@ -19,10 +22,10 @@ A ± sum of n entries decoded this way differs from the exact one by at most
 
     n·step/2 + u·(Σ|a| + n·step/2)          u = 2⁻⁵³ (the decoded float)
 
-and step ≤ 2^-Q·2·max|a|, so for dense data the first term is about
-n·2^-Q·max|a|.  Needs IEEE double floats, 8-byte array('d') items,
-int.from_bytes and stepped array slices: `available()` says whether this
-runtime has them (MicroPython may not; callers then sum floats).
+and step < 2^(1−Q)·bound for the bound ≥ max|a| the caller gives.  Needs
+IEEE double floats, 8-byte array('d') items, int.from_bytes, and arrays that
+repeat and take stepped slices: `available()` says whether this runtime has
+them (MicroPython has not; callers then sum floats).
 """
 
 import math
@@ -77,14 +80,13 @@ class SignedSums:
 class Packed:
     """A (K, L) rounded to one grid, ready to be summed along rows or columns.
 
-    rows: A as K lists of L floats; bound ≥ max |A| (finite).  Raises
-    ValueError if bound is out of the range the rounding trick covers
-    (beyond about 2^1019); callers then sum floats.
+    rows: A as K lists of L floats; length: L; bound ≥ max |A| (finite).
+    Raises ValueError if bound is beyond what the rounding trick covers
+    (2^(971+Q), about 2^1021); callers then sum floats.
     """
 
     def __init__(self, rows, length, bound):
-        count = max(len(rows), length, 1)
-        self.bits = min(50, 62 - count.bit_length())               # Q
+        self.bits = min(50, 62 - _bit_length(max(len(rows), length, 1)))   # Q
         exponent = _exponent(bound) - self.bits
         if exponent < -1074:
             exponent = -1074                # every double is a multiple of 2^-1074
@@ -125,6 +127,15 @@ def grid_error(count, step):
     covers): count roundings to the grid, and one more step/2 if the
     decoded value is subnormal."""
     return (count + 1) * step * 0.5 * (1.0 + 2.0 ** -52)
+
+
+def _bit_length(n):
+    """n.bit_length() (MicroPython lacks it)."""
+    k = 0
+    while n:
+        n >>= 1
+        k += 1
+    return k
 
 
 def _exponent(bound):
