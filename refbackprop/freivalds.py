@@ -357,29 +357,29 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
     cy = OutputCheck("y", n, m)
     cdx = OutputCheck("dx", n, d)
     cdw = OutputCheck("dw", m, d)
-    # One output at a time, so that W's packed rows and columns (packed.py)
-    # need not be held together.
-    w_r = sums.along_rows()                             # batches of W r: (D,) per trial
-    for trial, codes, bits in _batches(rng, m, trials):     # r ∈ {±1}^M
-        wr = w_r(codes, bits)
+    # One output at a time: W's ± sums for all trials of an output at once.
+    batches = _batches(rng, m, trials)                  # r ∈ {±1}^M
+    wr = sums.along_rows(batches)                       # W r: (D,) for every trial
+    for trial, codes, bits in batches:
         for t in range(bits):
             # forward: Y r  vs  X (W r) + b·r
             gather = _gather(_positions(codes, t))
             br = (2.0 * sum(gather(b)) - sum(b)) if b is not None else 0.0
             lhs = Y.signed(gather)                      # (N,)
+            rhs = wr[trial + t]
             for i in range(n):
-                cy.note(trial + t, i, abs(lhs[i] - (_dot(x[i], wr[t]) + br)), t_y[i], v_y[i])
-    w_r = None
-    wt_r = sums.along_columns()                         # batches of Wᵀ r: (M,) per trial
-    sums = None
-    for trial, codes, bits in _batches(rng, d, trials):     # r ∈ {±1}^D
-        wtr = wt_r(codes, bits)
+                cy.note(trial + t, i, abs(lhs[i] - (_dot(x[i], rhs) + br)), t_y[i], v_y[i])
+    batches = _batches(rng, d, trials)                  # r ∈ {±1}^D
+    wtr = sums.down_columns(batches)                    # Wᵀ r: (M,) for every trial
+    sums = wr = None
+    for trial, codes, bits in batches:
         for t in range(bits):
             # dX = dY Wᵀ: dX r  vs  dY (Wᵀ r)
             lhs = DX.signed(_gather(_positions(codes, t)))   # (N,)
+            rhs = wtr[trial + t]
             for i in range(n):
-                cdx.note(trial + t, i, abs(lhs[i] - _dot(dy[i], wtr[t])), t_dx[i], v_dx[i])
-    wt_r = None
+                cdx.note(trial + t, i, abs(lhs[i] - _dot(dy[i], rhs)), t_dx[i], v_dx[i])
+    wtr = None
     for trial, codes, bits in _batches(rng, d, trials):     # r ∈ {±1}^D
         rdw = _signed_row_sums(dw, codes, bits, m)      # rᵀ dW: (M,) per trial
         for t in range(bits):
@@ -397,28 +397,31 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
 
 
 def _batches(rng, length, trials):
-    """(first trial, codes, bits) for each batch of at most BATCH trials: bit t
+    """[(first trial, codes, bits)] for batches of at most BATCH trials: bit t
     of codes[j] is the sign of r_j in trial first + t."""
+    out = []
     done = 0
     while done < trials:
         bits = min(BATCH, trials - done)
-        yield done, _codes(rng, length, bits), bits
+        out.append((done, _codes(rng, length, bits), bits))
         done += bits
+    return out
 
 
 class _WSums:
-    """± sums along W's rows (W r) and down its columns (Wᵀ r), W (D, M).
+    """± sums along W's rows (W r) and down its columns (Wᵀ r), W (D, M),
+    for all the trials of a list of batches (_batches) at once.
 
     Through packed.Packed where this runtime and W allow (CPython, W finite,
     wmax ≥ max |W|): W is read once, then every sum is exact on its grid, and
     error(n) bounds what the grid adds to a ± sum of n entries.  Otherwise
     floats, error(n) = 0: Wᵀ r by _signed_row_sums, W r by gathers (one pass
     over half of W per trial) or, under a JIT, by adding each row's entries
-    into one sum per sign code (one pass per batch).  Ask for the rows
-    first: asking for the columns releases the packed matrix."""
+    into one sum per sign code (one pass per batch)."""
 
     def __init__(self, w, m, wmax):
         self.w, self.m, self.grid, self.step = w, m, None, 0.0
+        self._wsums = None                      # (D,) row sums, for gathers
         if wmax is not None and not _JIT and packed.available():
             try:
                 self.grid = packed.Packed(w, m, wmax)
@@ -429,39 +432,41 @@ class _WSums:
     def error(self, count):
         return packed.grid_error(count, self.step) if self.step else 0.0
 
-    def along_rows(self):
-        """codes, bits -> [W r (D,) for each trial of the batch]."""
+    def along_rows(self, batches):
+        """[W r (D,) for every trial]."""
         if self.grid is not None:
-            return self.grid.along_rows().batch
+            return self.grid.along_rows([(codes, bits) for _, codes, bits in batches])
+        out = []
+        for _, codes, bits in batches:
+            out.extend(self._w_r(codes, bits))
+        return out
+
+    def down_columns(self, batches):
+        """[Wᵀ r (M,) for every trial]."""
+        if self.grid is not None:
+            return self.grid.down_columns([(codes, bits) for _, codes, bits in batches])
+        out = []
+        for _, codes, bits in batches:
+            out.extend(_signed_row_sums(self.w, codes, bits, self.m))
+        return out
+
+    def _w_r(self, codes, bits):
         w, m = self.w, self.m
-        if _JIT:
-            def w_r(codes, bits):           # each row's entries summed by code
-                plus = [[c for c in range(1 << bits) if (c >> t) & 1] for t in range(bits)]
-                out = [[] for _ in range(bits)]
-                for row in w:
-                    acc = [0.0] * (1 << bits)
-                    for j in range(m):
-                        acc[codes[j]] += row[j]
-                    total = sum(acc)
-                    for t in range(bits):
-                        out[t].append(2.0 * sum([acc[c] for c in plus[t]]) - total)
-                return out
-            return w_r
-        wsums = [sum(r) for r in w]                     # (D,): W r = 2·Σ₊ − Σ
-
-        def w_r(codes, bits):
-            gathers = [_gather(_positions(codes, t)) for t in range(bits)]
-            return [[2.0 * sum(g(r)) - s for r, s in zip(w, wsums)] for g in gathers]
-        return w_r
-
-    def along_columns(self):
-        """codes, bits -> [Wᵀ r (M,) for each trial of the batch]."""
-        if self.grid is not None:
-            cols = self.grid.along_columns()
-            self.grid.release()
-            self.grid = None
-            return cols.batch
-        return lambda codes, bits: _signed_row_sums(self.w, codes, bits, self.m)
+        if _JIT:                                # each row's entries summed by code
+            plus = [[c for c in range(1 << bits) if (c >> t) & 1] for t in range(bits)]
+            out = [[] for _ in range(bits)]
+            for row in w:
+                acc = [0.0] * (1 << bits)
+                for j in range(m):
+                    acc[codes[j]] += row[j]
+                total = sum(acc)
+                for t in range(bits):
+                    out[t].append(2.0 * sum([acc[c] for c in plus[t]]) - total)
+            return out
+        if self._wsums is None:
+            self._wsums = [sum(r) for r in w]   # (D,): W r = 2·Σ₊ − Σ
+        gathers = [_gather(_positions(codes, t)) for t in range(bits)]
+        return [[2.0 * sum(g(r)) - s for r, s in zip(w, self._wsums)] for g in gathers]
 
 
 def _check_db(dy, db, n, m, dtype):

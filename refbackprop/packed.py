@@ -13,10 +13,11 @@ by one float addition a + 1.5·2^(52+e): for |a| ≤ 2^(Q+e) ≤ 2^(50+e) the su
 stays in the binade [2^(52+e), 2^(53+e)), whose spacing is 2^e, so IEEE
 round-to-nearest makes it exactly 1.5·2^(52+e) + q·2^e and its 64-bit word
 word(1.5·2^(52+e)) + q.  Each row (and each column) of words becomes one
-integer whose 64-bit fields hold them.  A ± sum of
-rows is then a ± sum of integers: exact, at memory speed (4096 integers of
-32 KiB in about 10 ms); the known offsets are subtracted once and the
-fields read back.  Q leaves room for any sum of K (or L) fields in 63 bits.
+integer whose 64-bit fields hold them, made from the words when needed and
+dropped after use.  A ± sum of rows is then a ± sum of integers: exact, at
+memory speed (4096 integers of 32 KiB in about 10 ms); the known offsets
+are subtracted once and the fields read back.  Q leaves room for any sum of
+K (or L) fields in 63 bits.
 
 A ± sum of n entries decoded this way differs from the exact one by at most
 
@@ -39,42 +40,35 @@ def _word(value):
     return int.from_bytes(array("d", [value]), sys.byteorder)
 
 
-class SignedSums:
-    """± sums of a fixed list of packed vectors (each of `length` fields)."""
-
-    def __init__(self, vectors, length, step, word):
-        self.vectors = vectors          # one integer per vector, fields = its entries
-        self.length = length
-        self.step = step
-        self._ones = ((1 << (64 * length)) - 1) // ((1 << 64) - 1)   # Σ_l 2^(64 l)
-        self._word = word
-
-    def batch(self, codes, bits):
-        """[Σ_k r_k·v_k for each trial t < bits], r_k = +1 where bit t of
-        codes[k] is set and −1 elsewhere: `bits` lists of `length` floats.
-        The vectors are added once into their code's group; each trial then
-        adds the groups whose code has bit t."""
-        groups = [0] * (1 << bits)
-        counts = [0] * (1 << bits)
-        vectors = self.vectors
-        for k in range(len(vectors)):
-            groups[codes[k]] += vectors[k]
-            counts[codes[k]] += 1
-        total = sum(groups)
-        out = []
+def _signed_sums(vectors, count, batches, length, step, word):
+    """[Σ_k r_k·v_k for every trial]: `count` packed vectors of `length`
+    fields, made one at a time by `vectors` (an iterator, so that they need
+    not all be held), and batches [(codes, bits), ...]: in trial t of a
+    batch r_k = +1 where bit t of codes[k] is set, −1 elsewhere.  Each
+    vector is added once into its code's group in every batch; each trial
+    then adds the groups whose code has bit t.  Floats, (length,) a trial."""
+    groups = [[0] * (1 << bits) for codes, bits in batches]
+    counts = [[0] * (1 << bits) for codes, bits in batches]
+    k = 0
+    for v in vectors:
+        for b in range(len(batches)):
+            c = batches[b][0][k]
+            groups[b][c] += v
+            counts[b][c] += 1
+        k += 1
+    ones = ((1 << (64 * length)) - 1) // ((1 << 64) - 1)       # Σ_l 2^(64 l)
+    bias = 1 << _BIAS_BITS
+    out = []
+    for b in range(len(batches)):
+        bits = batches[b][1]
+        total = sum(groups[b])
         for t in range(bits):
             plus = [c for c in range(1 << bits) if (c >> t) & 1]
-            count = sum([counts[c] for c in plus])
-            offset = (2 * count - len(vectors)) * self._word   # each field's Σ r_k·word
-            exact = (2 * sum([groups[c] for c in plus]) - total
-                     + ((1 << _BIAS_BITS) - offset) * self._ones)
-            out.append(self._decode(exact))
-        return out
-
-    def _decode(self, exact):
-        fields = array("Q", exact.to_bytes(8 * self.length, sys.byteorder))
-        step, bias = self.step, 1 << _BIAS_BITS
-        return [(f - bias) * step for f in fields]
+            offset = (2 * sum([counts[b][c] for c in plus]) - count) * word  # Σ r_k·word
+            exact = 2 * sum([groups[b][c] for c in plus]) - total + (bias - offset) * ones
+            fields = array("Q", exact.to_bytes(8 * length, sys.byteorder))
+            out.append([(f - bias) * step for f in fields])
+    return out
 
 
 class Packed:
@@ -103,22 +97,19 @@ class Packed:
         self._words = words
         self.k, self.l = len(rows), length
 
-    def along_columns(self):
-        """SignedSums over A's K rows: Σ_k r_k·A[k], (L,)."""
-        view = memoryview(self._words)
-        order, l = sys.byteorder, self.l
-        vectors = [int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k)]
-        return SignedSums(vectors, l, self.step, self._word)
-
-    def along_rows(self):
-        """SignedSums over A's L columns: Σ_l r_l·A[:, l], (K,)."""
+    def along_rows(self, batches):
+        """[Σ_l r_l·A[:, l] for every trial], (K,) each: ± sums along each
+        row, r over A's L columns (batches: see _signed_sums)."""
         words, order, l = self._words, sys.byteorder, self.l
-        vectors = [int.from_bytes(words[j::l], order) for j in range(l)]
-        return SignedSums(vectors, self.k, self.step, self._word)
+        columns = (int.from_bytes(words[j::l], order) for j in range(l))
+        return _signed_sums(columns, l, batches, self.k, self.step, self._word)
 
-    def release(self):
-        """Drop the rounded words (after the last along_... call)."""
-        self._words = None
+    def down_columns(self, batches):
+        """[Σ_k r_k·A[k] for every trial], (L,) each: ± sums of the rows,
+        r over A's K rows."""
+        view, order, l = memoryview(self._words), sys.byteorder, self.l
+        rows = (int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k))
+        return _signed_sums(rows, self.k, batches, l, self.step, self._word)
 
 
 def grid_error(count, step):
@@ -153,9 +144,9 @@ def available():
         try:
             rows = [[1.0, -2.5, 0.375], [-0.75, 3.0, 2.0 ** -30]]
             p = Packed(rows, 3, 3.0)
-            cols = p.along_columns().batch([1, 0], 1)           # r = (+1, −1)
-            along = p.along_rows().batch([0, 1, 3], 2)          # r = (−1, +1, +1), (−1, −1, +1)
-            _available = (cols == [[1.75, -5.5, 0.375 - 2.0 ** -30]]
+            down = p.down_columns([([1, 0], 1)])                 # r = (+1, −1)
+            along = p.along_rows([([0, 1, 3], 2)])               # r = (−1, +1, +1), (−1, −1, +1)
+            _available = (down == [[1.75, -5.5, 0.375 - 2.0 ** -30]]
                           and along == [[-1.0 - 2.5 + 0.375, 0.75 + 3.0 + 2.0 ** -30],
                                         [-1.0 + 2.5 + 0.375, 0.75 - 3.0 + 2.0 ** -30]])
         except Exception:               # a missing typecode or method: sum floats

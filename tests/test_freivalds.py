@@ -197,12 +197,12 @@ def test_w_sums_agree_packed_as_floats_and_in_loops(monkeypatch):
     loops = _WSums(w, 45, wmax)
     assert grid.step > 0 and floats.step == 0 and loops.step == 0
     rng = Rng(9)
-    for length, along in ((45, "along_rows"), (60, "along_columns")):
-        codes = _codes(rng, length, 5)
-        got = getattr(grid, along)()(codes, 5)
-        ref = getattr(floats, along)()(codes, 5)
-        looped = getattr(loops, along)()(codes, 5)
-        assert len(got) == len(ref) == len(looped) == 5
+    for length, along in ((45, "along_rows"), (60, "down_columns")):
+        batches = [(0, _codes(rng, length, 5), 5), (5, _codes(rng, length, 2), 2)]
+        got = getattr(grid, along)(batches)
+        ref = getattr(floats, along)(batches)
+        looped = getattr(loops, along)(batches)
+        assert len(got) == len(ref) == len(looped) == 7
         for g, r, lp in zip(got, ref, looped):
             assert len(g) == len(r) == len(lp) == (60 if along == "along_rows" else 45)
             for a, c, e in zip(g, r, lp):
@@ -216,4 +216,4 @@ def test_w_sums_fall_back_to_floats_beyond_the_packed_range():
     w = [[1e300, -2e300], [3e300, 0.5]]
     assert _WSums(w, 2, 1.7e308).step == 0 and _WSums(w, 2, None).step == 0
     assert _WSums(w, 2, 4e300).step > 0
-    assert _WSums(w, 2, 1.7e308).along_rows()([1, 0], 1) == [[3e300, 3e300 - 0.5]]
+    assert _WSums(w, 2, 1.7e308).along_rows([(0, [1, 0], 1)]) == [[3e300, 3e300 - 0.5]]

@@ -29,11 +29,15 @@ def assert_sums_within_bound(a, bits=3, seed=0):
     k, l = len(a), len(a[0])
     bound = max(abs(v) for row in a for v in row)
     grid = packed.Packed(a, l, bound)
-    for down, count, sums in ((True, k, grid.along_columns()), (False, l, grid.along_rows())):
+    for down, count, sums in ((True, k, grid.down_columns), (False, l, grid.along_rows)):
         codes = [rng.getrandbits(bits) for _ in range(count)]
+        other = [rng.getrandbits(2) for _ in range(count)]      # a second batch, 2 trials
         slack = Fraction(packed.grid_error(count, grid.step)) * (1 + U)
-        for t, got in enumerate(sums.batch(codes, bits)):
-            exact = signed_sums(a, codes, t, down)
+        got_all = sums([(codes, bits), (other, 2)])
+        assert len(got_all) == bits + 2
+        for t, got in enumerate(got_all):
+            exact = (signed_sums(a, codes, t, down) if t < bits
+                     else signed_sums(a, other, t - bits, down))
             assert len(got) == len(exact) == (l if down else k)
             for g, (e, mag) in zip(got, exact):
                 assert abs(Fraction(g) - e) <= slack + U * mag, (g, float(e))
@@ -64,12 +68,12 @@ def test_sums_at_extreme_magnitudes(scale):
 def test_small_integers_and_subnormals_sum_exactly():
     a = [[3.0, -7.0, 0.0], [-0.0, 5.0, 1.0], [2.0, 2.0, -9.0]]
     grid = packed.Packed(a, 3, 9.0)
-    assert grid.along_columns().batch([1, 0, 1], 1) == [[5.0, -10.0, -10.0]]
-    assert grid.along_rows().batch([0, 1, 1], 1) == [[-10.0, 6.0, -9.0]]
+    assert grid.down_columns([([1, 0, 1], 1)]) == [[5.0, -10.0, -10.0]]
+    assert grid.along_rows([([0, 1, 1], 1)]) == [[-10.0, 6.0, -9.0]]
     tiny = [[5e-324, -5e-324 * 3], [5e-324 * 7, 0.0]]      # multiples of 2^-1074
     grid = packed.Packed(tiny, 2, 5e-324 * 7)
     assert grid.step == 5e-324
-    assert grid.along_columns().batch([1, 1], 1) == [[5e-324 * 8, -5e-324 * 3]]
+    assert grid.down_columns([([1, 1], 1)]) == [[5e-324 * 8, -5e-324 * 3]]
 
 
 def test_mixed_magnitudes_stay_within_the_bound():
@@ -88,8 +92,8 @@ def test_refuses_bounds_beyond_its_range():
 
 def test_zero_matrices_and_empty_sides():
     grid = packed.Packed([[0.0, 0.0]], 2, 0.0)
-    assert grid.along_columns().batch([1], 1) == [[0.0, 0.0]]
-    assert grid.along_rows().batch([0, 1], 1) == [[0.0]]
+    assert grid.down_columns([([1], 1)]) == [[0.0, 0.0]]
+    assert grid.along_rows([([0, 1], 1)]) == [[0.0]]
     grid = packed.Packed([[], []], 0, 0.0)
-    assert grid.along_columns().batch([0, 1], 1) == [[]]
-    assert grid.along_rows().batch([], 1) == [[0.0, 0.0]]
+    assert grid.down_columns([([0, 1], 1)]) == [[]]
+    assert grid.along_rows([([], 1)]) == [[0.0, 0.0]]
