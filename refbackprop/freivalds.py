@@ -57,13 +57,13 @@ from .compare import json_float, shape_problem
 from .rng import Rng, seed_from
 
 _U64 = UNIT_ROUNDOFF["float64"]
+SAFETY = 2.0                 # on the verifier's own rounding term V
 
 # Which way sums are formed follows the interpreter's costs: CPython runs
 # builtins (sum, zip, itemgetter, big integers) at C speed and a Python loop
 # step at 20-60 ns; PyPy's JIT runs a plain loop over a float list at about
 # 1 ns a step, faster than any of those builtins there.
 _JIT = getattr(sys.implementation, "name", "") == "pypy"
-SAFETY = 2.0                 # on the verifier's own rounding term V
 
 
 class _Rows:
