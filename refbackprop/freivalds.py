@@ -67,13 +67,13 @@ _JIT = getattr(sys.implementation, "name", "") == "pypy"
 
 
 class _Rows:
-    """A matrix as rows (N of them here: small), with each row's plain sum and
-    sum of |entries|."""
+    """A matrix as rows, with each row's plain sum and (if magnitudes) sum of
+    |entries|."""
 
-    def __init__(self, rows):
+    def __init__(self, rows, magnitudes=True):
         self.rows = rows
         self.sums = [sum(r) for r in rows]
-        self.abs = [sum(map(abs, r)) for r in rows]
+        self.abs = [sum(map(abs, r)) for r in rows] if magnitudes else None
 
     def signed(self, gather):
         """(R r) for the sign vector whose positive positions gather picks."""
@@ -328,10 +328,9 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
     result = Verification(n, d, m, dtype, trials, seed)
     rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
 
-    Y, DX = _Rows(y), _Rows(dx)                         # (N, M), (N, D): small
+    X, Y, DX = _Rows(x), _Rows(y), _Rows(dx)            # (N, D), (N, M), (N, D): small
     babs = sum(map(abs, b)) if b is not None else 0.0
-    xabs = [sum(map(abs, r)) for r in x]                # (N,)
-    xsums = [sum(r) for r in x]                         # (N,)
+    xabs = X.abs                                        # (N,)
     dyabs = [sum(map(abs, r)) for r in dy]              # (N,)
     dyt = list(zip(*dy)) if n else [()] * m             # (M, N): small
     rowabs, dyw, wmax = _magnitudes(w, dy, m, d)        # ≥ Σ_j |W_kj|; ≥ (|dY| |W|ᵀ 1)_i
@@ -385,7 +384,7 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
         for t in range(bits):
             # dW = Xᵀ dY: rᵀ dW  vs  (X r)ᵀ dY
             gather = _gather(_positions(codes, t))
-            xr = [2.0 * sum(gather(row)) - s for row, s in zip(x, xsums)]   # X r: (N,)
+            xr = X.signed(gather)                       # X r: (N,)
             ref = [_dot(xr, col) for col in dyt]                           # (M,)
             got = rdw[t]
             for j in range(m):
@@ -421,7 +420,7 @@ class _WSums:
 
     def __init__(self, w, m, wmax):
         self.w, self.m, self.grid, self.step = w, m, None, 0.0
-        self._wsums = None                      # (D,) row sums, for gathers
+        self._rows = None                       # W's row sums, for gathers
         if wmax is not None and not _JIT and packed.available():
             try:
                 self.grid = packed.Packed(w, m, wmax)
@@ -453,7 +452,7 @@ class _WSums:
     def _w_r(self, codes, bits):
         w, m = self.w, self.m
         if _JIT:                                # each row's entries summed by code
-            plus = [[c for c in range(1 << bits) if (c >> t) & 1] for t in range(bits)]
+            plus = _plus_getters(list(range(1 << bits)), bits)
             out = [[] for _ in range(bits)]
             for row in w:
                 acc = [0.0] * (1 << bits)
@@ -461,12 +460,11 @@ class _WSums:
                     acc[codes[j]] += row[j]
                 total = sum(acc)
                 for t in range(bits):
-                    out[t].append(2.0 * sum([acc[c] for c in plus[t]]) - total)
+                    out[t].append(2.0 * sum(plus[t](acc)) - total)
             return out
-        if self._wsums is None:
-            self._wsums = [sum(r) for r in w]   # (D,): W r = 2·Σ₊ − Σ
-        gathers = [_gather(_positions(codes, t)) for t in range(bits)]
-        return [[2.0 * sum(g(r)) - s for r, s in zip(w, self._wsums)] for g in gathers]
+        if self._rows is None:
+            self._rows = _Rows(w, magnitudes=False)     # W r = 2·Σ₊ − Σ per row
+        return [self._rows.signed(_gather(_positions(codes, t))) for t in range(bits)]
 
 
 def _check_db(dy, db, n, m, dtype):

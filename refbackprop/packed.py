@@ -80,8 +80,8 @@ class Packed:
     """
 
     def __init__(self, rows, length, bound):
-        self.bits = min(50, 62 - _bit_length(max(len(rows), length, 1)))   # Q
-        exponent = _exponent(bound) - self.bits
+        bits = min(50, 62 - _bit_length(max(len(rows), length, 1)))   # Q
+        exponent = _exponent(bound) - bits
         if exponent < -1074:
             exponent = -1074                # every double is a multiple of 2^-1074
         if exponent > 971:                  # 1.5·2^(52+e) must stay below 2^1024
