@@ -141,8 +141,8 @@ class NumbaBackend:
 
     @property
     def version(self):
-        import numba
-        return "%s (numba %s)" % (__version__, numba.__version__)
+        from importlib import metadata                   # without importing numba
+        return "%s (numba %s)" % (__version__, metadata.version("numba"))
 
     def unavailable_reason(self):
         return _numba_missing()

@@ -237,7 +237,8 @@ def bench_verify(full_python):
     compute of the same forward and backward (on this interpreter), and the
     end-to-end CLI run with numba where numba is installed."""
     _import_backends()
-    from refbackprop.freivalds import DEFAULT_TRIALS, check_at_size
+    from refbackprop.freivalds import DEFAULT_TRIALS
+    from refbackprop.sized import check_at_size
     try:
         import numba  # noqa: F401
     except ImportError:

@@ -13,4 +13,14 @@ def main(argv=None):
         sys.stderr.write("refbackprop: the command line needs click; install it "
                          "with: pip install 'refbackprop[cli]'\n")
         return 2
+    for stream in (sys.stdout, sys.stderr):     # click's own texts (help) too
+        try:
+            "∂·×".encode(stream.encoding or "utf-8")
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="replace")
+            except (AttributeError, ValueError):
+                pass
+        except AttributeError:
+            pass
     return cli.main(args=argv, prog_name="refbackprop")

@@ -1,7 +1,10 @@
 """The click app: a thin shell over refbackprop's library functions.
 
-Exit status: 0 all passed, 1 a check failed, 2 usage error or a backend that
-is unknown, unavailable or broken (one line with the reason, no traceback).
+Exit status: 0 every selected check ran and passed; 1 a check failed; 2 a
+usage error, or a backend that is unknown, ambiguous, unavailable or broken
+(one line with the reason, no traceback); 130 interrupted (Ctrl-C), after
+printing what was checked so far.  Backends run in supervised worker
+processes (refbackprop.supervisor) unless --in-process is given.
 """
 
 import json
@@ -10,15 +13,28 @@ import sys
 import click
 
 from refbackprop import oracle
+from refbackprop.budget import Budget, TooLarge, parse_bytes
 from refbackprop.cases import DTYPES, Case
-from refbackprop.conformance.session import JSON_SCHEMA_VERSION, CheckSession
-from refbackprop.freivalds import DEFAULT_TRIALS, SEED_SIZE, SIZED_STAGES, check_at_size
-from refbackprop.registry import BackendError, Registry
+from refbackprop.conformance import whole_case
+from refbackprop.conformance.session import CheckSession
+from refbackprop.formatting import group_digits, terminal_text
+from refbackprop.freivalds import DEFAULT_TRIALS
+from refbackprop.registry import BackendError
+from refbackprop.sized import SEED_SIZE, SizedSession
+from refbackprop.supervisor import DEFAULT_TIMEOUT, list_backends, open_backends
+
+EXIT_INTERRUPTED = 130
 
 
 class UsageFailure(click.ClickException):
     """A one-line error with exit status 2 (click's own usage errors are 2)."""
     exit_code = 2
+
+
+def echo(text="", err=False, nl=True):
+    """click.echo, in ASCII notation where the stream cannot encode ours."""
+    stream = sys.stderr if err else sys.stdout
+    click.echo(terminal_text(text, getattr(stream, "encoding", None)), err=err, nl=nl)
 
 
 def _emit_json(doc):
@@ -28,25 +44,6 @@ def _emit_json(doc):
 
 def _progress_wanted(as_json):
     return not as_json and sys.stderr.isatty()
-
-
-def _select(reg, names):
-    """Backends by name or import path; all available ones when none named."""
-    if not names:
-        backends = reg.available()
-        if not backends:
-            raise UsageFailure("no backend is available: %s" % ", ".join(
-                "%s (%s)" % (i.name, i.reason) for i in reg.infos))
-        return backends
-    if any(":" in name for name in names) and "" not in sys.path:
-        sys.path.insert(0, "")       # import paths resolve from the current folder
-    out = []
-    for name in names:
-        try:
-            out.append(reg.get(name))
-        except BackendError as e:
-            raise UsageFailure(str(e))
-    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,10 +57,41 @@ json_option = click.option("--json", "as_json", is_flag=True,
 backend_option = click.option(
     "--backend", "-b", "backend_names", multiple=True, metavar="NAME|module:attr",
     help="A registered backend or an import path; repeatable. Default: every "
-         "available backend.")
+         "registered backend that can run.")
 dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default=None,
                             help="Only this dtype (default: every dtype each "
                                  "backend declares).")
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+    metavar="SECONDS", help="Seconds each backend call may take before its worker is "
+    "killed and the check fails (default: %g s plus a term scaled with the call's "
+    "work)." % DEFAULT_TIMEOUT)
+in_process_option = click.option(
+    "--in-process", is_flag=True,
+    help="Run backends in this process, unsupervised (for debugging with pdb): a "
+         "backend that exits or crashes then ends the run itself.")
+memory_option = click.option(
+    "--max-memory", default=None, metavar="SIZE",
+    help="Refuse sizes whose estimated memory exceeds SIZE (e.g. 8G; default: half "
+         "the memory available).")
+seconds_option = click.option(
+    "--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+    metavar="SECONDS", help="Refuse sizes whose estimated pure-Python time exceeds "
+    "this (default 600).")
+
+
+def _budget(max_memory, max_seconds):
+    try:
+        return Budget(None if max_memory is None else parse_bytes(max_memory), max_seconds)
+    except ValueError as e:
+        raise UsageFailure("--max-memory: %s" % e)
+
+
+def _open(backend_names, in_process, timeout, dtype):
+    try:
+        return open_backends(list(backend_names), not in_process, timeout, dtype)
+    except BackendError as e:
+        raise UsageFailure(str(e))
 
 
 @cli.command()
@@ -83,8 +111,13 @@ dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default=None,
               help="Random sign trials for --size (default %d); an error above "
                    "the tolerance escapes with probability at most 2^-trials."
                    % DEFAULT_TRIALS)
+@timeout_option
+@in_process_option
+@memory_option
+@seconds_option
 @json_option
-def check(backend_names, dtype, seed, pattern, size, seed_size, trials, as_json):
+def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
+          in_process, max_memory, max_seconds, as_json):
     """Check backends against the reference, with rounding-error bounds.
 
     Runs the case catalogue on each backend, cross-checks every pair of
@@ -92,34 +125,44 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, as_json)
     oracle.  With --size or --seed-size, verifies each backend at that size
     with randomized projections instead.  Ends with 'N passed, N failed'.
     """
-    reg = Registry()
-    backends = _select(reg, backend_names)
-    if dtype is not None:
-        for b in backends:
-            if dtype not in b.dtypes:
-                raise UsageFailure("backend %r declares dtypes %s, not %s"
-                                   % (b.name, ", ".join(b.dtypes), dtype))
+    budget = _budget(max_memory, max_seconds)
     if seed_size:
         if size:
             raise UsageFailure("give --size or --seed-size, not both")
         size = SEED_SIZE
-    if size:
-        if pattern:
-            raise UsageFailure("--case selects catalogue cases; it does not go with --size")
-        selectors = dict((b.name, name) for name, b in zip(backend_names, backends))
-        _check_at_size(backends, selectors, size, dtype, seed, trials or DEFAULT_TRIALS,
-                       as_json)
-    elif trials is not None:
+    if size and pattern:
+        raise UsageFailure("--case selects catalogue cases; it does not go with --size")
+    if trials is not None and not size:
         raise UsageFailure("--trials goes with --size or --seed-size")
-    origins = dict((i.name, i.origin) for i in reg.infos)
-    selectors = {}
-    for name, backend in zip(backend_names, backends):
-        selectors[backend.name] = name
-        if ":" in name:
-            origins[backend.name] = name
-    session = CheckSession(backends, dtype, seed, pattern, origins, selectors)
-    if len(session) == 0:
-        raise UsageFailure("no check matches --case %r" % pattern)
+    case = whole_case(pattern)
+    try:
+        if case is not None:
+            budget.case(case)
+    except TooLarge as e:
+        raise UsageFailure(str(e))
+    executors, not_run = _open(backend_names, in_process, timeout, dtype)
+    try:
+        if size:
+            try:
+                budget.sized(size[0], size[1], size[2], [e.info for e in executors])
+            except TooLarge as e:
+                raise UsageFailure(str(e))
+            session = SizedSession(executors, size, dtype, seed, trials or DEFAULT_TRIALS,
+                                   not_run)
+            _run_sized(session, as_json)
+        else:
+            try:
+                session = CheckSession(executors, dtype, seed, pattern, not_run)
+            except ValueError as e:
+                raise UsageFailure(str(e))
+            _run_catalogue(session, as_json)
+    finally:
+        for runs in executors:
+            runs.close()
+    sys.exit(0 if session.ok else EXIT_INTERRUPTED if session.interrupted else 1)
+
+
+def _run_catalogue(session, as_json):
     if _progress_wanted(as_json):
         with click.progressbar(length=len(session), label="checking",
                                file=sys.stderr) as bar:
@@ -128,66 +171,43 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, as_json)
         session.run()
     if as_json:
         _emit_json(session.to_dict())
-    else:
-        for line in session.table():
-            click.echo(line)
-        for line in session.report_lines():
-            click.echo(line)
-        click.echo(session.summary())
-    sys.exit(1 if session.failed else 0)
+        return
+    for line in session.backend_lines() + session.table() + session.report_lines():
+        echo(line)
+    echo(session.summary())
 
 
-def _check_at_size(backends, selectors, size, dtype, seed, trials, as_json):
-    n, d, m = size
-    runs = [(b, dt) for b in backends for dt in b.dtypes if dtype in (None, dt)]
-    results = []
-    show = _progress_wanted(as_json)
-    for backend, dt in runs:
-        if show:
-            label = "%s %s N=%d D=%d M=%d" % (backend.name, dt, n, d, m)
-            with click.progressbar(length=len(SIZED_STAGES), label=label,
-                                   file=sys.stderr) as bar:
-                results.append(check_at_size(backend, n, d, m, dt, trials, seed,
-                                             progress=lambda stage: bar.update(1)))
-        else:
-            results.append(check_at_size(backend, n, d, m, dt, trials, seed))
-    passed = sum(1 for r in results if r.passed)
-    failed = len(results) - passed
+def _run_sized(session, as_json):
+    progress = None
+    if _progress_wanted(as_json):
+        progress = lambda label, stage: echo("%s: %s" % (label, stage), err=True)
+    session.run(progress)
     if as_json:
-        _emit_json({"schema": JSON_SCHEMA_VERSION, "mode": "size", "size": [n, d, m],
-                    "seed": seed, "trials": trials, "results": [r.to_dict() for r in results],
-                    "passed": passed, "failed": failed})
-    else:
-        for r in results:
-            for line in r.lines():
-                click.echo(line)
-            if not r.passed:
-                click.echo("  repro:  refbackprop check --backend %s --size %d %d %d "
-                           "--dtype %s --seed %d --trials %d"
-                           % (selectors.get(r.backend, r.backend), n, d, m, r.dtype,
-                              seed, trials))
-        click.echo("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+        _emit_json(session.to_dict())
+        return
+    for line in session.lines():
+        echo(line)
 
 
 @cli.command()
+@timeout_option
+@in_process_option
 @json_option
-def backends(as_json):
-    """List the registered backends: status, dtypes and origin."""
-    reg = Registry()
-    infos = reg.load_all()
+def backends(timeout, in_process, as_json):
+    """List the registered backends: status, dtypes and origin.
+
+    Each backend is loaded in its own worker process (unless --in-process), so
+    a plugin that crashes while loading is listed as broken.
+    """
+    infos = list_backends(not in_process, timeout)
     if as_json:
-        _emit_json({"backends": [i.to_dict() for i in infos],
-                    "duplicates": [{"name": n, "kept": k, "ignored": g}
-                                   for n, k, g in reg.duplicates]})
+        _emit_json({"backends": [i.to_dict() for i in infos]})
         return
-    click.echo("%-12s %-44s %-18s %s" % ("name", "status", "dtypes", "origin"))
+    echo("%-12s %-44s %-18s %s" % ("name", "status", "dtypes", "origin"))
     for i in infos:
         status = i.status if i.status == "available" else "%s: %s" % (i.status, i.reason)
-        dtypes = ", ".join(i.backend.dtypes) if i.backend is not None else "-"
-        click.echo("%-12s %-44s %-18s %s" % (i.name, status, dtypes, i.origin))
-    for name, kept, ignored in reg.duplicates:
-        click.echo("duplicate name %r: kept %s, ignored %s" % (name, kept, ignored))
+        dtypes = ", ".join(i.dtypes) or "-"
+        echo("%-12s %-44s %-18s %s" % (i.name, status, dtypes, i.origin))
 
 
 @cli.command()
@@ -221,17 +241,17 @@ def jacobian(n, d, m, bias, show, seed, as_json):
         _emit_json(doc)
         return
     for line in oracle.describe_size(n, d, m, bias):
-        click.echo(line)
-    click.echo("in all: %s entries (budget %s)" % (oracle.group_digits(size["entries"]),
-                                                   oracle.group_digits(oracle.JACOBIAN_BUDGET)))
+        echo(line)
+    echo("in all: %s entries (budget %s)" % (group_digits(size["entries"]),
+                                                   group_digits(oracle.JACOBIAN_BUDGET)))
     if mats is None:
         return
     for label in ("x", "w", "dy_dx", "dy_dw", "dy_db"):
         if mats[label] is not None:
-            click.echo("\n%s =" % _LABELS[label])
+            echo("\n%s =" % _LABELS[label])
             _print_matrix(mats[label])
         if label == "w" and mats["b"] is not None:
-            click.echo("\nb = [%s ]" % _fmt_row(mats["b"]))
+            echo("\nb = [%s ]" % _fmt_row(mats["b"]))
 
 
 _LABELS = {"x": "X", "w": "W", "dy_dx": "dY/dX", "dy_dw": "dY/dW", "dy_db": "dY/db"}
@@ -243,7 +263,7 @@ def _small_case_jacobians(n, d, m, bias, seed):
         entries = oracle.jacobian_size(n, d, m, bias)["entries"]
         raise UsageFailure("--show prints small Jacobians only (N·M, N·D and D·M at "
                            "most 64); N=%d, D=%d, M=%d has %s entries, too many to read"
-                           % (n, d, m, oracle.group_digits(entries)))
+                           % (n, d, m, group_digits(entries)))
     if d == 0 and not bias:
         raise UsageFailure("with D = 0, M is undetermined without --bias")
     inputs = Case("forward", "float64", n, d, m, bias, "integers", seed).inputs()
@@ -275,7 +295,7 @@ def explain(n, d, m, bias, latex, element):
         text = derive_text(n, d, m, bias, latex, tuple(element))
     except ValueError as e:
         raise UsageFailure(str(e))
-    click.echo(text, nl=False)
+    echo(text, nl=False)
 
 
 def _fmt_row(row):
@@ -284,7 +304,7 @@ def _fmt_row(row):
 
 def _print_matrix(mat):
     for row in mat:
-        click.echo("  [" + _fmt_row(row) + " ]")
+        echo("  [" + _fmt_row(row) + " ]")
 
 
 @cli.command()
@@ -295,57 +315,94 @@ def _print_matrix(mat):
 @dtype_option
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
               help="Best of this many runs.")
+@timeout_option
+@memory_option
+@seconds_option
 @json_option
-def bench(backend_names, size, dtype, repeat, as_json):
+def bench(backend_names, size, dtype, repeat, timeout, max_memory, max_seconds, as_json):
     """Milliseconds and GFLOP/s for forward, dX and dW per backend.
 
-    Conversion to and from lists is timed separately.  NumPy (its BLAS) is
-    timed on the same inputs as a baseline column when it is installed
-    ("vs NumPy" above 1 means faster than NumPy).
+    Each backend runs in its own worker process.  Conversion to and from
+    lists is timed separately.  NumPy (its BLAS) is timed on the same sizes,
+    in its own process, as a baseline column when it is installed ("vs NumPy"
+    above 1 means faster than NumPy).
     """
-    from refbackprop.backends.numpy_baseline import numpy_baseline
-    from refbackprop.bench import bench_backend, random_inputs
-    reg = Registry()
-    backends = _select(reg, backend_names)
-    baseline = numpy_baseline()
-    rows = []
-    inputs = {}
-    numpy_times = {}                   # (size, dtype) -> NumPy's seconds per product
-    for backend in backends:
-        dt = dtype or backend.dtypes[0]
-        if dt not in backend.dtypes:
-            raise UsageFailure("backend %r declares dtypes %s, not %s"
-                               % (backend.name, ", ".join(backend.dtypes), dt))
-        pure = backend.name in ("reference", "python")
-        shape = tuple(size) if size else ((64, 256, 256) if pure else (64, 4096, 4096))
-        if shape not in inputs:
-            inputs[shape] = random_inputs(*shape)
-        r = bench_backend(backend, shape[0], shape[1], shape[2], dt, repeat, inputs[shape])
-        if baseline is not None and (shape, dt) not in numpy_times:
-            numpy_times[(shape, dt)] = bench_backend(
-                baseline, shape[0], shape[1], shape[2], dt, repeat, inputs[shape])["seconds"]
-        rows.append((backend.name, dt, shape, r, numpy_times.get((shape, dt))))
+    from refbackprop.backends.numpy_baseline import SELECTOR
+    from refbackprop.bench import default_size
+    from refbackprop.supervisor import Supervised
+    budget = _budget(max_memory, max_seconds)
+    executors, not_run = _open(backend_names, False, timeout, dtype)
+    plan = []
+    try:
+        for runs in executors:
+            dt = dtype or runs.info.dtypes[0]
+            shape = tuple(size) if size else default_size(runs.info.seconds_per_madd)
+            try:
+                budget.bench(shape[0], shape[1], shape[2], runs.info)
+            except TooLarge as e:
+                raise UsageFailure(str(e))
+            plan.append((runs, dt, shape))
+        baseline = Supervised(SELECTOR, timeout)
+        if baseline.load().status != "available":
+            baseline = None
+        rows, numpy_times, failed = [], {}, 0
+        for runs, dt, shape in plan:
+            args = {"n": shape[0], "d": shape[1], "m": shape[2], "dtype": dt,
+                    "repeat": repeat}
+            r, problem, _ = runs.request("bench", args, 8 * repeat * shape[0] * shape[1]
+                                         * shape[2], max(shape[0] * shape[1],
+                                                         shape[1] * shape[2]))
+            runs.close()
+            if problem:
+                failed += 1
+                rows.append((runs.label, dt, shape, None, None, problem))
+                continue
+            if baseline is not None and (shape, dt) not in numpy_times:
+                base, _, _ = baseline.request("bench", args)
+                numpy_times[(shape, dt)] = base["seconds"] if base else None
+            rows.append((runs.label, dt, shape, r, numpy_times.get((shape, dt)), None))
+        if baseline is not None:
+            baseline.close()
+    finally:
+        for runs in executors:
+            runs.close()
+    _bench_report(rows, size, baseline is not None, not_run, repeat, as_json)
+    sys.exit(1 if failed else 0)
+
+
+def _bench_report(rows, size, have_numpy, not_run, repeat, as_json):
     if as_json:
-        _emit_json({"repeat": repeat, "numpy": baseline is not None, "results": [
-            {"backend": name, "dtype": dt, "size": list(shape), "seconds": r["seconds"],
-             "gflops": r["gflops"], "to_native_seconds": r["to_native"],
-             "to_lists_seconds": r["to_lists"], "numpy_seconds": base}
-            for name, dt, shape, r, base in rows]})
+        _emit_json({"repeat": repeat, "numpy": have_numpy,
+                    "not_run": [{"backend": b, "why": w} for b, w in not_run],
+                    "results": [
+                        {"backend": name, "dtype": dt, "size": list(shape),
+                         "error": problem,
+                         "seconds": r["seconds"] if r else None,
+                         "gflops": r["gflops"] if r else None,
+                         "to_native_seconds": r["to_native"] if r else None,
+                         "to_lists_seconds": r["to_lists"] if r else None,
+                         "numpy_seconds": base}
+                        for name, dt, shape, r, base, problem in rows]})
         return
+    for b, why in not_run:
+        echo("not run: %s (%s)" % (b, why))
     if not size:
-        click.echo("default sizes: 64 4096 4096 (compiled), 64 256 256 (pure Python)")
-    click.echo("%-10s %-8s %-15s %-9s %10s %9s %10s %8s %14s" % (
+        echo("default sizes: 64 4096 4096 (compiled), 64 256 256 (pure Python)")
+    echo("%-10s %-8s %-15s %-9s %10s %9s %10s %8s %14s" % (
         "backend", "dtype", "N D M", "product", "ms", "GFLOP/s", "NumPy ms", "vs NumPy",
         "conversion ms"))
-    for name, dt, shape, r, base in rows:
+    for name, dt, shape, r, base, problem in rows:
+        if problem:
+            echo("%-10s %-8s %-15s FAILED: %s" % (name, dt, "%d %d %d" % shape, problem))
+            continue
         conv = "%.1f + %.1f" % (1e3 * r["to_native"], 1e3 * r["to_lists"])
         for key in r["seconds"]:
             t = r["seconds"][key]
             b = base.get(key) if base else None
-            click.echo("%-10s %-8s %-15s %-9s %10.3f %9.2f %10s %8s %14s" % (
+            echo("%-10s %-8s %-15s %-9s %10.3f %9.2f %10s %8s %14s" % (
                 name, dt, "%d %d %d" % shape, key, 1e3 * t, r["gflops"][key],
                 "-" if b is None else "%.3f" % (1e3 * b),
                 "-" if b is None else "%.2fx" % (b / t), conv))
             conv = ""
-    if baseline is None:
-        click.echo("(NumPy is not installed: no baseline column)")
+    if not have_numpy:
+        echo("(NumPy is not installed: no baseline column)")

@@ -20,6 +20,7 @@ What refbackprop adds, each term stated:
 """
 
 import math
+import struct
 
 UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24}
 SMALLEST_NORMAL = {"float64": 2.0 ** -1022, "float32": 2.0 ** -126}
@@ -58,6 +59,12 @@ def gamma(k, u):
         raise ValueError("no rounding-error bound for K=%d at u=%r (K·u ≥ 1)"
                          % (k, u))
     return ku / (1 - ku)
+
+
+def bits(v):
+    """The IEEE binary64 bytes of v: equal exactly when the floats are the same
+    bit for bit (NaN payloads, -0.0 and 0.0 told apart)."""
+    return struct.pack("<d", v)
 
 
 def is_nan(v):

@@ -43,9 +43,13 @@ _SCALE = {
 
 
 def to_dtype(v, dtype):
-    """Round a Python float to the dtype (float32 through IEEE binary32)."""
+    """Round a Python float to the dtype (float32 through IEEE binary32,
+    round to nearest even; beyond float32's range, ±inf)."""
     if dtype == "float32":
-        return struct.unpack("<f", struct.pack("<f", v))[0]
+        try:
+            return struct.unpack("<f", struct.pack("<f", v))[0]
+        except OverflowError:              # rounds beyond the largest float32
+            return float("inf") if v > 0 else float("-inf")
     return float(v)
 
 

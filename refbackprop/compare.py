@@ -8,19 +8,13 @@ call and that no output aliases an input.  A verdict names, per output, the
 worst element, expected, got, bound and error/bound ratio.
 """
 
-import struct
-
 from . import bounds
 from .cases import to_dtype
-from .oracle import flatten
-from .reference import transpose
+from .formatting import json_float
+from .reference import flatten, transpose
 
 OUTPUTS = {"forward": ("y",), "backward": ("dx", "dw", "db")}
 _INF = float("inf")
-
-
-def _bits(v):
-    return struct.pack("<d", v)
 
 
 def _flat(value, rank):
@@ -111,13 +105,6 @@ class OutputVerdict:
                 "ratio": json_float(self.ratio)}
 
 
-def json_float(v):
-    """Floats for JSON: NaN and ±Inf as strings, everything else as is."""
-    if isinstance(v, float) and not bounds.is_finite(v):
-        return repr(v)
-    return v
-
-
 def _describe(v):
     return "%r" % (v,)
 
@@ -135,9 +122,9 @@ def judge_output(name, got, spec, dtype):
     worst = -1.0
     for idx in range(len(refs)):
         g, ref, mag = flat[idx], refs[idx], mags[idx]
-        if not isinstance(g, float):
-            verdict.fail("%s is %r (%s), not a float"
-                         % (_index(name, shape, idx)[0], g, type(g).__name__))
+        if type(g) is not float:
+            verdict.fail("%s is %s, not a float" % (_index(name, shape, idx)[0],
+                                                    _entry_text(g)))
             verdict.ratio = _INF
             return verdict
         if bounds.is_finite(ref):
@@ -169,10 +156,20 @@ def judge_output(name, got, spec, dtype):
     return verdict
 
 
+def _entry_text(v):
+    """An entry that is not a float, for a message: its repr and type.  A
+    worker sends such entries as the marker ('!', type name, repr)."""
+    if isinstance(v, tuple) and len(v) == 3 and v[0] == "!":
+        return "%s (%s)" % (v[2], v[1])
+    return "%s (%s)" % (_short(v), type(v).__name__)
+
+
 def shape_problem(got, shape):
     """'' when got (nested lists) has the shape, else what is wrong with it."""
     if not isinstance(got, list):
-        return "tolist gave %s, not a list" % type(got).__name__
+        kind = got[1] if isinstance(got, tuple) and len(got) == 3 and got[0] == "!" \
+            else type(got).__name__
+        return "tolist gave %s, not a list" % kind
     if len(got) != shape[0]:
         return "expected %s, got %d %s" % (
             _shape_text(shape), len(got), "rows" if len(shape) == 2 else "entries")
@@ -180,7 +177,7 @@ def shape_problem(got, shape):
         for i in range(len(got)):
             if not isinstance(got[i], list) or len(got[i]) != shape[1]:
                 return "expected %s, row %d is %s" % (_shape_text(shape), i,
-                                                      _short(got[i]))
+                                                      _entry_text(got[i]))
     return ""
 
 

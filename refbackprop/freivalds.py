@@ -53,7 +53,7 @@ import sys
 
 from . import packed
 from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma, is_finite
-from .compare import json_float, shape_problem
+from .formatting import json_float
 from .rng import Rng, seed_from
 
 _U64 = UNIT_ROUNDOFF["float64"]
@@ -314,8 +314,6 @@ class Verification:
 
 BATCH = 6                    # trials whose signs are drawn, and rows grouped, together
 DEFAULT_TRIALS = 12          # miss probability 2^-12 ≈ 2.4e-4 per output
-SEED_SIZE = (64, 4096, 4096)  # the notes' N, D, M
-SIZED_STAGES = ("generate", "to_native", "compute", "to_lists", "verify")
 
 
 def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
@@ -476,108 +474,3 @@ def _check_db(dy, db, n, m, dtype):
         mag = sum(map(abs, cols[j]))
         check.note(0, j, abs(db[j] - ref), element_bound(n, mag * SAFETY, ref, dtype), 0.0)
     return check
-
-
-def sized_inputs(n, d, m, dtype, bias=True, seed=0):
-    """x (N, D), w (D, M), b (M,), dy (N, M): uniform in [-1, 1), rounded to dtype.
-
-    Drawn with random.Random (Mersenne Twister, C speed: 16.7M numbers in
-    about a second), seeded from the sizes, the dtype and seed.  The catalogue's
-    small cases use rng.Rng instead, which is identical on every interpreter.
-    """
-    import random
-    from array import array
-    draw = random.Random(seed_from("sized/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed)).random
-    code = "f" if dtype == "float32" else "d"
-
-    def row(k):
-        return array(code, [2.0 * draw() - 1.0 for _ in range(k)]).tolist()
-
-    x = [row(d) for _ in range(n)]
-    w = [row(m) for _ in range(d)]
-    b = row(m) if bias else None
-    dy = [row(m) for _ in range(n)]
-    return x, w, b, dy
-
-
-class SizedResult:
-    """A backend checked at one size and dtype: timings, problems, verification."""
-
-    def __init__(self, backend_name, n, d, m, dtype):
-        self.backend, self.n, self.d, self.m, self.dtype = backend_name, n, d, m, dtype
-        self.seconds = {}          # generate, to_native, compute, to_lists, verify
-        self.problems = []         # exceptions, wrong shapes
-        self.verification = None
-
-    @property
-    def passed(self):
-        return not self.problems and self.verification is not None \
-            and self.verification.passed
-
-    def lines(self):
-        out = ["%s %s at N=%d, D=%d, M=%d: %s" % (
-            self.backend, self.dtype, self.n, self.d, self.m,
-            "passed" if self.passed else "FAILED")]
-        out.extend("  " + p for p in self.problems)
-        if self.verification is not None:
-            out.extend("  " + line for line in self.verification.lines())
-        out.append("  seconds: " + ", ".join(
-            "%s %.2f" % (k, self.seconds[k]) for k in
-            SIZED_STAGES if k in self.seconds))
-        return out
-
-    def to_dict(self):
-        return {"backend": self.backend, "N": self.n, "D": self.d, "M": self.m,
-                "dtype": self.dtype, "passed": self.passed, "problems": self.problems,
-                "seconds": self.seconds,
-                "verification": None if self.verification is None
-                else self.verification.to_dict()}
-
-
-def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=True,
-                  progress=None):
-    """Run backend at (N, D, M) on seeded inputs and verify it (Freivalds).
-
-    progress(stage) is called before each stage if given.  Returns SizedResult.
-    """
-    import time
-    result = SizedResult(getattr(backend, "name", "?"), n, d, m, dtype)
-    clock = time.perf_counter
-
-    def stage(name, fn):
-        if progress is not None:
-            progress(name)
-        t0 = clock()
-        try:
-            return fn()
-        finally:
-            result.seconds[name] = clock() - t0
-
-    x, w, b, dy = stage("generate", lambda: sized_inputs(n, d, m, dtype, bias, seed))
-    try:
-        native = stage("to_native", lambda: (
-            backend.array(x, (n, d), dtype), backend.array(w, (d, m), dtype),
-            None if b is None else backend.array(b, (m,), dtype),
-            backend.array(dy, (n, m), dtype)))
-        xa, wa, ba, dya = native
-        outs = stage("compute", lambda: (backend.forward(xa, wa, ba),)
-                     + tuple(backend.backward(xa, wa, dya, ba)))
-        got = stage("to_lists", lambda: [None if o is None else backend.tolist(o)
-                                         for o in outs])
-        native = xa = wa = ba = dya = outs = None     # free the backend's arrays
-    except Exception as e:
-        result.problems.append("the backend raised %s: %s" % (type(e).__name__, e))
-        return result
-    y, dx, dw, db = got
-    expected = [("y", y, (n, m)), ("dx", dx, (n, d)), ("dw", dw, (d, m))]
-    if b is not None:
-        expected.append(("db", db, (m,)))
-    for name, value, shape in expected:
-        problem = shape_problem(value, shape)
-        if problem:
-            result.problems.append("%s has the wrong shape: %s" % (name, problem))
-    if result.problems:
-        return result
-    result.verification = stage("verify", lambda: verify(
-        x, w, b, dy, y, dx, dw, db, dtype, trials, seed))
-    return result

@@ -14,7 +14,8 @@ checked before anything is allocated, against JACOBIAN_BUDGET entries in all
 (adjustable here or per call with budget=).
 """
 
-from .reference import dot, forward_unchecked
+from .formatting import group_digits, human_bytes
+from .reference import dot, flatten, forward_unchecked
 from .shapes import check_dims, linear_shapes
 
 # Total entries (dY/dX + dY/dW + dY/db) the oracle may build: 4 Mi entries is
@@ -24,30 +25,6 @@ JACOBIAN_BUDGET = 4194304
 
 class JacobianTooLarge(ValueError):
     """The explicit Jacobians would exceed the budget; nothing was allocated."""
-
-
-def group_digits(n):
-    """68719476736 -> '68,719,476,736' (str.format's ',' is not everywhere)."""
-    s = str(n)
-    head = len(s) % 3 or 3
-    parts = [s[:head]]
-    for k in range(head, len(s), 3):
-        parts.append(s[k:k + 3])
-    return ",".join(parts)
-
-
-def human_bytes(n):
-    """Bytes in binary units: 274877906944 -> '256 GiB'."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    v = float(n)
-    k = 0
-    while v >= 1024 and k < len(units) - 1:
-        v = v / 1024
-        k += 1
-    text = "%.1f" % v
-    if text.endswith(".0"):
-        text = text[:-2]
-    return "%s %s" % (text, units[k])
 
 
 def jacobian_size(n, d, m, bias=False):
@@ -97,13 +74,6 @@ def check_budget(n, d, m, bias=False, budget=None):
 
 def _zeros(rows, cols):
     return [[0] * cols for _ in range(rows)]
-
-
-def flatten(a):
-    out = []
-    for row in a:
-        out.extend(row)
-    return out
 
 
 def jacobian_unchecked(x, w, b, n, d, m):

@@ -42,6 +42,14 @@ def transpose(a, cols):
     return [[row[j] for row in a] for j in range(cols)]
 
 
+def flatten(a):
+    """A matrix (R, C) as one row-major list (R·C,)."""
+    out = []
+    for row in a:
+        out.extend(row)
+    return out
+
+
 def forward_unchecked(x, w, b, n, d, m):
     """Y = X W (+ b) for shapes already validated: (N, D) @ (D, M) -> (N, M)."""
     wt = transpose(w, m)                                 # (M, D)

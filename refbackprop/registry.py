@@ -6,40 +6,91 @@ zero-argument factory (a class counts).  A backend may also be named by import
 path, 'package.module:attr', without registration.
 
 Nothing is hard-coded: the built-ins are declared in refbackprop's own
-pyproject.toml like any plugin.  A plugin that fails to import, or whose
-dependency is missing, is recorded with its reason and never breaks the
-others; duplicate names are reported; the order is by name.
+pyproject.toml like any plugin.  Listing reads packaging metadata only;
+loading imports.  A plugin cannot crash or fool the registry: importing it,
+making it and reading each of its attributes happen once, inside a guard
+(any exception, SystemExit included, makes it *broken* with the reason), and
+what was read is kept in its BackendInfo: `dtypes` is normalized once to a
+tuple, so a property that answers differently on each read is read once.  A
+name declared by two distributions is *ambiguous*: it is listed with both and
+selecting it names both and how to pick one.  The order is by name.
+
+In the CLI and the pytest plugin, loading runs in a worker process
+(refbackprop.supervisor), so a plugin that exits or crashes while importing
+takes down only that worker.
 """
 
+from .cases import DTYPES
+
 REQUIRED = ("name", "dtypes", "array", "tolist", "forward", "backward")
-KNOWN_DTYPES = ("float64", "float32")
+# Optional members, discovered with getattr (README, "The backend protocol").
+OPTIONAL = ("unavailable_reason", "version", "warmup", "shares_memory", "dx", "dw",
+            "synchronize", "seconds_per_madd", "dtype_reasons", "from_buffer",
+            "to_buffer")
+KNOWN_DTYPES = DTYPES
 GROUP = "refbackprop.backends"
 
 
 class BackendError(Exception):
-    """A backend cannot be used: unknown, unavailable or broken, with why."""
+    """A backend cannot be used: unknown, ambiguous, unavailable or broken, with why."""
 
 
 class BackendInfo:
     """What the registry knows of one backend, loaded or not.
 
-    status: 'available', 'unavailable' (a dependency is missing: reason) or
-    'broken' (it failed to load or does not follow the protocol: reason).
+    status: 'unloaded', 'available', 'unavailable' (a dependency is missing:
+    reason), 'broken' (it failed to load or does not follow the protocol:
+    reason) or 'ambiguous' (two distributions declare the name).
     origin: 'distribution version' for an entry point, or the import path.
+    Once loaded: name (the backend's own), dtypes (a tuple), version,
+    members (the optional members it has), seconds_per_madd, dtype_reasons.
     """
 
     def __init__(self, name, target, origin):
-        self.name = name
+        self.name = name              # the registered name (or the selector)
         self.target = target          # 'package.module:attr'
         self.origin = origin
         self.status = "unloaded"
         self.reason = ""
-        self.backend = None
+        self.backend = None           # the object, when loaded in this process
+        self.backend_name = ""        # the object's own name, read once
+        self.dtypes = ()
+        self.version = ""
+        self.members = ()
+        self.seconds_per_madd = None
+        self.dtype_reasons = {}
+
+    def __repr__(self):
+        return "BackendInfo(%r, %s)" % (self.name, self.status)
 
     def to_dict(self):
-        dtypes = list(self.backend.dtypes) if self.backend is not None else []
         return {"name": self.name, "status": self.status, "reason": self.reason,
-                "dtypes": dtypes, "origin": self.origin, "target": self.target}
+                "dtypes": list(self.dtypes), "origin": self.origin,
+                "target": self.target, "version": self.version}
+
+    def describe(self):
+        """The plain-data description (what a worker process sends back)."""
+        out = self.to_dict()
+        out["backend_name"] = self.backend_name
+        out["members"] = list(self.members)
+        out["seconds_per_madd"] = self.seconds_per_madd
+        out["dtype_reasons"] = dict(self.dtype_reasons)
+        return out
+
+    @classmethod
+    def from_description(cls, desc, origin=None):
+        info = cls(desc["name"], desc["target"], origin or desc["origin"])
+        info.status, info.reason = desc["status"], desc["reason"]
+        info.backend_name = desc["backend_name"]
+        info.dtypes = tuple(desc["dtypes"])
+        info.version = desc["version"]
+        info.members = tuple(desc["members"])
+        info.seconds_per_madd = desc["seconds_per_madd"]
+        info.dtype_reasons = dict(desc["dtype_reasons"])
+        return info
+
+    def has(self, member):
+        return member in self.members
 
 
 def _distributions():
@@ -55,7 +106,8 @@ def entry_points(group=GROUP):
 
     Reads every distribution's entry points, which works the same from
     CPython 3.8 (where entry_points() has no group= and returns a dict) to
-    3.13, and gives the distribution for the origin column.
+    3.13, and gives the distribution for the origin column.  A distribution
+    whose metadata cannot be read is skipped.
     """
     seen = set()
     out = []
@@ -63,24 +115,22 @@ def entry_points(group=GROUP):
         try:
             dist_name = dist.metadata["Name"]
             origin = "%s %s" % (dist_name, dist.version)
-            eps = dist.entry_points
+            eps = [(ep.name, ep.value) for ep in dist.entry_points if ep.group == group]
         except Exception:
             continue
-        for ep in eps:
-            if ep.group != group:
-                continue
-            key = (ep.name, ep.value, dist_name)
+        for name, value in eps:
+            key = (name, value, dist_name)
             if key in seen:       # one distribution seen twice on sys.path
                 continue
             seen.add(key)
-            out.append((ep.name, ep.value, origin))
+            out.append((name, value, origin))
     out.sort()
     return out
 
 
 def _import_target(target):
     """Import 'package.module:attr' (attr may be dotted)."""
-    if ":" not in target:
+    if target.count(":") != 1 or target.startswith(":") or target.endswith(":"):
         raise BackendError("%r is not an import path; use package.module:attr"
                            % target)
     module_name, attr = target.split(":", 1)
@@ -100,42 +150,90 @@ def instantiate(obj):
     return obj
 
 
-def protocol_problem(backend):
-    """Why backend does not follow the protocol, or '' when it does."""
-    missing = [m for m in REQUIRED if not hasattr(backend, m)]
-    if missing:
-        return "missing required member(s): %s" % ", ".join(missing)
-    if not isinstance(backend.name, str) or not backend.name:
-        return "name must be a non-empty str, not %r" % (backend.name,)
-    dtypes = tuple(backend.dtypes)
-    if not dtypes or [d for d in dtypes if d not in KNOWN_DTYPES]:
-        return ("dtypes must be a non-empty subset of %s, not %r"
-                % (KNOWN_DTYPES, backend.dtypes))
-    return ""
+def _text(e):
+    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+
+
+def normalize_dtypes(value):
+    """A tuple of known dtype names from a backend's dtypes, read once, or
+    ValueError saying what is wrong with it."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError("dtypes must be a tuple of names such as ('float64',), "
+                         "not the string %r" % (value,))
+    names = tuple(value)              # a one-shot iterable is read here, once
+    if not names:
+        raise ValueError("dtypes is empty; declare at least one of %s"
+                         % ", ".join(KNOWN_DTYPES))
+    for d in names:
+        if not isinstance(d, str) or d not in KNOWN_DTYPES:
+            raise ValueError("dtypes must be a non-empty subset of %s, not %r "
+                             "(unknown: %r)" % (KNOWN_DTYPES, names, d))
+    for i in range(len(names)):
+        if names[i] in names[:i]:
+            raise ValueError("dtypes %r names %s twice" % (names, names[i]))
+    return names
+
+
+def describe(info, backend):
+    """Read every attribute of a loaded backend once, into info (in place).
+
+    Any exception while reading makes the backend broken with the reason.
+    An unavailable backend's other members are not read: they may need what
+    is missing.
+    """
+    try:
+        missing = [m for m in REQUIRED if not hasattr(backend, m)]
+        if missing:
+            raise ValueError("missing required member(s): %s" % ", ".join(missing))
+        name = backend.name
+        if not isinstance(name, str) or not name:
+            raise ValueError("name must be a non-empty str, not %r" % (name,))
+        dtypes = normalize_dtypes(backend.dtypes)
+        for m in ("array", "tolist", "forward", "backward"):
+            if not callable(getattr(backend, m)):
+                raise ValueError("%s must be callable" % m)
+        check = getattr(backend, "unavailable_reason", None)
+        reason = check() if check is not None else None
+        if reason:
+            info.backend, info.backend_name, info.dtypes = backend, name, dtypes
+            info.status, info.reason = "unavailable", str(reason)
+            return info
+        members = tuple(m for m in OPTIONAL if hasattr(backend, m))
+        version = backend.version if "version" in members else ""
+        version = "" if version is None else str(version)
+        cost = backend.seconds_per_madd if "seconds_per_madd" in members else None
+        if cost is not None:
+            cost = float(cost)
+            if not cost >= 0:
+                raise ValueError("seconds_per_madd must be a number ≥ 0, not %r" % cost)
+        reasons = {}
+        if "dtype_reasons" in members:
+            for k, v in dict(backend.dtype_reasons()).items():
+                reasons[str(k)] = str(v)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        info.status, info.reason = "broken", _text(e)
+        return info
+    info.backend, info.backend_name, info.dtypes = backend, name, dtypes
+    info.version, info.members = version, members
+    info.seconds_per_madd, info.dtype_reasons = cost, reasons
+    info.status, info.reason = "available", ""
+    return info
 
 
 def load(info):
-    """Load one BackendInfo in place: import, instantiate, check, availability."""
+    """Load one BackendInfo in place: import, instantiate, describe."""
     if info.status != "unloaded":
         return info
     try:
         backend = instantiate(_import_target(info.target))
-    except Exception as e:
-        info.status = "broken"
-        info.reason = "%s: %s" % (type(e).__name__, e)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:        # SystemExit at import included
+        info.status, info.reason = "broken", _text(e)
         return info
-    problem = protocol_problem(backend)
-    if problem:
-        info.status, info.reason = "broken", problem
-        return info
-    info.backend = backend
-    check = getattr(backend, "unavailable_reason", None)
-    reason = check() if check is not None else None
-    if reason:
-        info.status, info.reason = "unavailable", reason
-    else:
-        info.status = "available"
-    return info
+    return describe(info, backend)
 
 
 class Registry:
@@ -143,19 +241,24 @@ class Registry:
 
     def __init__(self, group=GROUP):
         self.group = group
-        self.infos = []           # BackendInfo, by name
-        self.duplicates = []      # (name, origin kept, origin ignored)
+        self.infos = []           # BackendInfo, by name (several when ambiguous)
         by_name = {}
         for name, target, origin in entry_points(group):
-            if name in by_name:
-                self.duplicates.append((name, by_name[name].origin, origin))
-                continue
-            info = BackendInfo(name, target, origin)
-            by_name[name] = info
-            self.infos.append(info)
+            by_name.setdefault(name, []).append(BackendInfo(name, target, origin))
+        for name in sorted(by_name):
+            group_infos = by_name[name]
+            if len(group_infos) > 1:
+                for info in group_infos:
+                    info.status = "ambiguous"
+                    info.reason = _ambiguity(name, group_infos)
+            self.infos.extend(group_infos)
 
     def names(self):
-        return [info.name for info in self.infos]
+        out = []
+        for info in self.infos:
+            if info.name not in out:
+                out.append(info.name)
+        return out
 
     def load_all(self):
         """Load every backend; broken ones are recorded, never raised."""
@@ -163,33 +266,51 @@ class Registry:
             load(info)
         return self.infos
 
-    def info(self, name):
-        """The BackendInfo for a registered name or a 'module:attr' path."""
-        for info in self.infos:
-            if info.name == name:
-                return load(info)
-        if ":" in name:
-            info = BackendInfo(name, name, name)
-            load(info)
-            if info.backend is not None:
-                info.name = info.backend.name
-            return info
+    def resolve(self, selector):
+        """The BackendInfo a selector names, without loading it: a registered
+        name, or an import path 'package.module:attr'.  BackendError when the
+        name is unknown or ambiguous."""
+        if not isinstance(selector, str) or not selector.strip():
+            raise BackendError("a backend selector must be a registered name or "
+                               "package.module:attr, not %r" % (selector,))
+        found = [info for info in self.infos if info.name == selector]
+        if len(found) > 1:
+            raise BackendError("backend %r is ambiguous: %s" % (selector, found[0].reason))
+        if found:
+            return found[0]
+        if ":" in selector:
+            return BackendInfo(selector, selector, selector)
         raise BackendError("unknown backend %r; known backends: %s (or give "
                            "an import path package.module:attr)"
-                           % (name, ", ".join(self.names()) or "none"))
+                           % (selector, ", ".join(self.names()) or "none"))
 
-    def get(self, name):
+    def info(self, selector):
+        """The loaded BackendInfo for a registered name or an import path."""
+        info = load(self.resolve(selector))
+        if info.target == selector and info.backend_name:
+            info.name = info.backend_name         # an import path: the backend's name
+        return info
+
+    def get(self, selector):
         """The backend object, or BackendError with the reason it cannot run."""
-        info = self.info(name)
-        if info.status == "broken":
-            raise BackendError("backend %r is broken: %s" % (name, info.reason))
-        if info.status == "unavailable":
-            raise BackendError("backend %r is unavailable: %s" % (name, info.reason))
-        return info.backend
+        return usable(self.info(selector), selector).backend
 
     def available(self):
         """The backends that can run, in name order."""
         return [i.backend for i in self.load_all() if i.status == "available"]
+
+
+def usable(info, selector):
+    """info itself when its backend can run, else BackendError saying why."""
+    if info.status in ("broken", "unavailable", "ambiguous"):
+        raise BackendError("backend %r is %s: %s" % (selector, info.status, info.reason))
+    return info
+
+
+def _ambiguity(name, infos):
+    parts = ["%s (%s)" % (i.origin, i.target) for i in infos]
+    return ("the name is declared by %s; select one by its import path, e.g. "
+            "--backend %s" % (" and by ".join(parts), infos[0].target))
 
 
 def get_backend(name):

@@ -29,9 +29,11 @@ def test_check_numba_passes_with_json():
     result = invoke("check", "--backend", "numba", "--case", "N7-D13-M11", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["schema"] == 1 and doc["failed"] == 0 and doc["passed"] > 0
-    assert doc["backends"] == [{"name": "numba", "dtypes": ["float64", "float32"],
-                                "origin": doc["backends"][0]["origin"]}]
+    assert doc["schema"] == 2 and doc["failed"] == 0 and doc["passed"] > 0 and doc["ok"]
+    [numba] = doc["backends"]
+    assert numba["name"] == numba["selector"] == "numba" and numba["supervised"]
+    assert numba["dtypes"] == ["float64", "float32"]
+    assert numba["origin"].startswith("refbackprop ")
     labels = set((r["backend"], r["dtype"]) for r in doc["rows"])
     assert {("numba", "float32"), ("numba", "float64"), ("oracle (reference)", "float64")} <= labels
     assert all(r["worst_ratio"] <= 1 for r in doc["rows"] if r["backend"] == "numba")
@@ -41,7 +43,8 @@ def test_check_text_ends_with_the_count_line():
     result = invoke("check", "--backend", "python", "--case", "N2-D2-M3")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split()[:3] == ["backend", "dtype", "checks"]
+    assert lines[0].startswith("backend python: refbackprop ")
+    assert lines[1].split()[:3] == ["backend", "dtype", "checks"]
     assert lines[-1].endswith(" passed, 0 failed")
     assert "checking" not in result.output        # no progress bar off a TTY
 
@@ -63,7 +66,7 @@ def test_wrong_backend_by_import_path_fails_with_element_and_repro(monkeypatch):
     assert "FAILED forward/float64/N2-D2-M3/bias/normal/seed0 [missing-bias]" in out
     assert "y: worst element y[" in out and "bound" in out and "error/bound" in out
     assert ("repro:  refbackprop check --backend wrong_backends:MissingBias "
-            "--case 'forward/float64/N2-D2-M3/bias/normal/seed0'") in out
+            "--case forward/float64/N2-D2-M3/bias/normal/seed0") in out
     assert "shrunk: still fails at N=1, D=0, M=1" in out
     assert out.splitlines()[-1] == "0 passed, 1 failed"
 
@@ -93,7 +96,7 @@ def test_a_raising_backend_fails_its_cases_but_not_the_run(monkeypatch):
     (["--backend", "cuda"], "unknown backend 'cuda'; known backends: numba, python, reference"),
     (["--backend", "nowhere:Backend"], "backend 'nowhere:Backend' is broken: ModuleNotFoundError"),
     (["--backend", "python", "--dtype", "float32"], "backend 'python' declares dtypes float64, not float32"),
-    (["--backend", "python", "--case", "no-such-case"], "no check matches --case 'no-such-case'"),
+    (["--backend", "python", "--case", "no-such-case"], "no check of backend 'python' matches 'no-such-case'"),
     (["--dtype", "float16"], "Invalid value for '--dtype'"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message):
@@ -105,7 +108,7 @@ def test_usage_errors_exit_2_with_one_line(args, message):
 
 def test_unavailable_backend_exits_2_with_the_reason(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)
-    result = invoke("check", "--backend", "numba")
+    result = invoke("check", "--backend", "numba", "--in-process")
     assert result.exit_code == 2
     assert "backend 'numba' is unavailable: numba is not installed; install it with: pip install 'refbackprop[numba]'" in result.output
 
@@ -194,7 +197,7 @@ def test_repro_of_a_seeded_repeat_check_runs_that_check(monkeypatch):
     assert result.exit_code == 1
     repro = [l for l in result.output.splitlines() if "repro:" in l][0].split("repro:", 1)[1]
     assert repro.strip() == ("refbackprop check --backend wrong_backends:ReusesBuffer --case "
-                             "'repeat/backward/float64/N7-D13-M11/bias/normal/seed3' --seed 3")
+                             "repeat/backward/float64/N7-D13-M11/bias/normal/seed3 --seed 3")
     args = repro.strip().split()[1:]          # after "refbackprop"
     again = invoke(*[a.strip("'") for a in args])
     assert again.exit_code == 1 and "dw differs between two identical calls" in again.output
@@ -216,11 +219,12 @@ def test_cross_check_counts_pairs_not_lines(monkeypatch):
             dw.rows = [[v * (1 + 1e-9) for v in r] for r in dw.rows]
             return dx, dw, db
 
-    session = CheckSession([get_backend("python"), BothOff()], pattern=
+    from refbackprop.conformance import executor
+    session = CheckSession([executor(get_backend("python")), executor(BothOff())], pattern=
                            "backward/float64/N7-D13-M11/bias/normal/seed0").run()
     assert session.cross_count == 1 and session.cross_failed == 1
     assert len(session.cross) == 2                      # one line for dx, one for dw
-    # the case and its repeat check (the pattern names both) fail for both-off,
+    # the case (a whole case id selects that case alone) fails for both-off,
     # plus the one disagreeing pair
-    assert session.failed == 2 + 1
+    assert session.failed == 1 + 1
     assert session.to_dict()["cross_check"]["failed_pairs"] == 1

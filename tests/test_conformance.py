@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 def test_builtin_backends_pass_every_check(name):
     results = list(run(Registry().get(name)))
     kinds = set(r.kind for r in results)
-    assert kinds == {"case", "repeat", "oracle"}
+    assert kinds == {"case", "repeat", "wear", "oracle"}
     assert [r.check_id for r in results if not r.passed] == []
 
 
@@ -35,7 +35,7 @@ def test_every_wrong_backend_fails_with_a_shrunk_case(wrong):
     assert small.n * small.d * small.m <= first.case.n * first.case.d * first.case.m
     assert not run_one(wrong(), small).passed
     report = "\n".join(failure_report(first, small))
-    assert "repro:  refbackprop check --backend %s --case '%s'" % (backend.name, first.case_id) in report
+    assert "repro:  refbackprop check --backend %s --case %s" % (backend.name, first.case_id) in report
     if small.id != first.case_id:
         assert "shrunk: still fails at N=%d, D=%d, M=%d" % (small.n, small.d, small.m) in report
 
@@ -89,7 +89,7 @@ def test_plugin_failure_report_names_element_repro_and_shrunk_case():
     assert "FAILED forward/float64/N7-D13-M11/nobias/normal/seed0 [tile-remainder]" in out
     assert "y: worst element y[" in out and "error/bound" in out
     assert ("repro:  refbackprop check --backend wrong_backends:TileRemainder "
-            "--case 'forward/float64/N7-D13-M11/nobias/normal/seed0'") in out
+            "--case forward/float64/N7-D13-M11/nobias/normal/seed0") in out
     assert "shrunk: still fails at N=1, D=1, M=1" in out
 
 
@@ -100,7 +100,10 @@ def test_plugin_failure_report_names_element_repro_and_shrunk_case():
     (["--refbackprop-backend", "python", "--refbackprop-dtype", "float32"],
      "declares dtypes float64, not float32"),
     (["--refbackprop-backend", "python", "-k", "no-such-check"],
-     "no conformance check ran for backend 'python'"),
+     "the selection keeps none of the checks of backend 'python': a run that checks "
+     "nothing of the backend is refused"),
+    (["--refbackprop-backend", "python", "-k", "oracle"],
+     "keeps none of the checks of backend 'python' (only 44 oracle checks"),
 ])
 def test_never_a_false_green(args, needle, tmp_path):
     proc = pytest_run(*args, cwd=str(tmp_path))

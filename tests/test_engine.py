@@ -8,7 +8,7 @@ import pytest
 from refbackprop import bounds
 from refbackprop.cases import Case, catalogue, parse_case_id, to_dtype
 from refbackprop.compare import exact_outputs, judge_output
-from refbackprop.runner import shares_memory
+from refbackprop.aliasing import shares_memory
 
 INF, NAN = float("inf"), float("nan")
 
@@ -63,7 +63,7 @@ def test_judge_checks_shapes_and_float32_values():
     v = judge_output("y", [[1.0, 2.0]], spec, "float64")
     assert v.message == "y has the wrong shape: expected (2, 2), got 1 rows"
     v = judge_output("y", [[1.0], [2.0]], spec, "float64")
-    assert v.message == "y has the wrong shape: expected (2, 2), row 0 is [1.0]"
+    assert v.message == "y has the wrong shape: expected (2, 2), row 0 is [1.0] (list)"
     case = Case("forward", "float32", 2, 3, 2, False, "normal")
     spec32 = exact_outputs(case)["y"]
     v = judge_output("y", [[spec32[1][0], spec32[1][1]], spec32[1][2:4]], spec32, "float32")

@@ -64,16 +64,22 @@ def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypat
         reg.get("broken")
 
 
-def test_duplicate_names_are_reported(tmp_path, monkeypatch):
+def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(tmp_path, monkeypatch):
     write_dist(tmp_path, "aaa-dup", """
         [refbackprop.backends]
         python = wrong_backends:wrong_transpose
         """)
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = Registry()
-    assert len([i for i in reg.infos if i.name == "python"]) == 1
-    dups = [d for d in reg.duplicates if d[0] == "python"]
-    assert len(dups) == 1 and "aaa-dup 1.0" in dups[0][1:]
+    both = [i for i in reg.infos if i.name == "python"]
+    assert sorted(i.origin.split()[0] for i in both) == ["aaa-dup", "refbackprop"]
+    assert all(i.status == "ambiguous" for i in both)
+    with pytest.raises(BackendError) as e:
+        reg.get("python")
+    text = str(e.value)
+    assert "backend 'python' is ambiguous" in text and "aaa-dup 1.0" in text
+    assert "refbackprop.backends.pure_python:PythonBackend" in text   # how to pick one
+    assert reg.get("wrong_backends:wrong_transpose").name == "wrong-transpose"
 
 
 def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):

@@ -190,12 +190,10 @@ class DropsLastTile32(object):
         return Dropper()
 
 
-class NumpyFloat32(object):
-    """A correct float32 backend with BLAS's summation order (blocked, FMA)."""
+from refbackprop.backends.numpy_baseline import NumpyBaseline  # noqa: E402
 
-    def __new__(cls):
-        from refbackprop.backends.numpy_baseline import numpy_baseline
-        backend = numpy_baseline()
-        backend.name = "numpy-float32"
-        backend.dtypes = ("float32",)
-        return backend
+
+class NumpyFloat32(NumpyBaseline):
+    """A correct float32 backend with BLAS's summation order (blocked, FMA)."""
+    name = "numpy-float32"
+    dtypes = ("float32",)

@@ -4,30 +4,43 @@
     results = run(backend, dtypes=None, seed=0, pattern=None)
 
 Every check is independent and seeded from its own id, so checks run in any
-order, alone, or split across processes (pytest -n auto).  The pytest front end
-is refbackprop.conformance.plugin (pytest --pyargs refbackprop.conformance
---refbackprop-backend NAME); the CLI's `refbackprop check` calls run() too.
+order, alone, or split across processes (pytest -n auto).  run() calls the
+backend in this process; the pytest front end (refbackprop.conformance.plugin)
+and `refbackprop check` (conformance.session) call it in a supervised worker
+process (refbackprop.supervisor).  A check runs on an *executor*: anything
+with execute(case, repeat) and sequence(cases) returning runner.execute's
+plain data (runner.InProcess, supervisor.Supervised).
 
 Checks:
-- case/<case id> (the id alone): the catalogue, judged by the comparison engine
+- <case id> (the id alone): the catalogue, judged by the comparison engine
   (outputs within their bounds, shapes, float32-ness, inputs unchanged, no
   aliasing);
 - repeat/<case id>: the same call twice on the same arrays gives the same bits
   (catches an output buffer reused without clearing);
+- wear/<case id>: forward and backward on a small case, alternately, in one
+  call sequence as long as twice the whole catalogue of the backend's dtypes,
+  every result judged: a backend that goes wrong after serving a number of
+  calls fails here whether the checks run serially or split across processes;
 - oracle/<case id>: the reference itself, exactly, against the explicit
-  Jacobian in rational arithmetic (backend-independent).
+  Jacobian in rational arithmetic (backend-independent; never enough alone:
+  a selection with no check of the backend is refused).
 """
 
-from ..cases import DTYPES, Case, catalogue, parse_case_id
-from ..oracle import flatten, jacobian, jacobian_size, reshape, vec_times
-from ..reference import backward
-from ..compare import _bits, _flat
-from ..runner import CaseResult, run_case
+from ..bounds import bits
+from ..cases import Case, catalogue, parse_case_id
+from ..oracle import jacobian, jacobian_size, reshape, vec_times
+from ..reference import backward, flatten
+from ..registry import BackendInfo, describe, normalize_dtypes
+from ..runner import CaseResult, judge
+from ..worker import InProcess
 
 # The case each dtype's repeat check runs (odd sizes, bias).
 REPEAT_SHAPE = (7, 13, 11)
+# The case of the wear check (small: its length is what matters).
+WEAR_SHAPE = (2, 2, 3)
 # Cases small enough for the exact-rational oracle check of the reference.
 ORACLE_MAX_ENTRIES = 20000
+BACKEND_KINDS = ("case", "repeat", "wear")
 
 
 def match(pattern, text):
@@ -46,52 +59,119 @@ def select_cases(dtypes, seed=0, pattern=None):
     A pattern that is a whole case id selects that case even when it is not in
     the catalogue (a shrunk case, another seed): repro commands rely on it.
     """
-    try:
-        case = parse_case_id(pattern) if pattern else None
-    except ValueError:
-        case = None
+    case = whole_case(pattern)
     if case is not None:
         return [case] if case.dtype in dtypes else []
     return [c for c in catalogue(dtypes, seed) if match(pattern, c.id)]
 
 
-class Check:
-    """One named check: kind ('case', 'repeat' or 'oracle') and its case."""
+def whole_case(pattern):
+    """The Case a pattern names when it is a whole case id, else None."""
+    if not pattern:
+        return None
+    try:
+        return parse_case_id(pattern)
+    except ValueError:
+        return None
 
-    def __init__(self, kind, case, backend=None):
+
+def executor(backend, selector=None):
+    """An executor for backend: itself if it is one, else runner.InProcess.
+
+    ValueError when the backend does not follow the protocol or cannot run.
+    """
+    if hasattr(backend, "execute") and hasattr(backend, "sequence"):
+        return backend
+    info = describe(BackendInfo(getattr(backend, "name", "?"), "", "in-process"), backend)
+    if info.status != "available":
+        raise ValueError("backend %r is %s: %s" % (info.name, info.status, info.reason))
+    return InProcess(backend, info, selector)
+
+
+class Check:
+    """One named check: kind ('case', 'repeat', 'wear' or 'oracle') and its case."""
+
+    def __init__(self, kind, case, runs=None, count=0):
         self.kind = kind
         self.case = case
-        self.backend = backend
+        self.runs = runs           # the executor (None for oracle checks)
+        self.count = count         # the wear check's number of calls
         self.id = case.id if kind == "case" else "%s/%s" % (kind, case.id)
 
     def __repr__(self):
         return "Check(%r)" % self.id
 
+    @property
+    def backend(self):
+        """The executor this check runs on (None for oracle checks)."""
+        return self.runs
+
     def run(self):
         """Run the check; return a CaseResult (with .kind and .check_id)."""
         if self.kind == "case":
-            result = run_case(self.backend, self.case)
+            result = judge(self.runs.label, self.case, self.runs.execute(self.case))
         elif self.kind == "repeat":
-            result = repeat_check(self.backend, self.case)
+            result = repeat_verdict(self.runs, self.case)
+        elif self.kind == "wear":
+            result = wear_verdict(self.runs, self.case, self.count)
         else:
             result = oracle_check(self.case)
         result.kind = self.kind
         result.check_id = self.id
+        if self.runs is not None:
+            result.selector = self.runs.selector
         return result
 
 
+def declared(runs, dtypes=None):
+    """The dtypes to check: every dtype the backend declares, or those asked
+    for (ValueError naming the backend's dtypes when it lacks one)."""
+    info = runs.info
+    have = info.dtypes
+    if dtypes is None:
+        return have
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    for d in normalize_dtypes(dtypes):
+        if d not in have:
+            why = info.dtype_reasons.get(d)
+            raise ValueError("backend %r declares dtypes %s, not %s%s"
+                             % (runs.label, ", ".join(have), d,
+                                (": " + why) if why else ""))
+    return tuple(dtypes)
+
+
 def build_checks(backend, dtypes=None, seed=0, pattern=None, oracle=True):
-    """Every check for backend (all its dtypes unless narrowed), in fixed order."""
-    dtypes = _dtypes(backend, dtypes)
-    checks = [Check("case", c, backend) for c in select_cases(dtypes, seed, pattern)]
-    for dtype in dtypes:
-        n, d, m = REPEAT_SHAPE
-        case = Case("backward", dtype, n, d, m, True, "normal", seed)
-        if match(pattern, "repeat/" + case.id):
-            checks.append(Check("repeat", case, backend))
+    """Every check for backend (an executor or a backend object; all its
+    dtypes unless narrowed), in a fixed order.  ValueError when a pattern
+    selects none of the backend's own checks: oracle checks never count."""
+    runs = executor(backend)
+    dtypes = declared(runs, dtypes)
+    checks = [Check("case", c, runs) for c in select_cases(dtypes, seed, pattern)]
+    if whole_case(pattern) is None:
+        count = wear_calls(runs.info.dtypes)
+        for dtype in dtypes:
+            n, d, m = REPEAT_SHAPE
+            case = Case("backward", dtype, n, d, m, True, "normal", seed)
+            if match(pattern, "repeat/" + case.id):
+                checks.append(Check("repeat", case, runs))
+            n, d, m = WEAR_SHAPE
+            case = Case("backward", dtype, n, d, m, True, "normal", seed)
+            if match(pattern, "wear/" + case.id):
+                checks.append(Check("wear", case, runs, count))
+    if pattern is not None and not checks:
+        raise ValueError("no check of backend %r matches %r (its checks are ids like "
+                         "%s); a run that checks nothing of the backend is refused"
+                         % (runs.label, pattern,
+                            catalogue(dtypes[:1], seed)[0].id if dtypes else "-"))
     if oracle:
         checks.extend(oracle_checks(seed, pattern))
     return checks
+
+
+def wear_calls(dtypes):
+    """The wear check's length: twice the catalogue of every declared dtype."""
+    return 2 * len(catalogue(dtypes))
 
 
 def oracle_checks(seed=0, pattern=None):
@@ -106,37 +186,50 @@ def oracle_checks(seed=0, pattern=None):
     return out
 
 
-def _dtypes(backend, dtypes):
-    declared = tuple(backend.dtypes)
-    if dtypes is None:
-        return declared
-    if isinstance(dtypes, str):
-        dtypes = (dtypes,)
-    for d in dtypes:
-        if d not in DTYPES:
-            raise ValueError("dtype must be one of %s, not %r" % (DTYPES, d))
-        if d not in declared:
-            raise ValueError("backend %r declares dtypes %s, not %s"
-                             % (backend.name, ", ".join(declared), d))
-    return tuple(dtypes)
-
-
-def repeat_check(backend, case):
+def repeat_verdict(runs, case):
     """Call backward twice on the same native arrays: the same bits, twice."""
-    first = run_case(backend, case)
-    result = CaseResult(first.backend, case)
-    if not first.passed:
-        result.problems.append("the first call already fails: %s"
-                               % "; ".join(first.messages()))
+    raw = runs.execute(case, repeat=2)
+    first = dict(raw, values=raw["values"][:1])
+    result = judge(runs.label, case, first)
+    if not result.passed:
+        result.problems.insert(0, "the first call already fails")
         return result
-    second = run_case(backend, case)
-    for name in sorted(first.values):
-        if _bit_list(first.values[name]) != _bit_list(second.values.get(name)):
+    if len(raw["values"]) < 2:
+        return judge(runs.label, case, dict(raw, values=raw["values"][1:]))
+    a, b = raw["values"][0], raw["values"][1]
+    for name in sorted(a):
+        if _bit_list(a[name]) != _bit_list(b.get(name)):
             result.problems.append(
                 "%s differs between two identical calls: the backend keeps "
                 "state between calls (an output buffer reused without clearing?)"
                 % name)
-    result.outputs = second.outputs
+    return result
+
+
+def wear_verdict(runs, case, count):
+    """count calls, forward and backward alternately, in one sequence; the
+    first result that fails fails the check, naming its place."""
+    twin = Case("forward", case.dtype, case.n, case.d, case.m, case.bias,
+                case.values, case.seed)
+    cases = [case if k % 2 else twin for k in range(count)]
+    raws = runs.sequence(cases)
+    if len(raws) < count:                    # the sequence itself was cut short
+        result = judge(runs.label, case, raws[-1] if raws else {"values": [], "problems": []})
+        result.problems.insert(0, "the sequence of %d calls was cut short" % count)
+        return result
+    result = None
+    for k in range(len(raws)):
+        result = judge(runs.label, cases[k], raws[k])
+        if not result.passed:
+            result = _relabel(result, case)
+            result.problems.insert(0, "call %d of a sequence of %d (%s) fails"
+                                   % (k + 1, count, cases[k].op))
+            return result
+    return _relabel(result, case)
+
+
+def _relabel(result, case):
+    result.case, result.case_id = case, case.id
     return result
 
 
@@ -144,8 +237,8 @@ def _bit_list(value):
     """The IEEE bytes of every element (NaN and -0.0 compare as themselves)."""
     if value is None:
         return None
-    rank = 2 if value and isinstance(value[0], list) else 1
-    return [_bits(v) for v in _flat(value, rank)]
+    flat = flatten(value) if value and isinstance(value[0], list) else list(value)
+    return [bits(v) if type(v) is float else v for v in flat]
 
 
 def oracle_check(case):
@@ -178,9 +271,13 @@ def oracle_check(case):
 
 
 def run(backend, dtypes=None, seed=0, pattern=None, oracle=True):
-    """Run every check; yields CaseResults in a fixed order (a generator)."""
-    for check in build_checks(backend, dtypes, seed, pattern, oracle):
-        yield check.run()
+    """Run every check in this process; a list of CaseResults in a fixed order.
+
+    ValueError when the backend cannot run or the pattern selects none of
+    its checks.  Anything the backend raises (SystemExit and pytest's
+    outcomes included) fails that check; KeyboardInterrupt stops the run.
+    """
+    return [check.run() for check in build_checks(backend, dtypes, seed, pattern, oracle)]
 
 
 def shrink(backend, case, max_steps=200):
@@ -188,9 +285,11 @@ def shrink(backend, case, max_steps=200):
 
     Tries halving, then decrementing, each dimension while the failure stays.
     Returns the shrunk Case (the original when nothing smaller fails).
+    backend: an executor or a backend object.
     """
+    runs = executor(backend)
     best = case
-    signature = _signature(run_case(backend, case))
+    signature = _signature(judge(runs.label, case, runs.execute(case)))
     steps = 0
     improved = True
     while improved and signature and steps < max_steps:
@@ -202,11 +301,19 @@ def shrink(backend, case, max_steps=200):
                 trial[axis] = smaller
                 candidate = best.with_shape(trial[0], trial[1], trial[2])
                 steps += 1
-                if _signature(run_case(backend, candidate)) & signature:
+                got = judge(runs.label, candidate, runs.execute(candidate))
+                if _signature(got) & signature:
                     best = candidate
                     improved = True
                     break
     return best
+
+
+def lost_worker(result):
+    """Whether the check failed because the backend's worker was lost (not
+    shrunk: every try would cost a fresh worker, or a timeout)."""
+    return any(p.startswith(("the backend's worker", "not run:", "could not start"))
+               for p in result.problems)
 
 
 def _signature(result):
@@ -231,12 +338,18 @@ def failure_report(result, shrunk=None):
     for problem in result.problems:
         lines.append("  %s" % problem)
     for o in result.outputs:
-        if not o.passed:
+        if not o.passed and o.worst is None:
+            lines.append("  %s: %s" % (o.name, o.message))
+        elif not o.passed:
             lines.append("  %s: worst element %s, expected %r, got %r, bound %.3g, "
                          "error/bound %.3g" % (o.name, o.worst, o.expected, o.got,
                                                o.bound or 0.0, o.ratio))
             if o.message and "outside their bound" not in o.message:
                 lines.append("    %s" % o.message)
+    printed = [line for line in result.output.splitlines() if line.strip()]
+    if printed:
+        lines.append("  the backend printed (last lines):")
+        lines.extend("    | %s" % line for line in printed[-8:])
     lines.append("  repro:  %s" % result.repro())
     if shrunk is not None and shrunk.id != result.case_id:
         lines.append("  shrunk: still fails at N=%d, D=%d, M=%d"

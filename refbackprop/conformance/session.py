@@ -1,16 +1,20 @@
 """A whole check run over several backends: what `refbackprop check` reports.
 
-CheckSession runs every backend's checks (refbackprop.conformance.build_checks),
-the reference's oracle checks once, and cross-checks every pair of backends on
-every shared case; it keeps per-backend counts and the worst error/bound ratio,
-and renders a table, failure reports and a JSON document.
+CheckSession runs every backend's checks (refbackprop.conformance.build_checks)
+on its executor (supervised by default in the CLI), the reference's oracle
+checks once, and cross-checks every pair of backends on every shared case; it
+keeps per-backend counts and the worst error/bound ratio, and renders a
+table, failure reports and a JSON document.  Backends that were not run
+(broken, unavailable, ambiguous, without the dtype) are named with why.
+Ctrl-C stops the run: what was checked so far is still reported, and the run
+counts as failed (interrupted).
 """
 
-from . import build_checks, failure_report, oracle_checks, shrink
-from ..compare import json_float
+from . import build_checks, failure_report, lost_worker, oracle_checks, shrink
+from ..formatting import json_float
 from ..runner import cross_check
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 SHRINK_AT_MOST = 10         # failures shrunk per run (each costs a few cases)
 REPORT_AT_MOST = 20         # failures printed in full as text (JSON has all)
 
@@ -38,23 +42,35 @@ class Row:
                 "passed": self.passed, "failed": self.failed, "worst_ratio": worst}
 
 
-class CheckSession:
-    """Plan and run the checks; results, rows, cross-checks and failures."""
+def distinct_labels(executors):
+    """Give executors whose backends share a name distinct labels:
+    'name (selector)'."""
+    names = [e.label for e in executors]
+    for e in executors:
+        if names.count(e.label) > 1:
+            e.label = "%s (%s)" % (e.label, e.selector)
+    return executors
 
-    def __init__(self, backends, dtype=None, seed=0, pattern=None, origins=None,
-                 selectors=None):
-        """backends: objects; origins and selectors: dicts by backend name
-        (where it came from; how `--backend` names it in repro commands)."""
-        self.backends = backends
-        self.selectors = selectors or {}
+
+class CheckSession:
+    """Plan and run the checks; results, rows, cross-checks and failures.
+
+    executors: one per backend (runner.InProcess or supervisor.Supervised),
+    loaded and available.  not_run: [(label, why)] for the backends that
+    will not run, shown in every report.
+    """
+
+    def __init__(self, executors, dtype=None, seed=0, pattern=None, not_run=()):
+        self.executors = distinct_labels(list(executors))
         self.seed = seed
         self.pattern = pattern
-        self.origins = origins or {}
-        self.plan = []                       # (backend or None, Check)
-        for backend in backends:
+        self.dtype = dtype
+        self.not_run = list(not_run)
+        self.plan = []                       # (executor or None, Check)
+        for runs in self.executors:
             dtypes = None if dtype is None else (dtype,)
-            for check in build_checks(backend, dtypes, seed, pattern, oracle=False):
-                self.plan.append((backend, check))
+            for check in build_checks(runs, dtypes, seed, pattern, oracle=False):
+                self.plan.append((runs, check))
         for check in oracle_checks(seed, pattern):
             self.plan.append((None, check))
         self.results = []
@@ -63,32 +79,51 @@ class CheckSession:
         self.cross_count = 0                 # pairs of results compared
         self.cross_failed = 0                # pairs that disagreed
         self.failures = []                   # (result, shrunk case or None)
+        self.notes = {}                      # label -> {note: count}
+        self.interrupted = False
 
     def __len__(self):
         return len(self.plan)
 
     def run(self, progress=None):
-        """Run the plan; progress(n) is called after each check if given."""
-        by_case = {}
-        for backend, check in self.plan:
+        """Run the plan; progress(n) is called after each check if given.
+        Ctrl-C stops it (interrupted); the workers are stopped either way."""
+        try:
+            self._run(progress)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            self.close()
+        if not self.interrupted:
+            self._cross_check()
+        return self
+
+    def _run(self, progress):
+        for runs, check in self.plan:
             result = check.run()
-            if backend is not None:
-                result.selector = self.selectors.get(backend.name, backend.name)
             self.results.append(result)
-            label = "oracle (reference)" if check.kind == "oracle" else backend.name
+            label = "oracle (reference)" if check.kind == "oracle" else runs.label
             key = (label, check.case.dtype)
             if key not in self.rows:
                 self.rows[key] = Row(label, check.case.dtype)
             self.rows[key].add(result)
-            if check.kind == "case" and result.values:
-                by_case.setdefault(check.id, []).append(result)
+            for note in result.notes:
+                counts = self.notes.setdefault(label, {})
+                counts[note] = counts.get(note, 0) + 1
             if not result.passed:
                 shrunk = None
-                if check.kind == "case" and len(self.failures) < SHRINK_AT_MOST:
-                    shrunk = shrink(backend, check.case)
+                if (check.kind == "case" and len(self.failures) < SHRINK_AT_MOST
+                        and not lost_worker(result)):
+                    shrunk = shrink(runs, check.case)
                 self.failures.append((result, shrunk))
             if progress is not None:
                 progress(1)
+
+    def _cross_check(self):
+        by_case = {}
+        for result in self.results:
+            if result.kind == "case" and result.values:
+                by_case.setdefault(result.check_id, []).append(result)
         for case_id in sorted(by_case):
             group = by_case[case_id]
             for i in range(len(group)):
@@ -99,7 +134,15 @@ class CheckSession:
                         self.cross_failed += 1
                     for line in lines:
                         self.cross.append("%s: %s" % (case_id, line))
-        return self
+
+    def close(self):
+        for runs in self.executors:
+            runs.close()
+
+    @property
+    def backend_checks(self):
+        """How many checks that call a backend ran."""
+        return sum(1 for r in self.results if r.kind != "oracle")
 
     @property
     def passed(self):
@@ -110,6 +153,26 @@ class CheckSession:
     @property
     def failed(self):
         return sum(1 for r in self.results if not r.passed) + self.cross_failed
+
+    @property
+    def ok(self):
+        """The run's verdict: every planned check ran and passed."""
+        return (not self.interrupted and self.failed == 0
+                and len(self.results) == len(self.plan) and self.backend_checks > 0)
+
+    def backend_lines(self):
+        """One line per backend: what ran, from where; and what did not run."""
+        lines = []
+        for runs in self.executors:
+            info = runs.info
+            lines.append("backend %s: %s%s, dtypes %s%s" % (
+                runs.label, info.origin,
+                (" (%s)" % info.target) if info.target and info.target != info.origin else "",
+                ", ".join(info.dtypes),
+                "" if getattr(runs, "supervised", False) else ", in-process (not supervised)"))
+        for label, why in self.not_run:
+            lines.append("not run: %s (%s)" % (label, why))
+        return lines
 
     def table(self):
         """The summary table, one line per backend and dtype."""
@@ -124,6 +187,9 @@ class CheckSession:
             lines.append("cross-check: %d pairs of backend results on shared cases, "
                          "%d disagree beyond the sum of their bounds"
                          % (self.cross_count, self.cross_failed))
+        for label in sorted(self.notes):
+            for note, count in sorted(self.notes[label].items()):
+                lines.append("note: %s, %d checks: %s" % (label, count, note))
         return lines
 
     def report_lines(self):
@@ -136,26 +202,40 @@ class CheckSession:
                          % (len(self.failures) - REPORT_AT_MOST))
         for line in self.cross:
             lines.append("CROSS-CHECK FAILED %s" % line)
+        if self.interrupted:
+            lines.append("INTERRUPTED after %d of %d checks: the run is not complete"
+                         % (len(self.results), len(self.plan)))
         return lines
 
     def summary(self):
-        return "%d passed, %d failed" % (self.passed, self.failed)
+        return "%d passed, %d failed%s" % (self.passed, self.failed,
+                                           ", interrupted" if self.interrupted else "")
 
     def to_dict(self):
         backends = []
-        for b in self.backends:
-            backends.append({"name": b.name, "dtypes": list(b.dtypes),
-                             "origin": self.origins.get(b.name, "")})
+        for runs in self.executors:
+            info = runs.info
+            backends.append({"name": runs.label, "selector": runs.selector,
+                             "dtypes": list(info.dtypes), "origin": info.origin,
+                             "target": info.target, "version": info.version,
+                             "supervised": bool(getattr(runs, "supervised", False))})
         failures = []
         for result, shrunk in self.failures:
             entry = result.to_dict()
             entry["check"] = result.check_id
             entry["shrunk"] = None if shrunk is None else shrunk.id
             failures.append(entry)
+        notes = [{"backend": label, "note": note, "checks": count}
+                 for label in sorted(self.notes)
+                 for note, count in sorted(self.notes[label].items())]
         return {"schema": JSON_SCHEMA_VERSION, "seed": self.seed,
                 "pattern": self.pattern, "backends": backends,
+                "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
                 "rows": [self.rows[k].to_dict() for k in sorted(self.rows)],
-                "failures": failures, "cross_check": {"pairs": self.cross_count,
-                                                      "failed_pairs": self.cross_failed,
-                                                      "problems": list(self.cross)},
-                "passed": self.passed, "failed": self.failed}
+                "failures": failures, "notes": notes,
+                "cross_check": {"pairs": self.cross_count,
+                                "failed_pairs": self.cross_failed,
+                                "problems": list(self.cross)},
+                "checks_planned": len(self.plan), "checks_run": len(self.results),
+                "interrupted": self.interrupted,
+                "passed": self.passed, "failed": self.failed, "ok": self.ok}

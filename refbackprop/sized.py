@@ -1,0 +1,413 @@
+"""A backend at any size: seeded inputs, the backend's run, and its verification.
+
+    check_at_size(executor_or_backend, N, D, M, dtype) -> SizedResult
+
+Two halves, like runner.py's, so that the backend can run in a worker:
+
+- execute_sized runs where the backend lives: it draws the seeded inputs
+  itself (sized_inputs: the same numbers in every process), converts them
+  with array() (or from_buffer()), calls forward and backward, and sends
+  the outputs back as flat buffers: through the backend's to_buffer() when
+  it has one (no Python float is made), else tolist() flattened into an
+  array('d').  It also checks, as the catalogue does, that the inputs read
+  back unchanged and that no output shares memory with an input.
+- check_at_size, in the verdict's process, draws the same inputs (while the
+  worker computes), checks the outputs' shapes and float32-ness, and
+  verifies them (freivalds.verify) without the Jacobian.
+
+SizedSession runs it for several backends and dtypes and reports, for the
+CLI's `check --size`.  The optional protocol members this uses:
+from_buffer(buffer, shape, dtype) (a native array from a row-major
+float64 buffer), to_buffer(a) (an object with the buffer protocol holding
+a's values row-major, as float64 'd' or float32 'f').
+"""
+
+import time
+from array import array
+
+from .freivalds import DEFAULT_TRIALS, verify
+from .rng import seed_from
+from .compare import shape_problem
+from .runner import _alias, _Calls, plain, repro_command
+
+SEED_SIZE = (64, 4096, 4096)   # the notes' N, D, M
+STAGES = ("generate", "to_native", "compute", "to_lists", "verify")
+_CODES = {"float64": "d", "float32": "f"}
+
+
+class Matrix:
+    """Row-major values (an array('d')) and their shape, (R, C) or (C,)."""
+
+    __slots__ = ("values", "shape")
+
+    def __init__(self, values, shape):
+        self.values, self.shape = values, tuple(shape)
+
+    def rows(self):
+        """The rows as read-only views (no copy); a vector is its own row."""
+        view = memoryview(self.values)
+        if len(self.shape) == 1:
+            return view
+        cols = self.shape[1]
+        return [view[i * cols:(i + 1) * cols] for i in range(self.shape[0])]
+
+    def lists(self):
+        """Nested lists (2-D) or a flat list (1-D) of Python floats."""
+        if len(self.shape) == 1:
+            return self.values.tolist()
+        cols = self.shape[1]
+        return [self.values[i * cols:(i + 1) * cols].tolist() for i in range(self.shape[0])]
+
+
+def sized_inputs(n, d, m, dtype, bias=True, seed=0):
+    """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M)} as Matrix:
+    uniform in [-1, 1), rounded to dtype.
+
+    Drawn with random.Random (Mersenne Twister, C speed), seeded from the
+    sizes, the dtype and seed: the same numbers in every process of one
+    Python.  The catalogue's small cases use rng.Rng instead, which is
+    identical on every interpreter.
+    """
+    import random
+    draw = random.Random(seed_from("sized/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed)).random
+    code = _CODES[dtype]
+
+    def matrix(shape):
+        count = 1
+        for s in shape:
+            count *= s
+        values = array(code, [2.0 * draw() - 1.0 for _ in range(count)])
+        return Matrix(values if code == "d" else array("d", values), shape)
+
+    x = matrix((n, d))
+    w = matrix((d, m))
+    b = matrix((m,)) if bias else None
+    dy = matrix((n, m))
+    return {"x": x, "w": w, "b": b, "dy": dy}
+
+
+def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
+                  inputs=None):
+    """Run backend at (N, D, M) on sized_inputs; plain data out (module
+    docstring): {'outputs': {name: (typecode, bytes)}, 'problems': [...],
+    'notes': [...], 'seconds': {...}}."""
+    raw = {"outputs": {}, "problems": [], "notes": [], "seconds": {}}
+    call = _Calls(raw, announce, reraise)
+    clock = time.perf_counter
+    t0 = clock()
+    if announce is not None:
+        announce("generate inputs")
+    if inputs is None:
+        inputs = sized_inputs(n, d, m, dtype, bias, seed)
+    raw["seconds"]["generate_worker"] = clock() - t0
+    names = [k for k in ("x", "w", "b", "dy") if inputs[k] is not None]
+    t0 = clock()
+    native = {}
+    for k in names:
+        ok, native[k] = _to_native(call, backend, k, inputs[k], dtype)
+        if not ok:
+            return raw
+    raw["seconds"]["to_native"] = clock() - t0
+    t0 = clock()
+    ok, y = call("forward", backend.forward, native["x"], native["w"], native.get("b"))
+    if not ok:
+        return raw
+    ok, grads = call("backward", backend.backward, native["x"], native["w"], native["dy"],
+                     native.get("b"))
+    if not ok:
+        return raw
+    if not (isinstance(grads, tuple) and len(grads) == 3):
+        raw["problems"].append("backward returned %r, not a tuple (dx, dw, db)"
+                               % (type(grads).__name__,))
+        return raw
+    raw["seconds"]["compute"] = clock() - t0
+    t0 = clock()
+    shapes = {"y": (n, m), "dx": (n, d), "dw": (d, m), "db": (m,)}
+    outs = {"y": y, "dx": grads[0], "dw": grads[1], "db": grads[2]}
+    for name in ("y", "dx", "dw", "db"):
+        out = outs[name]
+        if name == "db" and not bias:
+            if out is not None:
+                raw["problems"].append("db should be None without a bias")
+            continue
+        if out is None:
+            raw["problems"].append("%s is None" % name)
+            continue
+        for k in names:
+            _alias(call, raw, backend, name, out, k, native[k])
+        flat = _flat_output(call, raw, backend, name, out, shapes[name])
+        if flat is not None:
+            raw["outputs"][name] = flat
+    for k in names:
+        back = _flat_output(call, raw, backend, k, native[k], inputs[k].shape)
+        if back is not None and _as_doubles(back) != inputs[k].values.tobytes():
+            raw["problems"].append("input %s was modified by the call" % k)
+    raw["seconds"]["to_lists"] = clock() - t0
+    return raw
+
+
+def _to_native(call, backend, k, matrix, dtype):
+    if hasattr(backend, "from_buffer"):
+        return call("from_buffer(%s)" % k, backend.from_buffer, memoryview(matrix.values),
+                    matrix.shape, dtype)
+    return call("array(%s)" % k, backend.array, matrix.lists(), matrix.shape, dtype)
+
+
+def _flat_output(call, raw, backend, name, out, shape):
+    """(typecode, bytes) of out's values row-major, or None with a problem."""
+    count = 1
+    for s in shape:
+        count *= s
+    if hasattr(backend, "to_buffer"):
+        ok, buf = call("to_buffer(%s)" % name, backend.to_buffer, out)
+        if not ok:
+            return None
+        try:
+            view = memoryview(buf)
+            fmt, size = view.format, view.nbytes
+            contiguous = view.c_contiguous
+            data = view.tobytes()
+        except BaseException as e:
+            raw["problems"].append("to_buffer(%s) gave %s, which has no readable "
+                                   "buffer (%s)" % (name, type(buf).__name__, e))
+            return None
+        if fmt not in ("d", "f") or not contiguous:
+            raw["problems"].append("to_buffer(%s) gave a buffer of format %r%s; it must "
+                                   "be row-major float64 'd' or float32 'f'"
+                                   % (name, fmt, "" if contiguous else ", not contiguous"))
+            return None
+        if size != count * (8 if fmt == "d" else 4):
+            raw["problems"].append("%s has the wrong size: %d values, expected %s = %d"
+                                   % (name, size // (8 if fmt == "d" else 4),
+                                      _shape_text(shape), count))
+            return None
+        return fmt, data
+    ok, got = call("tolist(%s)" % name, backend.tolist, out)
+    if not ok:
+        return None
+    value = plain(got, len(shape))
+    problem = shape_problem(value, shape)
+    if problem:
+        raw["problems"].append("%s has the wrong shape: %s" % (name, problem))
+        return None
+    flat = array("d")
+    for row in (value if len(shape) == 2 else [value]):
+        for j in range(len(row)):
+            if type(row[j]) is not float:
+                raw["problems"].append("%s has an entry %r (%s), not a float"
+                                       % (name, row[j][2], row[j][1]))
+                return None
+        flat.extend(row)
+    return "d", flat.tobytes()
+
+
+def _as_doubles(flat):
+    code, data = flat
+    values = array(code)
+    values.frombytes(data)
+    return values.tobytes() if code == "d" else array("d", values).tobytes()
+
+
+def _shape_text(shape):
+    return "(%d,)" % shape if len(shape) == 1 else "(%d, %d)" % shape
+
+
+class SizedResult:
+    """A backend checked at one size and dtype: timings, problems, verification."""
+
+    def __init__(self, label, n, d, m, dtype, seed=0, trials=DEFAULT_TRIALS, selector=None):
+        self.backend, self.n, self.d, self.m, self.dtype = label, n, d, m, dtype
+        self.seed, self.trials = seed, trials
+        self.selector = selector or label
+        self.seconds = {}          # generate, to_native, compute, to_lists, verify
+        self.problems = []         # exceptions, exits, wrong shapes
+        self.notes = []            # what could not be checked
+        self.output = ""           # what the backend printed
+        self.verification = None
+
+    @property
+    def passed(self):
+        return not self.problems and self.verification is not None \
+            and self.verification.passed
+
+    def repro(self):
+        return repro_command(self.selector, "--size", self.n, self.d, self.m, "--dtype",
+                             self.dtype, "--seed", self.seed, "--trials", self.trials)
+
+    def lines(self):
+        out = ["%s %s at N=%d, D=%d, M=%d: %s" % (
+            self.backend, self.dtype, self.n, self.d, self.m,
+            "passed" if self.passed else "FAILED")]
+        out.extend("  " + p for p in self.problems)
+        out.extend("  note: " + p for p in self.notes)
+        if self.verification is not None:
+            out.extend("  " + line for line in self.verification.lines())
+        out.append("  seconds: " + ", ".join(
+            "%s %.2f" % (k, self.seconds[k]) for k in STAGES if k in self.seconds))
+        if not self.passed:
+            printed = [line for line in self.output.splitlines() if line.strip()]
+            if printed:
+                out.append("  the backend printed (last lines):")
+                out.extend("    | %s" % line for line in printed[-8:])
+            out.append("  repro:  %s" % self.repro())
+        return out
+
+    def to_dict(self):
+        return {"backend": self.backend, "selector": self.selector, "N": self.n,
+                "D": self.d, "M": self.m, "dtype": self.dtype, "passed": self.passed,
+                "problems": self.problems, "notes": self.notes, "output": self.output,
+                "seconds": self.seconds, "repro": self.repro(),
+                "verification": None if self.verification is None
+                else self.verification.to_dict()}
+
+
+def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=True,
+                  progress=None):
+    """Run backend (an executor, or a backend object run in this process) at
+    (N, D, M) on seeded inputs and verify it.  progress(stage) is called as
+    stages begin.  Returns a SizedResult."""
+    from .conformance import executor
+    import threading
+    runs = executor(backend)
+    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector)
+    clock = time.perf_counter
+    args = {"n": n, "d": d, "m": m, "dtype": dtype, "seed": seed, "bias": bias}
+    mine = {}
+
+    def generate():
+        t0 = clock()
+        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, seed)
+        result.seconds["generate"] = clock() - t0
+
+    if progress is not None:
+        progress("generate")
+    if getattr(runs, "supervised", False):
+        drawing = threading.Thread(target=generate)     # while the worker computes
+        drawing.start()
+        raw, problem, output = runs.request("sized", args, 3 * n * d * m, max(n * d, d * m))
+        drawing.join()
+    else:
+        generate()
+        args["inputs"] = mine["inputs"]
+        raw, problem, output = runs.request("sized", args)
+    result.output = output
+    if problem:
+        result.problems.append(problem)
+        return result
+    for key in ("to_native", "compute", "to_lists"):
+        if key in raw["seconds"]:
+            result.seconds[key] = raw["seconds"][key]
+    result.problems.extend(raw["problems"])
+    result.notes.extend(raw["notes"])
+    if result.problems:
+        return result
+    inputs = mine["inputs"]
+    shapes = {"y": (n, m), "dx": (n, d), "dw": (d, m), "db": (m,)}
+    outs = {}
+    for name in ("y", "dx", "dw", "db"):
+        if name == "db" and not bias:
+            continue
+        outs[name] = _output_matrix(result, name, raw["outputs"][name], shapes[name], dtype)
+    if result.problems:
+        return result
+    if progress is not None:
+        progress("verify")
+    t0 = clock()
+    rows = lambda k: None if inputs[k] is None else inputs[k].rows()
+    result.verification = verify(
+        rows("x"), rows("w"), rows("b"), rows("dy"), outs["y"].rows(), outs["dx"].rows(),
+        outs["dw"].rows(), outs["db"].rows() if bias else None, dtype, trials, seed)
+    result.seconds["verify"] = clock() - t0
+    return result
+
+
+def _output_matrix(result, name, flat, shape, dtype):
+    """The Matrix of an output's flat buffer, after its float32-ness check."""
+    code, data = flat
+    values = array(code)
+    values.frombytes(data)
+    if code == "f":
+        return Matrix(array("d", values), shape)
+    if dtype == "float32":
+        rounded = array("d", array("f", values))
+        if rounded != values:
+            k = 0
+            while rounded[k] == values[k] or values[k] != values[k]:
+                k += 1
+            result.problems.append("%s[%d] (flat) = %r is not a float32 value: the "
+                                   "backend computed in another precision"
+                                   % (name, k, values[k]))
+    return Matrix(values, shape)
+
+
+class SizedSession:
+    """check --size for several backends (executors) and dtypes."""
+
+    def __init__(self, executors, size, dtype=None, seed=0, trials=DEFAULT_TRIALS,
+                 not_run=()):
+        from .conformance.session import distinct_labels
+        self.executors = distinct_labels(list(executors))
+        self.size, self.seed, self.trials = tuple(size), seed, trials
+        self.not_run = list(not_run)
+        self.plan = [(runs, dt) for runs in self.executors for dt in runs.info.dtypes
+                     if dtype in (None, dt)]
+        self.results = []
+        self.interrupted = False
+
+    def __len__(self):
+        return len(self.plan)
+
+    def run(self, progress=None):
+        """progress(label, stage) as stages begin, if given."""
+        n, d, m = self.size
+        try:
+            for runs, dt in self.plan:
+                report = None
+                if progress is not None:
+                    label = "%s %s N=%d D=%d M=%d" % (runs.label, dt, n, d, m)
+                    report = lambda stage, label=label: progress(label, stage)
+                self.results.append(check_at_size(runs, n, d, m, dt, self.trials,
+                                                  self.seed, progress=report))
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            for runs in self.executors:
+                runs.close()
+        return self
+
+    @property
+    def passed(self):
+        return sum(1 for r in self.results if r.passed)
+
+    @property
+    def failed(self):
+        return len(self.results) - self.passed
+
+    @property
+    def ok(self):
+        return (not self.interrupted and self.failed == 0 and self.results
+                and len(self.results) == len(self.plan))
+
+    def lines(self):
+        out = []
+        for label, why in self.not_run:
+            out.append("not run: %s (%s)" % (label, why))
+        for r in self.results:
+            out.extend(r.lines())
+        if self.interrupted:
+            out.append("INTERRUPTED after %d of %d runs: the run is not complete"
+                       % (len(self.results), len(self.plan)))
+        out.append("%d passed, %d failed%s" % (self.passed, self.failed,
+                                               ", interrupted" if self.interrupted else ""))
+        return out
+
+    def to_dict(self):
+        from .conformance.session import JSON_SCHEMA_VERSION
+        n, d, m = self.size
+        return {"schema": JSON_SCHEMA_VERSION, "mode": "size", "size": [n, d, m],
+                "seed": self.seed, "trials": self.trials,
+                "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
+                "results": [r.to_dict() for r in self.results],
+                "interrupted": self.interrupted, "passed": self.passed,
+                "failed": self.failed, "ok": bool(self.ok)}
+
