@@ -581,12 +581,12 @@ def _latex(p, ex, n, d, m, bias, element):
     L.append(",\\quad ".join(pieces))
     L.append("\\end{equation*}")
     L.append("\\begin{equation*}")
-    slices = ["%s = %s \\quad (8)" % (dYd % ("x_{%d,%d}" % (ei, ej)),
+    slices = ["%s = %s" % (dYd % ("x_{%d,%d}" % (ei, ej)),
                                       _matrix_latex(slice_x(p["dy_dx"], n, d, m, ei, ej))),
               "%s = %s" % (dYd % "w_{1,1}", _matrix_latex(slice_w(p["dy_dw"], n, m, 1, 1)))]
     if bias:
         slices.append("%s = %s" % (dYd % "b_{1}", _matrix_latex(slice_b(p["dy_db"], n, m, 1))))
-    L.append(",\\qquad ".join(slices))
+    L.append(",\\qquad ".join(slices) + " \\tag{8}")
     L.append("\\end{equation*}")
     sp = p["structure_proved"]
     L.append("The whole Jacobians (each checked entry by entry against the one built "

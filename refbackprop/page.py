@@ -174,7 +174,6 @@ figure.card { margin: 0; padding: 0.6rem 1rem; border: 1px solid #e2e2e2;
 figure.card math { margin: 0.2rem 0; }
 figcaption { font-size: 0.92rem; color: #3a3a3a; margin-top: 0.35rem; max-width: 30rem; }
 .num, .num mn, .num mo { color: #07694f; }
-.num mtd { text-align: right; padding: 0.1em 0.35em; }
 .example { border-left: 4px solid #07694f; padding: 0.2rem 0 0.2rem 1rem;
            background: #f4faf8; }
 table.grad { border-collapse: collapse; margin: 0.5rem 0; }

@@ -19,7 +19,9 @@ second process layer for the four things used here (console, network,
 DOM, screenshot), which the protocol gives directly.
 
 decode_png() reads Chromium's screenshots (8-bit RGB or RGBA, not
-interlaced) with zlib only, so tests can look at pixels.
+interlaced) with zlib only, so tests can look at pixels; it is pure Python
+(about a second per million pixels), so tests look at clips of the page
+(page.screenshot(x, y, width, height)) rather than the whole of it.
 """
 
 import base64
@@ -300,21 +302,22 @@ def decode_png(data):
     for y in range(height):
         f = raw[y * (stride + 1)]
         line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                line[i] = (line[i] + pred) & 255
+        if f == 2:                                  # Up, the commonest: no carry chain
+            line = bytearray([(v + u) & 255 for v, u in zip(line, prev)])
+        elif f:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                if f == 1:
+                    line[i] = (line[i] + a) & 255
+                elif f == 3:
+                    line[i] = (line[i] + (a + b) // 2) & 255
+                else:
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                    line[i] = (line[i] + pred) & 255
         rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(width)])
         prev = line
     return width, height, rows
