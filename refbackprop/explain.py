@@ -24,7 +24,7 @@ and only ASCII characters, for consoles that cannot encode '∂'.
 from .oracle import jacobian, jacobian_backward
 from .reference import backward, dot, forward, transpose
 from .rng import Rng, seed_from
-from .symbolic import ASCII, LATEX, TEXT, Poly, join_terms, render_var, symbols
+from .symbolic import ASCII, LATEX, TEXT, Poly, join_terms, symbols
 
 MAX_DIM = 4                  # beyond this the matrices are no longer readable
 MIN_WIDTH = 60               # the narrowest text explain lays out (the URL is 55)
@@ -179,10 +179,11 @@ def explain(n, d, m, bias=False, latex=False, element=(1, 1), width=DEFAULT_WIDT
 
 
 def can_encode(encoding, text="∂ᵀ·×⊗Σ│"):
-    """Whether a stream with this encoding can write explain's Unicode text
-    (False for 'ascii', 'latin-1', an unknown or missing encoding)."""
+    """Whether a stream with this encoding can write explain's Unicode text:
+    False for 'ascii', 'latin-1' or an unknown codec; True for None (a
+    stream of str, such as io.StringIO, which encodes nothing)."""
     if not encoding:
-        return False
+        return True
     try:
         text.encode(encoding)
     except (UnicodeError, LookupError):
@@ -552,10 +553,6 @@ def _matrix_latex(rows, zero=None):
     return "\\begin{pmatrix}\n%s\n\\end{pmatrix}" % body
 
 
-def _sum_latex(terms):
-    return join_terms(terms)
-
-
 def _latex(p, ex, n, d, m, bias, element):
     ei, ej = element
     dLd = "\\frac{\\partial L}{\\partial %s}"
@@ -617,7 +614,7 @@ def _latex(p, ex, n, d, m, bias, element):
                 terms.extend(t.signed_terms(LATEX))
             nums = " + ".join("%s \\cdot %s" % (signed(a), signed(v)) for _, a, v in prods)
             rows.append("%s &= %s%s \\\\\n&= %s = %d \\notag"
-                        % (dLd % ("x_{%d,%d}" % (i + 1, j + 1)), _sum_latex(terms),
+                        % (dLd % ("x_{%d,%d}" % (i + 1, j + 1)), join_terms(terms),
                            " \\tag{%d}" % eq if eq else " \\notag", nums or "0",
                            ex["via_jacobian"][0][i][j]))
     L.append(" \\\\\n".join(rows))

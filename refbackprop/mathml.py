@@ -11,6 +11,7 @@ from .symbolic import Poly
 MINUS = "\u2212"             # the minus sign, not the hyphen
 TIMES = "\u00d7"
 INVISIBLE_TIMES = "\u2062"
+_TIGHT = ' lspace="0" rspace="0" stretchy="false"'    # hugging its number
 
 
 def escape(s):
@@ -84,13 +85,13 @@ def var(v):
 def number(v):
     """An integer; negative ones with a real minus sign."""
     if v < 0:
-        return row(mo(MINUS), mn(-v))
+        return row(mo(MINUS, _TIGHT), mn(-v))
     return mn(v)
 
 
 def factor(v):
     """An integer as a factor of a product: negatives in parentheses."""
-    return row(mo("("), number(v), mo(")")) if v < 0 else mn(v)
+    return row(mo("(", _TIGHT), number(v), mo(")", _TIGHT)) if v < 0 else mn(v)
 
 
 def poly(p):
@@ -119,4 +120,6 @@ def matrix(rows, cell=poly, attrs=""):
 
 
 def math(content, block=True, attrs=""):
+    """A formula: a centred block, or inline; attrs may add displaystyle="true"
+    to an inline one (full-size fractions, laid out where the text puts it)."""
     return _el("math", content, (' display="block"' if block else "") + attrs)

@@ -12,11 +12,12 @@ explicit Jacobian, and the notes cited.  Standard library only.
 from .explain import (EXAMPLE_RANGE, NOTES, _NOTES_EQS, check_shape, derive, example,
                       products, slice_b, slice_w, slice_x, verdict)
 from .mathml import (INVISIBLE_TIMES, TIMES, escape, factor, frac, index, math, matrix,
-                     mi, mn, mo, number, partial, poly, row, space, sub, sup)
+                     mi, mn, mo, number, partial, poly, row, sub, sup)
 from .reference import transpose
 from .symbolic import Poly
 
 CELL = 38                    # px, one Jacobian entry in the pictures
+_DISPLAY = ' displaystyle="true"'   # inline math, left where the text puts it, full size
 
 
 def _m(name):
@@ -62,6 +63,30 @@ def _verdict_html(ok):
 
 def _numbers(rows):
     return matrix(rows, number)
+
+
+MATRIX_PX = 800              # wider than this (estimated), a matrix goes entry by entry
+
+
+def _entry_px(e):
+    """About how wide a Poly entry renders: 40 px a variable, 45 a ∂L/∂y
+    fraction, 20 an operator (measured on the 2 2 3 page in Chromium)."""
+    if not isinstance(e, Poly):
+        return 20
+    return 20 * len(e.terms) + sum(sum(45 if v[0] == "dy" else 40 for v, _ in mono)
+                                   for mono in e.terms)
+
+
+def _matrix_eq(lhs, rows, entry_lhs, tag=None, rest=""):
+    """lhs = (matrix) rest, or, if the matrix would be too wide to read, one
+    equation entry_lhs(i, j) = entry per element, in columns."""
+    width = sum(max(_entry_px(r[c]) for r in rows) + 24 for c in range(len(rows[0])))
+    if width <= MATRIX_PX:
+        return _eq(row(lhs, mo("="), matrix(rows), rest), tag)
+    items = "".join(math(row(entry_lhs(i + 1, j + 1), mo("="), poly(e)), False, _DISPLAY)
+                    for i, r in enumerate(rows) for j, e in enumerate(r))
+    return ('<div class="eq"><div class="entries">%s</div><span class="tag">%s</span></div>'
+            % (items, "(%d)" % tag if tag else ""))
 
 
 def _hsl(h, s, l):
@@ -165,7 +190,10 @@ math { font-family: "STIX Two Math", "Latin Modern Math", "DejaVu Math TeX Gyre"
        "Cambria Math", math; font-size: 1.12em; }
 .eq { display: flex; align-items: center; gap: 1rem; overflow-x: auto;
       margin: 0.4rem 0; }
-.eq math { flex: 1; margin: 0.3rem 0; }
+.eq math { flex: 1; margin: 0.3rem 0; min-width: 0; }
+.entries { flex: 1; display: grid; gap: 0.1rem 2rem;
+           grid-template-columns: repeat(auto-fill, minmax(25rem, 1fr)); }
+.entries math { margin: 0.3rem 0; }
 .tag { color: #555; min-width: 2.5rem; text-align: right; }
 .row { display: flex; flex-wrap: wrap; gap: 1rem 1.5rem; align-items: flex-start;
        margin: 0.6rem 0; }
@@ -180,6 +208,8 @@ table.grad { border-collapse: collapse; margin: 0.5rem 0; }
 table.grad td { padding: 0.45rem 0.7rem; vertical-align: middle;
                 border-bottom: 1px solid #eee; }
 table.grad td.tag { padding-left: 1.5rem; }
+table.grad tr.under td { padding-left: 3.5rem; padding-top: 0; }
+table.grad tr:has(+ tr.under) td { border-bottom: none; padding-bottom: 0.1rem; }
 .ok { color: #07694f; }
 .bad { color: #b00020; }
 svg.jac text { font-family: "DejaVu Serif", Georgia, serif; font-style: italic;
@@ -223,7 +253,8 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
     B.append('<div class="row">%s</div>' % "".join(_figure(math(s), "") for s in syms))
     y_rhs = row(mi("X"), mi("W"), *([mo("+"), mi("b")] if bias else []))
     B.append("<p>Element by element:</p>")
-    B.append(_eq(row(mi("Y"), mo("="), y_rhs, mo("="), matrix(p["y"])), 3))
+    B.append(_matrix_eq(row(mi("Y"), mo("="), y_rhs), p["y"],
+                        lambda i, j: sub(mi("y"), index(i, j)), 3))
     B.append('<div class="example"><p><strong>The worked example.</strong> Nonzero '
              "integers from \u2212%d to %d, drawn with seed %d (the same on every "
              "interpreter); %s is the upstream gradient, which a loss would supply:</p>"
@@ -340,17 +371,21 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
             nums.append(row(factor(a), mo("\u00b7", ' lspace="0.1em" rspace="0.1em"'),
                             factor(v)))
         value = ex["via_jacobian"][0][i - 1][j - 1]
-        B.append('<tr data-i="%d" data-j="%d"><td>%s</td><td>%s</td><td class="tag">%s'
-                 '</td></tr>' % (
-                     i, j, math(row(_dl(_x(i, j)), mo("="), poly(total))),
-                     math(row(mo("="), *(nums + [mo("="), number(value)])),
-                          attrs=' class="num"'),
-                     "(%d)" % eq if eq else ""))
+        symbolic = math(row(_dl(_x(i, j)), mo("="), poly(total)), False, _DISPLAY)
+        numeric = math(row(mo("="), *(nums + [mo("="), number(value)])), False,
+                       _DISPLAY + ' class="num" data-i="%d" data-j="%d"' % (i, j))
+        tag = "(%d)" % eq if eq else ""
+        if _entry_px(total) + 95 * len(prods) + 160 <= MATRIX_PX:   # side by side
+            B.append('<tr><td>%s</td><td>%s</td><td class="tag">%s</td></tr>'
+                     % (symbolic, numeric, tag))
+        else:                                                     # numbers underneath
+            B.append('<tr><td>%s</td><td class="tag">%s</td></tr><tr class="under">'
+                     '<td>%s</td><td></td></tr>' % (symbolic, tag, numeric))
     B.append("</table>")
 
     # 5. whole gradients
     B.append("<h2>5. The whole gradient</h2>")
-    B.append(_eq(row(_dl(mi("X")), mo("="), matrix(p["via_jacobian"][0])), 22))
+    B.append(_matrix_eq(_dl(mi("X")), p["via_jacobian"][0], lambda i, j: _dl(_x(i, j)), 22))
     B.append(_eq(row(mo("="), matrix(p["dy"]), matrix(transpose(p["w"], m)), mo("="),
                      _dl(mi("Y")), _t(mi("W"))), 23))
     B.append("<p>%s (eq. 24) %s symbolically: every entry of %s, formed through the "
@@ -360,8 +395,9 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
                  _inline(row(sup(row(mi("vec"), mo("("), _dl(mi("Y")), mo(")")),
                                  mi("T", True)), _dy(mi("X")))),
                  _inline(row(_dl(mi("Y")), _t(mi("W"))))))
-    B.append(_eq(row(_dl(mi("W")), mo("="), matrix(p["via_jacobian"][1]), mo("="),
-                     _t(mi("X")), _dl(mi("Y"))), 25))
+    B.append(_matrix_eq(_dl(mi("W")), p["via_jacobian"][1],
+                        lambda i, j: _dl(sub(mi("w"), index(i, j))), 25,
+                        row(mo("="), _t(mi("X")), _dl(mi("Y")))))
     B.append("<p>%s (eq. 25) %s symbolically.</p>" % (
         _inline(row(_dl(mi("W")), mo("="), _t(mi("X")), _dl(mi("Y")))),
         _verdict_html(p["dw_proved"])))

@@ -8,8 +8,8 @@ equal exactly when their canonical forms are, so equality is decidable.
 
 Variables are tuples: ('x', i, j), ('w', i, j), ('b', j), ('dy', i, j) with
 1-based indices, rendered in the notes' notation (x_{1,1}, ∂L/∂y_{1,2}) as
-text, LaTeX or ASCII (x[1,1], dL/dy[1,2]).  Standard library only; MicroPython-friendly (no reliance on
-dict order: rendering sorts).
+text, LaTeX or ASCII (x[1,1], dL/dy[1,2]).  Standard library only;
+MicroPython-friendly (no reliance on dict order: rendering sorts).
 """
 
 # Rendering styles: the notes' notation in Unicode, in plain ASCII (for consoles

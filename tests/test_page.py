@@ -221,8 +221,8 @@ def test_the_rendered_numbers_are_the_cores(loaded):
     assert read("ex-dx") == [dx] and read("ex-dw") == [dw]
     assert read("ex-jacobian-x")[1] == ex["dy_dx"]
     assert read("ex-jacobian-w")[1] == ex["dy_dw"]
-    shown = loaded.evaluate("[...document.querySelectorAll('#elements tr')].map(r => ["
-                            "+r.dataset.i, +r.dataset.j, r.children[1].textContent])")
+    shown = loaded.evaluate("[...document.querySelectorAll('#elements math.num')].map(e => ["
+                            "+e.dataset.i, +e.dataset.j, e.textContent])")
     assert len(shown) == 4
     for i, j, text in shown:
         assert text.replace("\u2212", "-").endswith("=%d" % dx[i - 1][j - 1])
