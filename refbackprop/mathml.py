@@ -91,7 +91,12 @@ def number(v):
 
 def factor(v):
     """An integer as a factor of a product: negatives in parentheses."""
-    return row(mo("(", _TIGHT), number(v), mo(")", _TIGHT)) if v < 0 else mn(v)
+    return paren(number(v)) if v < 0 else mn(v)
+
+
+def paren(content):
+    """(content), the parentheses hugging it."""
+    return row(mo("(", _TIGHT), content, mo(")", _TIGHT))
 
 
 def poly(p):

@@ -12,7 +12,7 @@ explicit Jacobian, and the notes cited.  Standard library only.
 from .explain import (EXAMPLE_RANGE, NOTES, _NOTES_EQS, check_shape, derive, example,
                       products, slice_b, slice_w, slice_x, verdict)
 from .mathml import (INVISIBLE_TIMES, TIMES, escape, factor, frac, index, math, matrix,
-                     mi, mn, mo, number, partial, poly, row, sub, sup)
+                     mi, mn, mo, number, paren, partial, poly, row, sub, sup)
 from .reference import transpose
 from .symbolic import Poly
 
@@ -276,8 +276,9 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
                  _inline(row(_dl(mi("X")), mo("="), _dl(mi("Y")), mo(INVISIBLE_TIMES),
                              _dy(mi("X")))),
                  _inline(_dy(mi("X"))),
-                 _inline(row(mo("("), mi("N"), mi("M"), mo(")"), mo(TIMES), mo("("), mi("N"),
-                             mi("D"), mo(")"), mo("="), mn(n * m), mo(TIMES), mn(n * d))),
+                 _inline(row(paren(row(mi("N"), mo("\u00b7"), mi("M"))), mo(TIMES),
+                             paren(row(mi("N"), mo("\u00b7"), mi("D"))), mo("="),
+                             mn(n * m), mo(TIMES), mn(n * d))),
                  _inline(sub(mi("x"), index("k", "l"))),
                  _inline(_dy(sub(mi("x"), index("k", "l")))), _shape(n, m),
                  _inline(sub(mi("w"), index("k", "l"))),
