@@ -278,22 +278,52 @@ def _small_case_jacobians(n, d, m, bias, seed):
 @click.argument("n", type=int)
 @click.argument("d", type=int)
 @click.argument("m", type=int)
-@click.option("--bias", is_flag=True, help="Include b and ∂L/∂b.")
+@click.option("--bias", is_flag=True, help="Include b and dL/db.")
 @click.option("--latex", is_flag=True, help="Emit a LaTeX fragment (needs amsmath).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the derivation as one standalone HTML page "
+              "(MathML and SVG; no script, no network) to FILE.")
 @click.option("--element", nargs=2, type=int, default=(1, 1), show_default=True,
               metavar="I J", help="The element x_{I,J} (1-based) whose Jacobian slice "
                                   "is shown (eq. 8).")
-def explain(n, d, m, bias, latex, element):
-    """The notes' derivation for N D M, proved symbolically.
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the worked example's small integers.")
+@click.option("--width", type=int, default=None, metavar="COLUMNS",
+              help="Wrap text to this many columns (default: the terminal's width, "
+                   "at least 60).")
+@click.option("--ascii", "ascii_only", is_flag=True,
+              help="ASCII notation (dL/dx[1,1]); automatic when the output cannot "
+                   "encode the Unicode one.")
+def explain(n, d, m, bias, latex, html_file, element, seed, width, ascii_only):
+    """The notes' derivation for N D M, proved symbolically, with numbers.
 
-    Y = XW element by element, the Jacobian slice ∂Y/∂x_{i,j}, each ∂L/∂x_{i,j}
-    one element at a time, and the symbolic proof that ∂L/∂X = ∂L/∂Y·Wᵀ and
-    ∂L/∂W = Xᵀ·∂L/∂Y, in the notes' notation.  Shapes up to 4 in each dimension.
+    Y = XW element by element, the Jacobian slices dY/dx_{i,j}, dY/dw_{i,j},
+    dY/db_j, pictures of the whole Jacobians, each dL/dx_{i,j} one element at
+    a time with a worked example's numbers, and the symbolic proof that
+    dL/dX = dL/dY W^T and dL/dW = X^T dL/dY, in the notes' notation.  Shapes
+    up to 4 in each dimension.
     """
+    import shutil
+
+    from refbackprop.explain import MIN_WIDTH, can_encode
     from refbackprop.explain import explain as derive_text
+    from refbackprop.symbolic import ASCII, TEXT
+    if latex and html_file:
+        raise UsageFailure("--latex and --html: choose one format")
     try:
-        text = derive_text(n, d, m, bias, latex, tuple(element))
-    except ValueError as e:
+        if html_file:
+            from refbackprop.page import html_page
+            page = html_page(n, d, m, bias, tuple(element), seed)
+            with open(html_file, "w", encoding="utf-8") as f:
+                f.write(page)
+            click.echo("wrote %s (%d bytes)" % (html_file, len(page.encode("utf-8"))))
+            return
+        unicode_ok = can_encode(getattr(sys.stdout, "encoding", None))
+        style = TEXT if unicode_ok and not ascii_only else ASCII
+        if width is None:
+            width = max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+        text = derive_text(n, d, m, bias, latex, tuple(element), width, style, seed)
+    except (ValueError, OSError) as e:
         raise UsageFailure(str(e))
     echo(text, nl=False)
 

@@ -207,6 +207,9 @@ def check_symbolic_proof():
         parts = derive(n, d, m, bias=True)
         _expect(parts["dx_proved"] and parts["dw_proved"] and parts["db_proved"],
                 "symbolic proof for N=%d D=%d M=%d" % (n, d, m))
+        structure = parts["structure_proved"]
+        _expect(structure["dy_dx"] and structure["dy_dw"] and structure["dy_db"],
+                "Kronecker forms for N=%d D=%d M=%d: %r" % (n, d, m, structure))
     _expect(str(parts["dx"][0][0]) == "∂L/∂y_{1,1} w_{1,1} + ∂L/∂y_{1,2} w_{1,2}",
             "notation: %s" % parts["dx"][0][0])
 

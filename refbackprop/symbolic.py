@@ -8,9 +8,13 @@ equal exactly when their canonical forms are, so equality is decidable.
 
 Variables are tuples: ('x', i, j), ('w', i, j), ('b', j), ('dy', i, j) with
 1-based indices, rendered in the notes' notation (x_{1,1}, ∂L/∂y_{1,2}) as
-text or LaTeX.  Standard library only; MicroPython-friendly (no reliance on
-dict order: rendering sorts).
+text, LaTeX or ASCII (x[1,1], dL/dy[1,2]).  Standard library only;
+MicroPython-friendly (no reliance on dict order: rendering sorts).
 """
+
+# Rendering styles: the notes' notation in Unicode, in plain ASCII (for consoles
+# that cannot encode '∂'), and in LaTeX.
+TEXT, ASCII, LATEX = "text", "ascii", "latex"
 
 # Display order inside a product: ∂L/∂y first, then x, w, b (as the notes write).
 _RANK = {"dy": 0, "x": 1, "w": 2, "b": 3}
@@ -102,29 +106,31 @@ class Poly:
         return sorted(self.terms.items(),
                       key=lambda t: (not t[0], [_var_key(v) + (p,) for v, p in t[0]]))
 
-    def render(self, latex=False):
-        """'∂L/∂y_{1,1} w_{1,1} + ∂L/∂y_{1,2} w_{1,2}' (or its LaTeX)."""
-        if not self.terms:
-            return "0"
+    def signed_terms(self, style=TEXT):
+        """[('+', 'x_{1,1} w_{1,1}'), ('-', '2 b_{1}'), ...] in display order,
+        each body rendered in style (TEXT, ASCII or LATEX); [] for zero."""
         parts = []
         for mono, c in self.sorted_terms():
             factors = []
             for var, p in mono:
-                f = render_var(var, latex)
+                f = render_var(var, style)
                 if p != 1:
-                    f = "%s^%d" % (("{%s}" % f) if latex else f, p)
+                    f = "%s^%d" % (("{%s}" % f) if style == LATEX else f, p)
                 factors.append(f)
-            body = (" " if latex else " ").join(factors)
             mag = abs(c)
             if not factors:
                 body = str(mag)
-            elif mag != 1:
-                body = "%d %s" % (mag, body)
+            else:
+                body = " ".join(factors)
+                if mag != 1:
+                    body = "%d %s" % (mag, body)
             parts.append(("-" if c < 0 else "+", body))
-        text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
-        for sign, body in parts[1:]:
-            text += " %s %s" % (sign, body)
-        return text
+        return parts
+
+    def render(self, style=TEXT):
+        """'∂L/∂y_{1,1} w_{1,1} + ∂L/∂y_{1,2} w_{1,2}' (TEXT), its LaTeX, or
+        'dL/dy[1,1] w[1,1] + dL/dy[1,2] w[1,2]' (ASCII)."""
+        return join_terms(self.signed_terms(style))
 
     def __repr__(self):
         return self.render()
@@ -132,12 +138,25 @@ class Poly:
     __str__ = __repr__
 
 
-def render_var(var, latex=False):
-    """('x', 1, 2) -> 'x_{1,2}'; ('dy', 1, 2) -> '∂L/∂y_{1,2}'; ('b', 3) -> 'b_{3}'."""
+def join_terms(parts):
+    """'a + b - c' from [('+', 'a'), ('+', 'b'), ('-', 'c')]; '0' for []."""
+    if not parts:
+        return "0"
+    text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+    for sign, body in parts[1:]:
+        text += " %s %s" % (sign, body)
+    return text
+
+
+def render_var(var, style=TEXT):
+    """('x', 1, 2) -> 'x_{1,2}'; ('dy', 1, 2) -> '∂L/∂y_{1,2}'; ('b', 3) -> 'b_{3}'
+    (TEXT and LATEX); ASCII writes x[1,2], dL/dy[1,2], b[3]."""
     name = var[0]
     idx = ",".join(str(i) for i in var[1:])
+    if style == ASCII:
+        return "%s[%s]" % ("dL/dy" if name == "dy" else name, idx)
     if name == "dy":
-        if latex:
+        if style == LATEX:
             return "\\frac{\\partial L}{\\partial y_{%s}}" % idx
         return "∂L/∂y_{%s}" % idx
     return "%s_{%s}" % (name, idx)
