@@ -13,6 +13,8 @@ def browser():
     skips, with the reason, where there is none."""
     from browser import Browser, skip_reason
     reason = skip_reason()
+    if reason and os.environ.get("REFBACKPROP_REQUIRE_BROWSER"):
+        pytest.fail("REFBACKPROP_REQUIRE_BROWSER is set (CI) but: %s" % reason)
     if reason:
         pytest.skip(reason)
     with Browser() as b:
