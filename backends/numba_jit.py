@@ -152,8 +152,31 @@ class NumbaBackend:
         import numpy as np
         if dtype not in self.dtypes:
             raise ValueError("numba computes in float64 or float32, not %s" % dtype)
+        shape = tuple(shape)
         a = np.array(values, dtype=dtype)
-        return np.ascontiguousarray(a.reshape(tuple(shape)))
+        if a.shape != shape and not (a.size == 0 and 0 in shape):
+            raise ValueError("values have shape %s, not the %s asked for"
+                             % (a.shape, shape))
+        return np.ascontiguousarray(a.reshape(shape))
+
+    def from_buffer(self, buffer, shape, dtype):
+        """The array of a row-major float64 buffer (no Python floats made)."""
+        import numpy as np
+        if dtype not in self.dtypes:
+            raise ValueError("numba computes in float64 or float32, not %s" % dtype)
+        a = np.frombuffer(buffer, dtype=np.float64)
+        count = 1
+        for s in shape:
+            count *= s
+        if a.size != count:
+            raise ValueError("the buffer holds %d values, not the %d of shape %s"
+                             % (a.size, count, tuple(shape)))
+        return np.array(a.reshape(tuple(shape)), dtype=dtype, order="C")
+
+    def to_buffer(self, a):
+        """a's values row-major, in its own dtype, for the buffer protocol."""
+        import numpy as np
+        return np.ascontiguousarray(a)
 
     def tolist(self, a):
         return a.tolist()

@@ -70,6 +70,9 @@ class PythonBackend(ListBackendBase):
     dtypes = ("float64",)
     version = __version__
     idiom = IDIOM
+    # A rough upper estimate (8-23 ns measured on CPython 3.11-3.13, 1 ns on
+    # PyPy): sizes bench's default and refuses hour-long runs (budget.py).
+    seconds_per_madd = 2e-9 if _PYPY else 3e-8
 
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,)."""

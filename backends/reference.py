@@ -14,6 +14,7 @@ class ReferenceBackend(ListBackendBase):
     name = "reference"
     dtypes = ("float64",)
     version = __version__
+    seconds_per_madd = 6e-8          # a rough upper estimate (budget.py)
 
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,)."""

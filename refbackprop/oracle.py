@@ -16,7 +16,8 @@ checked before anything is allocated, against JACOBIAN_BUDGET entries in all
 
 from .formatting import group_digits, human_bytes
 from .reference import dot, flatten, forward_unchecked
-from .shapes import check_dims, linear_shapes
+from .bounds import gamma as bounds_gamma
+from .shapes import check_dims, linear_shapes, require_dy
 
 # Total entries (dY/dX + dY/dW + dY/db) the oracle may build: 4 Mi entries is
 # about 100 MiB of Python floats, seconds of work.
@@ -62,6 +63,9 @@ def describe_size(n, d, m, bias=False):
 
 def check_budget(n, d, m, bias=False, budget=None):
     """Raise JacobianTooLarge when the Jacobians exceed the budget."""
+    if budget is not None and (type(budget) is not int or budget < 0):
+        raise ValueError("budget must be a non-negative int (entries), or None for "
+                         "JACOBIAN_BUDGET, not %r" % (budget,))
     limit = JACOBIAN_BUDGET if budget is None else budget
     entries = jacobian_size(n, d, m, bias)["entries"]
     if entries > limit:
@@ -133,6 +137,7 @@ def jacobian_backward(x, w, dy, b=None, budget=None):
     Same arguments and shapes as reference.backward: x (N, D), w (D, M),
     dy (N, M), b (M,) or None.
     """
+    require_dy(dy)
     n, d, m = linear_shapes(x, w, b, dy)
     check_budget(n, d, m, b is not None, budget)
     dy_dx, dy_dw, dy_db = jacobian_unchecked(x, w, b, n, d, m)
@@ -165,6 +170,7 @@ def finite_differences(x, w, dy, b=None, budget=None):
     Fractions; for floats see finite_difference_bound.  Costs
     (N·D + D·M + M) · 2 forward passes, so the Jacobian budget applies.
     """
+    require_dy(dy)
     n, d, m = linear_shapes(x, w, b, dy)
     check_budget(n, d, m, b is not None, budget)
 
@@ -202,7 +208,12 @@ def finite_difference_bound(x, w, dy, b=None, u=2.0 ** -53):
     With h ≥ 1 the bound returned is 2·(γ_K·T + 4u·G) where G bounds |∂L/∂v|:
     the factor 2 is a safety margin.  Returns a float.
     """
+    require_dy(dy)
     n, d, m = linear_shapes(x, w, b, dy)
+    if type(u) is not float or not 0 < u < 1:
+        raise ValueError("u must be a unit roundoff, a float in (0, 1), not %r" % (u,))
+    k_ops = d + 1 + n * m
+    gamma = bounds_gamma(k_ops, u)       # refuses K·u ≥ 1: no bound exists there
     big = 1.0
     for mat in (x, w, [b] if b is not None else []):
         for row in mat:
@@ -219,6 +230,4 @@ def finite_difference_bound(x, w, dy, b=None, u=2.0 ** -53):
                 s += (abs(x[i][k]) + h) * (abs(w[k][j]) + h)
             t += abs(dy[i][j]) * s
             g += abs(dy[i][j]) * (big + h)
-    k_ops = d + 1 + n * m
-    gamma = k_ops * u / (1 - k_ops * u)
     return 2 * (gamma * t + 4 * u * g)

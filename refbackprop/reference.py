@@ -12,7 +12,7 @@ so float results are bit-identical on every interpreter.  An empty sum is the
 integer 0.
 """
 
-from .shapes import linear_shapes
+from .shapes import linear_shapes, require_dy
 
 
 def dot(a, b):
@@ -88,5 +88,6 @@ def backward(x, w, dy, b=None):
     Returns (dx, dw, db): dx = dY Wᵀ (N, D), dw = Xᵀ dY (D, M),
     db[j] = Σ_i dY[i][j] (M,) or None.  All new lists.
     """
+    require_dy(dy)
     n, d, m = linear_shapes(x, w, b, dy)
     return backward_unchecked(x, w, dy, b, n, d, m)

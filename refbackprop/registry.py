@@ -174,41 +174,56 @@ def normalize_dtypes(value):
     return names
 
 
+_ABSENT = object()
+
+
+def _member(backend, name):
+    """getattr once; _ABSENT when there is no such member."""
+    try:
+        return getattr(backend, name)
+    except AttributeError:
+        return _ABSENT
+
+
 def describe(info, backend):
     """Read every attribute of a loaded backend once, into info (in place).
 
-    Any exception while reading makes the backend broken with the reason.
-    An unavailable backend's other members are not read: they may need what
-    is missing.
+    Each member is read exactly once (a property that answers differently
+    on each read is read once); any exception while reading makes the
+    backend broken with the reason.  An unavailable backend's optional
+    members are not read: they may need what is missing.
     """
     try:
-        missing = [m for m in REQUIRED if not hasattr(backend, m)]
+        got = dict((m, _member(backend, m)) for m in REQUIRED)
+        missing = [m for m in REQUIRED if got[m] is _ABSENT]
         if missing:
             raise ValueError("missing required member(s): %s" % ", ".join(missing))
-        name = backend.name
+        name = got["name"]
         if not isinstance(name, str) or not name:
             raise ValueError("name must be a non-empty str, not %r" % (name,))
-        dtypes = normalize_dtypes(backend.dtypes)
+        dtypes = normalize_dtypes(got["dtypes"])
         for m in ("array", "tolist", "forward", "backward"):
-            if not callable(getattr(backend, m)):
+            if not callable(got[m]):
                 raise ValueError("%s must be callable" % m)
-        check = getattr(backend, "unavailable_reason", None)
-        reason = check() if check is not None else None
+        check = _member(backend, "unavailable_reason")
+        reason = check() if check is not _ABSENT and check is not None else None
         if reason:
             info.backend, info.backend_name, info.dtypes = backend, name, dtypes
             info.status, info.reason = "unavailable", str(reason)
             return info
-        members = tuple(m for m in OPTIONAL if hasattr(backend, m))
-        version = backend.version if "version" in members else ""
-        version = "" if version is None else str(version)
-        cost = backend.seconds_per_madd if "seconds_per_madd" in members else None
-        if cost is not None:
-            cost = float(cost)
-            if not cost >= 0:
-                raise ValueError("seconds_per_madd must be a number ≥ 0, not %r" % cost)
+        optional = dict((m, _member(backend, m)) for m in OPTIONAL
+                        if m != "unavailable_reason")
+        members = tuple(m for m in OPTIONAL if m == "unavailable_reason" and
+                        check is not _ABSENT or optional.get(m, _ABSENT) is not _ABSENT)
+        version = optional["version"]
+        version = "" if version is _ABSENT or version is None else str(version)
+        cost = optional["seconds_per_madd"]
+        cost = None if cost is _ABSENT or cost is None else float(cost)
+        if cost is not None and not cost >= 0:
+            raise ValueError("seconds_per_madd must be a number ≥ 0, not %r" % cost)
         reasons = {}
-        if "dtype_reasons" in members:
-            for k, v in dict(backend.dtype_reasons()).items():
+        if optional["dtype_reasons"] is not _ABSENT:
+            for k, v in dict(optional["dtype_reasons"]()).items():
                 reasons[str(k)] = str(v)
     except KeyboardInterrupt:
         raise

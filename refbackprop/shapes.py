@@ -23,21 +23,75 @@ def _type_name(v):
     return type(v).__name__
 
 
-def check_scalar(name, v):
-    """Raise TypeError unless v is usable as a number (bool is refused)."""
+def check_scalar(name, v, types=None):
+    """Raise TypeError unless v is usable as a number: bool (Python's or
+    NumPy's) and array-valued entries are refused.  types: a set that
+    collects the entry types seen (for check_mix)."""
     t = type(v)
+    if types is not None:
+        types.add(t)
     if t is float or t is int:
         return
-    if t is bool or v is None or isinstance(v, _NOT_SCALARS):
+    if t is bool or v is None or isinstance(v, _NOT_SCALARS) or \
+            _type_name(v) in ("bool_", "bool"):
         raise TypeError("%s is %r (%s), not a number; entries must be numbers "
                         "(int, float, Fraction, or any scalar with + and *); "
                         "bool is refused" % (name, v, _type_name(v)))
     if not (hasattr(v, "__add__") and hasattr(v, "__mul__")):
         raise TypeError("%s is %r (%s), not a number: it has no + and *"
                         % (name, v, _type_name(v)))
+    if hasattr(v, "__len__") or getattr(v, "shape", ()) not in ((), None):
+        raise TypeError("%s is %s, which holds several values (shape %r), not one "
+                        "number: an entry must be a scalar"
+                        % (name, _type_name(v), getattr(v, "shape", "?")))
 
 
-def matrix_shape(name, a):
+_FLOAT_LIMIT = 2 ** 1024        # ints from here on cannot become floats
+
+
+def check_mix(types, named):
+    """Refuse entry types that cannot meet in one sum: Decimal with float or
+    Fraction, and ints beyond the float range beside floats.  named: the
+    (name, matrix or vector) arguments, searched only to name the entries."""
+    names = set(_type_name_of(t) for t in types)
+    if "Decimal" in names and (float in types or "Fraction" in names):
+        other = "float" if float in types else "Fraction"
+        raise TypeError("%s is a Decimal but %s is a %s: Decimal does not mix with "
+                        "%s; give every entry one type"
+                        % (_first(named, "Decimal"), _first(named, other), other, other))
+    if int in types and float in types:
+        for name, a in named:
+            for label, v in _entries(name, a):
+                if type(v) is int and (v >= _FLOAT_LIMIT or v <= -_FLOAT_LIMIT):
+                    raise ValueError("%s is an int too large for a float (%d digits) but "
+                                     "other entries are floats: it cannot join their sums"
+                                     % (label, len(str(abs(v)))))
+
+
+def _type_name_of(t):
+    return t.__name__
+
+
+def _entries(name, a):
+    if a is None:
+        return
+    for i in range(len(a)):
+        if isinstance(a[i], _CONTAINERS):
+            for j in range(len(a[i])):
+                yield "%s[%d][%d]" % (name, i, j), a[i][j]
+        else:
+            yield "%s[%d]" % (name, i), a[i]
+
+
+def _first(named, type_name):
+    for name, a in named:
+        for label, v in _entries(name, a):
+            if _type_name(v) == type_name:
+                return label
+    return "an entry"
+
+
+def matrix_shape(name, a, types=None):
     """Validate a 2-D matrix and return (rows, cols); cols is None for no rows.
 
     Raises TypeError for a non-list, a wrong nesting depth or a non-numeric
@@ -68,11 +122,11 @@ def matrix_shape(name, a):
                 raise TypeError("%s[%d][%d] is a %s: %s must be a 2-D matrix "
                                 "of numbers (too deeply nested)"
                                 % (name, i, j, _type_name(v), name))
-            check_scalar("%s[%d][%d]" % (name, i, j), v)
+            check_scalar("%s[%d][%d]" % (name, i, j), v, types)
     return rows, cols
 
 
-def vector_len(name, v):
+def vector_len(name, v, types=None):
     """Validate a 1-D vector of numbers and return its length."""
     if not isinstance(v, _CONTAINERS):
         raise TypeError("%s must be a vector (a flat list of numbers), not %s"
@@ -82,7 +136,7 @@ def vector_len(name, v):
             raise TypeError("%s[%d] is a %s: %s must be a flat vector "
                             "(too deeply nested)"
                             % (name, j, _type_name(v[j]), name))
-        check_scalar("%s[%d]" % (name, j), v[j])
+        check_scalar("%s[%d]" % (name, j), v[j], types)
     return len(v)
 
 
@@ -91,19 +145,20 @@ def linear_shapes(x, w, b=None, dy=None):
 
     x is (N, D), w is (D, M), b is (M,) or None, dy is (N, M) or None.
     """
-    n, xd = matrix_shape("x", x)
-    d, m = matrix_shape("w", w)
+    types = set()
+    n, xd = matrix_shape("x", x, types)
+    d, m = matrix_shape("w", w, types)
     if xd is not None and xd != d:
         raise ValueError("w is %s but x is %s: w needs %d rows, one per column "
                          "of x" % (shape_str(d, m), shape_str(n, xd), xd))
     if b is not None:
-        bm = vector_len("b", b)
+        bm = vector_len("b", b, types)
         if m is not None and bm != m:
             raise ValueError("b is (%d,) but w is %s: b needs %d entries, one "
                              "per column of w" % (bm, shape_str(d, m), m))
         m = bm
     if dy is not None:
-        dn, dm = matrix_shape("dy", dy)
+        dn, dm = matrix_shape("dy", dy, types)
         if dn != n:
             raise ValueError("dy is %s but x is %s: dy needs %d rows, one per "
                              "row of x" % (shape_str(dn, dm), shape_str(n, xd), n))
@@ -113,6 +168,7 @@ def linear_shapes(x, w, b=None, dy=None):
                                                   shape_str(d, m), m))
         if m is None:
             m = dm
+    check_mix(types, (("x", x), ("w", w), ("b", b), ("dy", dy)))
     if m is None:
         raise ValueError("M is undetermined: w is %s with no rows (D = 0), so "
                          "its width cannot be read; pass b (M,)%s to fix M"
@@ -152,3 +208,10 @@ def check_layer_shapes(x_shape, w_shape, b_shape=None, dy_shape=None):
                          % (shape_str(dy_shape[0], dy_shape[1]), shape_str(n, d),
                             shape_str(d, m), n, m))
     return n, d, m
+
+
+def require_dy(dy):
+    """dy is the one argument a backward pass cannot do without."""
+    if dy is None:
+        raise TypeError("dy must be the (N, M) matrix dL/dY (one row per row of x, "
+                        "one column per column of w), not None")

@@ -194,7 +194,7 @@ def _flat_output(call, raw, backend, name, out, shape):
     for row in (value if len(shape) == 2 else [value]):
         for j in range(len(row)):
             if type(row[j]) is not float:
-                raw["problems"].append("%s has an entry %r (%s), not a float"
+                raw["problems"].append("%s has an entry %s (%s), not a float"
                                        % (name, row[j][2], row[j][1]))
                 return None
         flat.extend(row)

@@ -40,10 +40,13 @@ class Segfaults(PythonBackend):
 
 
 class Hangs(PythonBackend):
-    """Never returns from backward."""
+    """Never returns from backward (and says so in the file $HANGS_MARKER, if set)."""
     name = "hangs"
 
     def backward(self, x, w, dy, b=None):
+        marker = os.environ.get("HANGS_MARKER")
+        if marker:
+            open(marker, "w").close()
         while True:
             time.sleep(0.05)
 
@@ -229,11 +232,7 @@ class RaisingAvailability(PythonBackend):
         raise ValueError("cannot tell")
 
 
-class OneShotDtypes(PythonBackend):
-    """dtypes is an iterator: it can be read once.  Correct otherwise."""
-    name = "one-shot-dtypes"
-    dtypes = iter(["float64"])
-
+class _ArrayWithoutDtypes(PythonBackend):
     def array(self, values, shape, dtype):          # never reads dtypes again
         from refbackprop.backends._lists import ListArray
         if len(shape) == 1:
@@ -241,7 +240,13 @@ class OneShotDtypes(PythonBackend):
         return ListArray([[float(v) for v in r] for r in values], shape)
 
 
-class ShiftingDtypes(PythonBackend):
+class OneShotDtypes(_ArrayWithoutDtypes):
+    """dtypes is an iterator: it can be read once.  Correct otherwise."""
+    name = "one-shot-dtypes"
+    dtypes = iter(["float64"])
+
+
+class ShiftingDtypes(_ArrayWithoutDtypes):
     """dtypes answers differently on every read: read once, it is float64."""
     name = "shifting-dtypes"
     reads = 0
@@ -317,3 +322,7 @@ class OverlapsInput(DisjointBlocks):
             return over, dw, db
         return dx, dw, db
 
+
+
+class NoisyWrongTwin(NoisyWrong):
+    """Another import path, the same name: labels and repros must keep them apart."""

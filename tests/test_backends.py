@@ -117,3 +117,15 @@ def test_cross_check_flags_a_disagreement():
     problems = cross_check(good, bad)
     assert len(problems) == 1 and problems[0].startswith("dw element")
     assert "apart by more than the sum of their bounds" in problems[0]
+
+
+def test_numba_array_refuses_values_of_another_shape():
+    pytest.importorskip("numba")
+    backend = REGISTRY.get("numba")
+    with pytest.raises(ValueError, match=r"values have shape \(1, 2\), not the \(2, 1\) asked for"):
+        backend.array([[1.0, 2.0]], (2, 1), "float64")
+    with pytest.raises(ValueError, match="the buffer holds 3 values, not the 4 of shape"):
+        backend.from_buffer(memoryview(bytes(24)), (2, 2), "float64")
+    a = backend.from_buffer(memoryview(bytes(32)), (2, 2), "float32")
+    assert a.dtype.name == "float32" and a.shape == (2, 2)
+    assert memoryview(backend.to_buffer(a.T)).c_contiguous

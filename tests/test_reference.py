@@ -314,3 +314,49 @@ def test_self_test_runs_with_the_standard_library_only():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1].endswith(" passed, 0 failed")
     assert "FAIL" not in proc.stdout
+
+
+# -- every bad input named (issue: no traceback, no silently wrong number) -----------
+
+def _message(fn, *args, **kw):
+    with pytest.raises((TypeError, ValueError)) as e:
+        fn(*args, **kw)
+    return str(e.value)
+
+
+def test_backward_without_dy_names_dy():
+    for fn in (refbackprop.backward, refbackprop.jacobian_backward,
+               refbackprop.finite_differences, refbackprop.finite_difference_bound):
+        assert _message(fn, [[1.0]], [[2.0]], None).startswith("dy must be the (N, M) matrix")
+
+
+def test_entry_types_that_cannot_meet_in_a_sum_are_named():
+    from decimal import Decimal
+    assert _message(refbackprop.forward, [[1.0, 2.0]], [[Decimal(1)], [3.0]]) == (
+        "w[0][0] is a Decimal but x[0][0] is a float: Decimal does not mix with float; "
+        "give every entry one type")
+    assert _message(refbackprop.forward, [[1.0]], [[2.0]], [10 ** 400]).startswith(
+        "b[0] is an int too large for a float (401 digits) but other entries are floats")
+    assert refbackprop.forward([[10 ** 400]], [[2]]) == [[2 * 10 ** 400]]   # ints alone: exact
+    assert refbackprop.forward([[Decimal(1)]], [[Decimal(2)]]) == [[Decimal(2)]]
+
+
+def test_numpy_booleans_and_array_entries_are_refused():
+    np = pytest.importorskip("numpy")
+    assert "x[0][0] is np.True_ (bool), not a number" in _message(
+        refbackprop.forward, [[np.bool_(True)]], [[2.0]])
+    assert _message(refbackprop.forward, [[1.0]], [[np.array([1.0, 2.0])]]) == (
+        "w[0][0] is ndarray, which holds several values (shape (2,)), not one number: an "
+        "entry must be a scalar")
+    assert refbackprop.forward([[np.float64(1.5)]], [[2.0]]) == [[3.0]]   # a scalar is fine
+
+
+def test_budget_and_unit_roundoff_are_checked():
+    for bad in ("x", -1, 2.5):
+        assert _message(refbackprop.jacobian, [[1.0]], [[2.0]], budget=bad).startswith(
+            "budget must be a non-negative int")
+    ones = [[1.0] * 10] * 10
+    assert _message(refbackprop.finite_difference_bound, ones, ones, ones, u=0.1) == (
+        "no rounding-error bound for K=111 at u=0.1 (K·u ≥ 1)")
+    assert _message(refbackprop.finite_difference_bound, ones, ones, ones, u=-1.0).startswith(
+        "u must be a unit roundoff")

@@ -1,0 +1,388 @@
+"""No backend, plugin or argument gets a green it did not earn (README, "What a
+backend cannot do to a verdict").
+
+Each hostile backend of tests/hostile_backends.py runs through the CLI (and,
+in the slow tests, serial pytest and pytest -n 2): it must fail the check it
+was in, naming the case and the cause, and the run must still end with its
+summary line.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from refbackprop.cli.app import cli
+from refbackprop.conformance import run
+from refbackprop.registry import BackendInfo, Registry, describe
+
+import hostile_backends as hostile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOSTILE_DATA = os.path.join(HERE, "data", "hostile")
+CASE = "backward/float64/N2-D2-M3/bias/normal/seed0"
+SMALL = "N2-D2-M3/bias/normal"               # forward, backward, wear (and repeat)
+
+
+def check(*args):
+    result = CliRunner().invoke(cli, ["check"] + list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def summary(output):
+    return output.strip().splitlines()[-1]
+
+
+FAILING = [
+    ("ExitsZero", "backward raised SystemExit: 0 (at "),
+    ("OsExitZero", "the backend's worker exited with status 0 during backward"),
+    ("Segfaults", "the backend's worker was killed by signal 11 (SIGSEGV) during forward"),
+    ("Hangs", "the backend's worker gave no answer in 1 s during backward"),
+    ("SkipsItself", "backward raised Skipped: backward is not implemented yet (at "),
+    ("XfailsItself", "forward raised XFailed: forward is known to be wrong"),
+    ("KeyboardInterrupts", "backward raised KeyboardInterrupt (at "),
+    ("GarblesReplies", "the backend's worker sent an unreadable reply"),
+    ("NoisyWrong", "dx: worst element dx["),
+    ("OverflowsFloat32", "= 1e+300 is not a float32 value"),
+    ("OddEntries", "y[0][0] is '0.5' (str), not a float"),
+    ("TupleRows", "tolist(x) gave tuple, not a list"),
+    ("BadHook", "shares_memory(y, b) raised TypeError: cannot compare these arrays"),
+    ("OverlapsInput", "dx aliases input x: outputs must be new arrays"),
+]
+
+
+@pytest.mark.parametrize("name,cause", FAILING, ids=[f[0] for f in FAILING])
+def test_a_hostile_backend_fails_its_check_and_the_run_ends_with_its_summary(
+        name, cause, monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:" + name, "--case", SMALL,
+                      "--timeout", "1")
+    assert code == 1, out
+    assert cause in out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED ")]
+    assert failed and all(" [" in line for line in failed)     # the check and backend named
+    assert "/N2-D2-M3/bias/normal/seed0" in failed[0]
+    passed, failures = summary(out).split(", ")
+    assert passed.endswith(" passed") and failures.endswith(" failed")
+    assert int(failures.split()[0]) >= 1
+    assert "repro:  refbackprop check --backend hostile_backends:%s --case " % name in out
+
+
+def test_what_a_crashing_backend_printed_comes_with_its_failure(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:Segfaults", "--case", SMALL)
+    assert code == 1
+    assert "the backend printed (last lines):" in out
+    assert 'hostile_backends.py", line' in out and "in forward" in out   # faulthandler
+    code, out = check("--backend", "hostile_backends:NoisyWrong", "--case", CASE)
+    assert code == 1 and "| kernel: using the fallback path for dx" in out
+
+
+@pytest.mark.parametrize("name", ["Noisy", "UndecidedHook", "OneShotDtypes", "ShiftingDtypes",
+                                  "DisjointBlocks"])
+def test_correct_backends_with_odd_habits_pass(name, monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:" + name, "--case", SMALL)
+    assert code == 0, out
+    assert summary(out).endswith(" passed, 0 failed")
+
+
+def test_noise_never_reaches_the_json_document(monkeypatch):
+    monkeypatch.chdir(HERE)
+    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
+                           "hostile_backends:Noisy", "--case", SMALL, "--json"],
+                          capture_output=True, text=True, cwd=HERE)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)                  # one document, nothing else
+    assert doc["ok"] and doc["failed"] == 0 and doc["passed"] == 4    # 3 + the oracle
+    assert "noise" not in proc.stdout and "noise" not in proc.stderr
+
+
+def test_a_skipped_alias_check_is_said_never_silent(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:UndecidedHook", "--case", SMALL)
+    assert "note: undecided-hook, 3 checks: alias check skipped" in out
+    code, out = check("--backend", "hostile_backends:UndecidedHook", "--case", SMALL, "--json")
+    notes = json.loads(out)["notes"]
+    assert notes[0]["backend"] == "undecided-hook" and "alias check skipped" in notes[0]["note"]
+
+
+def test_a_backend_that_wears_out_fails_the_wear_check(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:WearsOut", "--case", "wear/")
+    assert code == 1
+    assert "FAILED wear/backward/float64/N2-D2-M3/bias/normal/seed0 [wears-out]" in out
+    assert "call 151 of a sequence of 304 (forward) fails" in out
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("RaisingName", "is broken: RuntimeError: no name today"),
+    ("RaisingVersion", "is broken: SystemExit: 3"),
+    ("RaisingAvailability", "is broken: ValueError: cannot tell"),
+    ("DuplicateDtypes", "is broken: ValueError: dtypes ('float64', 'float64') names float64 twice"),
+])
+def test_a_plugin_whose_attributes_misbehave_is_broken_in_one_line(name, reason, monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:" + name)
+    assert code == 2
+    assert out.strip().splitlines() == ["Error: backend 'hostile_backends:%s' %s" % (name, reason)]
+
+
+@pytest.mark.parametrize("module,reason", [
+    ("exits_at_import", "is broken: SystemExit: 0"),
+    ("os_exit_at_import", "is broken: its worker exited with status 0 during loading the "
+                          "backend; it printed: about to leave"),
+    ("segfault_at_import", "is broken: its worker was killed by signal 11 (SIGSEGV) during "
+                           "loading"),
+])
+def test_a_plugin_that_ends_its_process_while_importing_is_broken(module, reason, monkeypatch):
+    monkeypatch.chdir(HOSTILE_DATA)
+    code, out = check("--backend", module + ":Backend")
+    assert code == 2
+    assert "backend '%s:Backend' %s" % (module, reason) in out
+
+
+def write_dist(tmp_path, name, entry_points):
+    info = tmp_path / ("%s-1.0.dist-info" % name)
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name)
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp_path,
+                                                                             monkeypatch):
+    write_dist(tmp_path, "killers", """
+        [refbackprop.backends]
+        aaa-os-exit = os_exit_at_import:Backend
+        aab-segfault = segfault_at_import:Backend
+        aac-exit = exits_at_import:Backend
+        """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(HOSTILE_DATA)
+    result = CliRunner().invoke(cli, ["backends"], catch_exceptions=False)
+    assert result.exit_code == 0
+    rows = dict((line.split()[0], line) for line in result.output.splitlines()[1:])
+    assert "broken: its worker exited with status 0" in rows["aaa-os-exit"]
+    assert "broken: its worker was killed by signal 11" in rows["aab-segfault"]
+    assert "broken: SystemExit: 0" in rows["aac-exit"]
+    assert "available" in rows["python"] and "available" in rows["numba"]
+    code, out = check("--case", "forward/float64/N2-D2-M3/bias/normal/seed0")
+    assert code == 0, out
+    for name in ("aaa-os-exit", "aab-segfault", "aac-exit"):
+        assert "not run: %s (broken: " % name in out
+    assert summary(out).endswith(" passed, 0 failed")
+
+
+def test_a_name_two_distributions_declare_is_ambiguous_everywhere(tmp_path, monkeypatch):
+    write_dist(tmp_path, "shadow", """
+        [refbackprop.backends]
+        python = hostile_backends:Noisy
+        """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "python")
+    assert code == 2
+    assert "backend 'python' is ambiguous: the name is declared by" in out
+    assert "shadow 1.0 (hostile_backends:Noisy)" in out and "--backend " in out
+    listing = CliRunner().invoke(cli, ["backends"]).output
+    assert len([line for line in listing.splitlines() if line.startswith("python ")]) == 2
+    code, out = check("--case", "forward/float64/N2-D2-M3/bias/normal/seed0")
+    assert code == 0 and "not run: python (ambiguous: " in out
+    code, out = check("--backend", "hostile_backends:Noisy", "--case", CASE)
+    assert code == 0
+
+
+def test_two_backends_with_one_name_get_distinct_labels_and_their_own_repros(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:NoisyWrong", "--backend",
+                      "hostile_backends:NoisyWrongTwin", "--case", CASE)
+    assert code == 1
+    assert "FAILED %s [noisy-wrong (hostile_backends:NoisyWrong)]" % CASE in out
+    assert "FAILED %s [noisy-wrong (hostile_backends:NoisyWrongTwin)]" % CASE in out
+    assert "--backend hostile_backends:NoisyWrongTwin --case %s" % CASE in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--backend", "python", "--case", "oracle/"],
+    ["--backend", "python", "--case", "float32"],
+    ["--backend", "python", "--case", "no-such-check"],
+])
+def test_a_selection_without_checks_of_the_backend_is_a_usage_error(args):
+    code, out = check(*args)
+    assert code == 2
+    assert "no check of backend 'python' matches" in out
+
+
+def test_run_refuses_an_oracle_only_selection():
+    with pytest.raises(ValueError, match="no check of backend 'python' matches 'oracle/'"):
+        run(Registry().get("python"), pattern="oracle/")
+
+
+def test_run_in_process_fails_what_a_backend_raises_even_system_exit():
+    results = run(hostile.ExitsZero(), pattern=CASE, oracle=False)
+    assert [r.passed for r in results] == [False]
+    assert results[0].problems[0].startswith("backward raised SystemExit: 0")
+    with pytest.raises(KeyboardInterrupt):
+        run(hostile.KeyboardInterrupts(), pattern=CASE, oracle=False)   # Ctrl-C stops it
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--size", "64", "100000", "100000"], "--size 64 100000 100000 refused before allocating "
+                                           "anything: X (64, 100000), W (100000, 100000)"),
+    (["--size", "64", "512", "512", "--max-memory", "1M"], "over the memory budget of 1 MiB "
+                                                            "(--max-memory"),
+    (["--case", "forward/float64/N4096-D4096-M4096/bias/normal/seed0"],
+     "would take about"),
+    (["--size", "8", "8", "8", "--max-memory", "lots"], "--max-memory: 'lots' is not a size"),
+])
+def test_sizes_are_refused_before_anything_is_allocated(args, needle):
+    code, out = check("--backend", "python", *args)
+    assert code == 2
+    assert needle in out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypatch):
+    result = CliRunner().invoke(cli, ["bench", "--backend", "python", "--size", "4096",
+                                      "4096", "4096"])
+    assert result.exit_code == 2 and "bench --size 4096 4096 4096 refused" in result.output
+    monkeypatch.chdir(HERE)
+    result = CliRunner().invoke(cli, ["bench", "--backend", "hostile_backends:Segfaults",
+                                      "--size", "4", "5", "6"])
+    assert result.exit_code == 1
+    line = [l for l in result.output.splitlines() if l.startswith("segfaults")][0]
+    assert "FAILED: the backend's worker was killed by signal 11 (SIGSEGV) during forward" in line
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_stops_the_run_and_still_reports_what_was_checked(tmp_path):
+    marker = str(tmp_path / "hanging")
+    proc = subprocess.Popen([sys.executable, "-m", "refbackprop", "check", "--backend",
+                             "python", "--backend", "hostile_backends:Hangs", "--case",
+                             "N7-D13-M11"], cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, HANGS_MARKER=marker))
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.exists(marker) and proc.poll() is None:
+        time.sleep(0.2)                    # until the hanging backward has started
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "INTERRUPTED after " in out and summary(out).endswith(", interrupted")
+    assert "python                 float64" in out          # what was checked so far
+    assert "Traceback" not in err
+
+
+def test_python_m_refbackprop_with_arguments_runs_the_command_line():
+    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
+                           "python", "--case", CASE], capture_output=True, text=True)
+    assert proc.returncode == 0 and summary(proc.stdout).endswith(" passed, 0 failed")
+
+
+def test_python_m_refbackprop_refuses_arguments_where_there_is_no_command_line(tmp_path):
+    import shutil
+    import refbackprop
+    shutil.copytree(os.path.dirname(refbackprop.__file__), str(tmp_path / "refbackprop"),
+                    ignore=shutil.ignore_patterns("__pycache__", "conformance"))
+    proc = subprocess.run([sys.executable, "-S", "-m", "refbackprop", "check"],
+                          cwd=str(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "arguments check are for the command line, which is not installed" in proc.stderr
+
+
+def test_a_terminal_that_cannot_show_our_symbols_gets_ascii():
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
+                           "python", "--size", "3", "40", "5", "--trials", "3"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 rows x 3 trials" in proc.stdout and "Traceback" not in proc.stderr
+    for command in (["explain", "--help"], ["check", "--help"], ["explain", "2", "2", "3"]):
+        proc = subprocess.run([sys.executable, "-m", "refbackprop"] + command,
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_describe_reads_each_attribute_once_in_a_guard():
+    info = describe(BackendInfo("x", "", "test"), hostile.ShiftingDtypes())
+    assert info.status == "available" and info.dtypes == ("float64",)
+    for cls, needle in [(hostile.RaisingName, "RuntimeError: no name today"),
+                        (hostile.RaisingVersion, "SystemExit: 3"),
+                        (hostile.DuplicateDtypes, "names float64 twice")]:
+        info = describe(BackendInfo("x", "", "test"), cls())
+        assert info.status == "broken" and needle in info.reason
+
+
+# -- the same through the pytest plugin, serial and split across processes ----------
+
+PLUGIN_CASES = [("ExitsZero", 1), ("OsExitZero", 1), ("Segfaults", 1), ("Hangs", 1),
+                ("SkipsItself", 1), ("XfailsItself", 1), ("WearsOut", 1), ("Noisy", 0)]
+
+
+def plugin_run(name, *extra):
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "refbackprop.conformance",
+           "-p", "no:cacheprovider", "--refbackprop-backend", "hostile_backends:" + name,
+           "--refbackprop-timeout", "2", "-k", "N2-D2-M3 and bias and normal", "-rfE"]
+    return subprocess.run(cmd + list(extra), cwd=HERE, capture_output=True, text=True)
+
+
+def failed_ids(output):
+    return sorted(line.split("::test_check[", 1)[1].split("]", 1)[0]
+                  for line in output.splitlines()
+                  if line.startswith("FAILED ") and "::test_check[" in line)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,code", PLUGIN_CASES, ids=[c[0] for c in PLUGIN_CASES])
+def test_pytest_serial_and_split_give_the_same_honest_verdict(name, code):
+    serial = plugin_run(name)
+    split = plugin_run(name, "-n", "2")
+    for proc in (serial, split):
+        out = proc.stdout
+        assert proc.returncode == code, out[-3000:]
+        last = out.strip().splitlines()[-1]
+        assert last.startswith("=") and " in " in last            # the normal summary
+        assert "skipped" not in last and "xfailed" not in last and "error" not in last
+    assert failed_ids(serial.stdout) == failed_ids(split.stdout)
+    if code:
+        assert "wear/backward/float64/N2-D2-M3/bias/normal/seed0" in failed_ids(serial.stdout)
+    else:
+        assert "7 passed" in serial.stdout.strip().splitlines()[-1]   # bias, nobias, wear, oracles
+
+
+# -- at size (check --size): the same guarantees ----------------------------------
+
+SIZED = [
+    ("hostile_backends:Segfaults", "the backend's worker was killed by signal 11 (SIGSEGV) "
+                                   "during forward"),
+    ("hostile_backends:ExitsZero", "backward raised SystemExit: 0"),
+    ("hostile_backends:OverlapsInput", "dx aliases input x: outputs must be new arrays"),
+    ("wrong_backends:ModifiesInput", "input dy was modified by the call"),
+    ("hostile_backends:OverflowsFloat32", "(flat) = 1e+300 is not a float32 value"),
+    ("hostile_backends:TupleRows", "y has the wrong shape: tolist gave tuple, not a list"),
+    ("hostile_backends:OddEntries", "y has an entry '0.5' (str), not a float"),
+]
+
+
+@pytest.mark.parametrize("selector,cause", SIZED, ids=[s[0].split(":")[1] for s in SIZED])
+def test_at_size_what_the_catalogue_checks_is_checked(selector, cause, monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", selector, "--size", "3", "40", "5", "--trials", "2")
+    assert code == 1, out
+    assert cause in out
+    assert "at N=3, D=40, M=5: FAILED" in out
+    assert "repro:  refbackprop check --backend %s --size 3 40 5 --dtype " % selector in out
+    assert summary(out) == "0 passed, 1 failed"
+
+
+def test_at_size_a_correct_backend_with_disjoint_blocks_passes(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:DisjointBlocks", "--size", "3", "40",
+                      "5", "--trials", "2")
+    assert code == 0, out
