@@ -62,11 +62,25 @@ class _State:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
-        ours = [i for i in items if "::test_check[" in i.nodeid]
-        if not any(_is_backend_check(i.nodeid) for i in ours) and self.checks \
-                and not hasattr(config, "workerinput"):
-            raise pytest.UsageError(
-                "refbackprop: the selection keeps none of the checks of backend %r%s: "
+        if hasattr(config, "workerinput"):
+            return                # an xdist worker: the controller decides, below
+        problem = self._selection_problem([i.nodeid for i in items])
+        if problem:
+            raise pytest.UsageError(problem)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        # the xdist controller, which collects nothing itself, sees each
+        # worker's selection here; it ends the run as a usage error
+        self.usage_error = self.usage_error or self._selection_problem(ids)
+
+    usage_error = ""
+
+    def _selection_problem(self, nodeids):
+        ours = [i for i in nodeids if "::test_check[" in i]
+        if any(_is_backend_check(i) for i in ours) or not self.checks:
+            return ""
+        return ("refbackprop: the selection keeps none of the checks of backend %r%s: "
                 "a run that checks nothing of the backend is refused"
                 % (self.selector, (" (only %d oracle checks, which do not call it)"
                                    % len(ours)) if ours else ""))
@@ -78,12 +92,17 @@ class _State:
             self.ran += 1
 
     def pytest_sessionfinish(self, session, exitstatus):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if self.usage_error:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            if reporter is not None:
+                reporter.write_line("ERROR: " + self.usage_error, red=True)
+            return
         if self.ran or exitstatus not in (0, 5):
             return
         if hasattr(session.config, "workerinput") or session.config.option.collectonly:
             return                # an xdist worker (the controller decides), or --co
         session.exitstatus = 1
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line("refbackprop: no check of backend %r ran: a run that "
                                 "checks nothing is a failure" % self.selector, red=True)
