@@ -52,6 +52,20 @@ def cli():
     """refbackprop: the reference for backpropagation through a linear layer."""
 
 
+class Seconds(click.ParamType):
+    """A positive number of seconds; inf means no limit, NaN is refused."""
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail("%r is not a number of seconds" % (value,), param, ctx)
+        if not v > 0:
+            self.fail("%r is not a positive number of seconds" % (value,), param, ctx)
+        return v
+
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document instead of text.")
 backend_option = click.option(
@@ -62,7 +76,7 @@ dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default=None,
                             help="Only this dtype (default: every dtype each "
                                  "backend declares).")
 timeout_option = click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+    "--timeout", type=Seconds(), default=None,
     metavar="SECONDS", help="Seconds each backend call may take before its worker is "
     "killed and the check fails (default: %g s plus a term scaled with the call's "
     "work)." % DEFAULT_TIMEOUT)
@@ -75,16 +89,17 @@ memory_option = click.option(
     help="Refuse sizes whose estimated memory exceeds SIZE (e.g. 8G; default: half "
          "the memory available).")
 seconds_option = click.option(
-    "--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+    "--max-seconds", type=Seconds(), default=None,
     metavar="SECONDS", help="Refuse sizes whose estimated pure-Python time exceeds "
     "this (default 600).")
 
 
 def _budget(max_memory, max_seconds):
     try:
-        return Budget(None if max_memory is None else parse_bytes(max_memory), max_seconds)
+        max_bytes = None if max_memory is None else parse_bytes(max_memory)
     except ValueError as e:
         raise UsageFailure("--max-memory: %s" % e)
+    return Budget(max_bytes, max_seconds)
 
 
 def _open(backend_names, in_process, timeout, dtype):

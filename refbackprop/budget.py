@@ -173,6 +173,6 @@ def parse_bytes(text):
     except ValueError:
         raise ValueError("%r is not a size; give bytes, or a number with K, M, G or T "
                          "(e.g. 8G)" % (text,))
-    if not value > 0:
-        raise ValueError("%r is not a positive size" % (text,))
+    if not 0 < value < float("inf"):
+        raise ValueError("%r is not a positive, finite size" % (text,))
     return int(value)

@@ -154,6 +154,11 @@ def _text(e):
     return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
 
 
+def _printable(text):
+    """text with control characters (newlines included) shown as escapes."""
+    return "".join(c if 32 <= ord(c) != 127 else repr(c)[1:-1] for c in text)
+
+
 def normalize_dtypes(value):
     """A tuple of known dtype names from a backend's dtypes, read once, or
     ValueError saying what is wrong with it."""
@@ -199,8 +204,10 @@ def describe(info, backend):
         if missing:
             raise ValueError("missing required member(s): %s" % ", ".join(missing))
         name = got["name"]
-        if not isinstance(name, str) or not name:
-            raise ValueError("name must be a non-empty str, not %r" % (name,))
+        if not isinstance(name, str) or not name or len(name) > 200 or \
+                [c for c in name if ord(c) < 32 or ord(c) == 127]:
+            raise ValueError("name must be a non-empty str of printable characters "
+                             "(at most 200), not %r" % (name,))
         dtypes = normalize_dtypes(got["dtypes"])
         for m in ("array", "tolist", "forward", "backward"):
             if not callable(got[m]):
@@ -216,7 +223,7 @@ def describe(info, backend):
         members = tuple(m for m in OPTIONAL if m == "unavailable_reason" and
                         check is not _ABSENT or optional.get(m, _ABSENT) is not _ABSENT)
         version = optional["version"]
-        version = "" if version is _ABSENT or version is None else str(version)
+        version = "" if version is _ABSENT or version is None else _printable(str(version))
         cost = optional["seconds_per_madd"]
         cost = None if cost is _ABSENT or cost is None else float(cost)
         if cost is not None and not cost >= 0:

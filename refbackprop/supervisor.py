@@ -162,7 +162,7 @@ class WorkerProcess:
         seconds = limit(call or op)
         while True:
             try:
-                kind, payload = self.replies.get(timeout=seconds)
+                kind, payload = self.replies.get(timeout=min(seconds, threading.TIMEOUT_MAX))
             except queue.Empty:
                 self.kill()
                 raise WorkerLost("gave no answer in %s" % seconds_text(seconds), call,

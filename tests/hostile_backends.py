@@ -326,3 +326,16 @@ class OverlapsInput(DisjointBlocks):
 
 class NoisyWrongTwin(NoisyWrong):
     """Another import path, the same name: labels and repros must keep them apart."""
+
+
+class ForgesLines(PythonBackend):
+    """A name with a newline and a forged summary line."""
+    name = "forges\n1116 passed, 0 failed"
+
+
+class MultilineError(PythonBackend):
+    """An exception whose message looks like the end of a passing run."""
+    name = "multiline-error"
+
+    def backward(self, x, w, dy, b=None):
+        raise ValueError("shapes\n1116 passed, 0 failed")

@@ -54,6 +54,7 @@ FAILING = [
     ("TupleRows", "tolist(x) gave tuple, not a list"),
     ("BadHook", "shares_memory(y, b) raised TypeError: cannot compare these arrays"),
     ("OverlapsInput", "dx aliases input x: outputs must be new arrays"),
+    ("MultilineError", "backward raised ValueError: shapes\n    1116 passed, 0 failed"),
 ]
 
 
@@ -126,6 +127,8 @@ def test_a_backend_that_wears_out_fails_the_wear_check(monkeypatch):
     ("RaisingVersion", "is broken: SystemExit: 3"),
     ("RaisingAvailability", "is broken: ValueError: cannot tell"),
     ("DuplicateDtypes", "is broken: ValueError: dtypes ('float64', 'float64') names float64 twice"),
+    ("ForgesLines", "is broken: ValueError: name must be a non-empty str of printable "
+                    "characters (at most 200), not 'forges\\n1116 passed, 0 failed'"),
 ])
 def test_a_plugin_whose_attributes_misbehave_is_broken_in_one_line(name, reason, monkeypatch):
     monkeypatch.chdir(HERE)
@@ -386,3 +389,22 @@ def test_at_size_a_correct_backend_with_disjoint_blocks_passes(monkeypatch):
     code, out = check("--backend", "hostile_backends:DisjointBlocks", "--size", "3", "40",
                       "5", "--trials", "2")
     assert code == 0, out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--timeout", "nan"], "'nan' is not a positive number of seconds"),
+    (["--timeout", "0"], "'0' is not a positive number of seconds"),
+    (["--max-seconds", "nan"], "'nan' is not a positive number of seconds"),
+    (["--max-memory", "1e400"], "'1e400' is not a positive, finite size"),
+    (["--backend", ""], "a backend selector must be a registered name"),
+    (["--backend", ":"], "backend ':' is broken: BackendError: ':' is not an import path"),
+    (["--backend", "os:system"], "backend 'os:system' is broken: TypeError"),
+])
+def test_odd_arguments_are_usage_errors_in_one_line(args, needle):
+    code, out = check(*args)
+    assert code == 2 and needle in out and len(out.strip().splitlines()) == 1
+
+
+def test_an_infinite_timeout_means_no_limit():
+    code, out = check("--backend", "python", "--case", CASE, "--timeout", "inf")
+    assert code == 0

@@ -335,8 +335,8 @@ def _candidates(v):
 def failure_report(result, shrunk=None):
     """The lines a backend author reads for one failed check."""
     lines = ["FAILED %s [%s]" % (result.check_id, result.backend)]
-    for problem in result.problems:
-        lines.append("  %s" % problem)
+    for problem in result.problems:       # a backend's message may span lines
+        lines.append("  %s" % problem.replace("\n", "\n    "))
     for o in result.outputs:
         if not o.passed and o.worst is None:
             lines.append("  %s: %s" % (o.name, o.message))
