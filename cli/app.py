@@ -130,9 +130,12 @@ def _open(backend_names, in_process, timeout, dtype):
 @in_process_option
 @memory_option
 @seconds_option
+@click.option("--report", "report_file", default=None, metavar="FILE.html",
+              help="Also write the run as one self-contained HTML page, with an error "
+                   "map of every failing output.")
 @json_option
 def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
-          in_process, max_memory, max_seconds, as_json):
+          in_process, max_memory, max_seconds, report_file, as_json):
     """Check backends against the reference, with rounding-error bounds.
 
     Runs the case catalogue on each backend, cross-checks every pair of
@@ -174,7 +177,26 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
     finally:
         for runs in executors:
             runs.close()
+    if report_file:
+        _write_report(report_file, session, bool(size))
     sys.exit(0 if session.ok else EXIT_INTERRUPTED if session.interrupted else 1)
+
+
+def _write_report(path, session, sized):
+    from refbackprop.report import catalogue_report, sized_report
+    command = " ".join(["refbackprop"] + [_shell_word(a) for a in sys.argv[1:]])
+    page = (sized_report if sized else catalogue_report)(session, command)
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(page)
+    except OSError as e:
+        raise UsageFailure("--report: cannot write %s: %s" % (path, e))
+    echo("report: %s" % path, err=True)
+
+
+def _shell_word(text):
+    from refbackprop.runner import quote
+    return quote(text)
 
 
 def _run_catalogue(session, as_json):

@@ -89,6 +89,7 @@ class OutputVerdict:
         self.got = None
         self.bound = None
         self.ratio = 0.0           # worst |got - exact| / bound (inf: mismatch)
+        self.ratios = None         # every element's ratio, row-major, when it failed
 
     def fail(self, message):
         self.passed = False
@@ -120,6 +121,7 @@ def judge_output(name, got, spec, dtype):
         return verdict
     flat = _flat(got, len(shape))
     worst = -1.0
+    ratios = []
     for idx in range(len(refs)):
         g, ref, mag = flat[idx], refs[idx], mags[idx]
         if type(g) is not float:
@@ -135,6 +137,7 @@ def judge_output(name, got, spec, dtype):
             bound = 0.0
             same = (bounds.is_nan(ref) and bounds.is_nan(g)) or g == ref
             ratio = 0.0 if same else _INF
+        ratios.append(ratio)
         if ratio > 1.0:
             verdict.failures += 1
         if ratio > worst:
@@ -147,6 +150,8 @@ def judge_output(name, got, spec, dtype):
                 and to_dtype(g, "float32") != g):
             verdict.fail("%s = %r is not a float32 value: the backend computed "
                          "in another precision" % (_index(name, shape, idx)[0], g))
+    if not verdict.passed or verdict.failures:
+        verdict.ratios = ratios          # for the error map of a report
     if verdict.failures:
         verdict.fail("%d of %d elements of %s outside their bound; worst %s: "
                      "expected %s, got %s, bound %.3g, error/bound %.3g"
