@@ -8,9 +8,8 @@ the reference's float results (identical on every interpreter), and ends with
 main() returns the exit status: 0 only when nothing failed.
 """
 
-import struct
-
 from . import oracle, reference
+from .bounds import bits
 from .rng import Rng, seed_from
 
 try:
@@ -252,7 +251,7 @@ def float_digest():
     for out in outs:
         for row in out:
             for v in (row if isinstance(row, list) else [row]):
-                for ch in struct.pack("<d", v):
+                for ch in bits(v):
                     h = ((h ^ ch) * 0x100000001b3) & 0xffffffffffffffff
     return "%016x" % h
 

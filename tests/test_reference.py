@@ -33,6 +33,9 @@ def test_notes_eq3_forward_elementwise():
         assert y[i][j] == x[i][0] * w[0][j] + x[i][1] * w[1][j]
     yb = refbackprop.forward(x, w, b)
     assert yb == [[y[i][j] + b[j] for j in range(3)] for i in range(2)]
+    # the numbers, worked by hand: 1·7 + 2·17 = 41, ..., 3·13 + 5·23 = 154
+    assert y == [[41, 49, 59], [106, 128, 154]]
+    assert yb == [[70, 80, 96], [135, 159, 191]]
 
 
 def test_notes_eq8_jacobian_slice():
@@ -65,6 +68,10 @@ def test_notes_eq24_eq25_and_bias():
     assert dx == dy_wt                                     # eq. 24
     assert dw == xt_dy                                     # eq. 25
     assert db == [dy[0][j] + dy[1][j] for j in range(3)]
+    # the numbers, worked by hand: 41·7 + 43·11 + 47·13 = 1371, ...
+    assert dx == [[1371, 2595], [1813, 3425]]              # eq. 24
+    assert dw == [[200, 220, 230], [347, 381, 399]]        # eq. 25: 1·41 + 3·53 = 200
+    assert db == [94, 102, 108]
     assert refbackprop.jacobian_backward(x, w, dy, b) == (dx, dw, db)
 
 
