@@ -88,26 +88,34 @@ class PythonBackend(ListBackendBase):
     def dx(self, x, w, dy):
         """dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D)."""
         n, d, m = self.shapes(x, w, None, dy)
+        return self._dx(x, w, dy, n, d, m)
+
+    def dw(self, x, w, dy):
+        """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
+        n, d, m = self.shapes(x, w, None, dy)
+        return self._dw(x, w, dy, n, d, m)
+
+    def backward(self, x, w, dy, b=None):
+        """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
+        n, d, m = self.shapes(x, w, b, dy)                # validated once, here
+        db = None
+        if b is not None:
+            db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
+        return self._dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db
+
+    @staticmethod
+    def _dx(x, w, dy, n, d, m):
         if _PYPY:
             rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)  # (N, M) @ (M, D)
         else:
             rows = _matmul_nt(dy.rows, w.rows)                     # (N, M) @ (D, M)ᵀ
         return ListArray(rows, (n, d))
 
-    def dw(self, x, w, dy):
-        """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
-        n, d, m = self.shapes(x, w, None, dy)
+    @staticmethod
+    def _dw(x, w, dy, n, d, m):
         xt = _columns(x.rows, d)                                   # (D, N)
         if _PYPY:
             rows = _matmul_saxpy(xt, dy.rows, m)                   # (D, N) @ (N, M)
         else:
             rows = _matmul_nt(xt, _columns(dy.rows, m))            # (D, N) @ (M, N)ᵀ
         return ListArray(rows, (d, m))
-
-    def backward(self, x, w, dy, b=None):
-        """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
-        n, d, m = self.shapes(x, w, b, dy)
-        db = None
-        if b is not None:
-            db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
-        return self.dx(x, w, dy), self.dw(x, w, dy), db

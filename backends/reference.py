@@ -19,7 +19,7 @@ class ReferenceBackend(ListBackendBase):
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,)."""
         n, d, m = self.shapes(x, w, b)
-        y = forward_unchecked(x.rows, w.rows, None if b is None else b.rows, n, d, m)
+        y = forward_unchecked(x.rows, w.rows, None if b is None else b.rows, n, m)
         return ListArray(y, (n, m))
 
     def backward(self, x, w, dy, b=None):

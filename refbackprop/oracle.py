@@ -88,13 +88,13 @@ def jacobian_unchecked(x, w, b, n, d, m):
         for l in range(d):
             e = _zeros(n, d)
             e[k][l] = 1
-            cols_x.append(flatten(forward_unchecked(e, w, None, n, d, m)))
+            cols_x.append(flatten(forward_unchecked(e, w, None, n, m)))
     cols_w = []                                    # D·M columns, each (N·M,)
     for k in range(d):
         for l in range(m):
             e = _zeros(d, m)
             e[k][l] = 1
-            cols_w.append(flatten(forward_unchecked(x, e, None, n, d, m)))
+            cols_w.append(flatten(forward_unchecked(x, e, None, n, m)))
     dy_dx = [[c[r] for c in cols_x] for r in range(rows)]
     dy_dw = [[c[r] for c in cols_w] for r in range(rows)]
     dy_db = None
@@ -104,7 +104,7 @@ def jacobian_unchecked(x, w, b, n, d, m):
             e = [0] * m
             e[l] = 1
             cols_b.append(flatten(forward_unchecked(_zeros(n, d), _zeros(d, m),
-                                                     e, n, d, m)))
+                                                     e, n, m)))
         dy_db = [[c[r] for c in cols_b] for r in range(rows)]
     return dy_dx, dy_dw, dy_db
 
@@ -150,7 +150,7 @@ def jacobian_backward(x, w, dy, b=None, budget=None):
 
 def _loss(x, w, b, dy, n, d, m):
     """L = Σ_ij dY[i][j]·Y[i][j], the loss whose gradient backward returns."""
-    y = forward_unchecked(x, w, b, n, d, m)
+    y = forward_unchecked(x, w, b, n, m)
     return dot(flatten(dy), flatten(y))
 
 

@@ -50,7 +50,7 @@ def flatten(a):
     return out
 
 
-def forward_unchecked(x, w, b, n, d, m):
+def forward_unchecked(x, w, b, n, m):
     """Y = X W (+ b) for shapes already validated: (N, D) @ (D, M) -> (N, M)."""
     wt = transpose(w, m)                                 # (M, D)
     if b is None:
@@ -77,7 +77,7 @@ def forward(x, w, b=None):
     Returns y, a new (N, M) matrix.
     """
     n, d, m = linear_shapes(x, w, b)
-    return forward_unchecked(x, w, b, n, d, m)
+    return forward_unchecked(x, w, b, n, m)
 
 
 def backward(x, w, dy, b=None):

@@ -17,7 +17,7 @@ class Backend:
     def forward(self, x, w, b=None):
         n, d = x[1]
         m = w[1][1]
-        return (forward_unchecked(x[0], w[0], None if b is None else b[0], n, d, m), (n, m))
+        return (forward_unchecked(x[0], w[0], None if b is None else b[0], n, m), (n, m))
 
     def backward(self, x, w, dy, b=None):
         n, d = x[1]
