@@ -322,6 +322,16 @@ class Registry:
         return [i.backend for i in self.load_all() if i.status == "available"]
 
 
+def dtype_problem(info, dtype, label=None):
+    """'' when the backend declares dtype, else why not: the one place this
+    message is written (the CLI, the pytest plugin and run() all use it)."""
+    if dtype in info.dtypes:
+        return ""
+    why = info.dtype_reasons.get(dtype)
+    return "backend %r declares dtypes %s, not %s%s" % (
+        label or info.name, ", ".join(info.dtypes), dtype, (": " + why) if why else "")
+
+
 def usable(info, selector):
     """info itself when its backend can run, else BackendError saying why."""
     if info.status in ("broken", "unavailable", "ambiguous"):

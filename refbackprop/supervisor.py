@@ -366,7 +366,7 @@ def open_backends(selectors, supervised=True, timeout=None, dtype=None):
     the dtype) are named in not_run.  BackendError (a usage error) when a
     selected backend cannot run, or when none can.
     """
-    from .registry import BackendError, Registry, usable
+    from .registry import BackendError, Registry, dtype_problem, usable
     from .worker import InProcess
     if any(":" in s for s in selectors) and "" not in sys.path:
         sys.path.insert(0, "")         # import paths resolve from the current folder
@@ -389,11 +389,9 @@ def open_backends(selectors, supervised=True, timeout=None, dtype=None):
                 runs = start(selector, reg.resolve(selector))
                 executors.append(runs)
                 usable(runs.info, selector)
-                if dtype is not None and dtype not in runs.info.dtypes:
-                    why = runs.info.dtype_reasons.get(dtype)
-                    raise BackendError("backend %r declares dtypes %s, not %s%s" % (
-                        selector, ", ".join(runs.info.dtypes), dtype,
-                        (": " + why) if why else ""))
+                problem = dtype_problem(runs.info, dtype, selector) if dtype else ""
+                if problem:
+                    raise BackendError(problem)
             return executors, not_run
         for info in reg.infos:
             if info.status == "ambiguous":

@@ -30,7 +30,7 @@ from ..bounds import bits
 from ..cases import Case, catalogue, parse_case_id
 from ..oracle import jacobian, jacobian_size, reshape, vec_times
 from ..reference import backward, flatten
-from ..registry import BackendInfo, describe, normalize_dtypes
+from ..registry import BackendInfo, describe, dtype_problem, normalize_dtypes
 from ..runner import CaseResult, judge
 from ..worker import InProcess
 
@@ -133,11 +133,9 @@ def declared(runs, dtypes=None):
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
     for d in normalize_dtypes(dtypes):
-        if d not in have:
-            why = info.dtype_reasons.get(d)
-            raise ValueError("backend %r declares dtypes %s, not %s%s"
-                             % (runs.label, ", ".join(have), d,
-                                (": " + why) if why else ""))
+        problem = dtype_problem(info, d, runs.label)
+        if problem:
+            raise ValueError(problem)
     return tuple(dtypes)
 
 
