@@ -88,12 +88,12 @@ class PythonBackend(ListBackendBase):
     def dx(self, x, w, dy):
         """dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D)."""
         n, d, m = self.shapes(x, w, None, dy)
-        return self._dx(x, w, dy, n, d, m)
+        return _dx(x, w, dy, n, d, m)
 
     def dw(self, x, w, dy):
         """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
         n, d, m = self.shapes(x, w, None, dy)
-        return self._dw(x, w, dy, n, d, m)
+        return _dw(x, w, dy, n, d, m)
 
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
@@ -101,7 +101,7 @@ class PythonBackend(ListBackendBase):
         db = None
         if b is not None:
             db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
-        return self._dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db
+        return _dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db
 
     @staticmethod
     def _dx(x, w, dy, n, d, m):
