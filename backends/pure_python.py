@@ -101,21 +101,25 @@ class PythonBackend(ListBackendBase):
         db = None
         if b is not None:
             db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
-        return _dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db
+        return _dx(x, w, dy, n, d, m), _dw(x, w, dy, n, d, m), db
 
-    @staticmethod
-    def _dx(x, w, dy, n, d, m):
-        if _PYPY:
-            rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)  # (N, M) @ (M, D)
-        else:
-            rows = _matmul_nt(dy.rows, w.rows)                     # (N, M) @ (D, M)ᵀ
-        return ListArray(rows, (n, d))
 
-    @staticmethod
-    def _dw(x, w, dy, n, d, m):
-        xt = _columns(x.rows, d)                                   # (D, N)
-        if _PYPY:
-            rows = _matmul_saxpy(xt, dy.rows, m)                   # (D, N) @ (N, M)
-        else:
-            rows = _matmul_nt(xt, _columns(dy.rows, m))            # (D, N) @ (M, N)ᵀ
-        return ListArray(rows, (d, m))
+# Module functions, not methods: a subclass's own attributes cannot shadow them.
+
+def _dx(x, w, dy, n, d, m):
+    """dX = dY Wᵀ for validated shapes: (N, M) @ (M, D) -> (N, D)."""
+    if _PYPY:
+        rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)      # (N, M) @ (M, D)
+    else:
+        rows = _matmul_nt(dy.rows, w.rows)                         # (N, M) @ (D, M)ᵀ
+    return ListArray(rows, (n, d))
+
+
+def _dw(x, w, dy, n, d, m):
+    """dW = Xᵀ dY for validated shapes: (D, N) @ (N, M) -> (D, M)."""
+    xt = _columns(x.rows, d)                                       # (D, N)
+    if _PYPY:
+        rows = _matmul_saxpy(xt, dy.rows, m)                       # (D, N) @ (N, M)
+    else:
+        rows = _matmul_nt(xt, _columns(dy.rows, m))                # (D, N) @ (M, N)ᵀ
+    return ListArray(rows, (d, m))
