@@ -90,11 +90,11 @@ def test_a_raising_backend_fails_its_cases_but_not_the_run(monkeypatch):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--backend", "cuda"], "unknown backend 'cuda'; known backends: numba, python, reference"),
+    (["--backend", "cuda"], "unknown backend 'cuda'; known backends: emulated, numba, python, reference"),
     (["--backend", "nowhere:Backend"], "backend 'nowhere:Backend' is broken: ModuleNotFoundError"),
     (["--backend", "python", "--dtype", "float32"], "backend 'python' declares dtypes float64, not float32"),
     (["--backend", "python", "--case", "no-such-case"], "no check matches --case 'no-such-case'"),
-    (["--dtype", "float16"], "Invalid value for '--dtype'"),
+    (["--dtype", "int8"], "Invalid value for '--dtype'"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message):
     result = invoke("check", *args)
