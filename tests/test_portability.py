@@ -75,7 +75,7 @@ def test_copied_core_runs_its_self_test(tmp_path):
     proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=str(tmp_path),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines()[-1] == "13 passed, 0 failed"
+    assert proc.stdout.splitlines()[-1] == "14 passed, 0 failed"
     y = subprocess.run([sys.executable, "-S", "-c",
                         "import sys; sys.path.insert(0, 'vendor'); import refbackprop; "
                         "print(refbackprop.forward([[1, 2]], [[3], [4]], [5]))"],
