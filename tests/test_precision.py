@@ -326,6 +326,20 @@ def test_float16_overflow_must_and_may_be_inf():
     assert not judge_output("y", [[INF, 65520.0, -65530.0]], spec, "float16-f32out").passed
 
 
+def test_a_bias_added_after_rounding_to_bfloat16_fails_by_hand():
+    """x = [1, 2^-9], w = [1, 1]ᵀ, b = -1: XW + b = 2^-9 exactly; rounding XW
+    to bfloat16 first (1 + 2^-9 -> 1) and then adding b gives 0."""
+    be = EmulatedBackend()
+    x = be.array([[1.0, 2.0 ** -9]], (1, 2), "bfloat16")
+    w = be.array([[1.0], [1.0]], (2, 1), "bfloat16")
+    b = be.array([-1.0], (1,), "bfloat16")
+    assert be.tolist(be.forward(x, w, b)) == [[2.0 ** -9]]
+    spec = ((1, 1), [2.0 ** -9], [2.0 + 2.0 ** -9], 3)
+    assert judge_output("y", [[2.0 ** -9]], spec, "bfloat16").passed
+    v = judge_output("y", [[0.0]], spec, "bfloat16")
+    assert not v.passed and v.worst == "y[0][0]" and v.ratio > 100
+
+
 # -- wrong kernels: each fails, naming the output and the element -------------------
 
 _CASES = {}
