@@ -29,8 +29,9 @@ def test_the_contract_table():
     assert DTYPES == contracts.NAMES == (
         "float64", "float32", "tf32", "bfloat16", "float16", "bfloat16-f32out",
         "float16-f32out")
-    row = lambda n: tuple(f.name for f in (contracts.get(n).storage, contracts.get(n).multiply,
-                                           contracts.get(n).accumulate, contracts.get(n).output))
+    def row(name):
+        c = contracts.get(name)
+        return tuple(f.name for f in (c.storage, c.multiply, c.accumulate, c.output))
     assert row("tf32") == ("float32", "tf32", "float32", "float32")
     assert row("bfloat16") == ("bfloat16", "bfloat16", "float32", "bfloat16")
     assert row("float16-f32out") == ("float16", "float16", "float32", "float32")
