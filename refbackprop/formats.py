@@ -191,3 +191,65 @@ else:
     to_float32 = _float32_portable
 # to_float32(v): v rounded to float32 (nearest, ties to even), the fastest
 # exact way this runtime has; round_to(v, "float32") gives the same bits.
+
+
+try:
+    from array import array as _array
+    import sys as _sys
+    _LITTLE = _sys.byteorder == "little"
+    _array("f", [1.0]).tobytes()
+except (ImportError, AttributeError):       # a runtime without array.tobytes
+    _array, _LITTLE = None, False
+
+# Significand bits a float32 value must have clear to be a value of a format
+# with fewer bits (its subnormals aside): bfloat16 16, float16 and tf32 13.
+_LOW_BITS = {"bfloat16": 16, "float16": 13, "tf32": 13}
+_CLEAR_LOW5 = bytes(i & 0x1F for i in range(256))
+
+
+def first_unrepresentable(values, fmt):
+    """The index of the first of values (a flat list of floats) that is not a
+    value of fmt, or -1 when every one is.
+
+    Where the runtime has array.tobytes and is little-endian, float32,
+    bfloat16, tf32 and float16 are checked at C speed (the values as
+    float32 bytes, their low significand bits tested byte-wise); anything
+    that fast check cannot clear, and every other case, goes value by value
+    through is_representable.
+    """
+    f = get(fmt)
+    if f.p == 53:
+        return -1
+    if _array is not None and _LITTLE and (f.name == "float32" or f.name in _LOW_BITS):
+        if _fast_clear(values, f):
+            return -1
+    for i in range(len(values)):
+        if not is_representable(values[i], f):
+            return i
+    return -1
+
+
+def _fast_clear(values, f):
+    """True only when every value is surely a value of f (else: check slowly)."""
+    try:
+        as32 = _array("f", values)
+    except (OverflowError, TypeError, ValueError):
+        return False
+    if as32.tolist() != values:     # not float32 values (or NaN: checked slowly)
+        return False
+    if f.name == "float32":
+        return True
+    raw = as32.tobytes()            # little-endian: byte 0 of each value is lowest
+    if any(raw[0::4]):
+        return False
+    if f.name == "bfloat16":
+        return not any(raw[1::4])
+    if any(raw[1::4].translate(_CLEAR_LOW5)):
+        return False                # tf32 and float16 keep 11 bits: 13 clear
+    if f.name == "tf32":
+        return True
+    # float16: values outside its normal range (beyond 65504, or below 2^-14
+    # where float32 keeps more bits than float16's subnormals) one by one
+    lo, hi = f.smallest_normal, f.max
+    odd = [v for v in values if v and not lo <= (v if v > 0 else -v) <= hi]
+    return all(is_representable(v, f) for v in odd)

@@ -254,6 +254,8 @@ def check_precision_contracts():
         _expect(formats._float32_portable(v) == formats.to_float32(v),
                 "to_float32(%r)" % v)
     _expect(formats.round_to(-2.0 ** -26, "float16") == 0.0, "-0.0")
+    _expect(formats.first_unrepresentable([1.0, 2.0 ** -24, 2.0 ** -25], "float16") == 2,
+            "first_unrepresentable")
     _expect(formats.round_to(465.0, "float8_e4m3fn") != formats.round_to(
         465.0, "float8_e4m3fn"), "e4m3fn overflow is NaN")
     from .cases import parse_case_id

@@ -317,3 +317,42 @@ def test_representability_and_constants():
     assert F.max_finite("tf32") == (2 - 2 ** -10) * 2.0 ** 127
     with pytest.raises(ValueError, match="unknown floating-point format 'float12'; known: float64"):
         F.round_to(1.0, "float12")
+
+
+# -- first_unrepresentable: the fast check agrees with the slow one -------------
+
+@pytest.mark.parametrize("fmt", ["float32", "tf32", "bfloat16", "float16", "float8_e4m3fn"])
+def test_first_unrepresentable_finds_the_first_offender(fmt):
+    rng = random.Random("first/" + fmt)
+    f = F.get(fmt)
+    top = math.frexp(f.max)[1]
+    clean = [F.round_to(math.ldexp(rng.random() - 0.5, rng.randint(f.emin - f.p, top)), fmt)
+             for _ in range(3000)]
+    clean += [0.0, -0.0, f.max, -f.max, f.smallest_subnormal, -f.smallest_normal]
+    if f.has_inf:
+        clean += [INF, -INF]
+    assert F.first_unrepresentable(clean, fmt) == -1
+    assert F.first_unrepresentable([], fmt) == -1
+    bad = [f.max * 2 if fmt != "float32" else 1e39, 2.0 ** -160, 0.1, 1 + 2.0 ** -30,
+           1 + 2.0 ** -20, 1 + 2.0 ** -12, 3 * 2.0 ** -134,
+           f.smallest_subnormal * 1.5, 65536.0 if fmt == "float16" else 2.0 ** -25]
+    for v in bad:
+        if F.is_representable(v, fmt):
+            continue
+        for at in (0, 1234, len(clean) - 1):
+            values = clean[:at] + [v] + clean[at:]
+            assert F.first_unrepresentable(values, fmt) == at, (v, at)
+    nan_first = [NAN] + clean
+    assert F.first_unrepresentable(nan_first, fmt) == -1
+
+
+def test_first_unrepresentable_portable_path_matches():
+    """The value-by-value path (runtimes without array.tobytes) finds the same."""
+    values = [1.0, 2.0 ** -24, 2.0 ** -25, 0.5]
+    saved = F._array
+    try:
+        F._array = None
+        assert F.first_unrepresentable(values, "float16") == 2
+    finally:
+        F._array = saved
+    assert F.first_unrepresentable(values, "float16") == 2
