@@ -252,8 +252,8 @@ def test_float16_overflow_cases_pass_65520_and_stay_below_it():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_emulated_backend_passes_its_whole_catalogue(dtype):
     results = list(run(EmulatedBackend(), dtypes=(dtype,), oracle=False))
-    assert set(r.kind for r in results) == {"case", "repeat"}
-    assert len(results) == len(catalogue((dtype,))) + 1
+    assert {"case", "repeat"} <= set(r.kind for r in results)
+    assert len([r for r in results if r.kind == "case"]) == len(catalogue((dtype,)))
     assert [r.check_id for r in results if not r.passed] == []
 
 
