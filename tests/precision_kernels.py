@@ -190,3 +190,12 @@ class SaturatesFloat16(_Kernel):
         _Kernel.__init__(self, contract)
         fmt = contract.output
         self.out = lambda v: formats.round_to(v, fmt, saturate=True)
+
+
+# Backends named by import path (refbackprop check --backend precision_kernels:NAME).
+LOW = ("tf32", "bfloat16", "float16", "bfloat16-f32out", "float16-f32out")
+accumulates_in_storage = backend(AccumulatesInStorage, "accumulates-in-storage", LOW[1:])
+tf32_multiplies = backend(Tf32Multiplies, "tf32-multiplies", ("float32",))
+unrounded_outputs = backend(UnroundedOutputs, "unrounded-outputs", ("bfloat16", "float16"))
+drops_term_at_4096 = backend(DropsTermAt4096, "drops-term-at-4096", LOW)
+saturates_float16 = backend(SaturatesFloat16, "saturates-float16", ("float16",))
