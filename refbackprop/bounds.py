@@ -17,10 +17,18 @@ What refbackprop adds, each term stated:
   see exact_dot): + 2·2⁻⁵³·|ref| + 4K·λ₆₄;
 - Σ|a||b| and γ are evaluated in float64: the γ term is multiplied by the
   safety factor 1 + 2⁻²⁰.
+
+Under a precision contract (contracts.py: storage, multiply, accumulate and
+output formats) the same bound is built from the accumulation format's u and
+λ, with an operand-conversion term for TF32 multiplies and an output-rounding
+term where the output format is narrower; docs/precision.md derives every
+term.  float64 and float32 are computed exactly as above.
 """
 
 import math
 import struct
+
+from . import contracts
 
 UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24}
 SMALLEST_NORMAL = {"float64": 2.0 ** -1022, "float32": 2.0 ** -126}
@@ -101,19 +109,28 @@ def _nonfinite_sum(products):
     return float("inf") if pos else float("-inf")
 
 
-def exact_dot(a, b, extra=None, exact_products=False):
+def exact_dot(a, b, extra=None, exact_products=False, floor=None):
     """(ref, mag): Σ_k a[k]·b[k] (+ extra) and Σ|a[k]·b[k]| (+ |extra|).
 
     ref is the exact sum correctly rounded to float64 (math.fsum of exact
-    terms).  Products of float32 values are exact in float64
-    (exact_products=True); float64 products are split (Veltkamp) into four
-    exact partial products first.  Non-finite outcomes follow IEEE
-    (_nonfinite_sum) and mag is then inf.
+    terms).  Products of values with at most 26 significant bits (float32,
+    tf32, bfloat16, float16) are exact in float64 (exact_products=True);
+    float64 products are split (Veltkamp) into four exact partial products
+    first.  Non-finite outcomes follow IEEE (_nonfinite_sum) and mag is then
+    inf.  With floor (the tf32 contract's smallest normal), mag is
+    Σ max(|a[k]|, floor)·max(|b[k]|, floor) (+ |extra|) instead: the
+    magnitude the operand-conversion term needs (docs/precision.md).
     """
     products = [a[k] * b[k] for k in range(len(a))]
     if extra is not None:
         products.append(extra)
-    mag = fsum([abs(p) for p in products])
+    if floor is None:
+        mag = fsum([abs(p) for p in products])
+    else:
+        mags = [max(abs(a[k]), floor) * max(abs(b[k]), floor) for k in range(len(a))]
+        if extra is not None:
+            mags.append(abs(extra))
+        mag = fsum(mags)
     if not is_finite(mag):
         for p in products:
             if not is_finite(p):
@@ -148,8 +165,102 @@ def _exact_rational(a, b, extra):
 
 
 def element_bound(k, mag, ref, dtype):
-    """The allowed |got - ref| for an element with K terms and Σ|terms| = mag."""
-    u = UNIT_ROUNDOFF[dtype]
-    lam = SMALLEST_NORMAL[dtype]
-    return (gamma(k, u) * mag * SAFETY + k * lam
-            + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])
+    """The allowed |got - ref| for an element with K terms and Σ|terms| = mag.
+
+    dtype is a precision contract's name (contracts.NAMES) or a Contract.
+    """
+    c = contracts.get(dtype)
+    if c.legacy:
+        u = UNIT_ROUNDOFF[c.name]
+        lam = SMALLEST_NORMAL[c.name]
+        return (gamma(k, u) * mag * SAFETY + k * lam
+                + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])
+    return _contract_bounds(k, mag, ref, c)[1]
+
+
+def accumulation_bound(k, mag, ref, dtype):
+    """B: the allowed |s - ref| for the kernel's sum s before its output is
+    rounded (the whole bound where the output format is the accumulation's)."""
+    c = contracts.get(dtype)
+    if c.legacy:
+        return element_bound(k, mag, ref, c)
+    return _contract_bounds(k, mag, ref, c)[0]
+
+
+def _contract_bounds(k, mag, ref, c):
+    """(B, bound) under contract c, term by term as docs/precision.md derives.
+
+    B = γ_K(u_acc)·(1+δ)²·mag        accumulation, on the converted operands
+      + K·λ_acc·(1 + γ_K(u_acc))      underflow or flush-to-zero in the sums
+      + 2·2⁻⁵³·|ref| + 4K·λ₆₄         ref is the exact value rounded to float64
+      + (2δ + δ²)·mag                 operand conversion (TF32: δ = 2⁻¹⁰)
+    bound = B + u_out·(|ref| + B)     output rounding, where the output is
+                                      narrower than the accumulation
+          + λ_out                     only where |ref| − B < λ_out: gradual
+                                      underflow or flush-to-zero of the output
+    """
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    d = c.operand_rounding
+    b = (g * ((1 + d) * (1 + d)) * mag * SAFETY + k * acc.smallest_normal * (1 + g)
+         + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])
+    if d:
+        b = b + (2 * d + d * d) * mag * SAFETY
+    if not c.rounds_output or k == 0:
+        return b, b
+    out = c.output
+    bound = b + out.unit_roundoff * (abs(ref) + b) * SAFETY
+    if abs(ref) - b < out.smallest_normal * SAFETY:
+        bound = bound + out.smallest_normal
+    return b, bound
+
+
+def linear_bound(k, dtype):
+    """(alpha, beta, kappa) with element_bound(k, mag, ref, dtype) ≤
+    alpha·mag + beta·|ref| + kappa for every mag, ref: what a check that sees
+    only sums of elements (Freivalds) can add up line by line."""
+    c = contracts.get(dtype)
+    if c.legacy:
+        alpha = gamma(k, UNIT_ROUNDOFF[c.name]) * SAFETY
+        beta = 2 * _U64
+        kappa = k * SMALLEST_NORMAL[c.name] + 4 * k * SMALLEST_NORMAL["float64"]
+    else:
+        acc = c.accumulate
+        g = gamma(k, acc.unit_roundoff)
+        d = c.operand_rounding
+        alpha = (g * (1 + d) * (1 + d) + 2 * d + d * d) * SAFETY
+        beta = 2 * _U64
+        kappa = k * acc.smallest_normal * (1 + g) + 4 * k * SMALLEST_NORMAL["float64"]
+        if c.rounds_output and k:
+            grow = 1 + c.output.unit_roundoff * SAFETY
+            alpha, kappa = alpha * grow, kappa * grow + c.output.smallest_normal
+            beta = beta * grow + c.output.unit_roundoff * SAFETY
+    return alpha * SAFETY, beta * SAFETY, kappa * SAFETY
+
+
+def overflow_outcome(k, mag, ref, dtype):
+    """What a correct kernel may return for an element whose exact value ref
+    is finite: 'finite' (a number within the bound), 'may' (that or ±inf
+    with ref's sign: the sum may reach the output format's overflow
+    threshold), 'must' (±inf with ref's sign: it certainly does) or 'any'
+    (a partial sum may overflow the accumulation format: any non-finite
+    value, or a number within the bound).
+
+    float64 and float32 keep their old rule: always 'finite'.
+    """
+    c = contracts.get(dtype)
+    if c.legacy:
+        return "finite"
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    d = c.operand_rounding
+    partial = (1 + d) * (1 + d) * mag * (1 + g) * SAFETY + k * acc.smallest_normal
+    if partial >= acc.overflow_threshold:
+        return "any"
+    b = _contract_bounds(k, mag, ref, c)[0]
+    limit = c.output.overflow_threshold
+    if abs(ref) - b >= limit * SAFETY:
+        return "must"
+    if (abs(ref) + b) * SAFETY >= limit:
+        return "may"
+    return "finite"

@@ -5,15 +5,25 @@
 op / dtype / shape / bias or nobias / value kind / seed.  A case's inputs
 depend only on its id (SplitMix64 seeded from the id's text), so any case can
 be run alone, in any order, on any machine, and gives the same numbers.
-Inputs are rounded to the dtype before any backend or the reference sees them.
+The dtype is a precision contract (contracts.py); inputs are rounded to its
+storage format before any backend or the reference sees them.
+
+The float64 and float32 catalogues are the edge shapes below.  The other
+contracts add long reductions (LONG_SHAPES: K = 1024 and 4096 in Y, dX and
+dW, with signed 'normal' and same-sign 'positive' values, bias only), on
+which summing in the storage format instead of float32 fails, and, for
+float16 storage, 'overflow' values whose sums pass float16's 65504.  Their
+normals come from Rng.normal16 (a quarter of the draws; their storage keeps
+at most 11 significant bits), the float64/float32 catalogue's from
+Rng.normal as always.
 """
 
-import struct
-
+from . import contracts, formats
 from .rng import Rng, seed_from
 from .shapes import check_dims
 
-DTYPES = ("float64", "float32")
+DTYPES = contracts.NAMES
+DEFAULT_DTYPES = ("float64", "float32")     # what catalogue() covers unless told
 OPS = ("forward", "backward")
 
 # (N, D, M) with what each shape is for.  Distinct N, D, M wherever possible.
@@ -32,25 +42,53 @@ SHAPES = (
 )
 # Shapes on which every value kind runs (the others run 'normal' only).
 VALUE_SHAPES = ((2, 2, 3), (7, 13, 11), (5, 3, 17), (9, 6, 10))
-VALUE_KINDS = ("normal", "integers", "large", "tiny", "signed_zeros", "nonfinite")
+VALUE_KINDS = ("normal", "integers", "large", "tiny", "signed_zeros", "nonfinite",
+               "positive", "overflow")
+_EDGE_KINDS = VALUE_KINDS[:6]
 
-# Scales that keep every product and sum finite and normal (or gradually
-# underflowing, for 'tiny') in the dtype.
+# Long reductions for the contracts beyond float64/float32: K = D for Y,
+# M for dX, N for dW and db.  Kinds: signed normals (a dropped or misrounded
+# term shows against cancellation) and same-sign values in (0, 1] (sums in
+# bfloat16 or float16 stagnate once the sum dwarfs the terms).
+LONG_SHAPES = {
+    "forward": ((5, 1024, 6), (5, 4096, 6)),
+    "backward": ((1024, 5, 6), (4096, 5, 6), (5, 6, 1024), (5, 6, 4096)),
+}
+LONG_KINDS = ("normal", "positive")
+
+# Scales per contract.  'large' keeps every product and sum finite in the
+# storage, accumulation and output formats, 'tiny' makes products and sums
+# underflow gradually (float16 outputs below 2^-14, bfloat16's and float32's
+# below 2^-126), 'overflow' (float16 storage only) makes about half the sums
+# pass float16's overflow threshold 65520 while every input stays below 65504.
+# float16: |normal| ≤ 6, so |x|,|w| ≤ 48 and |y| ≤ 17·48² + 48 < 65504
+# for every VALUE_SHAPES case (K ≤ 17).
 _SCALE = {
     "float64": {"large": 2.0 ** 250, "tiny": 2.0 ** -500},
     "float32": {"large": 2.0 ** 50, "tiny": 2.0 ** -60},
+    "tf32": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
+    "bfloat16": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
+    "bfloat16-f32out": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
+    "float16": {"large": 2.0 ** 3, "tiny": 2.0 ** -10, "overflow": 2.0 ** 7},
+    "float16-f32out": {"large": 2.0 ** 3, "tiny": 2.0 ** -10, "overflow": 2.0 ** 7},
 }
 
 
+def value_kinds(dtype):
+    """The value kinds of the contract's catalogue on VALUE_SHAPES."""
+    if "overflow" in _SCALE[dtype]:
+        return _EDGE_KINDS + ("overflow",)
+    return _EDGE_KINDS
+
+
 def to_dtype(v, dtype):
-    """Round a Python float to the dtype (float32 through IEEE binary32,
-    round to nearest even; beyond float32's range, ±inf)."""
+    """Round a Python float to the contract's storage format (float32:
+    IEEE binary32; bfloat16, float16: nearest, ties to even)."""
     if dtype == "float32":
-        try:
-            return struct.unpack("<f", struct.pack("<f", v))[0]
-        except OverflowError:              # rounds beyond the largest float32
-            return float("inf") if v > 0 else float("-inf")
-    return float(v)
+        return formats.to_float32(v)
+    if dtype == "float64":
+        return float(v)
+    return contracts.to_storage(v, dtype)
 
 
 class Case:
@@ -65,6 +103,9 @@ class Case:
         if values not in VALUE_KINDS:
             raise ValueError("values must be one of %s, not %r"
                              % (VALUE_KINDS, values))
+        if values == "overflow" and "overflow" not in _SCALE[dtype]:
+            raise ValueError("values 'overflow' are for float16 storage, not %s"
+                             % dtype)
         self.op, self.dtype, self.values, self.seed = op, dtype, values, seed
         self.n, self.d, self.m, self.bias = n, d, m, bool(bias)
         self.id = "%s/%s/N%d-D%d-M%d/%s/%s/seed%d" % (
@@ -99,17 +140,20 @@ class Case:
 def _draw(case):
     rng = Rng(seed_from(case.id))
     n, d, m, kind, dtype = case.n, case.d, case.m, case.values, case.dtype
+    normal = rng.normal if dtype in DEFAULT_DTYPES else rng.normal16
 
     if kind == "integers":
         draw = lambda: float(rng.integer(-8, 8))
     elif kind == "signed_zeros":
         pool = (0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 2.0)
         draw = lambda: pool[rng.integer(0, len(pool) - 1)]
-    elif kind in ("large", "tiny"):
+    elif kind in ("large", "tiny", "overflow"):
         scale = _SCALE[dtype][kind]
-        draw = lambda: rng.normal() * scale
+        draw = lambda: normal() * scale
+    elif kind == "positive":
+        draw = lambda: 1.0 - rng.uniform()          # (0, 1]
     else:
-        draw = rng.normal
+        draw = normal
 
     def matrix(rows, cols):
         return [[to_dtype(draw(), dtype) for _ in range(cols)] for _ in range(rows)]
@@ -141,16 +185,24 @@ def _plant_nonfinite(x, w, b, dy, n, d, m):
             dy[0][0] = 0.0                # Inf·0 in dW[0][0]
 
 
-def catalogue(dtypes=DTYPES, seed=0, ops=OPS):
-    """Every case for these dtypes, in a fixed order."""
+def catalogue(dtypes=DEFAULT_DTYPES, seed=0, ops=OPS):
+    """Every case for these dtypes (precision contracts), in a fixed order."""
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
     out = []
     for op in ops:
         for dtype in dtypes:
+            contracts.get(dtype)
             for n, d, m in SHAPES:
-                kinds = VALUE_KINDS if (n, d, m) in VALUE_SHAPES else ("normal",)
+                kinds = value_kinds(dtype) if (n, d, m) in VALUE_SHAPES else ("normal",)
                 for values in kinds:
                     for bias in (True, False):
                         out.append(Case(op, dtype, n, d, m, bias, values, seed))
+            if dtype in DEFAULT_DTYPES:
+                continue
+            for n, d, m in LONG_SHAPES[op]:
+                for values in LONG_KINDS:
+                    out.append(Case(op, dtype, n, d, m, True, values, seed))
     return out
 
 

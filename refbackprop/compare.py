@@ -1,15 +1,18 @@
 """The comparison engine: one backend, one case, a verdict with no tolerance knob.
 
 Each output element must satisfy |got - exact| ≤ bound (bounds.element_bound:
-γ_K(u)·Σ|a||b| for that element's own row and column).  NaN positions must
-match and ±Inf must match in sign.  The engine also checks output shapes, that
-float32 outputs are float32 values, that the inputs are unchanged after the
-call and that no output aliases an input.  A verdict names, per output, the
-worst element, expected, got, bound and error/bound ratio.
+γ_K(u)·Σ|a||b| for that element's own row and column, plus the terms of the
+case's precision contract).  NaN positions must match and ±Inf must match in
+sign; under a contract whose output can overflow (float16: from 65520) ±inf is
+accepted where the sum may reach the threshold and required where it
+certainly does.  The engine also checks output shapes, that outputs are values
+of the contract's output format (float32, bfloat16, float16), that the inputs
+are unchanged after the call and that no output aliases an input.  A verdict
+names, per output, the worst element, expected, got, bound and error/bound
+ratio.
 """
 
-from . import bounds
-from .cases import to_dtype
+from . import bounds, contracts, formats
 from .formatting import json_float
 from .reference import flatten, transpose
 
@@ -35,14 +38,18 @@ def exact_outputs(case):
     inp = case.inputs()
     x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
     n, d, m = case.n, case.d, case.m
-    exact32 = case.dtype == "float32"
+    contract = contracts.get(case.dtype)
+    exact_products = contract.storage.p <= 26          # a·b exact in float64
+    floor = None
+    if contract.operand_rounding:
+        floor = contract.multiply.smallest_normal
 
     def dots(rows_a, cols_b, extra=None):
         refs, mags = [], []
         for ra in rows_a:
             for j in range(len(cols_b)):
                 e = None if extra is None else extra[j]
-                r, g = bounds.exact_dot(ra, cols_b[j], e, exact32)
+                r, g = bounds.exact_dot(ra, cols_b[j], e, exact_products, floor)
                 refs.append(r)
                 mags.append(g)
         return refs, mags
@@ -110,9 +117,36 @@ def _describe(v):
     return "%r" % (v,)
 
 
+def _not_in_format(label, g, contract):
+    text = ("%s = %r is not a %s value: the backend computed in another precision"
+            % (label, g, contract.output.name))
+    if not contract.legacy:
+        text += " (the %s contract's outputs are %s values)" % (
+            contract.name, contract.output.name)
+    return text
+
+
+def _overflow_ratio(outcome, g, ref, err, bound):
+    """The error/bound ratio of element g under a contract whose output may
+    or must overflow (bounds.overflow_outcome), and a note when it must."""
+    if g != g:
+        return (0.0 if outcome == "any" else _INF), ""
+    if not bounds.is_finite(g):
+        if outcome == "any" or (g > 0) == (ref > 0):
+            return 0.0, ""
+        return _INF, ""
+    if outcome == "must":
+        return _INF, "should overflow to %r" % (_INF if ref > 0 else -_INF,)
+    return (err / bound if bound > 0 else (0.0 if err == 0 else _INF)), ""
+
+
 def judge_output(name, got, spec, dtype):
-    """Compare one output (nested lists from tolist) against its exact spec."""
+    """Compare one output (nested lists from tolist) against its exact spec.
+
+    dtype is the case's precision contract (contracts.NAMES)."""
     shape, refs, mags, k = spec
+    contract = contracts.get(dtype)
+    out_format = contract.output
     verdict = OutputVerdict(name, shape)
     problem = shape_problem(got, shape)
     if problem:
@@ -130,9 +164,17 @@ def judge_output(name, got, spec, dtype):
             verdict.ratio = _INF
             return verdict
         if bounds.is_finite(ref):
-            bound = bounds.element_bound(k, mag, ref, dtype)
+            bound = bounds.element_bound(k, mag, ref, contract)
             err = abs(g - ref) if bounds.is_finite(g) else _INF
             ratio = err / bound if bound > 0 else (0.0 if err == 0 else _INF)
+            outcome = bounds.overflow_outcome(k, mag, ref, contract)
+            if outcome != "finite":
+                ratio, note = _overflow_ratio(outcome, g, ref, err, bound)
+                if note:
+                    verdict.fail("%s = %r %s: its exact value %r is beyond %s's "
+                                 "overflow threshold %r by more than the bound"
+                                 % (_index(name, shape, idx)[0], g, note, ref,
+                                    out_format.name, out_format.overflow_threshold))
         else:
             bound = 0.0
             same = (bounds.is_nan(ref) and bounds.is_nan(g)) or g == ref
@@ -146,10 +188,9 @@ def judge_output(name, got, spec, dtype):
             verdict.worst, verdict.worst_index = label, index
             verdict.expected, verdict.got = ref, g
             verdict.bound, verdict.ratio = bound, ratio
-        if (dtype == "float32" and bounds.is_finite(g) and g == g
-                and to_dtype(g, "float32") != g):
-            verdict.fail("%s = %r is not a float32 value: the backend computed "
-                         "in another precision" % (_index(name, shape, idx)[0], g))
+        if (out_format.p < 53 and bounds.is_finite(g)
+                and not formats.is_representable(g, out_format)):
+            verdict.fail(_not_in_format(_index(name, shape, idx)[0], g, contract))
     if not verdict.passed or verdict.failures:
         verdict.ratios = ratios          # for the error map of a report
     if verdict.failures:

@@ -232,11 +232,54 @@ def check_freivalds():
     _expect(caught == ["y", "dx", "dw"], "caught %r" % caught)
 
 
+def check_precision_contracts():
+    """formats.round_to on hand-computed values (ties to even, subnormals,
+    overflow) with frexp/ldexp alone, and the bfloat16 contract's judge: the
+    exact value rounded once to bfloat16 passes, left unrounded it fails."""
+    from . import formats
+    inf = float("inf")
+    for v, fmt, want in ((1 + 2.0 ** -8, "bfloat16", 1.0),
+                         (1 + 3 * 2.0 ** -8, "bfloat16", 1 + 2.0 ** -6),
+                         (0.1, "bfloat16", 0.10009765625),
+                         (3 * 2.0 ** -25, "float16", 2.0 ** -23),
+                         (2.0 ** -25, "float16", 0.0),
+                         (65519.99, "float16", 65504.0),
+                         (65520.0, "float16", inf),
+                         (-65520.0, "float16", -inf),
+                         (3 * 2.0 ** -137, "tf32", 2.0 ** -135),
+                         (3 * 2.0 ** -150, "float32", 2.0 ** -148),
+                         (0.1, "float32", 0.10000000149011612),
+                         (464.0, "float8_e4m3fn", 448.0),
+                         (61440.0, "float8_e5m2", inf)):
+        got = formats.round_to(v, fmt)
+        _expect(got == want, "round_to(%r, %s) = %r, not %r" % (v, fmt, got, want))
+        _expect(formats._float32_portable(v) == formats.to_float32(v),
+                "to_float32(%r)" % v)
+    _expect(formats.round_to(-2.0 ** -26, "float16") == 0.0, "-0.0")
+    _expect(formats.first_unrepresentable([1.0, 2.0 ** -24, 2.0 ** -25], "float16") == 2,
+            "first_unrepresentable")
+    _expect(formats.round_to(465.0, "float8_e4m3fn") != formats.round_to(
+        465.0, "float8_e4m3fn"), "e4m3fn overflow is NaN")
+    from .cases import parse_case_id
+    from .compare import exact_outputs, judge_output
+    case = parse_case_id("forward/bfloat16/N7-D13-M11/bias/normal/seed0")
+    shape, refs, mags, k = spec = exact_outputs(case)["y"]
+    rows = lambda vals: [vals[i * shape[1]:(i + 1) * shape[1]] for i in range(shape[0])]
+    rounded = [formats.round_to(r, "bfloat16") for r in refs]
+    verdict = judge_output("y", rows(rounded), spec, "bfloat16")
+    _expect(verdict.passed, verdict.message)
+    verdict = judge_output("y", rows([formats.to_float32(r) for r in refs]), spec,
+                           "bfloat16")
+    _expect(not verdict.passed and "is not a bfloat16 value" in verdict.message,
+            "unrounded outputs: %s" % verdict.message)
+
+
 CHECKS = (check_notes_forward, check_notes_jacobian_slice, check_notes_backward,
           check_jacobian_ints, check_jacobian_fractions,
           check_finite_differences_float, check_zero_sizes, check_validation,
           check_size_refusal, check_inputs_untouched,
-          check_engine_judges_the_reference, check_symbolic_proof, check_freivalds)
+          check_engine_judges_the_reference, check_symbolic_proof, check_freivalds,
+          check_precision_contracts)
 
 
 def float_digest():

@@ -53,7 +53,7 @@ def test_check_default_runs_every_backend_and_cross_checks():
     result = invoke("check", "--case", "N9-D6-M10/bias/normal", "--json")
     doc = json.loads(result.output)
     assert result.exit_code == 0
-    assert sorted(b["name"] for b in doc["backends"]) == ["numba", "python", "reference"]
+    assert sorted(b["name"] for b in doc["backends"]) == ["emulated", "numba", "python", "reference"]
     assert doc["cross_check"]["pairs"] > 0 and doc["cross_check"]["problems"] == []
 
 
@@ -93,11 +93,11 @@ def test_a_raising_backend_fails_its_cases_but_not_the_run(monkeypatch):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--backend", "cuda"], "unknown backend 'cuda'; known backends: numba, python, reference"),
+    (["--backend", "cuda"], "unknown backend 'cuda'; known backends: emulated, numba, python, reference"),
     (["--backend", "nowhere:Backend"], "backend 'nowhere:Backend' is broken: ModuleNotFoundError"),
     (["--backend", "python", "--dtype", "float32"], "backend 'python' declares dtypes float64, not float32"),
     (["--backend", "python", "--case", "no-such-case"], "no check of backend 'python' matches 'no-such-case'"),
-    (["--dtype", "float16"], "Invalid value for '--dtype'"),
+    (["--dtype", "int8"], "Invalid value for '--dtype'"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message):
     result = invoke("check", *args)
