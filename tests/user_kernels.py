@@ -248,3 +248,26 @@ def np_two_args(x, w):
 
 
 NOT_CALLABLE = 42
+
+
+SEEN = []
+
+
+def torch_spy(x, weight, bias):
+    """torch_linear, recording the shapes and strides it is given."""
+    SEEN.append((tuple(x.shape), tuple(weight.shape), weight.stride()))
+    return torch_linear(x, weight, bias)
+
+
+def jax_spy(x, w, b):
+    SEEN.append((tuple(x.shape), tuple(w.shape)))
+    return jax_dense(x, w, b)
+
+
+def raises_inside(x, weight, bias):
+    raise RuntimeError("kernel launch failed")
+
+
+def torch_returns_transposed(x, weight, bias):
+    """Returns yᵀ: (M, N) instead of (N, M)."""
+    return torch_linear(x, weight, bias).T
