@@ -26,7 +26,7 @@ the library is imported on first use, never when this module is imported.
 
 import importlib.util
 
-from refbackprop.layouts import LAYOUTS, batch_split
+from refbackprop.cases import LAYOUTS, batch_split
 from refbackprop.shapes import check_layer_shapes
 
 WEIGHTS = ("dm", "md")

@@ -26,7 +26,7 @@ y and dy (N, M) or (B, T, M), dweight shaped like weight.  Options:
                        T = N / B' (B' = B when B divides N)
     dtypes=D1+D2       only these dtypes (default: all the framework declares)
     layouts=L1+L2|none the layout variants to declare (default: every one the
-                       framework can express: refbackprop.layouts)
+                       framework can express: refbackprop.cases.LAYOUTS)
     device=DEV         torch only: cpu (default), cuda, cuda:1, ...
 
 make_backend(selector) returns the backend; any mistake in the selector is a
@@ -38,7 +38,7 @@ import difflib
 import importlib
 import inspect
 
-from refbackprop.layouts import LAYOUTS
+from refbackprop.cases import LAYOUTS
 
 KINDS = ("torch", "jax", "numpy")
 OPTIONS = ("weight", "batch", "dtypes", "layouts", "device")

@@ -93,7 +93,7 @@ class NumpyFunctions(FunctionBackend):
         return a.tolist()
 
     def view(self, a, layout):
-        """The same values in a layout of refbackprop.layouts (a copy, except
+        """The same values in a layout of refbackprop.cases.LAYOUTS (a copy, except
         'batched', which is a view)."""
         np = _numpy()
         split = self._view_checked(a, layout)

@@ -108,7 +108,7 @@ class TorchFunctions(FunctionBackend):
         return a.cpu().tolist()
 
     def view(self, a, layout):
-        """The same values in a layout of refbackprop.layouts (a copy, except
+        """The same values in a layout of refbackprop.cases.LAYOUTS (a copy, except
         'batched', which is a view).  Differentiable: autograd sees through it."""
         torch = _torch()
         split = self._view_checked(a, layout)

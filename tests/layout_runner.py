@@ -1,16 +1,32 @@
 """Run one catalogue case with its inputs in a memory layout: what the engine
-will do for the layout variants (refbackprop.layouts), written out here so
-the backends' side can be tested before the runner grows the variants.
+will do for the layout variants (refbackprop.cases.LAYOUTS), written out here
+so the backends' side can be tested before the runner grows the variants.
 
 The steps are run_case's: convert (array(), then view() for the inputs the
-layout applies to), snapshot the inputs, call, check the inputs are unchanged
-and no output shares memory with an input, judge every output.  A
-shares_memory that answers None is reported as 'alias check skipped'.
+layout applies to: native_input), snapshot the inputs, call, check the inputs
+are unchanged and no output shares memory with an input, judge every output.
+A shares_memory that answers None is reported as 'alias check skipped'.
 """
 
+from refbackprop.cases import LAYOUT_INPUTS, LAYOUTS
 from refbackprop.compare import OUTPUTS, _bits, _flat, exact_outputs, judge_output
-from refbackprop.layouts import native_input
 from refbackprop.runner import INPUT_NAMES, CaseResult
+
+
+def native_input(backend, name, values, shape, dtype, layout=None):
+    """backend.array(values, shape, dtype), then view() in the layout when the
+    layout applies to this input (name: 'x', 'w', 'b' or 'dy').  The one
+    change run_case needs for the layout variants."""
+    if layout is not None and layout not in LAYOUT_INPUTS:
+        raise ValueError("layout must be one of %s, not %r" % (", ".join(LAYOUTS), layout))
+    native = backend.array(values, shape, dtype)
+    if layout is None or name not in LAYOUT_INPUTS[layout]:
+        return native
+    declared = tuple(getattr(backend, "layouts", ()))
+    if layout not in declared or not hasattr(backend, "view"):
+        raise ValueError("backend %r does not declare the %r layout (it declares: %s)"
+                         % (backend.name, layout, ", ".join(declared) or "none"))
+    return backend.view(native, layout)
 
 
 def _snapshot(backend, native, rank):

@@ -157,7 +157,7 @@ def test_options_reach_the_backend():
     assert b.weight == "md" and b.batch is None and b.device == "cpu"
     none = adapter("torch:user_kernels:torch_linear,layouts=none")
     assert none.layouts == ()
-    from refbackprop.layouts import native_input
+    from layout_runner import native_input
     with pytest.raises(ValueError, match="does not declare the 'strided' layout"):
         native_input(none, "x", [[1.0]], (1, 1), "float64", "strided")
     assert adapter("jax:user_kernels:jax_dense").weight == "dm"

@@ -16,10 +16,10 @@ import pytest
 from refbackprop.cases import Case, catalogue
 from refbackprop.compare import _bits
 from refbackprop.conformance import build_checks, run
-from refbackprop.layouts import APPLIES_TO, LAYOUTS, batch_split, native_input
+from refbackprop.cases import LAYOUT_INPUTS, LAYOUTS, batch_split
 from refbackprop.registry import Registry
 
-from layout_runner import run_in_layout
+from layout_runner import native_input, run_in_layout
 
 REGISTRY = Registry()
 FRAMEWORKS = ["numpy", "torch", "jax"]
@@ -275,7 +275,7 @@ def test_native_input_applies_a_layout_only_where_it_belongs():
     assert w.shape == (4, 6)                                  # batched splits x and dy
     x = native_input(backend, "x", values(4, 6), (4, 6), "float64", "batched")
     assert x.shape == (2, 2, 6)
-    assert APPLIES_TO["transposed"] == ("x", "w", "dy")
+    assert LAYOUT_INPUTS["transposed"] == ("x", "w", "dy")
 
 
 @pytest.mark.parametrize("name,layout", declared_layouts())
