@@ -56,6 +56,14 @@ def test_is_adapter_selector(text, expected):
     assert is_adapter_selector(text) is expected
 
 
+def test_selector_kinds_are_declared_as_entry_points():
+    """The registry finds the factory for a kind without importing backends/."""
+    from refbackprop.registry import entry_points
+    declared = [(name, target) for name, target, _ in entry_points("refbackprop.selectors")]
+    assert declared == [(kind, "refbackprop.backends.adapters:make_backend")
+                        for kind in sorted(("torch", "jax", "numpy"))]
+
+
 def test_parse_selector():
     assert parse_selector("torch:pkg.mod:LinearFn.apply,bwd,batch=4,weight=dm,"
                           "dtypes=float32,layouts=strided+offset,device=cuda:1") == {
