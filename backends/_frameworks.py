@@ -73,6 +73,18 @@ def check_values(values, shape):
                                  % (i, len(row), shape))
 
 
+def host_array(buffer, shape, dtype):
+    """A NumPy array of `dtype` and `shape` from a row-major float64 buffer
+    (from_buffer: data at size without making a Python float per element)."""
+    import numpy as np
+    a = np.frombuffer(buffer, dtype=np.float64)
+    count = product(shape)
+    if a.size != count:
+        raise ValueError("the buffer holds %d values, not the %d of shape %r"
+                         % (a.size, count, tuple(shape)))
+    return a.reshape(tuple(shape)).astype(dtype)        # a copy that owns its memory
+
+
 def layout_shape(layout, shape):
     """Check a layout name against an array's shape; (B, T) for 'batched'."""
     if layout not in LAYOUTS:
@@ -167,6 +179,14 @@ class FunctionBackend:
 
     def unavailable_reason(self):
         return missing_reason(self.modules, self.extra)
+
+    def _require_dtype(self, dtype):
+        """ValueError, with the reason when there is one, for an undeclared dtype."""
+        if dtype not in self.dtypes:
+            reason = self.dtype_reasons().get(dtype)
+            raise ValueError("%s computes in %s, not %s%s"
+                             % (self.name, ", ".join(self.dtypes), dtype,
+                                "" if reason is None else ": " + reason))
 
     # -- the layer -----------------------------------------------------------
 

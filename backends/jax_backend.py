@@ -23,7 +23,7 @@ import sys
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, product
+from ._frameworks import FunctionBackend, check_values, host_array, product
 
 _jax_module = None
 
@@ -85,17 +85,25 @@ class JaxFunctions(FunctionBackend):
     def array(self, values, shape, dtype):
         """A jax.Array of that shape and dtype on the default device."""
         import numpy as np
-        jnp = _jax().numpy
-        if dtype not in self.dtypes:
-            reason = self.dtype_reasons().get(dtype)
-            raise ValueError("%s computes in %s, not %s%s"
-                             % (self.name, ", ".join(self.dtypes), dtype,
-                                "" if reason is None else ": " + reason))
+        self._require_dtype(dtype)
         check_values(values, shape)
-        a = jnp.asarray(np.array(values, dtype=dtype).reshape(tuple(shape)))
-        if a.dtype.name != dtype:                      # x64 switched off meanwhile
+        return self._device_array(np.array(values, dtype=dtype).reshape(tuple(shape)))
+
+    def from_buffer(self, buffer, shape, dtype):
+        """A jax.Array from a row-major float64 buffer."""
+        self._require_dtype(dtype)
+        return self._device_array(host_array(buffer, shape, dtype))
+
+    def to_buffer(self, a):
+        """a's values row-major in its own dtype ('d' or 'f'), on the host."""
+        import numpy as np
+        return np.ascontiguousarray(np.asarray(a))
+
+    def _device_array(self, host):
+        a = _jax().numpy.asarray(host)
+        if a.dtype != host.dtype:                      # x64 switched off meanwhile
             raise ValueError("JAX made a %s array when asked for %s: %s"
-                             % (a.dtype.name, dtype, X64_REASON))
+                             % (a.dtype.name, host.dtype.name, X64_REASON))
         return a
 
     def tolist(self, a):

@@ -14,7 +14,7 @@ backends never imports it.
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, layout_kind, product
+from ._frameworks import FunctionBackend, check_values, host_array, layout_kind, product
 
 _np = None
 
@@ -80,11 +80,18 @@ class NumpyFunctions(FunctionBackend):
     def array(self, values, shape, dtype):
         """A C-contiguous NumPy array of that shape and dtype."""
         np = _numpy()
-        if dtype not in self.dtypes:
-            raise ValueError("%s computes in %s, not %s"
-                             % (self.name, ", ".join(self.dtypes), dtype))
+        self._require_dtype(dtype)
         check_values(values, shape)
         return np.array(values, dtype=dtype).reshape(tuple(shape))
+
+    def from_buffer(self, buffer, shape, dtype):
+        """A C-contiguous array from a row-major float64 buffer."""
+        self._require_dtype(dtype)
+        return host_array(buffer, shape, dtype)
+
+    def to_buffer(self, a):
+        """a's values row-major in its own dtype ('d' or 'f'), for the buffer protocol."""
+        return _numpy().ascontiguousarray(a)
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""

@@ -19,7 +19,7 @@ import importlib.util
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, layout_kind, product
+from ._frameworks import FunctionBackend, check_values, host_array, layout_kind, product
 
 _torch_module = None
 
@@ -88,9 +88,7 @@ class TorchFunctions(FunctionBackend):
     def array(self, values, shape, dtype):
         """A contiguous tensor of that shape and dtype on the device."""
         torch = _torch()
-        if dtype not in self.dtypes:
-            raise ValueError("%s computes in %s, not %s"
-                             % (self.name, ", ".join(self.dtypes), dtype))
+        self._require_dtype(dtype)
         check_values(values, shape)
         try:                        # through NumPy when it is there: 10x faster
             import numpy as np
@@ -99,6 +97,16 @@ class TorchFunctions(FunctionBackend):
         else:
             t = torch.from_numpy(np.array(values, dtype=dtype))
         return t.reshape(tuple(shape)).to(self.device)
+
+    def from_buffer(self, buffer, shape, dtype):
+        """A contiguous tensor on the device from a row-major float64 buffer
+        (through NumPy, which is there wherever buffers are handed over)."""
+        self._require_dtype(dtype)
+        return _torch().from_numpy(host_array(buffer, shape, dtype)).to(self.device)
+
+    def to_buffer(self, a):
+        """a's values row-major in its own dtype ('d' or 'f'), on the host."""
+        return a.detach().cpu().contiguous().numpy()
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""

@@ -497,3 +497,23 @@ def test_bad_arguments_name_themselves(name):
         backend.forward([[1.0]], w)
     with pytest.raises(ValueError, match="values row 1 has 1 entries"):
         backend.array([[1.0, 2.0], [3.0]], (2, 2), dtype)
+
+
+# -- data at size through buffers (from_buffer / to_buffer) --------------------------
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_buffers_round_trip_without_lists(name):
+    from array import array
+    backend = backend_or_skip(name)
+    flat = [1.5, -2.0, 3.25, 1e-3, 2.0 ** 30, -0.0]           # (2, 3), row-major
+    for dtype, code in (("float64", "d"), ("float32", "f")):
+        if dtype not in backend.dtypes:
+            continue
+        a = backend.from_buffer(memoryview(array("d", flat)), (2, 3), dtype)
+        assert backend.tolist(a) == [[1.5, -2.0, 3.25], [float(array(code, [1e-3])[0]),
+                                                          2.0 ** 30, -0.0]]
+        view = memoryview(backend.to_buffer(backend.forward(a, backend.array(
+            [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], (3, 2), dtype))))
+        assert view.format == code and view.c_contiguous and view.nbytes == 4 * view.itemsize
+    with pytest.raises(ValueError, match=r"the buffer holds 6 values, not the 4 of shape \(2, 2\)"):
+        backend.from_buffer(memoryview(array("d", flat)), (2, 2), backend.dtypes[-1])
