@@ -452,10 +452,13 @@ def test_torch_synchronize(name):
 def test_numpy_baseline_is_the_numpy_backend():
     backend_or_skip("numpy")
     from refbackprop.backends.numpy_backend import NumpyBackend
-    from refbackprop.backends.numpy_baseline import numpy_baseline
+    from refbackprop.backends.numpy_baseline import NumpyBaseline, numpy_baseline
     baseline = numpy_baseline()
-    assert isinstance(baseline, NumpyBackend)
+    assert isinstance(baseline, NumpyBaseline) and isinstance(baseline, NumpyBackend)
+    assert baseline.name == "numpy (baseline)"
     assert hasattr(baseline, "dx") and hasattr(baseline, "dw")
+    import wrong_backends
+    assert wrong_backends.NumpyFloat32().dtypes == ("float32",)     # a class attribute wins
 
 
 def test_numpy_dx_dw_agree_with_backward():
