@@ -8,9 +8,15 @@ are unchanged and no output shares memory with an input, judge every output.
 A shares_memory that answers None is reported as 'alias check skipped'.
 """
 
+import struct
+
 from refbackprop.cases import LAYOUT_INPUTS, LAYOUTS
-from refbackprop.compare import OUTPUTS, _bits, _flat, exact_outputs, judge_output
+from refbackprop.compare import OUTPUTS, _flat, exact_outputs, judge_output
 from refbackprop.runner import INPUT_NAMES, CaseResult
+
+
+def _bits(v):
+    return struct.pack("<d", v)
 
 
 def native_input(backend, name, values, shape, dtype, layout=None):
