@@ -45,6 +45,15 @@ def missing_reason(modules, extra):
     return None
 
 
+def dist_version(distribution):
+    """An installed distribution's version from its metadata (no import), or '?'."""
+    try:
+        from importlib import metadata
+        return metadata.version(distribution)
+    except Exception:
+        return "?"
+
+
 def gcd(a, b):
     while b:
         a, b = b, a % b

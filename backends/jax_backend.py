@@ -23,7 +23,7 @@ import sys
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, host_array, product
+from ._frameworks import FunctionBackend, check_values, dist_version, host_array, product
 
 _jax_module = None
 
@@ -72,8 +72,8 @@ class JaxFunctions(FunctionBackend):
 
     @property
     def version(self):
-        return "%s (jax %s, %s)" % (__version__, _jax().__version__,
-                                    _jax().default_backend())
+        return "%s (jax %s, jaxlib %s)" % (__version__, dist_version("jax"),
+                                           dist_version("jaxlib"))
 
     def _declared_dtypes(self):
         return ("float64", "float32") if x64_enabled() else ("float32",)

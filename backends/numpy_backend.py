@@ -14,7 +14,8 @@ backends never imports it.
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, host_array, layout_kind, product
+from ._frameworks import (FunctionBackend, check_values, dist_version, host_array,
+                          layout_kind, product)
 
 _np = None
 
@@ -75,7 +76,7 @@ class NumpyFunctions(FunctionBackend):
 
     @property
     def version(self):
-        return "%s (numpy %s)" % (__version__, _numpy().__version__)
+        return "%s (numpy %s)" % (__version__, dist_version("numpy"))
 
     def array(self, values, shape, dtype):
         """A C-contiguous NumPy array of that shape and dtype."""

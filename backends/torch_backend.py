@@ -19,7 +19,8 @@ import importlib.util
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, host_array, layout_kind, product
+from ._frameworks import (FunctionBackend, check_values, dist_version, host_array,
+                          layout_kind, product)
 
 _torch_module = None
 
@@ -32,21 +33,12 @@ def _torch():
     return _torch_module
 
 
-def _installed_version():
-    """torch's installed version without importing it, or None."""
-    try:
-        from importlib import metadata
-        return metadata.version("torch")
-    except Exception:
-        return None
-
-
 def cuda_missing(device="cuda"):
     """Why torch cannot compute on CUDA here, or None.  A CPU-only build
     (a '+cpu' version) is told from its metadata without importing torch."""
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed; install it with: pip install 'refbackprop[torch]'"
-    version = _installed_version() or "?"
+    version = dist_version("torch")
     if version.endswith("+cpu"):
         return "torch %s is a CPU-only build: it has no CUDA" % version
     torch = _torch()
@@ -78,7 +70,7 @@ class TorchFunctions(FunctionBackend):
 
     @property
     def version(self):
-        return "%s (torch %s, %s)" % (__version__, _torch().__version__, self.device)
+        return "%s (torch %s, %s)" % (__version__, dist_version("torch"), self.device)
 
     def unavailable_reason(self):
         if str(self.device).startswith("cuda"):

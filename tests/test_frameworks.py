@@ -59,7 +59,8 @@ def test_declared_as_entry_points_with_their_dtypes():
 def test_listing_and_loading_import_no_framework():
     code = ("import sys; from refbackprop.registry import Registry; "
             "r = Registry(); infos = r.load_all(); "
-            "[i.backend.dtypes for i in infos if i.backend is not None]; "
+            "[(i.backend.dtypes, i.backend.version) for i in infos "
+            " if i.name in ('numpy', 'torch', 'torch-cuda', 'jax')]; "
             "[i.backend.dtype_reasons() for i in infos "
             " if hasattr(i.backend, 'dtype_reasons')]; "
             "print(sorted(m for m in ('numpy', 'torch', 'jax', 'jaxlib') if m in sys.modules))")
