@@ -1,39 +1,18 @@
-"""NumPy (its BLAS) as a timing baseline for `refbackprop bench`.
+"""NumPy (its BLAS) as a timing baseline for `refbackprop bench`: the numpy
+backend (backends/numpy_backend.py) under its own name, timed on the same
+sizes as each backend when NumPy is installed."""
 
-Not a registered backend and not a dependency: `bench` times it, in its own
-worker process, on the same sizes as each backend when NumPy is installed.
-"""
+from .numpy_backend import NumpyBackend
 
 
-class NumpyBaseline:
+class NumpyBaseline(NumpyBackend):
     name = "numpy (baseline)"
-    dtypes = ("float64", "float32")
-
-    def unavailable_reason(self):
-        import importlib.util
-        if importlib.util.find_spec("numpy") is None:
-            return "NumPy is not installed"
-        return None
-
-    def array(self, values, shape, dtype):
-        import numpy as np
-        return np.ascontiguousarray(np.array(values, dtype=dtype).reshape(shape))
-
-    def tolist(self, a):
-        return a.tolist()
-
-    def forward(self, x, w, b=None):
-        y = x @ w
-        return y if b is None else y + b
-
-    def dx(self, x, w, dy):
-        return dy @ w.T
-
-    def dw(self, x, w, dy):
-        return x.T @ dy
-
-    def backward(self, x, w, dy, b=None):
-        return dy @ w.T, x.T @ dy, None if b is None else dy.sum(axis=0)
 
 
 SELECTOR = "refbackprop.backends.numpy_baseline:NumpyBaseline"
+
+
+def numpy_baseline():
+    """A NumpyBaseline, or None when NumPy is not installed."""
+    backend = NumpyBaseline()
+    return None if backend.unavailable_reason() else backend

@@ -170,7 +170,8 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
             _run_sized(session, as_json)
         else:
             try:
-                session = CheckSession(executors, dtype, seed, pattern, not_run)
+                session = CheckSession(executors, dtype, seed, pattern, not_run,
+                                       selected=bool(backend_names))
             except ValueError as e:
                 raise UsageFailure(str(e))
             _run_catalogue(session, as_json)

@@ -2,7 +2,8 @@
 
 Conversion (array() from lists, tolist() back) is timed separately from the
 kernels.  Each product of an (N, D) @ (D, M)-sized layer is 2·N·D·M flops.
-The best of `repeat` runs is reported (least disturbed by the machine).  A
+The best of `repeat` runs is reported (least disturbed by the machine), after
+one untimed run of each product (where a JIT compiles for the shape).  A
 backend with asynchronous dispatch (JAX, CUDA) has synchronize(), which is
 called before every reading of the clock.  In the CLI each backend is timed
 in its own worker process (refbackprop.supervisor), so one backend's threads
@@ -74,11 +75,14 @@ def bench_backend(backend, n, d, m, dtype="float64", repeat=3, inputs=None, anno
     times = {"forward": best(lambda: backend.forward(xa, wa), repeat)}
     if hasattr(backend, "dx") and hasattr(backend, "dw"):
         say("dx")
+        backend.dx(xa, wa, dya)                          # untimed: a JIT compiles here
         times["dx"] = best(lambda: backend.dx(xa, wa, dya), repeat)
         say("dw")
+        backend.dw(xa, wa, dya)
         times["dw"] = best(lambda: backend.dw(xa, wa, dya), repeat)
     else:
         say("backward")
+        backend.backward(xa, wa, dya)
         times["backward"] = best(lambda: backend.backward(xa, wa, dya), repeat)
     say("tolist")
     t0 = time.perf_counter()

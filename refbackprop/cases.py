@@ -221,3 +221,50 @@ def parse_case_id(case_id):
                          "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>, "
                          "e.g. backward/float32/N7-D13-M11/bias/normal/seed0"
                          % (case_id,))
+
+
+# -- Layout variants ---------------------------------------------------------
+#
+# The catalogue's inputs are plain row-major arrays.  A backend that declares
+# `layouts` (a tuple of the names below) and `view(native, layout)` can also be
+# checked on the same logical values held in another memory layout:
+#
+#   transposed   a 2-D array stored column-major: the transpose of a row-major
+#                array (torch's weight.t(), NumPy's order='F')
+#   strided      every other element of a buffer along the last axis
+#                (x[:, ::2]); the skipped elements are NaN, so a kernel that
+#                reads them gives NaN where a number is expected
+#   offset       the data starts one element into its buffer, whose first
+#                element is NaN: a start that is not 16-byte aligned, and a
+#                kernel that ignores the offset reads the NaN
+#   batched      leading batch dimensions: an (N, C) array viewed as (B, T, C)
+#                with N = B·T (batch_split(N))
+#
+# view(native, layout) returns an array with the same logical values (tolist()
+# gives the same lists, to the bit) in that layout, copying when it must.
+# Which inputs a variant changes is fixed here (LAYOUT_INPUTS): transposed
+# needs a matrix (x, w, dy); batched splits the rows of x and dy (N, the rows
+# they share) and leaves w and b alone.  A backend's tolist() returns the
+# logical matrix whatever the layout: leading batch dimensions flattened into N.
+# docs/frameworks.md, "Layouts kernels get wrong".
+
+LAYOUTS = ("transposed", "strided", "offset", "batched")
+
+LAYOUT_INPUTS = {
+    "transposed": ("x", "w", "dy"),
+    "strided": ("x", "w", "b", "dy"),
+    "offset": ("x", "w", "b", "dy"),
+    "batched": ("x", "dy"),
+}
+
+
+def batch_split(n):
+    """(B, T) with B·T = N for the batched layout: B the smallest divisor of N
+    with 1 < B < N, so both are above 1 whenever N is composite (N = 6 gives
+    (2, 3), 65 gives (5, 13)); (1, N) for N prime, 0 or 1."""
+    p = 2
+    while p * p <= n:
+        if n % p == 0:
+            return p, n // p
+        p += 1
+    return 1, n

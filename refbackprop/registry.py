@@ -29,6 +29,10 @@ OPTIONAL = ("unavailable_reason", "version", "warmup", "shares_memory", "dx", "d
             "to_buffer")
 KNOWN_DTYPES = DTYPES
 GROUP = "refbackprop.backends"
+# Selector kinds, KIND:MODULE:FUNCTION[,...]: any function as a backend
+# (docs/frameworks.md).  An entry point maps KIND to a factory that takes the
+# whole selector text; refbackprop's own are torch, jax and numpy.
+SELECTOR_GROUP = "refbackprop.selectors"
 
 
 class BackendError(Exception):
@@ -53,6 +57,7 @@ class BackendInfo:
         self.status = "unloaded"
         self.reason = ""
         self.backend = None           # the object, when loaded in this process
+        self.factory = None           # 'module:attr' making the backend from the selector
         self.backend_name = ""        # the object's own name, read once
         self.dtypes = ()
         self.version = ""
@@ -249,11 +254,16 @@ def load(info):
     if info.status != "unloaded":
         return info
     try:
-        backend = instantiate(_import_target(info.target))
+        if info.factory is not None:  # a function adapter: KIND:MODULE:FUNCTION...
+            backend = _import_target(info.factory)(info.target)
+        else:
+            backend = instantiate(_import_target(info.target))
     except KeyboardInterrupt:
         raise
     except BaseException as e:        # SystemExit at import included
-        info.status, info.reason = "broken", _text(e)
+        reason = getattr(e, "reason", None)     # an adapter whose framework is missing
+        info.status = "unavailable" if reason else "broken"
+        info.reason = str(reason) if reason else _text(e)
         return info
     return describe(info, backend)
 
@@ -274,6 +284,9 @@ class Registry:
                     info.status = "ambiguous"
                     info.reason = _ambiguity(name, group_infos)
             self.infos.extend(group_infos)
+        self.selector_kinds = {}      # KIND -> (factory, origin)
+        for kind, factory, origin in entry_points(SELECTOR_GROUP):
+            self.selector_kinds.setdefault(kind, (factory, origin))
 
     def names(self):
         out = []
@@ -300,6 +313,12 @@ class Registry:
             raise BackendError("backend %r is ambiguous: %s" % (selector, found[0].reason))
         if found:
             return found[0]
+        kind = selector.split(":", 1)[0]
+        if ":" in selector and kind in self.selector_kinds:
+            factory, origin = self.selector_kinds[kind]
+            info = BackendInfo(selector, selector, "%s adapter (%s)" % (kind, origin))
+            info.factory = factory
+            return info
         if ":" in selector:
             return BackendInfo(selector, selector, selector)
         raise BackendError("unknown backend %r; known backends: %s (or give "

@@ -96,7 +96,7 @@ def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):
 def test_unknown_backend_lists_the_known_ones():
     with pytest.raises(BackendError) as info:
         Registry().get("cuda")
-    assert "unknown backend 'cuda'; known backends: emulated, numba, python, reference" in str(info.value)
+    assert "unknown backend 'cuda'; known backends: emulated, jax, numba, numpy, python, reference, torch, torch-cuda" in str(info.value)
 
 
 def test_import_path_without_registration():

@@ -60,17 +60,33 @@ class CheckSession:
     will not run, shown in every report.
     """
 
-    def __init__(self, executors, dtype=None, seed=0, pattern=None, not_run=()):
-        self.executors = distinct_labels(list(executors))
+    def __init__(self, executors, dtype=None, seed=0, pattern=None, not_run=(),
+                 selected=True):
+        """selected: the backends were named by the user, so a pattern that
+        selects none of a backend's checks is a usage error (ValueError);
+        otherwise (every registered backend) that backend is not run, and
+        said so, as long as some backend has checks."""
+        self.executors = []
         self.seed = seed
         self.pattern = pattern
         self.dtype = dtype
         self.not_run = list(not_run)
         self.plan = []                       # (executor or None, Check)
-        for runs in self.executors:
+        for runs in distinct_labels(list(executors)):
             dtypes = None if dtype is None else (dtype,)
-            for check in build_checks(runs, dtypes, seed, pattern, oracle=False):
-                self.plan.append((runs, check))
+            try:
+                checks = build_checks(runs, dtypes, seed, pattern, oracle=False)
+            except ValueError as e:
+                if selected:
+                    raise
+                self.not_run.append((runs.label, str(e).split(";")[0]))
+                runs.close()
+                continue
+            self.executors.append(runs)
+            self.plan.extend((runs, check) for check in checks)
+        if not self.executors:
+            raise ValueError("no backend has a check that matches %r: %s" % (
+                pattern, "; ".join("%s: %s" % item for item in self.not_run)))
         for check in oracle_checks(seed, pattern):
             self.plan.append((None, check))
         self.results = []

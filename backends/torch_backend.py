@@ -1,0 +1,243 @@
+"""The torch backends: torch.nn.functional.linear with autograd, CPU or CUDA.
+
+    forward:   y = F.linear(x, weight, bias)     weight = wᵀ: (M, D), PyTorch's layout
+    backward:  autograd through it, for dy:      dx (..., D), dw (D, M), db (M,)
+
+TorchFunctions certifies any function fn(x, weight, bias) in PyTorch's
+convention, differentiated by autograd or by an explicit backward(x, weight,
+dy, bias) -> (dx, dweight, dbias) (the adapter `torch:module:fn[,bwd]`,
+backends/adapters.py).  TorchBackend is that class on F.linear: the built-in
+`torch` certifies what `torch.nn.Linear` computes.
+
+Device: `torch` runs on the CPU, `torch-cuda` on the current CUDA device and
+is unavailable (with the reason) when torch.cuda.is_available() is False;
+TorchBackend(device="cuda:1") or the adapter option device=cuda:1 picks one.
+Torch is imported on first use: listing backends never imports it.
+"""
+
+import importlib.util
+
+from refbackprop import __version__
+
+from ._frameworks import (FunctionBackend, check_values, dist_version, host_array,
+                          layout_kind, product)
+
+_torch_module = None
+
+
+def _torch():
+    global _torch_module
+    if _torch_module is None:
+        import torch
+        _torch_module = torch
+    return _torch_module
+
+
+def cuda_missing(device="cuda"):
+    """Why torch cannot compute on CUDA here, or None.  A CPU-only build
+    (a '+cpu' version) is told from its metadata without importing torch."""
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed; install it with: pip install 'refbackprop[torch]'"
+    version = dist_version("torch")
+    if version.endswith("+cpu"):
+        return "torch %s is a CPU-only build: it has no CUDA" % version
+    torch = _torch()
+    if not torch.cuda.is_available():
+        return ("torch.cuda.is_available() is False (torch %s, built for CUDA %s): "
+                "no usable GPU or driver" % (torch.__version__, torch.version.cuda))
+    index = torch.device(device).index
+    if index is not None and index >= torch.cuda.device_count():
+        return ("%s does not exist: torch sees %d CUDA device(s)"
+                % (device, torch.cuda.device_count()))
+    return None
+
+
+class TorchFunctions(FunctionBackend):
+    """torch.Tensors on one device; fn(x, weight, bias) differentiated by
+    autograd unless a backward function is given."""
+
+    framework = "torch"
+    modules = ("torch",)
+    extra = "torch"
+    default_weight = "md"
+    name = "torch-functions"
+
+    def __init__(self, forward=None, backward=None, weight=None, batch=None,
+                 name=None, dtypes=None, layouts=None, device="cpu"):
+        FunctionBackend.__init__(self, forward, backward, weight, batch, name,
+                                 dtypes, layouts)
+        self.device = device
+
+    @property
+    def version(self):
+        return "%s (torch %s, %s)" % (__version__, dist_version("torch"), self.device)
+
+    def unavailable_reason(self):
+        if str(self.device).startswith("cuda"):
+            return cuda_missing(self.device)
+        return FunctionBackend.unavailable_reason(self)
+
+    def array(self, values, shape, dtype):
+        """A contiguous tensor of that shape and dtype on the device."""
+        torch = _torch()
+        self._require_dtype(dtype)
+        check_values(values, shape)
+        try:                        # through NumPy when it is there: 10x faster
+            import numpy as np
+        except ImportError:
+            t = torch.tensor(values, dtype=getattr(torch, dtype))
+        else:
+            t = torch.from_numpy(np.array(values, dtype=dtype))
+        return t.reshape(tuple(shape)).to(self.device)
+
+    def from_buffer(self, buffer, shape, dtype):
+        """A contiguous tensor on the device from a row-major float64 buffer
+        (through NumPy, which is there wherever buffers are handed over)."""
+        self._require_dtype(dtype)
+        return _torch().from_numpy(host_array(buffer, shape, dtype)).to(self.device)
+
+    def to_buffer(self, a):
+        """a's values row-major in its own dtype ('d' or 'f'), on the host."""
+        return a.detach().cpu().contiguous().numpy()
+
+    def tolist(self, a):
+        """Nested lists of floats; leading batch dimensions flattened into N."""
+        a = a.detach()
+        if a.dim() > 2:
+            a = a.reshape(product(a.shape[:-1]), a.shape[-1])
+        return a.cpu().tolist()
+
+    def view(self, a, layout):
+        """The same values in a layout of refbackprop.cases.LAYOUTS (a copy, except
+        'batched', which is a view).  Differentiable: autograd sees through it."""
+        torch = _torch()
+        split = self._view_checked(a, layout)
+        if layout == "transposed":
+            return a.t().contiguous().t()                 # column-major (R, C)
+        if layout == "batched":
+            return a.reshape(split + (a.shape[1],))
+        if layout == "strided":
+            buf = torch.full(tuple(a.shape[:-1]) + (2 * a.shape[-1],), float("nan"),
+                             dtype=a.dtype, device=a.device)
+            out = buf[..., ::2]
+        else:                                              # offset
+            buf = torch.full((a.numel() + 1,), float("nan"), dtype=a.dtype,
+                             device=a.device)
+            out = buf[1:].view(tuple(a.shape))
+        out.copy_(a)
+        return out
+
+    def synchronize(self):
+        """Wait for the device: every kernel launched so far has finished."""
+        if str(self.device).startswith("cuda"):
+            _torch().cuda.synchronize(self.device)
+
+    def shares_memory(self, a, b):
+        """Whether a and b share an element: the element addresses each one
+        reaches (data_ptr, storage offset and strides), not address ranges, so
+        x[:, ::2] and x[:, 1::2] do not share.  None when either is not a tensor."""
+        torch = _torch()
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            return None
+        if a.device != b.device or a.numel() == 0 or b.numel() == 0:
+            return False
+        (lo_a, hi_a), (lo_b, hi_b) = _byte_range(a), _byte_range(b)
+        if hi_a <= lo_b or hi_b <= lo_a:
+            return False
+        item = a.element_size()
+        if item == b.element_size() and (a.data_ptr() - b.data_ptr()) % item == 0:
+            if _dense(a) and _dense(b):
+                return True                # two gapless blocks that overlap
+            whole = False                  # elements start on one grid: compare starts
+        else:
+            whole = True                   # mixed sizes or grids: compare every byte
+        return bool(torch.isin(_addresses(a, whole), _addresses(b, whole)).any())
+
+    # -- FunctionBackend hooks -------------------------------------------
+
+    def _is_native(self, a):
+        return isinstance(a, _torch().Tensor)
+
+    def _native_name(self):
+        return "torch.Tensor"
+
+    def _dtype_name(self, a):
+        return str(a.dtype).replace("torch.", "")
+
+    def _transposed(self, w):
+        t = w.t().contiguous()                                     # (D, M) -> (M, D)
+        kind = layout_kind(w.shape, w.stride(), w.storage_offset())
+        return t if kind is None else self.view(t, kind)
+
+    def _differentiate(self, x_in, w, dy_in, b):
+        """Autograd: y = fn(x, weight(w), b), then (dx, dw, db) = vjp of dy."""
+        torch = _torch()
+        with torch.enable_grad():
+            leaves = [x_in.detach().requires_grad_(True), w.detach().requires_grad_(True)]
+            if b is not None:
+                leaves.append(b.detach().requires_grad_(True))
+            bias = leaves[2] if b is not None else None
+            y = self.forward_function()(leaves[0], self._weight_in(leaves[1]), bias)
+            self._check("forward", "y", y, tuple(dy_in.shape), x_in)
+            if not y.requires_grad:
+                raise TypeError("the forward function's y does not require grad: "
+                                "autograd cannot differentiate it; give a backward "
+                                "function (torch:module:forward,backward)")
+            grads = torch.autograd.grad(y, leaves, dy_in, allow_unused=True,
+                                        materialize_grads=True)
+        dx, dw = grads[0], grads[1]                      # (..., D), (D, M)
+        return dx, dw, grads[2] if b is not None else None
+
+
+def _byte_range(t):
+    """[lo, hi): the bytes a non-empty tensor's elements occupy, at most."""
+    lo = t.data_ptr()
+    span = sum((s - 1) * st for s, st in zip(t.shape, t.stride()))
+    return lo, lo + (span + 1) * t.element_size()
+
+
+def _dense(t):
+    """Its elements fill their range without gaps (some order of the dims)."""
+    dims = sorted((st, s) for s, st in zip(t.shape, t.stride()) if s > 1)
+    expected = 1
+    for st, s in dims:
+        if st != expected:
+            return False
+        expected *= s
+    return True
+
+
+def _addresses(t, every_byte):
+    """The address of every element of t (of every byte of each element when
+    every_byte), as a CPU int64 tensor."""
+    torch = _torch()
+    item = t.element_size()
+    addr = torch.tensor([t.data_ptr()], dtype=torch.int64)
+    for s, st in zip(t.shape, t.stride()):
+        steps = torch.arange(s, dtype=torch.int64) * (st * item)
+        addr = (addr[:, None] + steps[None, :]).reshape(-1)
+    if every_byte:
+        addr = (addr[:, None] + torch.arange(item, dtype=torch.int64)[None, :]).reshape(-1)
+    return addr
+
+
+class TorchBackend(TorchFunctions):
+    """The built-in torch backend: torch.nn.functional.linear and autograd."""
+
+    name = "torch"
+
+    def __init__(self, device="cpu", **options):
+        TorchFunctions.__init__(self, device=device, **options)
+
+    def forward_function(self):
+        return _torch().nn.functional.linear
+
+
+class TorchCudaBackend(TorchBackend):
+    """`torch` on the current CUDA device; unavailable, with the reason,
+    where torch.cuda.is_available() is False."""
+
+    name = "torch-cuda"
+
+    def __init__(self, device="cuda", **options):
+        TorchBackend.__init__(self, device=device, **options)
