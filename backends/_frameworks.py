@@ -142,6 +142,9 @@ class FunctionBackend:
     default_weight = "dm"
     framework_layouts = LAYOUTS
     framework_dtypes = ("float64", "float32")
+    # What a user's function is certified in unless its selector says dtypes=...
+    # (None: every dtype the framework declares).
+    default_dtypes = None
 
     def __init__(self, forward=None, backward=None, weight=None, batch=None,
                  name=None, dtypes=None, layouts=None):
@@ -169,9 +172,10 @@ class FunctionBackend:
     @property
     def dtypes(self):
         declared = self._declared_dtypes()
-        if self._dtypes is None:
+        wanted = self.default_dtypes if self._dtypes is None else self._dtypes
+        if wanted is None:
             return declared
-        return tuple(d for d in self._dtypes if d in declared)
+        return tuple(d for d in wanted if d in declared)
 
     def _declared_dtypes(self):
         return self.framework_dtypes

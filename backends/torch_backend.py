@@ -9,6 +9,13 @@ dy, bias) -> (dx, dweight, dbias) (the adapter `torch:module:fn[,bwd]`,
 backends/adapters.py).  TorchBackend is that class on F.linear: the built-in
 `torch` certifies what `torch.nn.Linear` computes.
 
+Precision contracts (refbackprop/contracts.py, docs/precision.md): float64,
+float32, tf32, bfloat16 and float16, the storage dtype of each tensor.  Under
+tf32 the tensors are float32; on CUDA the matmuls run with TF32 allowed
+(torch.backends.cuda.matmul.allow_tf32), on the CPU in full float32, which
+the tf32 contract's bound covers too.  The -f32out contracts are not
+declared: nn.Linear in bfloat16 or float16 rounds its outputs to that format.
+
 Device: `torch` runs on the CPU, `torch-cuda` on the current CUDA device and
 is unavailable (with the reason) when torch.cuda.is_available() is False;
 TorchBackend(device="cuda:1") or the adapter option device=cuda:1 picks one.
@@ -16,6 +23,7 @@ Torch is imported on first use: listing backends never imports it.
 """
 
 import importlib.util
+import weakref
 
 from refbackprop import __version__
 
@@ -61,12 +69,21 @@ class TorchFunctions(FunctionBackend):
     extra = "torch"
     default_weight = "md"
     name = "torch-functions"
+    framework_dtypes = ("float64", "float32", "tf32", "bfloat16", "float16")
+    # a user's function: full precision unless its selector asks for contracts
+    # (torch:mod:fn,dtypes=bfloat16+float16): `x @ w.T + b` in bfloat16 rounds
+    # twice, which the one-rounding contract rightly refuses
+    default_dtypes = ("float64", "float32")
+    # the tensor dtype each contract stores in
+    STORAGE = {"float64": "float64", "float32": "float32", "tf32": "float32",
+               "bfloat16": "bfloat16", "float16": "float16"}
 
     def __init__(self, forward=None, backward=None, weight=None, batch=None,
                  name=None, dtypes=None, layouts=None, device="cpu"):
         FunctionBackend.__init__(self, forward, backward, weight, batch, name,
                                  dtypes, layouts)
         self.device = device
+        self._tf32 = weakref.WeakValueDictionary()     # id -> tensors made under tf32
 
     @property
     def version(self):
@@ -78,27 +95,52 @@ class TorchFunctions(FunctionBackend):
         return FunctionBackend.unavailable_reason(self)
 
     def array(self, values, shape, dtype):
-        """A contiguous tensor of that shape and dtype on the device."""
+        """A contiguous tensor of that shape, stored in the contract's dtype,
+        on the device.  The values are representable there (refbackprop rounds
+        inputs to the storage format first), so the conversion is exact."""
         torch = _torch()
         self._require_dtype(dtype)
         check_values(values, shape)
         try:                        # through NumPy when it is there: 10x faster
             import numpy as np
         except ImportError:
-            t = torch.tensor(values, dtype=getattr(torch, dtype))
+            t = torch.tensor(values, dtype=torch.float64)
         else:
-            t = torch.from_numpy(np.array(values, dtype=dtype))
-        return t.reshape(tuple(shape)).to(self.device)
+            t = torch.from_numpy(np.array(values, dtype="float64"))
+        return self._stored(t.reshape(tuple(shape)), dtype)
 
     def from_buffer(self, buffer, shape, dtype):
         """A contiguous tensor on the device from a row-major float64 buffer
         (through NumPy, which is there wherever buffers are handed over)."""
         self._require_dtype(dtype)
-        return _torch().from_numpy(host_array(buffer, shape, dtype)).to(self.device)
+        return self._stored(_torch().from_numpy(host_array(buffer, shape, "float64")), dtype)
+
+    def _stored(self, t, dtype):
+        torch = _torch()
+        t = t.to(device=self.device, dtype=getattr(torch, self.STORAGE[dtype]))
+        if dtype == "tf32":
+            self._tf32[id(t)] = t
+        return t
 
     def to_buffer(self, a):
-        """a's values row-major in its own dtype ('d' or 'f'), on the host."""
-        return a.detach().cpu().contiguous().numpy()
+        """a's values row-major ('d' or 'f'), on the host; bfloat16 and float16
+        as float32, which holds them exactly."""
+        a = a.detach().cpu().contiguous()
+        if a.dtype in (_torch().bfloat16, _torch().float16):
+            a = a.float()
+        return a.numpy()
+
+    def forward(self, x, w, b=None):
+        with self._matmul_precision(x):
+            return FunctionBackend.forward(self, x, w, b)
+
+    def backward(self, x, w, dy, b=None):
+        with self._matmul_precision(x):
+            return FunctionBackend.backward(self, x, w, dy, b)
+
+    def _matmul_precision(self, x):
+        """TF32 allowed on CUDA for tensors made under the tf32 contract."""
+        return _Tf32(self._tf32.get(id(x)) is x and str(self.device).startswith("cuda"))
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""
@@ -189,6 +231,24 @@ class TorchFunctions(FunctionBackend):
         return dx, dw, grads[2] if b is not None else None
 
 
+class _Tf32:
+    """Allow TF32 in CUDA matmuls inside the block when on, restoring the
+    setting after; nothing when off."""
+
+    def __init__(self, on):
+        self.on, self.old = on, None
+
+    def __enter__(self):
+        if self.on:
+            matmul = _torch().backends.cuda.matmul
+            self.old, matmul.allow_tf32 = matmul.allow_tf32, True
+
+    def __exit__(self, *exc):
+        if self.on:
+            _torch().backends.cuda.matmul.allow_tf32 = self.old
+        return False
+
+
 def _byte_range(t):
     """[lo, hi): the bytes a non-empty tensor's elements occupy, at most."""
     lo = t.data_ptr()
@@ -222,9 +282,11 @@ def _addresses(t, every_byte):
 
 
 class TorchBackend(TorchFunctions):
-    """The built-in torch backend: torch.nn.functional.linear and autograd."""
+    """The built-in torch backend: torch.nn.functional.linear and autograd,
+    in every contract it declares."""
 
     name = "torch"
+    default_dtypes = None
 
     def __init__(self, device="cpu", **options):
         TorchFunctions.__init__(self, device=device, **options)

@@ -53,7 +53,8 @@ def test_declared_as_entry_points_with_their_dtypes():
     for name in FRAMEWORKS + ["torch-cuda"]:
         assert name in names
     assert REGISTRY.info("numpy").backend.dtypes == ("float64", "float32")
-    assert REGISTRY.info("torch").backend.dtypes == ("float64", "float32")
+    assert REGISTRY.info("torch").backend.dtypes == ("float64", "float32", "tf32", "bfloat16",
+                                                    "float16")
 
 
 def test_listing_and_loading_import_no_framework():

@@ -49,3 +49,32 @@ def test_wrong_torch_kernels_fail_naming_output_and_element(wrong):
             y = [o for o in r.outputs if o.name == "y"][0]
             assert not y.passed and y.worst.startswith("y[")
             assert "y: worst element %s" % y.worst in report
+
+
+def test_the_builtin_torch_backend_passes_every_contract_it_declares():
+    from refbackprop.registry import Registry
+    backend = Registry().get("torch")
+    assert set(backend.dtypes) >= {"float64", "float32", "tf32", "bfloat16", "float16"}
+    for dtype in ("bfloat16", "float16", "tf32"):
+        failed = [r.check_id for r in run(backend, dtypes=(dtype,), oracle=False)
+                  if not r.passed]
+        assert failed == []
+
+
+@pytest.mark.parametrize("wrong", T.WRONG, ids=lambda c: c.name)
+def test_through_the_cli_a_wrong_torch_kernel_is_named_with_its_element(wrong, monkeypatch):
+    """refbackprop check --backend <a torch kernel> --dtype <its contract>: the
+    run fails, naming the check, the output and the element."""
+    import os
+    from click.testing import CliRunner
+    from refbackprop.cli.app import cli
+    monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
+    dtype = wrong.dtypes[0]
+    result = CliRunner().invoke(cli, ["check", "--backend", "torch_backends:" + wrong.__name__,
+                                      "--dtype", dtype, "--case", "forward/"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED forward/%s/" % dtype in result.output
+    assert "y: worst element y[" in result.output
+    ok = CliRunner().invoke(cli, ["check", "--backend", "torch", "--dtype", dtype,
+                                  "--case", "forward/"])
+    assert ok.exit_code == 0, ok.output
