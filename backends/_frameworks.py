@@ -184,11 +184,17 @@ class FunctionBackend:
         """{dtype: why it is not declared} for the dtypes left out."""
         return {}
 
+    # The layouts a user's function is checked in unless its selector says
+    # layouts=... (None: every layout the framework's arrays can take).
+    default_layouts = None
+
     @property
     def layouts(self):
-        if self._layouts is None:
-            return self.framework_layouts
-        return self._layouts
+        if self._layouts is not None:
+            return self._layouts
+        if self.default_layouts is not None:
+            return self.default_layouts
+        return self.framework_layouts
 
     def unavailable_reason(self):
         return missing_reason(self.modules, self.extra)

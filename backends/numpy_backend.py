@@ -73,6 +73,10 @@ class NumpyFunctions(FunctionBackend):
     modules = ("numpy",)
     extra = "numpy"
     name = "numpy-functions"
+    # an explicit NumPy pair is written for 2-D (N, D) inputs, as refbackprop's
+    # convention has them: (B, T, D) inputs only when asked for (batch= or
+    # layouts=...+batched)
+    default_layouts = ("transposed", "strided", "offset")
 
     @property
     def version(self):
@@ -165,6 +169,7 @@ class NumpyBackend(NumpyFunctions):
     """The built-in numpy backend: linear_forward / linear_backward above."""
 
     name = "numpy"
+    default_layouts = None                    # every layout, batched included
 
     def forward_function(self):
         return linear_forward

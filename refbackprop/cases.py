@@ -94,7 +94,7 @@ def to_dtype(v, dtype):
 class Case:
     """One deterministic test case: an op on inputs of one shape and dtype."""
 
-    def __init__(self, op, dtype, n, d, m, bias, values, seed=0):
+    def __init__(self, op, dtype, n, d, m, bias, values, seed=0, layout=None):
         check_dims(n, d, m)
         if op not in OPS:
             raise ValueError("op must be one of %s, not %r" % (OPS, op))
@@ -106,10 +106,17 @@ class Case:
         if values == "overflow" and "overflow" not in _SCALE[dtype]:
             raise ValueError("values 'overflow' are for float16 storage, not %s"
                              % dtype)
+        if layout is not None and layout not in LAYOUTS:
+            raise ValueError("layout must be one of %s, not %r" % (LAYOUTS, layout))
         self.op, self.dtype, self.values, self.seed = op, dtype, values, seed
         self.n, self.d, self.m, self.bias = n, d, m, bool(bias)
-        self.id = "%s/%s/N%d-D%d-M%d/%s/%s/seed%d" % (
+        self.layout = layout
+        # the inputs depend on the base id only: a layout variant has the same
+        # numbers as its plain case, in another memory layout
+        self.base_id = "%s/%s/N%d-D%d-M%d/%s/%s/seed%d" % (
             op, dtype, n, d, m, "bias" if bias else "nobias", values, seed)
+        self.id = self.base_id if layout is None else "%s/%s" % (self.base_id, layout)
+        self.exact = None          # the exact outputs, once computed (compare.py)
         self._inputs = None
 
     def __repr__(self):
@@ -117,7 +124,13 @@ class Case:
 
     def with_shape(self, n, d, m):
         """The same case at another shape (used to shrink a failure)."""
-        return Case(self.op, self.dtype, n, d, m, self.bias, self.values, self.seed)
+        return Case(self.op, self.dtype, n, d, m, self.bias, self.values, self.seed,
+                    self.layout)
+
+    def with_layout(self, layout):
+        """The same case (the same numbers) with its inputs in a layout."""
+        return Case(self.op, self.dtype, self.n, self.d, self.m, self.bias, self.values,
+                    self.seed, layout)
 
     def inputs(self):
         """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M) or None}.
@@ -138,7 +151,7 @@ class Case:
 
 
 def _draw(case):
-    rng = Rng(seed_from(case.id))
+    rng = Rng(seed_from(case.base_id))
     n, d, m, kind, dtype = case.n, case.d, case.m, case.values, case.dtype
     normal = rng.normal if dtype in DEFAULT_DTYPES else rng.normal16
 
@@ -207,20 +220,42 @@ def catalogue(dtypes=DEFAULT_DTYPES, seed=0, ops=OPS):
 
 
 def parse_case_id(case_id):
-    """The Case a stable id names ('forward/float64/N2-D2-M3/bias/normal/seed0')."""
+    """The Case a stable id names ('forward/float64/N2-D2-M3/bias/normal/seed0',
+    or with a layout: '.../seed0/strided')."""
     parts = case_id.split("/")
+    if len(parts) == 7 and parts[6] not in LAYOUTS:
+        raise ValueError("%r ends in the layout %r, which is not one of %s"
+                         % (case_id, parts[6], ", ".join(LAYOUTS)))
     try:
+        layout = parts.pop() if len(parts) == 7 else None
         op, dtype, dims, bias, values, seed = parts
         n, d, m = dims.split("-")
         if bias not in ("bias", "nobias") or not seed.startswith("seed"):
             raise ValueError
         return Case(op, dtype, int(n[1:]), int(d[1:]), int(m[1:]),
-                    bias == "bias", values, int(seed[4:]))
+                    bias == "bias", values, int(seed[4:]), layout)
     except ValueError:
         raise ValueError("%r is not a case id; expected "
-                         "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>, "
+                         "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>[/layout], "
                          "e.g. backward/float32/N7-D13-M11/bias/normal/seed0"
                          % (case_id,))
+
+
+# The shapes whose cases also run in every layout a backend declares: N
+# composite (the batched layout splits it in two), odd D and M.
+LAYOUT_SHAPES = ((9, 13, 11), (6, 9, 129), (8, 31, 5))
+
+
+def layout_cases(dtypes, layouts, seed=0):
+    """The layout variants for these dtypes and layouts, in a fixed order."""
+    out = []
+    for layout in layouts:
+        for op in OPS:
+            for dtype in dtypes:
+                for n, d, m in LAYOUT_SHAPES:
+                    for bias in (True, False):
+                        out.append(Case(op, dtype, n, d, m, bias, "normal", seed, layout))
+    return out
 
 
 # -- Layout variants ---------------------------------------------------------

@@ -30,11 +30,11 @@ def _flat(value, rank):
 def exact_outputs(case):
     """{name: (shape, refs, mags, K)} for the case's outputs, flat row-major.
 
-    Cached on the case: every backend checked on it shares one computation.
+    Cached on the case (case.exact): every backend checked on it shares one
+    computation.
     """
-    cached = getattr(case, "_exact", None)
-    if cached is not None:
-        return cached
+    if case.exact is not None:
+        return case.exact
     inp = case.inputs()
     x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
     n, d, m = case.n, case.d, case.m
@@ -69,7 +69,7 @@ def exact_outputs(case):
             out["db"] = ((m,), refs, mags, n)
         else:
             out["db"] = None
-    case._exact = out
+    case.exact = out
     return out
 
 

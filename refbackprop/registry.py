@@ -26,7 +26,7 @@ REQUIRED = ("name", "dtypes", "array", "tolist", "forward", "backward")
 # Optional members, discovered with getattr (README, "The backend protocol").
 OPTIONAL = ("unavailable_reason", "version", "warmup", "shares_memory", "dx", "dw",
             "synchronize", "seconds_per_madd", "dtype_reasons", "from_buffer",
-            "to_buffer")
+            "to_buffer", "layouts", "view")
 KNOWN_DTYPES = DTYPES
 GROUP = "refbackprop.backends"
 # Selector kinds, KIND:MODULE:FUNCTION[,...]: any function as a backend
@@ -64,6 +64,7 @@ class BackendInfo:
         self.members = ()
         self.seconds_per_madd = None
         self.dtype_reasons = {}
+        self.layouts = ()             # memory layouts it takes (cases.LAYOUTS)
 
     def __repr__(self):
         return "BackendInfo(%r, %s)" % (self.name, self.status)
@@ -80,6 +81,7 @@ class BackendInfo:
         out["members"] = list(self.members)
         out["seconds_per_madd"] = self.seconds_per_madd
         out["dtype_reasons"] = dict(self.dtype_reasons)
+        out["layouts"] = list(self.layouts)
         return out
 
     @classmethod
@@ -92,6 +94,7 @@ class BackendInfo:
         info.members = tuple(desc["members"])
         info.seconds_per_madd = desc["seconds_per_madd"]
         info.dtype_reasons = dict(desc["dtype_reasons"])
+        info.layouts = tuple(desc["layouts"])
         return info
 
     def has(self, member):
@@ -195,6 +198,21 @@ def _member(backend, name):
         return _ABSENT
 
 
+def _normalize_layouts(value, view):
+    """A backend's layouts as a tuple of known names; it needs view() too."""
+    from .cases import LAYOUTS
+    if isinstance(value, (str, bytes)):
+        raise ValueError("layouts must be a tuple of names such as ('strided',), not "
+                         "the string %r" % (value,))
+    names = tuple(value)
+    for name in names:
+        if name not in LAYOUTS:
+            raise ValueError("layouts must be a subset of %s, not %r" % (LAYOUTS, names))
+    if names and (view is _ABSENT or not callable(view)):
+        raise ValueError("declares layouts %s but has no view(a, layout)" % (names,))
+    return tuple(n for i, n in enumerate(names) if n not in names[:i])
+
+
 def describe(info, backend):
     """Read every attribute of a loaded backend once, into info (in place).
 
@@ -237,6 +255,9 @@ def describe(info, backend):
         if optional["dtype_reasons"] is not _ABSENT:
             for k, v in dict(optional["dtype_reasons"]()).items():
                 reasons[str(k)] = str(v)
+        layouts = ()
+        if optional["layouts"] is not _ABSENT:
+            layouts = _normalize_layouts(optional["layouts"], optional["view"])
     except KeyboardInterrupt:
         raise
     except BaseException as e:
@@ -245,6 +266,7 @@ def describe(info, backend):
     info.backend, info.backend_name, info.dtypes = backend, name, dtypes
     info.version, info.members = version, members
     info.seconds_per_madd, info.dtype_reasons = cost, reasons
+    info.layouts = layouts
     info.status, info.reason = "available", ""
     return info
 

@@ -18,6 +18,7 @@ runtimes without processes).
 """
 
 from .bounds import bits, element_bound, is_finite, is_nan
+from .cases import LAYOUT_INPUTS
 from .compare import OUTPUTS, exact_outputs, judge_output
 from .reference import flatten
 from . import aliasing
@@ -202,6 +203,11 @@ def execute(backend, case, repeat=1, announce=None, reraise=KeyboardInterrupt):
         ok, native[k] = call("array(%s)" % k, backend.array, inputs[k], shapes[k], case.dtype)
         if not ok:
             return raw
+        if case.layout is not None and k in LAYOUT_INPUTS[case.layout]:
+            ok, native[k] = call("view(%s, %s)" % (k, case.layout), backend.view,
+                                 native[k], case.layout)
+            if not ok:
+                return raw
     for k in names:
         ok, got = call("tolist(%s)" % k, backend.tolist, native[k])
         if not ok:

@@ -25,10 +25,11 @@ def adapter(selector):
         pytest.skip(e.reason)
 
 
-def failed(backend, oracle=False, **kw):
-    """{check id: messages} for every failing check of the whole catalogue."""
+def failed(backend, oracle=False, layouts=False, **kw):
+    """{check id: messages} for every failing check of the whole catalogue
+    (without its layout variants unless layouts is True)."""
     return dict((r.check_id, r.messages()) for r in run(backend, oracle=oracle, **kw)
-                if not r.passed)
+                if not r.passed and (layouts or r.case.layout is None))
 
 
 def failed_in_layout(backend, layout):
@@ -308,7 +309,10 @@ def test_a_kernel_right_only_for_contiguous_inputs_is_caught_by_the_layouts(sele
                         "backward/float32/N7-D13-M11/bias/normal/seed0"):
             result, _ = run_in_layout(backend, parse_case_id(case_id), layout)
             assert not result.passed, (layout, case_id)
-    assert failed_in_layout(backend, "batched") == {}           # a view of the same memory
+    if "batched" in backend.layouts:
+        assert failed_in_layout(backend, "batched") == {}       # a view of the same memory
+    else:                                 # NumPy pairs take 2-D inputs unless asked for
+        assert selector.startswith("numpy:")
 
 
 def test_the_error_of_a_function_that_returns_a_wrong_shape():

@@ -13,8 +13,10 @@ plain data (runner.InProcess, supervisor.Supervised).
 
 Checks:
 - <case id> (the id alone): the catalogue, judged by the comparison engine
-  (outputs within their bounds, shapes, float32-ness, inputs unchanged, no
-  aliasing);
+  (outputs within their bounds, shapes, values of the contract's output
+  format, inputs unchanged, no aliasing); for a backend that declares
+  `layouts`, also a few cases in each layout (<case id>/<layout>: the same
+  numbers, inputs transposed, strided, misaligned or batched);
 - repeat/<case id>: the same call twice on the same arrays gives the same bits
   (catches an output buffer reused without clearing);
 - wear/<case id>: forward and backward on a small case, alternately, in one
@@ -27,7 +29,7 @@ Checks:
 """
 
 from ..bounds import bits
-from ..cases import Case, catalogue, parse_case_id
+from ..cases import Case, catalogue, layout_cases, parse_case_id
 from ..oracle import jacobian, jacobian_size, reshape, vec_times
 from ..reference import backward, flatten
 from ..registry import BackendInfo, describe, dtype_problem, normalize_dtypes
@@ -145,7 +147,11 @@ def build_checks(backend, dtypes=None, seed=0, pattern=None, oracle=True):
     selects none of the backend's own checks: oracle checks never count."""
     runs = executor(backend)
     dtypes = declared(runs, dtypes)
-    checks = [Check("case", c, runs) for c in select_cases(dtypes, seed, pattern)]
+    checks = [Check("case", c, runs) for c in select_cases(dtypes, seed, pattern)
+              if c.layout is None or c.layout in runs.info.layouts]
+    if whole_case(pattern) is None:
+        checks.extend(Check("case", c, runs) for c in layout_cases(dtypes, runs.info.layouts, seed)
+                      if match(pattern, c.id))
     if whole_case(pattern) is None:
         count = wear_calls(runs.info.dtypes)
         for dtype in dtypes:
