@@ -183,13 +183,8 @@ def _abs_sum(values):
 
 
 def _block_norms(norms, cell):
-    """√(Σ of squares) of consecutive blocks of norms, rounded up."""
-    out = []
-    for a in range(0, len(norms), cell):
-        part = norms[a:a + cell]
-        out.append(math.sqrt(sum(map(mul, part, part)) * (1.0 + 2 * gamma(len(part) + 2, _U)))
-                   * _UP)
-    return out
+    """‖·‖₂ of consecutive blocks of norms (upper bounds), None if not finite."""
+    return [_norm(norms[a:a + cell]) for a in range(0, len(norms), cell)]
 
 
 def _signs(rng, count):
@@ -290,7 +285,8 @@ class OutputCheck:
             return 1.0
         if b <= 0:
             return 0.0
-        return min(0.5, 2.0 * math.exp(-margin * margin / (2.0 * b * b)))
+        z = margin / b
+        return min(0.5, 2.0 * math.exp(-0.5 * z * z))
 
     def to_dict(self):
         t, v = (None, None) if self.worst_cell is None else self.tolerances(self.worst_cell)[:2]
@@ -375,55 +371,97 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=None, seed=0,
     list).  trials: sign trials (default: default_trials); seed: of the
     signs and sampled elements; false_alarm: the chance that a correct
     backend fails, at most, over the whole check (projections; the sampled
-    elements never raise one); worst_case: line sums of bounds instead of
+    elements never raise one); worst_case: sums of bounds instead of
     Hoeffding; cell: elements per projected cell; samples: a
     sampling.Plan (default: Plan.default(...)), or False for none;
     fingerprint_check: fail an output whose sampled errors are larger than
     correct rounding makes them (sampling.py), with false-alarm probability
     fingerprint_false_alarm (default: false_alarm).  Shapes must already be
-    right (the caller checks them).  Returns a Verification."""
-    n, d, m = _shapes(x, w, b, dy)
-    x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
-    y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
-    b = as_matrix(b, (m,)) if b is not None else None
-    db = as_matrix(db, (m,)) if db is not None else None
-    if not false_alarm > 0 or false_alarm >= 1:
-        raise ValueError("false_alarm must be in (0, 1), not %r" % (false_alarm,))
-    cell = max(1, int(cell))
-    if trials is None:
-        trials = default_trials(n, d, m, cell)
-    result = Verification(n, d, m, dtype, trials, seed, false_alarm, worst_case, cell)
-    rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+    right (the caller checks them).  Returns a Verification.
 
-    by, bd = min(cell, m) or 1, min(cell, d) or 1      # cell sizes along M and D
-    nby, nbd = _blocks(m, by), _blocks(d, bd)
-    tests = trials * (n * nby + n * nbd + nbd * m)
-    result.tests = tests
-    t = None if worst_case else hoeffding_t(tests, false_alarm)
-    result.t = t
+    Same as prepare(x, w, b, dy, dtype, ...).finish(y, dx, dw, db)."""
+    plan = prepare(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell, samples,
+                   fingerprint_check, fingerprint_false_alarm)
+    return plan.finish(y, dx, dw, db)
 
-    ctx = _Context(x, w, b, dy, n, d, m, dtype, t, by, bd)
-    cy = OutputCheck("y", n, nby, by, d + (1 if b is not None else 0), trials,
-                     lambda i, j: i * nby + j // by)
-    cdx = OutputCheck("dx", n, nbd, bd, m, trials, lambda i, k: i * nbd + k // bd)
-    cdw = OutputCheck("dw", m, nbd, bd, n, trials, lambda k, j: (k // bd) * m + j)
-    for c in (cy, cdx, cdw):
-        c.t = t
-    ctx.check_y(cy, y, rng, trials)
-    ctx.check_dx(cdx, dx, rng, trials)
-    ctx.check_dw(cdw, dw, rng, trials)
-    result.outputs = [cy, cdx, cdw]
-    if b is not None:
-        result.outputs.append(_check_db(dy, db, n, m, dtype))
-    if samples is not False:
-        from . import sampling
-        plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
-        fa = fingerprint_false_alarm if fingerprint_false_alarm is not None else false_alarm
-        sampling.run(plan, ctx, {"y": (cy, y), "dx": (cdx, dx), "dw": (cdw, dw)},
-                     rng, fingerprint_check, fa)
-        if fingerprint_check:
-            result.fingerprint_false_alarm = fa
-    return result
+
+def prepare(x, w, b, dy, dtype, trials=None, seed=0, false_alarm=FALSE_ALARM,
+            worst_case=False, cell=CELL, samples=None, fingerprint_check=False,
+            fingerprint_false_alarm=None):
+    """Everything of a verification that the inputs and the signs decide:
+    the signs, the reference side of every cell, the tolerances' input
+    terms, the sampled elements' exact values.  The sized runner does this
+    in its own process while the backend computes in its worker (the signs
+    are never sent there).  Arguments as verify's; returns a Prepared."""
+    return Prepared(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
+                    samples, fingerprint_check, fingerprint_false_alarm)
+
+
+class Prepared:
+    """A verification prepared from the inputs (prepare); finish() judges outputs."""
+
+    def __init__(self, x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
+                 samples, fingerprint_check, fingerprint_false_alarm):
+        n, d, m = _shapes(x, w, b, dy)
+        x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
+        b = as_matrix(b, (m,)) if b is not None else None
+        if not false_alarm > 0 or false_alarm >= 1:
+            raise ValueError("false_alarm must be in (0, 1), not %r" % (false_alarm,))
+        cell = max(1, int(cell))
+        if trials is None:
+            trials = default_trials(n, d, m, cell)
+        self.n, self.d, self.m, self.dtype = n, d, m, dtype
+        self.trials, self.seed, self.false_alarm = trials, seed, false_alarm
+        self.worst_case, self.cell = worst_case, cell
+        self.fingerprint_check = fingerprint_check
+        self.fingerprint_false_alarm = (fingerprint_false_alarm
+                                        if fingerprint_false_alarm is not None else false_alarm)
+        rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+        by, bd = min(cell, m) or 1, min(cell, d) or 1      # cell sizes along M and D
+        self.by, self.bd = by, bd
+        nby, nbd = _blocks(m, by), _blocks(d, bd)
+        self.tests = trials * (n * nby + n * nbd + nbd * m)
+        self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
+        self.bias = b is not None
+        ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd)
+        self.checks = [
+            OutputCheck("y", n, nby, by, d + (1 if b is not None else 0), trials,
+                        lambda i, j: i * nby + j // by),
+            OutputCheck("dx", n, nbd, bd, m, trials, lambda i, k: i * nbd + k // bd),
+            OutputCheck("dw", m, nbd, bd, n, trials, lambda k, j: (k // bd) * m + j)]
+        for c in self.checks:
+            c.t = self.t
+        self.parts = [ctx.prepare_y(self.checks[0], rng, trials),
+                      ctx.prepare_dx(self.checks[1], rng, trials),
+                      ctx.prepare_dw(self.checks[2], rng, trials)]
+        self.samples = None
+        if samples is not False:
+            from . import sampling
+            plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
+            self.samples = sampling.prepare(plan, ctx, self.checks, rng)
+        ctx.release()
+
+    def finish(self, y, dx, dw, db):
+        """The Verification of these outputs: y (N, M), dx (N, D), dw (D, M),
+        db (M,) or None (flat.Matrix or nested lists)."""
+        n, d, m = self.n, self.d, self.m
+        y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
+        db = as_matrix(db, (m,)) if db is not None else None
+        result = Verification(n, d, m, self.dtype, self.trials, self.seed, self.false_alarm,
+                              self.worst_case, self.cell)
+        result.t, result.tests = self.t, self.tests
+        for part, out in zip(self.parts, (y, dx, dw)):
+            part(out)
+        result.outputs = list(self.checks)
+        if self.bias:
+            result.outputs.append(_check_db(self.ctx.dy, db, n, m, self.dtype))
+        if self.samples is not None:
+            from . import sampling
+            sampling.finish(self.samples, {"y": y, "dx": dx, "dw": dw}, self.dtype,
+                            self.fingerprint_check, self.fingerprint_false_alarm)
+            if self.fingerprint_check:
+                result.fingerprint_false_alarm = self.fingerprint_false_alarm
+        return result
 
 
 class _Context:
@@ -444,14 +482,28 @@ class _Context:
         self._xt = self._dyt = None
         w_rows = [_norm(w.values[k * m:(k + 1) * m]) for k in range(d)]      # ‖W_k‖₂
         self.finite = None not in w_rows and None not in self.x_norms \
-            and None not in self.dy_norms
+            and None not in self.dy_norms \
+            and (self.bl is None or None not in [_norm(self.bl)])
         self.w_row_norms = w_rows
         self.grid = None
         if self.finite and not _JIT and packed.available():
+            bounds = [max(w_rows[a:a + bd]) for a in range(0, d, bd)]     # ≥ max |W| a block
             try:
-                self.grid = packed.Packed(w, max(w_rows) if w_rows else 0.0)
+                self.grid = packed.Packed(w, bounds, bd, max(by, bd))
             except ValueError:                                # beyond the packed range
                 pass
+        # Σ_K step_K·Σ_{k∈K}|X_ik|: what W's grid adds to X_i·(W_J r_J), per entry of J
+        self.x_grid = [0.0] * n
+        if self.grid is not None:
+            steps = self.grid.steps
+            for i in range(n):
+                row = self.xr[i]
+                self.x_grid[i] = sum([_abs_sum(row[c * bd:c * bd + bd]) * steps[c]
+                                      for c in range(len(steps))]) * (1 + 2.0 ** -50)
+
+    def release(self):
+        """Drop what only preparing needed (W's grid)."""
+        self.grid = None
 
     # -- shared pieces ----------------------------------------------------------
 
@@ -476,23 +528,29 @@ class _Context:
             return out
         return [_norm(w.col(j)) for j in range(m)]
 
-    def _fail_nonfinite(self, check, why):
-        check.failed_cells = check.cells or 1
-        check.message = "%s not verified: %s" % (check.name, why)
-        check.worst_ratio = float("inf")
+    @staticmethod
+    def _unverifiable(check, why):
+        """finish() of an output that cannot be verified: it fails, saying why."""
         check.tolerances = lambda cell: (0.0, 0.0, 0.0)
+
+        def finish(out):
+            check.failed_cells = check.cells or 1
+            check.message = "%s not verified: %s" % (check.name, why)
+            check.worst_ratio = float("inf")
+        return finish
 
     # -- Y = X W + b: cells (i, J) ------------------------------------------------
 
-    def check_y(self, check, y, rng, trials):
+    def prepare_y(self, check, rng, trials):
+        """Signs and reference side of Y's cells; returns finish(y)."""
         n, d, m, by = self.n, self.d, self.m, self.by
         nb = check.blocks
         if not self.finite:
-            return self._fail_nonfinite(check, "an input has an infinite or NaN entry")
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
         alpha, kappa = linear_bound(check.k, self.dtype)
         cols = self.w_col_norms()                              # (M,)
         if None in cols:
-            return self._fail_nonfinite(check, "W has a column with no finite norm")
+            return self._unverifiable(check, "W has a column with no finite norm")
         wf = _block_norms(cols, by)                            # ‖W_{:,J}‖_F, (blocks,)
         bl = self.bl
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
@@ -501,10 +559,11 @@ class _Context:
         bmag = [[alpha * (xn * wf[c] + bn[c]) * _UP + kappa * math.sqrt(sizes[c])
                  for c in range(nb)] for xn in self.x_norms]
         tt = self._t_of(bmag, sizes, by_line=True)
-        yrows = y.row_lists()
-        yabs = [[_abs_sum(r[c * by:c * by + by]) for c in range(nb)] for r in yrows]
         g_d = gamma(d + 2, _U)
-        vmax = [[0.0] * nb for _ in range(n)]
+        g_n = [gamma(size + 1, _U) for size in sizes]
+        bias_err = [g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0
+                    for c in range(nb)]
+        runs = []
         for trial in range(trials):
             r = _signs(rng, m)                                 # r ∈ {±1}^M
             vs, grid_err = self._w_block_sums_along(r, by)     # W_J r_J, (blocks,) of (D,)
@@ -513,75 +572,99 @@ class _Context:
             if bl is not None:
                 br = list(map(mul, bl, r))
                 bsum = [sum(br[c * by:c * by + by]) for c in range(nb)]
+            refs, vrefs = [], []
             for i in range(n):
-                xi = self.xr[i]
-                yr = list(map(mul, yrows[i], r))
-                got = [sum(yr[c * by:c * by + by]) for c in range(nb)]
+                xi, xn = self.xr[i], self.x_norms[i]
                 ref = [_dot(xi, vs[c]) + bsum[c] for c in range(nb)]
-                diffs = list(map(abs, map(sub, got, ref)))
-                tols = []
-                xn, x1 = self.x_norms[i], self.x_abs[i]
-                for c in range(nb):
-                    g_n = gamma(sizes[c] + 1, _U)
-                    v_got = g_n * yabs[i][c]
-                    v_ref = ((g_d + 2 * _U) * xn * vnorm[c] + x1 * grid_err[c]
-                             + g_n * (bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0)
-                             + _U * abs(ref[c]))
-                    v = ((1 + 2 * _U) * (v_got + v_ref) + _U * tt[i][c]) * _UP
-                    if v > vmax[i][c]:
-                        vmax[i][c] = v
-                    tols.append((tt[i][c] + v) * _UP)
-                check.note_many(trial, i * nb, diffs, tols)
+                refs.append(ref)
+                vrefs.append([(g_d + 2 * _U) * xn * vnorm[c] + grid_err(i, c) + bias_err[c]
+                              + _U * abs(ref[c]) for c in range(nb)])
+            runs.append((r, refs, vrefs))
+        vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
 
+        def finish(y):
+            yrows = y.row_lists()
+            for i in range(n):
+                row = yrows[i]
+                gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
+                for trial in range(trials):
+                    r, refs, vrefs = runs[trial]
+                    yr = list(map(mul, row, r))
+                    got = [sum(yr[c * by:c * by + by]) for c in range(nb)]
+                    diffs = list(map(abs, map(sub, got, refs[i])))
+                    tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
+                    check.note_many(trial, i * nb, diffs, tols)
+        return finish
+
+    @staticmethod
+    def _tolerances(trow, vgot, vref, vmax):
+        """T + V per cell of a line, V = (1 + 2u)(V_got + V_ref) + u·T; keeps
+        the largest V of each cell in vmax."""
+        out = []
+        for c in range(len(trow)):
+            v = ((1 + 2 * _U) * (vgot[c] + vref[c]) + _U * trow[c]) * _UP
+            if v > vmax[c]:
+                vmax[c] = v
+            out.append((trow[c] + v) * _UP)
+        return out
+
     # -- dX = dY Wᵀ: cells (i, K) ------------------------------------------------
 
-    def check_dx(self, check, dx, rng, trials):
+    def prepare_dx(self, check, rng, trials):
+        """Signs and reference side of dX's cells; returns finish(dx)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         nb = check.blocks
         if not self.finite:
-            return self._fail_nonfinite(check, "an input has an infinite or NaN entry")
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
         alpha, kappa = linear_bound(check.k, self.dtype)
         wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
         sizes = [min(bd, d - c * bd) for c in range(nb)]
         bmag = [[alpha * dn * wf[c] * _UP + kappa * math.sqrt(sizes[c]) for c in range(nb)]
                 for dn in self.dy_norms]
         tt = self._t_of(bmag, sizes, by_line=True)
-        rows = dx.row_lists()
-        rabs = [[_abs_sum(r[c * bd:c * bd + bd]) for c in range(nb)] for r in rows]
         g_m = gamma(m + 2, _U)
-        vmax = [[0.0] * nb for _ in range(n)]
+        g_n = [gamma(size + 1, _U) for size in sizes]
+        runs = []
         for trial in range(trials):
             r = _signs(rng, d)                                 # r ∈ {±1}^D
             us, grid_err = self._w_block_sums_down(r, bd)      # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
+            refs, vrefs = [], []
             for i in range(n):
-                dyi = self.dyr[i]
-                xr = list(map(mul, rows[i], r))
-                got = [sum(xr[c * bd:c * bd + bd]) for c in range(nb)]
+                dyi, dn, d1 = self.dyr[i], self.dy_norms[i], self.dy_abs[i]
                 ref = [_dot(dyi, us[c]) for c in range(nb)]
-                diffs = list(map(abs, map(sub, got, ref)))
-                tols = []
-                dn, d1 = self.dy_norms[i], self.dy_abs[i]
-                for c in range(nb):
-                    v_got = gamma(sizes[c] + 1, _U) * rabs[i][c]
-                    v_ref = (g_m + 2 * _U) * dn * unorm[c] + d1 * grid_err[c]
-                    v = ((1 + 2 * _U) * (v_got + v_ref) + _U * tt[i][c]) * _UP
-                    if v > vmax[i][c]:
-                        vmax[i][c] = v
-                    tols.append((tt[i][c] + v) * _UP)
-                check.note_many(trial, i * nb, diffs, tols)
+                refs.append(ref)
+                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + d1 * grid_err[c]
+                              for c in range(nb)])
+            runs.append((r, refs, vrefs))
+        vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
 
+        def finish(dx):
+            rows = dx.row_lists()
+            for i in range(n):
+                row = rows[i]
+                gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
+                for trial in range(trials):
+                    r, refs, vrefs = runs[trial]
+                    xr = list(map(mul, row, r))
+                    got = [sum(xr[c * bd:c * bd + bd]) for c in range(nb)]
+                    diffs = list(map(abs, map(sub, got, refs[i])))
+                    tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
+                    check.note_many(trial, i * nb, diffs, tols)
+        return finish
+
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
-    def check_dw(self, check, dw, rng, trials):
+    def prepare_dw(self, check, rng, trials):
+        """Signs and reference side of dW's cells; returns finish(dw)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         nb = check.blocks
         if not self.finite:
-            return self._fail_nonfinite(check, "an input has an infinite or NaN entry")
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
         alpha, kappa = linear_bound(check.k, self.dtype)
         xt, dyt = self.xt(), self.dyt()
         xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
@@ -592,40 +675,62 @@ class _Context:
                 for c in range(nb)]
         tt = self._t_of(bmag, sizes, by_line=False)
         g_n = gamma(n + 2, _U)
-        vcell = []
+        # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
+        # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
+        # tolerance = (T + V)·UP with V = (base + slope·‖u‖)·UP, where
+        # base = (1 + 2u)·V_got + u·T and slope = (1 + 2u)(γ_N + 2u)·‖dY_{:,j}‖:
+        # Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct backend (an
+        # incorrect one only meets a stricter test); the dot's rounding
+        # γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖‖dY_{:,j}‖, u's own u·‖u‖‖dY_{:,j}‖.
+        base, slope = [], []
+        up2 = _UP * _UP
         for c in range(nb):
-            # Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct backend
-            # (an incorrect one only meets a stricter test); ‖a_K‖₂ ≤ √n·‖X_{:,K}‖_F
             root = math.sqrt(sizes[c])
-            g_k = gamma(sizes[c] + 1, _U)
-            row = []
-            for j in range(m):
-                mag = xf[c] * dcn[j] * _UP
-                v_got = g_k * ((1 + alpha) * root * mag + sizes[c] * kappa)
-                v_ref = (g_k + g_n * (1 + g_k)) * root * mag
-                row.append(((1 + 2 * _U) * (v_got + v_ref) + _U * tt[c][j]) * _UP)
-            vcell.append(row)
-        tols = [list(map(lambda a, v: (a + v) * _UP, tt[c], vcell[c])) for c in range(nb)]
-        values = dw.values
+            g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
+            base.append([(tt[c][j] + ((1 + 2 * _U) * g_k * ((1 + alpha) * root * xf[c]
+                                                           * dcn[j] * _UP
+                                                           + sizes[c] * kappa)
+                                      + _U * tt[c][j]) * _UP) * _UP for j in range(m)])
+            slope.append([(1 + 2 * _U) * (g_n + 2 * _U) * dn * up2 * _UP for dn in dcn])
+        runs = []
+        unmax = [0.0] * nb
         for trial in range(trials):
             r = _signs(rng, d)                                 # r ∈ {±1}^D
+            blocks = []
             for c in range(nb):
                 a = c * bd
-                plus, minus = [], []
-                for k in range(a, a + sizes[c]):
-                    (plus if r[k] > 0 else minus).append(values[k * m:(k + 1) * m])
-                got = _column_sums(plus, m)
-                if minus:
-                    got = list(map(sub, got, _column_sums(minus, m)))
-                u = [0.0] * n                                  # X_{:,K} r_K, (N,)
-                for k in range(a, a + sizes[c]):
-                    col = xt[k]
-                    u = list(map(_plus if r[k] > 0 else sub, u, col))
-                ref = list(map(_dot, repeat(u, m), dyt))       # (M,)
-                diffs = list(map(abs, map(sub, got, ref)))
-                check.note_many(trial, c * m, diffs, tols[c])
-        check.tolerances = lambda cell: (tt[cell // m][cell % m], vcell[cell // m][cell % m],
-                                         bmag[cell // m][cell % m])
+                # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
+                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])])
+                     for i in range(n)]
+                un = (_norm(u) or 0.0) * (1 + 2 * _U)          # ≥ ‖exact X_{:,K} r_K‖₂
+                if un > unmax[c]:
+                    unmax[c] = un
+                blocks.append((list(map(_dot, repeat(u, m), dyt)), un))   # (M,)
+            runs.append((r, blocks))
+        check.tolerances = lambda cell: (
+            tt[cell // m][cell % m],
+            base[cell // m][cell % m] / _UP - tt[cell // m][cell % m]
+            + slope[cell // m][cell % m] * unmax[cell // m],
+            bmag[cell // m][cell % m])
+
+        def finish(dw):
+            values = dw.values
+            for trial in range(trials):
+                r, blocks = runs[trial]
+                for c in range(nb):
+                    a = c * bd
+                    plus, minus = [], []
+                    for k in range(a, a + sizes[c]):
+                        (plus if r[k] > 0 else minus).append(values[k * m:(k + 1) * m])
+                    got = _column_sums(plus, m, exact)
+                    if minus:
+                        got = list(map(sub, got, _column_sums(minus, m, exact)))
+                    ref, un = blocks[c]
+                    diffs = list(map(abs, map(sub, got, ref)))
+                    tols = list(map(_plus, base[c], map(mul, slope[c], repeat(un, m))))
+                    check.note_many(trial, c * m, diffs, tols)
+        return finish
 
     def _t_of(self, bmag, sizes, by_line):
         """T per cell from its ‖β‖₂ bound B: t·B (Hoeffding), or in the worst
@@ -645,32 +750,35 @@ class _Context:
     # -- W's block sums ----------------------------------------------------------
 
     def _w_block_sums_along(self, r, block):
-        """([W_J r_J (D,) for each block J], [grid error per block])."""
+        """([W_J r_J (D,) for each block J], error(i, J)): error bounds
+        Σ_k |X_ik|·|entry k's error| (the grid's, or the float sums')."""
         m, d = self.m, self.d
         nb = _blocks(m, block)
         if self.grid is not None:
             sums = self.grid.along_rows([r], block)[0]
-            step = self.grid.step
-            return sums, [packed.grid_error(min(block, m - c * block), step)
-                          for c in range(nb)]
-        # floats: each row's blocks, error γ_n·Σ|w| per entry (into V through
-        # the entry's own rounding: bounded below by the reference's γ terms)
+            xg = self.x_grid
+            half = [0.5 * (min(block, m - c * block) + 1) * (1 + 2.0 ** -52)
+                    for c in range(nb)]
+            return sums, lambda i, c: half[c] * xg[i]
+        # floats: each row's blocks
         sums = [[0.0] * d for _ in range(nb)]
         w = self.w.values
         for k in range(d):
             row = list(map(mul, w[k * m:(k + 1) * m], r))
             for c in range(nb):
                 sums[c][k] = sum(row[c * block:c * block + block])
-        return sums, self._float_grid_errors(nb, block, m)
+        err = self._float_grid_errors(nb, block, m)
+        xa = self.x_abs
+        return sums, lambda i, c: xa[i] * err[c]
 
     def _w_block_sums_down(self, r, block):
-        """([W_Kᵀ r_K (M,) for each block K], [grid error per block])."""
+        """([W_Kᵀ r_K (M,) for each block K], [error per entry, per block])."""
         m, d = self.m, self.d
         nb = _blocks(d, block)
         if self.grid is not None:
-            sums = self.grid.down_columns([r], block)[0]
-            step = self.grid.step
-            return sums, [packed.grid_error(min(block, d - c * block), step)
+            sums = self.grid.down_columns([r])[0]
+            steps = self.grid.steps
+            return sums, [packed.grid_error(min(block, d - c * block), steps[c])
                           for c in range(nb)]
         w = self.w.values
         sums = []
@@ -683,9 +791,8 @@ class _Context:
         return sums, self._float_grid_errors(nb, block, d)
 
     def _float_grid_errors(self, nb, block, length):
-        """Bound on |float block sum − exact| per entry: γ_n·max over entries
-        of Σ_{block}|w|, through the row norms (‖·‖₁ ≤ √n‖·‖₂ ≤ √n·max‖W_k‖₂
-        for blocks along rows; √n·max_k |w| ≤ √n·max‖W_k‖₂ down columns)."""
+        """Bound on |float block sum − exact| per entry: γ_n·Σ_{block}|w|
+        ≤ γ_n·n·max|W| ≤ γ_n·n·max_k ‖W_k‖₂."""
         wmax = max(self.w_row_norms) if self.w_row_norms else 0.0
         out = []
         for c in range(nb):
@@ -698,12 +805,15 @@ def _plus(a, b):
     return a + b
 
 
-def _column_sums(rows, width):
-    """Σ of equal-length rows (arrays or lists), (width,)."""
+def _column_sums(rows, width, exact=False):
+    """Σ of equal-length rows (arrays or lists), (width,); exact: each
+    correctly rounded (math.fsum)."""
     if not rows:
         return [0.0] * width
     if len(rows) == 1:
         return rows[0].tolist() if hasattr(rows[0], "tolist") else list(rows[0])
+    if exact:
+        return list(map(fsum, zip(*rows)))
     if _JIT:
         out = list(rows[0])
         for k in range(1, len(rows)):

@@ -12,16 +12,16 @@ Kinds (docs/verification.md, "Inputs"):
     integers   integers in [-R, R], R = min(31, ⌊√(2^p / K)⌋): every partial sum of
                K products is an integer below 2^p, so a correct kernel is exact
                (p = 24 for float32, 53 for float64; K the longest reduction)
-    wide       sign random, |v| log-uniform over 2^-32 .. 2^32 (64 binades)
-    tiny       sign random, |v| in 2^-79 .. 2^-48 (float32) or 2^-527 .. 2^-496
-               (float64): products straddle the smallest normal, where gradual
-               underflow and flush-to-zero differ
+    wide       sign random, |v| log-uniform over [2^-15, 1) (16 binades)
+    tiny       sign random, |v| in [2^-71, 2^-63) (float32) or [2^-519, 2^-511)
+               (float64): every product is below the smallest normal, where
+               gradual underflow and flush-to-zero differ
     same-sign  like normal, all positive: no cancellation in any sum
 
     mixed      (the default) each matrix in contiguous bands of rows, one kind per
-               band: normal, wide, integers, tiny, same-sign (a vector is normal).
-               W's bands run along D, so every element of Y and dX sums over all
-               five kinds; X's and dY's along N.
+               band: normal, wide, integers (scaled by 2^-5, so |v| < 1), tiny,
+               same-sign (a vector is normal).  W's bands run along D, so every
+               element of Y and dX sums over all five kinds; X's and dY's along N.
 
 Every value is made from random bytes without a Python-level loop: 8 random
 bytes a value are read as an IEEE double whose two top bytes (sign, exponent
@@ -66,11 +66,11 @@ def _exponent_tables(kind, dtype):
         hs = [63]
         ls = [14] * 8 + [13] * 4 + [12] * 2 + [11, 10]
     elif kind == "wide":
-        hs = [62, 63, 64, 65]                         # e in [992, 1055]
-        ls = list(range(16))
+        hs = [63]                                     # e in [1008, 1023)
+        ls = list(range(15)) + [14]
     elif kind == "tiny":
-        hs = [59, 60] if dtype == "float32" else [31, 32]
-        ls = list(range(16))
+        hs = [59] if dtype == "float32" else [31]     # e in 944 + [8, 16), 496 + [8, 16)
+        ls = list(range(8, 16)) * 2
     else:
         raise ValueError("no exponent table for kind %r" % (kind,))
     t7 = bytearray(256)
@@ -82,10 +82,10 @@ def _exponent_tables(kind, dtype):
     return bytes(t7), bytes(t6)
 
 
-def _integer_tables(limit):
-    """(byte 7, byte 6) of the doubles -limit .. limit (|v| ≤ 31: the
-    mantissa after the leading 1 fits byte 6's low nibble; bytes 0-5 zero),
-    chosen by one random byte (modulo 2·limit + 1)."""
+def _integer_tables(limit, shift=0):
+    """(byte 7, byte 6) of the doubles (-limit .. limit)·2^-shift (|v| ≤ 31:
+    the mantissa after the leading 1 fits byte 6's low nibble; bytes 0-5
+    zero), chosen by one random byte (modulo 2·limit + 1)."""
     t7 = bytearray(256)
     t6 = bytearray(256)
     for r in range(256):
@@ -96,7 +96,7 @@ def _integer_tables(limit):
         top = 0
         while (a >> (top + 1)) != 0:
             top += 1
-        e = 1023 + top
+        e = 1023 + top - shift
         mant = (a - (1 << top)) << (4 - top)          # 4 bits below the leading 1
         t7[r] = (0x80 if v < 0 else 0) | (e >> 4)
         t6[r] = ((e & 0x0F) << 4) | mant
@@ -116,14 +116,15 @@ def _random_bytes(seed, count):
         return gen.getrandbits(8 * count).to_bytes(count, "little")
 
 
-def values(kind, count, dtype, seed, k=1):
+def values(kind, count, dtype, seed, k=1, shift=0):
     """count values of one kind (not 'mixed') as an array('d'), rounded to
-    dtype; k is the longest reduction they enter (for 'integers')."""
+    dtype; k is the longest reduction they enter (for 'integers', which
+    are scaled by 2^-shift)."""
     if dtype not in _BITS:
         raise ValueError("dtype must be float64 or float32, not %r" % (dtype,))
     raw = bytearray(_random_bytes(seed, 8 * count))
     if kind == "integers":
-        t7, t6 = _integer_tables(integer_limit(k, dtype))
+        t7, t6 = _integer_tables(integer_limit(k, dtype), shift)
         picks = bytes(raw[7::8])
         raw = bytearray(8 * count)
         raw[7::8] = picks.translate(t7)
@@ -159,7 +160,7 @@ def matrix(kind, rows, cols, dtype, seed, k=1):
         stop = (rows * (band + 1)) // bands
         if stop > start:
             out.extend(values(MIXED[band], (stop - start) * cols, dtype,
-                              seed * 8 + band, k))
+                              (seed * 8 + band) & ((1 << 64) - 1), k, 5))
         start = stop
     return out
 

@@ -21,7 +21,10 @@ memory speed (4096 integers of 32 KiB in about 10 ms); the known offsets
 are subtracted once per block and the fields read back.  Q leaves room for any sum of
 K (or L) fields in 63 bits.
 
-A ± sum of n entries decoded this way differs from the exact one by at most
+Each block of rows has its own grid (step from the block's own bound), so
+rows of small entries keep their digits next to rows of large ones.  A ± sum
+of n entries of one row block decoded this way differs from the exact one
+by at most
 
     n·step/2 + u·(Σ|a| + n·step/2)          u = 2⁻⁵³ (the decoded float)
 
@@ -42,13 +45,14 @@ def _word(value):
     return int.from_bytes(array("d", [value]), sys.byteorder)
 
 
-def _block_sums(vectors, count, signs, block, length, step, word):
+def _block_sums(vectors, count, signs, block, decode, offset):
     """[[Σ_{k in block c} r_k·v_k for each block c] for each trial]: `count`
-    packed vectors of `length` fields, made one at a time by `vectors` (an
-    iterator, so that they need not all be held), cut into blocks of `block`
-    consecutive vectors; signs[t][k] is r_k (+1 or -1) in trial t.  Each
-    vector is added into (or subtracted from) its block's sum once per
-    trial; each sum is then decoded once.  Floats, (length,) a block."""
+    packed vectors, made one at a time by `vectors` (an iterator, so that
+    they need not all be held), cut into blocks of `block` consecutive
+    vectors; signs[t][k] is r_k (+1 or -1) in trial t.  Each vector is added
+    into (or subtracted from) its block's sum once per trial; offset(c, net)
+    is the integer to add to block c's sum (its bias, less net times the
+    vectors' known offsets) and decode(c, integer) its floats."""
     blocks = (count + block - 1) // block
     trials = len(signs)
     acc = [[0] * blocks for _ in range(trials)]
@@ -64,62 +68,89 @@ def _block_sums(vectors, count, signs, block, length, step, word):
                 acc[t][c] -= v
                 net[t][c] -= 1
         k += 1
-    ones = ((1 << (64 * length)) - 1) // ((1 << 64) - 1)       # Σ_l 2^(64 l)
-    bias = 1 << _BIAS_BITS
-    out = []
-    for t in range(trials):
-        row = []
-        for c in range(blocks):
-            exact = acc[t][c] + (bias - net[t][c] * word) * ones
-            fields = array("Q", exact.to_bytes(8 * length, sys.byteorder))
-            row.append([(f - bias) * step for f in fields])
-        out.append(row)
-    return out
+    return [[decode(c, acc[t][c] + offset(c, net[t][c])) for c in range(blocks)]
+            for t in range(trials)]
 
 
 class Packed:
-    """A (K, L) rounded to one grid, ready to be summed along rows or columns.
+    """A (K, L) rounded to a grid per block of `block` rows, ready to be
+    summed along rows (over blocks of columns) or down columns (over the
+    same blocks of rows).
 
-    matrix: a flat.Matrix of shape (K, L); bound ≥ max |A| (finite).
-    Raises ValueError if bound is beyond what the rounding trick covers
+    matrix: a flat.Matrix of shape (K, L); bounds[c] ≥ max |A[k][l]| over
+    the rows k of block c (finite); terms: the most entries one sum adds.
+    Raises ValueError if a bound is beyond what the rounding trick covers
     (2^(971+Q), about 2^1021); callers then sum floats.
     """
 
-    def __init__(self, matrix, bound):
+    def __init__(self, matrix, bounds, block, terms):
         k, length = matrix.shape
-        bits = min(50, 62 - _bit_length(max(k, length, 1)))     # Q
-        exponent = _exponent(bound) - bits
-        if exponent < -1074:
-            exponent = -1074                # every double is a multiple of 2^-1074
-        if exponent > 971:                  # 1.5·2^(52+e) must stay below 2^1024
-            raise ValueError("entries up to %r are beyond the packed range" % (bound,))
-        self.step = 2.0 ** exponent
-        magic = 1.5 * 2.0 ** (52 + exponent)
-        self._word = _word(magic)
+        bits = min(50, 62 - _bit_length(max(terms, 1)))           # Q
+        self.block, self.k, self.l = block, k, length
+        self.steps, magics, self._words_of = [], [], []
+        for bound in bounds:
+            exponent = _exponent(bound) - bits
+            if exponent < -1074:
+                exponent = -1074            # every double is a multiple of 2^-1074
+            if exponent > 971:              # 1.5·2^(52+e) must stay below 2^1024
+                raise ValueError("entries up to %r are beyond the packed range" % (bound,))
+            self.steps.append(2.0 ** exponent)
+            magics.append(1.5 * 2.0 ** (52 + exponent))
+            self._words_of.append(_word(magics[-1]))
         words = array("d", [0.0]) * (k * length)      # (K·L,), filled row by row
         values = matrix.values
         start = 0
-        for _ in range(k):
+        for row in range(k):
+            magic = magics[row // block]
             stop = start + length
             words[start:stop] = array("d", [v + magic for v in values[start:stop]])
             start = stop
         self._words = words
-        self.k, self.l = k, length
+        self._bias = 1 << _BIAS_BITS
+
+    def row_step(self, row):
+        return self.steps[row // self.block]
 
     def along_rows(self, signs, block):
         """[[Σ_{l in block c} r_l·A[:, l] for each block c] per trial], (K,)
         each: ± sums along each row over blocks of `block` columns; signs[t]
         is r (L,) in trial t."""
-        words, order, l = self._words, sys.byteorder, self.l
-        columns = (int.from_bytes(words[j::l], order) for j in range(l))
-        return _block_sums(columns, l, signs, block, self.k, self.step, self._word)
+        words, order, l, k = self._words, sys.byteorder, self.l, self.k
+        bias = self._bias
+        ones = _ones(k)
+        offsets = 0                                   # Σ_k word(row k)·2^(64 k)
+        for r in range(k - 1, -1, -1):
+            offsets = (offsets << 64) | self._words_of[r // self.block]
+        steps = [self.steps[r // self.block] for r in range(k)]
 
-    def down_columns(self, signs, block):
-        """[[Σ_{k in block c} r_k·A[k] for each block c] per trial], (L,)
-        each: ± sums of blocks of `block` rows; signs[t] is r (K,)."""
+        def decode(c, exact):
+            fields = array("Q", exact.to_bytes(8 * k, order))
+            return [(f - bias) * s for f, s in zip(fields, steps)]
+
+        columns = (int.from_bytes(words[j::l], order) for j in range(l))
+        return _block_sums(columns, l, signs, block, decode,
+                           lambda c, net: bias * ones - net * offsets)
+
+    def down_columns(self, signs):
+        """[[Σ_{k in block c} r_k·A[k] for each block c of rows] per trial],
+        (L,) each; signs[t] is r (K,)."""
         view, order, l = memoryview(self._words), sys.byteorder, self.l
+        bias = self._bias
+        ones = _ones(l)
+
+        def decode(c, exact):
+            step = self.steps[c]
+            fields = array("Q", exact.to_bytes(8 * l, order))
+            return [(f - bias) * step for f in fields]
+
         rows = (int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k))
-        return _block_sums(rows, self.k, signs, block, l, self.step, self._word)
+        return _block_sums(rows, self.k, signs, self.block, decode,
+                           lambda c, net: (bias - net * self._words_of[c]) * ones)
+
+
+def _ones(length):
+    """Σ_l 2^(64 l) over length fields."""
+    return ((1 << (64 * length)) - 1) // ((1 << 64) - 1)
 
 
 def grid_error(count, step):
@@ -154,8 +185,8 @@ def available():
         try:
             from .flat import Matrix
             values = array("d", [1.0, -2.5, 0.375, -0.75, 3.0, 2.0 ** -30])
-            p = Packed(Matrix(values, (2, 3)), 3.0)
-            down = p.down_columns([[1, -1]], 2)                  # r = (+1, −1)
+            p = Packed(Matrix(values, (2, 3)), [3.0], 2, 3)
+            down = p.down_columns([[1, -1]])                     # r = (+1, −1)
             along = p.along_rows([[-1, 1, 1], [-1, -1, 1]], 2)   # blocks {0, 1}, {2}
             _available = (
                 down == [[[1.75, -5.5, 0.375 - 2.0 ** -30]]]

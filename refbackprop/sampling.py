@@ -290,7 +290,7 @@ class _Exact:
         if extra is not None:
             products.append(extra)
         mag = fsum(map(abs, products))
-        rss = math.sqrt(fsum(map(mul, products, products)))
+        rss = _rss(products)
         if not is_finite(mag):
             ref, mag = exact_dot(a, b, extra)
             return ref, mag, rss
@@ -310,6 +310,17 @@ class _Exact:
         return fsum(terms), mag, rss
 
 
+def _rss(values):
+    """√(Σ v²) without underflow (math.hypot where it takes many arguments)."""
+    try:
+        return math.hypot(*values)
+    except TypeError:                                # MicroPython: two arguments
+        top = max(map(abs, values)) if values else 0.0
+        if not top > 0 or not is_finite(top):
+            return top
+        return top * math.sqrt(fsum([(v / top) * (v / top) for v in values]))
+
+
 # -- drawing and judging ---------------------------------------------------------
 
 def _pick(rng, count, limit):
@@ -327,18 +338,20 @@ def _pick(rng, count, limit):
     return out
 
 
-def run(plan, ctx, outputs, rng, fingerprint_check, false_alarm):
-    """Sample, judge and fingerprint each output; attach to its OutputCheck.
-    outputs: {name: (OutputCheck, Matrix of what the backend returned)}."""
-    n, d, m, dtype = ctx.n, ctx.d, ctx.m, ctx.dtype
-    exact = _Exact(dtype)
-    for name in ("y", "dx", "dw"):
-        if name not in plan.counts or name not in outputs:
+def prepare(plan, ctx, checks, rng):
+    """Draw each output's elements and compute their exact values and
+    bounds (the inputs decide them): [(check, Sample)] whose elements have
+    got = None until finish()."""
+    exact = _Exact(ctx.dtype)
+    shapes = {"y": (ctx.n, ctx.m), "dx": (ctx.n, ctx.d), "dw": (ctx.d, ctx.m)}
+    out = []
+    for check in checks:
+        name = check.name
+        if name not in plan.counts:
             continue
-        check, got = outputs[name]
         ncol, nrow, nrand = plan.counts[name]
-        rows_count, cols_count = got.shape
-        if rows_count == 0 or cols_count == 0:
+        rows_count, cols_count = shapes[name]
+        if rows_count == 0 or cols_count == 0 or not ctx.finite:
             continue
         columns = _pick(rng, ncol, cols_count)
         rows = _pick(rng, nrow, rows_count)
@@ -351,15 +364,27 @@ def run(plan, ctx, outputs, rng, fingerprint_check, false_alarm):
         for i in rows:
             wanted.extend((i, j) for j in range(cols_count))
         wanted.extend(randoms)
-        vals = got.values
         for (i, j) in wanted:
             ref, mag, rss = _reference(ctx, exact, name, i, j)
-            bound = element_bound(check.k, mag, ref, dtype)
-            floor = element_bound(check.k, 0.0, ref, dtype)
-            sample.elements.append(Element((i, j), vals[i * cols_count + j], ref, mag, rss,
-                                           bound, floor))
+            bound = element_bound(check.k, mag, ref, ctx.dtype)
+            floor = element_bound(check.k, 0.0, ref, ctx.dtype)
+            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor))
+        out.append((check, sample))
+    return out
+
+
+def finish(prepared, outputs, dtype, fingerprint_check, false_alarm):
+    """Read each sampled element from outputs ({name: flat.Matrix}), judge it,
+    and attach the Sample and its Fingerprint to the output's check."""
+    for check, sample in prepared:
+        got = outputs[check.name]
+        cols = got.shape[1]
+        vals = got.values
+        for e in sample.elements:
+            i, j = e.index
+            e.got = vals[i * cols + j]
         check.sampled = sample
-        check.fingerprint = Fingerprint(name, dtype, sample.elements, check.k,
+        check.fingerprint = Fingerprint(check.name, dtype, sample.elements, check.k,
                                         fingerprint_check, false_alarm)
 
 
