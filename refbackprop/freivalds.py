@@ -313,9 +313,11 @@ class Verification:
         self.n, self.d, self.m, self.dtype = n, d, m, dtype
         self.trials, self.seed = trials, seed
         self.false_alarm = 0.0 if worst_case else false_alarm
+        self.requested_false_alarm = false_alarm
         self.worst_case, self.cell = worst_case, cell
         self.t = None
         self.tests = 0
+        self.hoeffding_tests = 0
         self.outputs = []
         self.fingerprint_false_alarm = 0.0
 
@@ -338,7 +340,9 @@ class Verification:
                 "trials": self.trials, "seed": self.seed, "passed": self.passed,
                 "cell_size": self.cell, "worst_case": self.worst_case,
                 "hoeffding_t": json_float(self.t), "tests": self.tests,
+                "hoeffding_tests": self.hoeffding_tests,
                 "false_alarm": self.false_alarm,
+                "requested_false_alarm": self.requested_false_alarm,
                 "fingerprint_false_alarm": self.fingerprint_false_alarm,
                 "miss_probability": self.miss_probability,
                 "outputs": [o.to_dict() for o in self.outputs]}
@@ -422,6 +426,11 @@ class Prepared:
         nby, nbd = _blocks(m, by), _blocks(d, bd)
         self.tests = trials * (n * nby + n * nbd + nbd * m)
         self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
+        pairs = ([(min(by, m - c * by), trials * n) for c in range(nby)]
+                 + [(min(bd, d - c * bd), trials * (n + m)) for c in range(nbd)])
+        self.hoeffding_tests = hoeffding_cells(self.t, pairs)
+        # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
+        self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
         self.bias = b is not None
         ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd)
         self.checks = [
@@ -447,9 +456,11 @@ class Prepared:
         n, d, m = self.n, self.d, self.m
         y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
         db = as_matrix(db, (m,)) if db is not None else None
-        result = Verification(n, d, m, self.dtype, self.trials, self.seed, self.false_alarm,
+        result = Verification(n, d, m, self.dtype, self.trials, self.seed, self.risk,
                               self.worst_case, self.cell)
         result.t, result.tests = self.t, self.tests
+        result.hoeffding_tests = self.hoeffding_tests
+        result.requested_false_alarm = self.false_alarm
         for part, out in zip(self.parts, (y, dx, dw)):
             part(out)
         result.outputs = list(self.checks)
@@ -733,18 +744,19 @@ class _Context:
         return finish
 
     def _t_of(self, bmag, sizes, by_line):
-        """T per cell from its ‖β‖₂ bound B: t·B (Hoeffding), or in the worst
-        case √n·B ≥ Σβ.  bmag[line][block] (by_line) or bmag[block][line]."""
+        """T per cell from its ‖β‖₂ bound B: min(t, √n)·B — Hoeffding's t·B,
+        or √n·B ≥ Σβ (the worst case, no false alarm) where that is smaller
+        or where worst_case is set (t None).  bmag[line][block] (by_line) or
+        bmag[block][line]."""
         t = self.t
         out = []
         for a in range(len(bmag)):
             row = bmag[a]
-            if t is not None:
-                out.append([t * v * _UP for v in row])
-            elif by_line:
-                out.append([math.sqrt(sizes[c]) * row[c] * _UP for c in range(len(row))])
+            if by_line:
+                out.append([_factor(t, sizes[c]) * row[c] * _UP for c in range(len(row))])
             else:
-                out.append([math.sqrt(sizes[a]) * v * _UP for v in row])
+                f = _factor(t, sizes[a]) * _UP
+                out.append([f * v for v in row])
         return out
 
     # -- W's block sums ----------------------------------------------------------
@@ -799,6 +811,19 @@ class _Context:
             size = min(block, length - c * block)
             out.append(gamma(size + 1, _U) * size * wmax * _UP)
         return out
+
+
+def _factor(t, n):
+    """min(t, √n): Hoeffding's t, or the worst case's √n when smaller."""
+    root = math.sqrt(n) * (1 + 2 * _U)
+    return root if t is None or root <= t else t
+
+
+def hoeffding_cells(t, sizes_and_counts):
+    """How many cell tests rest on Hoeffding (√n > t), from (n, count) pairs."""
+    if t is None:
+        return 0
+    return sum(count for n, count in sizes_and_counts if _factor(t, n) == t)
 
 
 def _plus(a, b):

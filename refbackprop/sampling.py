@@ -404,11 +404,13 @@ def _reference(ctx, exact, name, i, j):
 def report_lines(v):
     """Text lines of a Verification: per output the projections, the
     thresholds, the sampled elements and the fingerprint."""
-    if v.worst_case:
-        how = "worst-case sums of bounds (no false alarm)"
+    if v.worst_case or not v.hoeffding_tests:
+        how = ("tolerances Σ of element bounds%s: a correct backend never fails"
+               % ("" if v.worst_case else " (smaller than Hoeffding's at t = %.2f)" % v.t))
     else:
-        how = ("Hoeffding, t = %.2f over %d cell tests: a correct backend fails with "
-               "probability ≤ %.3g" % (v.t, v.tests, v.false_alarm))
+        how = ("Hoeffding, t = %.2f, on %d of %d cell tests (Σ of bounds on the rest): a "
+               "correct backend fails with probability ≤ %.3g"
+               % (v.t, v.hoeffding_tests, v.tests, v.false_alarm))
     out = ["verified N=%d, D=%d, M=%d in %s: %d sign trial%s of cells of %d, %s (seed %d)"
            % (v.n, v.d, v.m, v.dtype, v.trials, "" if v.trials == 1 else "s", v.cell, how,
               v.seed)]
