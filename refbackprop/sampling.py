@@ -213,7 +213,7 @@ class Fingerprint:
             elif excess > 0:
                 zsum = float("inf")
         self.u_eff = math.sqrt(num / den) if den > 0 else 0.0
-        self.bits = -math.log(self.u_eff, 2) if self.u_eff > 0 else float("inf")
+        self.bits = -math.log(self.u_eff) / math.log(2.0) if self.u_eff > 0 else float("inf")
         self.mean_z2 = zsum / self.count if self.count else 0.0
         self.tau = tau(self.count, false_alarm / 3.0) if self.count else float("inf")
         self.false_alarm = false_alarm
@@ -314,7 +314,7 @@ def _rss(values):
     """√(Σ v²) without underflow (math.hypot where it takes many arguments)."""
     try:
         return math.hypot(*values)
-    except TypeError:                                # MicroPython: two arguments
+    except (TypeError, AttributeError):              # MicroPython: two arguments, or none
         top = max(map(abs, values)) if values else 0.0
         if not top > 0 or not is_finite(top):
             return top
