@@ -235,9 +235,9 @@ class SizedResult:
         return repro_command(self.selector, *(args + self.options))
 
     def lines(self):
-        out = ["%s %s at N=%d, D=%d, M=%d, %s inputs, seed %d: %s" % (
-            self.backend, self.dtype, self.n, self.d, self.m, self.kind, self.seed,
-            "passed" if self.passed else "FAILED")]
+        out = ["%s %s at N=%d, D=%d, M=%d: %s (%s inputs, seed %d)" % (
+            self.backend, self.dtype, self.n, self.d, self.m,
+            "passed" if self.passed else "FAILED", self.kind, self.seed)]
         out.extend("  " + p for p in self.problems)
         out.extend("  note: " + p for p in self.notes)
         if self.verification is not None:
@@ -350,6 +350,7 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
         if name == "db" and not bias:
             continue
         outs[name] = _output_matrix(result, name, raw["outputs"][name], shapes[name], dtype)
+        raw["outputs"][name] = None     # the bytes: not held twice
     if result.problems:
         return result
     if progress is not None:
