@@ -360,3 +360,24 @@ def test_hoeffding_where_it_beats_the_worst_case_sum():
 def test_cli_size_option_errors(args, needle):
     result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
     assert result.exit_code == 2 and needle in result.output
+
+
+def test_the_worker_is_never_sent_the_signs_seed():
+    """The backend's side gets the inputs' seed only; the signs' seed is
+    another SHA-256 of the run seed, which it cannot compute from that."""
+    from refbackprop.sized import derived_seed
+    from refbackprop.conformance import executor
+    sent = []
+    runs = executor(kb.Kernels())
+    request = runs.request
+
+    def spy(op, args, *rest):
+        sent.append(dict(args))
+        return request(op, args, *rest)
+
+    runs.request = spy
+    result = check_at_size(runs, 3, 40, 5, "float64", seed=77)
+    assert result.passed and len(sent) == 1
+    args = sent[0]
+    assert args["seed"] == derived_seed(77, "inputs") != 77
+    assert derived_seed(77, "signs") not in [v for v in args.values() if isinstance(v, int)]
