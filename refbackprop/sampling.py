@@ -8,9 +8,10 @@ exactly and each is judged by the catalogue's own rule,
 
 so a bug that puts many elements a little beyond their bounds (a kernel
 that rounds its operands to bfloat16) is seen wherever the sample hits it.
-Exact values: float32 products are exact in float64 and math.fsum rounds
-their sum correctly; float64 products are split (Veltkamp) into four exact
-partial products first, as in bounds.exact_dot.
+References: in float32 exact (float32 products are exact in float64 and
+math.fsum rounds their sum correctly); in float64 a recomputation, fsum of
+the rounded products, whose error u·Σ|products| (1/K of the element's
+γ_K·mag) is added to the bound it is judged by.
 
 Which elements (Plan): whole columns of Y and dX (N elements each: every
 row of the output is hit), whole rows and columns of dW, and random
@@ -53,9 +54,8 @@ except ImportError:                              # MicroPython
     def sub(a, b):
         return a - b
 
-_SPLIT = 134217729.0                             # 2^27 + 1, Veltkamp's splitter
-_SPLIT_LIMIT = 2.0 ** 995
 _U64 = 2.0 ** -53
+_TINY = 2.0 ** -1074                             # a product's underflow, at most
 
 
 class Plan:
@@ -260,32 +260,20 @@ def tau(count, p):
 
 # -- exact values ----------------------------------------------------------------
 
-def _split(values):
-    """(hi, lo) lists with values = hi + lo exactly (Veltkamp), or None when
-    an entry is too large for the splitter."""
-    for v in values:
-        if not abs(v) < _SPLIT_LIMIT:
-            return None
-    c = [_SPLIT * v for v in values]
-    hi = list(map(sub, c, map(sub, c, values)))
-    return hi, list(map(sub, values, hi))
-
-
 class _Exact:
-    """Exact dot products of one dtype, with the operands' splits cached."""
+    """Each sampled element's reference: exact in float32 (products exact in
+    float64, math.fsum rounds their sum correctly), a float64 recomputation
+    in float64: math.fsum of the rounded products, within u·Σ|products|·(1 + 2u)
+    of the exact sum besides its own rounding (each product rounds by at
+    most u relative; fsum adds none but the last), a slack far below the
+    float64 element bound γ_K·mag for any K ≥ 2 (1/K of it)."""
 
     def __init__(self, dtype):
         self.float32 = dtype == "float32"
-        self._splits = {}
 
-    def split(self, key, values):
-        got = self._splits.get(key)
-        if got is None:
-            got = self._splits[key] = _split(values)
-        return got
-
-    def dot(self, a, b, akey, bkey, extra=None):
-        """(ref, mag, rss) of Σ a_k·b_k (+ extra)."""
+    def dot(self, a, b, extra=None):
+        """(ref, mag, rss, slack) of Σ a_k·b_k (+ extra): |ref − exact| ≤
+        slack + u·|ref| (the u·|ref| is in every element bound)."""
         products = list(map(mul, a, b))
         if extra is not None:
             products.append(extra)
@@ -293,21 +281,10 @@ class _Exact:
         rss = _rss(products)
         if not is_finite(mag):
             ref, mag = exact_dot(a, b, extra)
-            return ref, mag, rss
-        if self.float32:                                # products exact in float64
-            return fsum(products), mag, rss
-        sa, sb = self.split(akey, a), self.split(bkey, b)
-        if sa is None or sb is None:
-            ref, mag2 = exact_dot(a, b, extra)
-            return ref, mag, rss
-        (ah, al), (bh, bl) = sa, sb
-        terms = list(map(mul, ah, bh))
-        terms.extend(map(mul, ah, bl))
-        terms.extend(map(mul, al, bh))
-        terms.extend(map(mul, al, bl))
-        if extra is not None:
-            terms.append(extra)
-        return fsum(terms), mag, rss
+            return ref, mag, rss, 0.0
+        if self.float32:
+            return fsum(products), mag, rss, 0.0
+        return fsum(products), mag, rss, _U64 * mag * (1 + 4 * _U64) + _TINY * len(products)
 
 
 def _rss(values):
@@ -365,9 +342,9 @@ def prepare(plan, ctx, checks, rng):
             wanted.extend((i, j) for j in range(cols_count))
         wanted.extend(randoms)
         for (i, j) in wanted:
-            ref, mag, rss = _reference(ctx, exact, name, i, j)
-            bound = element_bound(check.k, mag, ref, ctx.dtype)
-            floor = element_bound(check.k, 0.0, ref, ctx.dtype)
+            ref, mag, rss, slack = _reference(ctx, exact, name, i, j)
+            bound = element_bound(check.k, mag, ref, ctx.dtype) + slack
+            floor = element_bound(check.k, 0.0, ref, ctx.dtype) + slack
             sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor))
         out.append((check, sample))
     return out
@@ -389,14 +366,15 @@ def finish(prepared, outputs, dtype, fingerprint_check, false_alarm):
 
 
 def _reference(ctx, exact, name, i, j):
-    """(ref, mag, rss) of one element of y (i, j), dx (i, k=j) or dw (k=i, j)."""
+    """(ref, mag, rss, slack) of one element of y (i, j), dx (i, k=j) or dw
+    (k=i, j)."""
     if name == "y":
         extra = ctx.bl[j] if ctx.bl is not None else None
-        return exact.dot(ctx.xr[i], ctx.w.col(j), ("x", i), ("wc", j), extra)
+        return exact.dot(ctx.xr[i], ctx.w.col(j), extra)
     if name == "dx":
-        return exact.dot(ctx.dyr[i], ctx.w.row(j), ("dy", i), ("wr", j))
+        return exact.dot(ctx.dyr[i], ctx.w.row(j))
     xt, dyt = ctx.xt(), ctx.dyt()
-    return exact.dot(xt[i], dyt[j], ("xc", i), ("dyc", j))
+    return exact.dot(xt[i], dyt[j])
 
 
 # -- the report --------------------------------------------------------------------
