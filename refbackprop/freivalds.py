@@ -62,6 +62,7 @@ _UP = 1.0 + 2.0 ** -40        # on every tolerance: covers its own float evaluat
 CELL = 32                     # elements per projected cell (along a line)
 FALSE_ALARM = 1e-9            # default chance that a correct backend fails a whole check
 MAX_TRIALS = 12
+PACK_TRIALS = 3               # from this many trials on, W's block sums go through packed.py
 TRIAL_BUDGET = 1 << 25        # multiply-adds all trials may take at least (default trials)
 
 _JIT = getattr(sys.implementation, "name", "") == "pypy"
@@ -432,7 +433,7 @@ class Prepared:
         # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
         self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
         self.bias = b is not None
-        ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd)
+        ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd, trials)
         self.checks = [
             OutputCheck("y", n, nby, by, d + (1 if b is not None else 0), trials,
                         lambda i, j: i * nby + j // by),
@@ -479,7 +480,7 @@ class _Context:
     """Everything the cells of one verification share: the inputs as lists,
     their norms, W packed (or not), the bound coefficients."""
 
-    def __init__(self, x, w, b, dy, n, d, m, dtype, t, by, bd):
+    def __init__(self, x, w, b, dy, n, d, m, dtype, t, by, bd, trials=MAX_TRIALS):
         self.x, self.w, self.b, self.dy = x, w, b, dy
         self.n, self.d, self.m, self.dtype, self.t = n, d, m, dtype, t
         self.by, self.bd = by, bd
@@ -497,7 +498,9 @@ class _Context:
             and (self.bl is None or None not in [_norm(self.bl)])
         self.w_row_norms = w_rows
         self.grid = None
-        if self.finite and not _JIT and packed.available():
+        # W on a grid pays from PACK_TRIALS trials on (one conversion, then
+        # cheap exact sums a trial); fewer trials sum W's blocks as floats.
+        if self.finite and not _JIT and trials >= PACK_TRIALS and packed.available():
             bounds = [max(w_rows[a:a + bd]) for a in range(0, d, bd)]     # ≥ max |W| a block
             try:
                 self.grid = packed.Packed(w, bounds, bd, max(by, bd))
@@ -577,7 +580,7 @@ class _Context:
         runs = []
         for trial in range(trials):
             r = _signs(rng, m)                                 # r ∈ {±1}^M
-            vs, grid_err = self._w_block_sums_along(r, by)     # W_J r_J, (blocks,) of (D,)
+            vs, grid_err = self._w_block_sums_along(r, by, wf)  # W_J r_J, (blocks,) of (D,)
             vnorm = [_norm(v) or 0.0 for v in vs]
             bsum = [0.0] * nb
             if bl is not None:
@@ -640,14 +643,14 @@ class _Context:
         runs = []
         for trial in range(trials):
             r = _signs(rng, d)                                 # r ∈ {±1}^D
-            us, grid_err = self._w_block_sums_down(r, bd)      # W_Kᵀ r_K, (blocks,) of (M,)
+            us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
             refs, vrefs = [], []
             for i in range(n):
                 dyi, dn, d1 = self.dyr[i], self.dy_norms[i], self.dy_abs[i]
                 ref = [_dot(dyi, us[c]) for c in range(nb)]
                 refs.append(ref)
-                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + d1 * grid_err[c]
+                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c)
                               for c in range(nb)])
             runs.append((r, refs, vrefs))
         vmax = [[0.0] * nb for _ in range(n)]
@@ -761,56 +764,57 @@ class _Context:
 
     # -- W's block sums ----------------------------------------------------------
 
-    def _w_block_sums_along(self, r, block):
+    def _w_block_sums_along(self, r, block, wf):
         """([W_J r_J (D,) for each block J], error(i, J)): error bounds
-        Σ_k |X_ik|·|entry k's error| (the grid's, or the float sums')."""
+        Σ_k |X_ik|·|entry k's error|.  On the grid: (n + 1)/2·Σ_K s_K·Σ_{k∈K}|X_ik|.
+        As floats, entry k's error is ≤ γ_{n+1}·Σ_{j∈J}|w_kj|, and
+        Σ_k |X_ik| Σ_{j∈J}|w_kj| ≤ √n·‖X_i‖₂·‖W_{:,J}‖_F (wf[J])."""
         m, d = self.m, self.d
         nb = _blocks(m, block)
+        sizes = [min(block, m - c * block) for c in range(nb)]
         if self.grid is not None:
             sums = self.grid.along_rows([r], block)[0]
             xg = self.x_grid
-            half = [0.5 * (min(block, m - c * block) + 1) * (1 + 2.0 ** -52)
-                    for c in range(nb)]
+            half = [0.5 * (size + 1) * (1 + 2.0 ** -52) for size in sizes]
             return sums, lambda i, c: half[c] * xg[i]
-        # floats: each row's blocks
         sums = [[0.0] * d for _ in range(nb)]
         w = self.w.values
         for k in range(d):
             row = list(map(mul, w[k * m:(k + 1) * m], r))
             for c in range(nb):
                 sums[c][k] = sum(row[c * block:c * block + block])
-        err = self._float_grid_errors(nb, block, m)
-        xa = self.x_abs
-        return sums, lambda i, c: xa[i] * err[c]
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
+                for c, size in enumerate(sizes)]
+        xn = self.x_norms
+        return sums, lambda i, c: coef[c] * xn[i]
 
-    def _w_block_sums_down(self, r, block):
-        """([W_Kᵀ r_K (M,) for each block K], [error per entry, per block])."""
+    def _w_block_sums_down(self, r, block, wf):
+        """([W_Kᵀ r_K (M,) for each block K], error(i, K)): error bounds
+        Σ_j |dY_ij|·|entry j's error|.  On the grid: ‖dY_i‖₁·(n + 1)·s_K/2.
+        As floats, entry j's error is ≤ γ_{n+1}·Σ_{k∈K}|w_kj|, and
+        Σ_j |dY_ij| Σ_{k∈K}|w_kj| ≤ √n·‖dY_i‖₂·‖W_{K,:}‖_F (wf[K])."""
         m, d = self.m, self.d
         nb = _blocks(d, block)
+        sizes = [min(block, d - c * block) for c in range(nb)]
         if self.grid is not None:
             sums = self.grid.down_columns([r])[0]
-            steps = self.grid.steps
-            return sums, [packed.grid_error(min(block, d - c * block), steps[c])
-                          for c in range(nb)]
+            err = [packed.grid_error(size, self.grid.steps[c]) for c, size in enumerate(sizes)]
+            d1 = self.dy_abs
+            return sums, lambda i, c: d1[i] * err[c]
         w = self.w.values
         sums = []
         for c in range(nb):
-            acc = [0.0] * m
-            for k in range(c * block, min(d, c * block + block)):
-                row = w[k * m:(k + 1) * m]
-                acc = list(map(_plus if r[k] > 0 else sub, acc, row))
+            plus, minus = [], []
+            for k in range(c * block, c * block + sizes[c]):
+                (plus if r[k] > 0 else minus).append(w[k * m:(k + 1) * m])
+            acc = _column_sums(plus, m)
+            if minus:
+                acc = list(map(sub, acc, _column_sums(minus, m)))
             sums.append(acc)
-        return sums, self._float_grid_errors(nb, block, d)
-
-    def _float_grid_errors(self, nb, block, length):
-        """Bound on |float block sum − exact| per entry: γ_n·Σ_{block}|w|
-        ≤ γ_n·n·max|W| ≤ γ_n·n·max_k ‖W_k‖₂."""
-        wmax = max(self.w_row_norms) if self.w_row_norms else 0.0
-        out = []
-        for c in range(nb):
-            size = min(block, length - c * block)
-            out.append(gamma(size + 1, _U) * size * wmax * _UP)
-        return out
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
+                for c, size in enumerate(sizes)]
+        dn = self.dy_norms
+        return sums, lambda i, c: coef[c] * dn[i]
 
 
 def _factor(t, n):
