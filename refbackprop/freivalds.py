@@ -53,7 +53,7 @@ import sys
 
 from . import packed
 from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
-from .flat import Matrix, as_matrix
+from .flat import _STEPPED, Matrix, _tolist, as_matrix
 from .formatting import json_float
 from .rng import Rng, seed_from
 
@@ -70,8 +70,11 @@ _HYPOT = (getattr(sys.implementation, "name", "") == "cpython"
           and sys.version_info >= (3, 10))       # math.hypot: error < 1 ulp, documented
 
 try:
-    from operator import mul, sub, truediv
+    from operator import add, mul, sub, truediv
 except ImportError:                              # MicroPython
+    def add(a, b):
+        return a + b
+
     def mul(a, b):
         return a * b
 
@@ -531,16 +534,33 @@ class _Context:
             self._dyt = self.dy.col_lists()                   # (M, N)
         return self._dyt
 
-    def w_col_norms(self):
-        """‖W_{:,j}‖₂ for every column j (M,)."""
+    def _w_columns(self, signs, block):
+        """(‖W_{:,j}‖₂ for every column j (M,), [[W_J r_J (D,) for each block
+        J] for each r in signs]): one pass over W's columns, each a strided
+        copy, a block at a time; a block's + and − columns are summed
+        (zip and the builtin sum) in every trial, as floats."""
         w, d, m = self.w, self.d, self.m
-        if _HYPOT:
-            out = []
-            for j in range(m):
-                v = math.hypot(*w.values[j::m])
-                out.append(v * (1.0 + 2.0 ** -51) if is_finite(v) else None)
-            return out
-        return [_norm(w.col(j)) for j in range(m)]
+        norms = []
+        sums = [[] for _ in signs]
+        for a in range(0, m, block):
+            cols = []
+            for j in range(a, min(m, a + block)):
+                col = w.values[j::m] if _STEPPED else w.col(j)
+                if _HYPOT:
+                    v = math.hypot(*col)
+                    norms.append(v * (1.0 + 2.0 ** -51) if is_finite(v) else None)
+                else:
+                    norms.append(_norm(_tolist(col)))
+                cols.append(col)
+            for t in range(len(signs)):
+                r = signs[t]
+                plus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] > 0]
+                minus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] <= 0]
+                acc = _column_sums(plus, d)
+                if minus:
+                    acc = list(map(sub, acc, _column_sums(minus, d)))
+                sums[t].append(acc)
+        return norms, sums
 
     @staticmethod
     def _unverifiable(check, why):
@@ -562,7 +582,9 @@ class _Context:
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
         alpha, kappa = linear_bound(check.k, self.dtype)
-        cols = self.w_col_norms()                              # (M,)
+        signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
+        # W's column norms, and (without the grid) W_J r_J in the same pass
+        cols, along = self._w_columns(signs if self.grid is None else [], by)
         if None in cols:
             return self._unverifiable(check, "W has a column with no finite norm")
         wf = _block_norms(cols, by)                            # ‖W_{:,J}‖_F, (blocks,)
@@ -579,8 +601,9 @@ class _Context:
                     for c in range(nb)]
         runs = []
         for trial in range(trials):
-            r = _signs(rng, m)                                 # r ∈ {±1}^M
-            vs, grid_err = self._w_block_sums_along(r, by, wf)  # W_J r_J, (blocks,) of (D,)
+            r = signs[trial]
+            vs, grid_err = self._w_block_sums_along(r, by, wf,   # W_J r_J, (blocks,) of (D,)
+                                                    along[trial] if along else None)
             vnorm = [_norm(v) or 0.0 for v in vs]
             bsum = [0.0] * nb
             if bl is not None:
@@ -684,29 +707,34 @@ class _Context:
         xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
         dcn = [_norm(c) for c in dyt]                          # ‖dY_{:,j}‖₂, (M,)
         sizes = [min(bd, d - c * bd) for c in range(nb)]
-        # rows are blocks here: bmag[c][j]
-        bmag = [[alpha * xf[c] * dn * _UP + kappa * math.sqrt(sizes[c]) for dn in dcn]
-                for c in range(nb)]
-        tt = self._t_of(bmag, sizes, by_line=False)
         g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
         # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
         exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
-        # tolerance = (T + V)·UP with V = (base + slope·‖u‖)·UP, where
-        # base = (1 + 2u)·V_got + u·T and slope = (1 + 2u)(γ_N + 2u)·‖dY_{:,j}‖:
-        # Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct backend (an
-        # incorrect one only meets a stricter test); the dot's rounding
-        # γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖‖dY_{:,j}‖, u's own u·‖u‖‖dY_{:,j}‖.
-        base, slope = [], []
-        up2 = _UP * _UP
+        # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
+        #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
+        #   T = f·B, f = min(t, √n)·UP
+        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct
+        #     backend (an incorrect one only meets a stricter test), times
+        #     3u (fsum) or γ_{n+1}
+        #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
+        #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
+        #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
+        up3 = _UP * _UP * _UP
+        bcoef, bconst, pc, qc = [], [], [], []
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
-            base.append([(tt[c][j] + ((1 + 2 * _U) * g_k * ((1 + alpha) * root * xf[c]
-                                                           * dcn[j] * _UP
-                                                           + sizes[c] * kappa)
-                                      + _U * tt[c][j]) * _UP) * _UP for j in range(m)])
-            slope.append([(1 + 2 * _U) * (g_n + 2 * _U) * dn * up2 * _UP for dn in dcn])
+            f = _factor(self.t, sizes[c]) * _UP
+            a1, a0 = alpha * xf[c] * _UP, kappa * root          # B = a1·dcn + a0
+            bcoef.append(a1)
+            bconst.append(a0)
+            got1 = (1 + 2 * _U) * g_k * (1 + alpha) * root * xf[c] * _UP
+            got0 = (1 + 2 * _U) * g_k * sizes[c] * kappa
+            pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
+            qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
+        slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
+        tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
         unmax = [0.0] * nb
         for trial in range(trials):
@@ -722,11 +750,12 @@ class _Context:
                     unmax[c] = un
                 blocks.append((list(map(_dot, repeat(u, m), dyt)), un))   # (M,)
             runs.append((r, blocks))
-        check.tolerances = lambda cell: (
-            tt[cell // m][cell % m],
-            base[cell // m][cell % m] / _UP - tt[cell // m][cell % m]
-            + slope[cell // m][cell % m] * unmax[cell // m],
-            bmag[cell // m][cell % m])
+        def tolerances(cell):
+            c, j = divmod(cell, m)
+            t = tt_of(c, j)
+            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
+            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
+        check.tolerances = tolerances
 
         def finish(dw):
             values = dw.values
@@ -742,7 +771,8 @@ class _Context:
                         got = list(map(sub, got, _column_sums(minus, m, exact)))
                     ref, un = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
-                    tols = list(map(_plus, base[c], map(mul, slope[c], repeat(un, m))))
+                    coef = pc[c] + slope * un
+                    tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
                     check.note_many(trial, c * m, diffs, tols)
         return finish
 
@@ -764,7 +794,7 @@ class _Context:
 
     # -- W's block sums ----------------------------------------------------------
 
-    def _w_block_sums_along(self, r, block, wf):
+    def _w_block_sums_along(self, r, block, wf, floats=None):
         """([W_J r_J (D,) for each block J], error(i, J)): error bounds
         Σ_k |X_ik|·|entry k's error|.  On the grid: (n + 1)/2·Σ_K s_K·Σ_{k∈K}|X_ik|.
         As floats, entry k's error is ≤ γ_{n+1}·Σ_{j∈J}|w_kj|, and
@@ -777,12 +807,15 @@ class _Context:
             xg = self.x_grid
             half = [0.5 * (size + 1) * (1 + 2.0 ** -52) for size in sizes]
             return sums, lambda i, c: half[c] * xg[i]
-        sums = [[0.0] * d for _ in range(nb)]
-        w = self.w.values
-        for k in range(d):
-            row = list(map(mul, w[k * m:(k + 1) * m], r))
-            for c in range(nb):
-                sums[c][k] = sum(row[c * block:c * block + block])
+        if floats is not None:                 # from _w_columns
+            sums = floats
+        else:
+            sums = [[0.0] * d for _ in range(nb)]
+            w = self.w.values
+            for k in range(d):
+                row = list(map(mul, w[k * m:(k + 1) * m], r))
+                for c in range(nb):
+                    sums[c][k] = sum(row[c * block:c * block + block])
         coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
                 for c, size in enumerate(sizes)]
         xn = self.x_norms
@@ -828,10 +861,6 @@ def hoeffding_cells(t, sizes_and_counts):
     if t is None:
         return 0
     return sum(count for n, count in sizes_and_counts if _factor(t, n) == t)
-
-
-def _plus(a, b):
-    return a + b
 
 
 def _column_sums(rows, width, exact=False):
