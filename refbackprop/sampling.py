@@ -202,15 +202,16 @@ class Fingerprint:
         num = den = zsum = 0.0
         for e in elements:
             err = e.error
-            excess = err - e.floor - g * g * e.mag
-            if not excess > 0 or not is_finite(excess):
-                excess = 0.0 if excess == excess else float("inf")
-            num += excess * excess
+            # the bits: the error less what is not rounding (underflow, the
+            # reference's own rounding); z: less the second-order term too
+            rounding = _positive(err - e.floor)
+            linear = _positive(err - e.floor - g * g * e.mag)
+            num += rounding * rounding
             den += e.rss * e.rss
             scale = u * e.mag * math.sqrt(2 * k + 1) * (1 + g)
             if scale > 0:
-                zsum += (excess / scale) ** 2
-            elif excess > 0:
+                zsum += (linear / scale) ** 2
+            elif linear > 0:
                 zsum = float("inf")
         self.u_eff = math.sqrt(num / den) if den > 0 else 0.0
         self.bits = -math.log(self.u_eff) / math.log(2.0) if self.u_eff > 0 else float("inf")
@@ -241,6 +242,13 @@ class Fingerprint:
                 "bits": json_float(self.bits), "mean_z2": json_float(self.mean_z2),
                 "tau": json_float(self.tau), "checked": self.checked,
                 "passed": self.passed, "hint": self.hint()}
+
+
+def _positive(v):
+    """max(v, 0), NaN as +inf (an error that is not a number is the worst)."""
+    if v != v:
+        return float("inf")
+    return v if v > 0 else 0.0
 
 
 def tau(count, p):
