@@ -192,7 +192,7 @@ class Fingerprint:
         self.name, self.dtype, self.k = name, dtype, k
         self.count = len(elements)
         self.checked = check_it
-        u = UNIT_ROUNDOFF.get(dtype, UNIT_ROUNDOFF["float32"])
+        u = unit_roundoff(dtype)
         ratios = sorted(e.ratio for e in elements)
         self.rms_ratio = math.sqrt(fsum([r * r for r in ratios]) / len(ratios)) \
             if ratios else 0.0
@@ -242,6 +242,17 @@ class Fingerprint:
                 "bits": json_float(self.bits), "mean_z2": json_float(self.mean_z2),
                 "tau": json_float(self.tau), "checked": self.checked,
                 "passed": self.passed, "hint": self.hint()}
+
+
+def unit_roundoff(dtype):
+    """u of the format a dtype's sums are formed in: its precision contract's
+    accumulation format where contracts exist (contracts.py), else the
+    dtype's own (float64, float32)."""
+    try:
+        from . import contracts
+        return contracts.get(dtype).accumulate.unit_roundoff
+    except (ImportError, AttributeError, KeyError, ValueError):
+        return UNIT_ROUNDOFF.get(dtype, UNIT_ROUNDOFF["float32"])
 
 
 def _positive(v):
