@@ -98,8 +98,19 @@ elif _dot is None:
 try:
     from itertools import repeat
 except ImportError:                              # MicroPython
-    def repeat(v, n):
+    def repeat(v, n=None):
         return [v] * n
+
+
+def _dots(u, columns):
+    """[u·c for c in columns] without a Python frame per dot where the
+    runtime allows (sumprod, or nested maps of mul summed by sum)."""
+    count = len(columns)
+    if getattr(math, "sumprod", None) is not None:
+        return list(map(math.sumprod, repeat(u, count), columns))
+    if _JIT or getattr(sys.implementation, "name", "") == "micropython":
+        return [_dot(u, c) for c in columns]
+    return list(map(sum, map(map, repeat(mul, count), repeat(u, count), columns)))
 
 
 def linear_bound(k, dtype):
@@ -748,7 +759,7 @@ class _Context:
                 un = (_norm(u) or 0.0) * (1 + 2 * _U)          # ≥ ‖exact X_{:,K} r_K‖₂
                 if un > unmax[c]:
                     unmax[c] = un
-                blocks.append((list(map(_dot, repeat(u, m), dyt)), un))   # (M,)
+                blocks.append((_dots(u, dyt), un))            # (M,)
             runs.append((r, blocks))
         def tolerances(cell):
             c, j = divmod(cell, m)
