@@ -18,7 +18,8 @@ from refbackprop.cases import DTYPES, Case
 from refbackprop.conformance import whole_case
 from refbackprop.conformance.session import CheckSession
 from refbackprop.formatting import group_digits, terminal_text
-from refbackprop.freivalds import DEFAULT_TRIALS
+from refbackprop.freivalds import FALSE_ALARM, MAX_TRIALS
+from refbackprop.inputs import CHOICES as INPUT_KINDS, DEFAULT as DEFAULT_INPUTS
 from refbackprop.registry import BackendError
 from refbackprop.sized import SEED_SIZE, SizedSession
 from refbackprop.supervisor import DEFAULT_TIMEOUT, list_backends, open_backends
@@ -112,8 +113,9 @@ def _open(backend_names, in_process, timeout, dtype):
 @cli.command()
 @backend_option
 @dtype_option
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the case catalogue.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the case catalogue (default 0); with --size, of the inputs, "
+                   "signs and samples (default: drawn fresh for each run and printed).")
 @click.option("--case", "pattern", default=None, metavar="PATTERN",
               help="Only checks whose id contains PATTERN (or matches it, with * "
                    "and ?); a whole case id runs that case at any shape.")
@@ -123,9 +125,24 @@ def _open(backend_names, in_process, timeout, dtype):
 @click.option("--seed-size", is_flag=True,
               help="Shorthand for --size 64 4096 4096, the notes' size.")
 @click.option("--trials", type=click.IntRange(min=1, max=200), default=None,
-              help="Random sign trials for --size (default %d); an error above "
-                   "the tolerance escapes with probability at most 2^-trials."
-                   % DEFAULT_TRIALS)
+              help="Random sign trials for --size (default: as many as cost 1/40 of the "
+                   "layer's multiply-adds, 1 to %d); an element beyond its cell's "
+                   "detection threshold escapes with probability at most 2^-trials."
+                   % MAX_TRIALS)
+@click.option("--inputs", "input_kind", type=click.Choice(INPUT_KINDS), default=None,
+              help="Kind of inputs for --size (default %s: row bands of normal, wide, "
+                   "integers, tiny and same-sign values)." % DEFAULT_INPUTS)
+@click.option("--false-alarm", type=click.FloatRange(min=0, max=1, min_open=True,
+                                                     max_open=True), default=None,
+              metavar="P", help="For --size: the probability that a correct backend "
+              "fails the check, at most (default %g)." % FALSE_ALARM)
+@click.option("--worst-case", is_flag=True,
+              help="For --size: cell tolerances from the worst-case sum of element "
+                   "bounds (never a false alarm; thresholds several times higher).")
+@click.option("--fingerprint-check", is_flag=True,
+              help="For --size: fail an output whose sampled errors are larger than "
+                   "correct rounding makes them (false alarm at most --false-alarm under "
+                   "the rounding model of docs/verification.md).")
 @timeout_option
 @in_process_option
 @memory_option
@@ -134,8 +151,9 @@ def _open(backend_names, in_process, timeout, dtype):
               help="Also write the run as one self-contained HTML page, with an error "
                    "map of every failing output.")
 @json_option
-def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
-          in_process, max_memory, max_seconds, report_file, as_json):
+def check(backend_names, dtype, seed, pattern, size, seed_size, trials, input_kind,
+          false_alarm, worst_case, fingerprint_check, timeout, in_process, max_memory,
+          max_seconds, report_file, as_json):
     """Check backends against the reference, with rounding-error bounds.
 
     Runs the case catalogue on each backend, cross-checks every pair of
@@ -150,8 +168,12 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
         size = SEED_SIZE
     if size and pattern:
         raise UsageFailure("--case selects catalogue cases; it does not go with --size")
-    if trials is not None and not size:
-        raise UsageFailure("--trials goes with --size or --seed-size")
+    for given, flag in ((trials is not None, "--trials"), (input_kind is not None, "--inputs"),
+                        (false_alarm is not None, "--false-alarm"),
+                        (worst_case, "--worst-case"),
+                        (fingerprint_check, "--fingerprint-check")):
+        if given and not size:
+            raise UsageFailure("%s goes with --size or --seed-size" % flag)
     case = whole_case(pattern)
     try:
         if case is not None:
@@ -165,12 +187,14 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, timeout,
                 budget.sized(size[0], size[1], size[2], [e.info for e in executors])
             except TooLarge as e:
                 raise UsageFailure(str(e))
-            session = SizedSession(executors, size, dtype, seed, trials or DEFAULT_TRIALS,
-                                   not_run)
+            session = SizedSession(executors, size, dtype, seed, trials, not_run,
+                                   input_kind or DEFAULT_INPUTS,
+                                   FALSE_ALARM if false_alarm is None else false_alarm,
+                                   worst_case, fingerprint_check)
             _run_sized(session, as_json)
         else:
             try:
-                session = CheckSession(executors, dtype, seed, pattern, not_run,
+                session = CheckSession(executors, dtype, seed or 0, pattern, not_run,
                                        selected=bool(backend_names))
             except ValueError as e:
                 raise UsageFailure(str(e))

@@ -1,94 +1,90 @@
 """Verify a backend's outputs at any size without the Jacobian (Freivalds).
 
 At N=64, D=M=4096 the explicit Jacobian is 256 GiB and exact products cost
-N·D·M; instead each output is multiplied by random sign vectors r ∈ {±1} and
-compared with the reference's factored product, in O(N·D + D·M + N·M):
+N·D·M; instead each output is cut into cells of CELL consecutive elements
+along a line and every cell is multiplied by random signs r ∈ {±1} and
+compared with the reference's factored product (docs/verification.md
+derives every term below):
 
-    Y·r    against  X·(W r) + (b·r)·1       r ∈ {±1}^M   (one value per row of Y)
-    dX·r   against  dY·(Wᵀ r)               r ∈ {±1}^D   (one value per row of dX)
-    rᵀ·dW  against  (X r)ᵀ·dY               r ∈ {±1}^D   (one value per column of dW)
-    db     element by element against Σ_i dY[i][j] (exact; it is only O(N·M))
+    Y:  cell (i, J), J a block of columns:   Σ_{j∈J} r_j Y_ij  vs  X_i·(W_J r_J) + b_J·r_J
+    dX: cell (i, K), K a block of columns:   Σ_{k∈K} r_k dX_ik vs  dY_i·(W_Kᵀ r_K)
+    dW: cell (K, j), K a block of rows:      Σ_{k∈K} r_k dW_kj vs  (X_{:,K} r_K)·dY_{:,j}
+    db: every element against its own bound (exact; it is only O(N·M))
 
-Tolerance, line by line (a row, or for dW a column), from the bound the
-comparison engine uses: if a correct backend's element errors satisfy
-|E_ij| ≤ b_ij (bounds.py), then |(E r)_i| ≤ Σ_j b_ij = T_i whatever the
-signs.  The verifier's own float64 rounding adds V_i.  A line passes when
-|got·r − reference·r| ≤ T_i + V_i, so a correct backend never fails.
+Tolerance of a cell.  A correct backend's errors satisfy |E| ≤ β_e element by
+element (bounds.element_bound, whose every term is linear: β_e ≤ α·mag +
+κ, mag = Σ|terms| of that element; linear_bound).  The signs are drawn after
+the backend has computed, independently of it, so a cell's Σ r_e E_e is a
+Rademacher sum with fixed coefficients: Hoeffding gives
 
-Detection: if some element has |E_ij| ≥ T_i + 2·V_i, then for random signs
-P(|(E r)_i| < T_i + 2·V_i) ≤ 1/2 (fix every sign but r_j: the two values
-s ± E_ij are 2|E_ij| apart, so at most one lies in the open interval).
-With t independent trials such an error escapes with probability ≤ 2^-t.
+    P(|Σ r_e E_e| ≥ t·‖β‖₂) ≤ 2·exp(−t²/2),
 
-Cost, in pure Python, where touching one float of a 4096×4096 matrix costs
-5 to 30 ns whatever the arithmetic.  W is read once: packed.py rounds it to
-one grid and turns each row and each column into a big integer, so every
-W r and Wᵀ r of every trial is an exact ± sum of integers (_WSums); the
-grid's rounding, (n + 1)·step/2 for a sum of n entries, joins V.  dW's
-signed row sums rᵀ dW are formed for a batch of BATCH trials in one pass:
-the rows are grouped by their BATCH-bit sign code and each group is added
-column by column once (_signed_row_sums), and every trial's vector is a
-± combination of the group sums.  Where packing is not available (the
-runtime, or W not finite or beyond 2^1021) W's sums are floats: Wᵀ r like
-rᵀ dW, and W r as r·v = 2·Σ_{r_j=+1} v_j − Σ_j v_j with the positive
-entries gathered by operator.itemgetter (a pass over half of W per trial).
+and t = √(2 ln(2L/p)) makes the chance that any of the L cell tests of a whole
+check fails a correct backend at most p (false_alarm, default 1e-9).  ‖β‖₂
+over a cell is bounded by α·‖mag‖₂ + κ·√n, with ‖mag‖₂ bounded by
+Cauchy–Schwarz from row and column norms (‖X_i‖₂·‖W_{:,J}‖_F + ‖b_J‖₂ for Y,
+‖dY_i‖₂·‖W_{K,:}‖_F for dX, ‖X_{:,K}‖_F·‖dY_{:,j}‖₂ for dW): T = t·‖β‖₂ bound.
+worst_case=True uses T = Σ_e β_e instead (bounded by α·√n·‖mag‖₂ + κ·n):
+no false alarm at all, at √n/t times the threshold.
 
-Tolerances use Cauchy–Schwarz bounds from one pass of squares per row of W:
-Σ_j |W_kj| ≤ √(M·Σ_j W_kj²) for Y, and (|dY| |W|ᵀ 1)_i ≤ ‖dY_i‖₂·√(D)·‖W‖_F
-for dX (the vector of column sums of |W| has 2-norm ≤ √D·‖W‖_F), each
-within 15–35% of the exact sums on dense data.  Rows whose squares underflow
-or overflow are rescaled by 2^±600 first; if a norm or the column bound is
-still not finite (inf or NaN in W, or ‖W‖_F beyond the float range), the
-exact sums of |W| and Σ_k max_j |W_kj| are used instead (_magnitudes).
-The verifier's rounding on dW is bounded through |X|ᵀ|dY|, which bounds |dW|
-for any correct backend (an incorrect one only meets a stricter test).  The
-builtin sum() and math.sumprod are used for speed: the tolerances hold for
-any summation order, so the verdict does not depend on the interpreter
-(both are compensated from CPython 3.12) even where the last bits of a
-projection do.
+The verifier's own float64 rounding V (the cell's signed sum, the reference
+dot product, W's ± sums on packed.py's grid or as floats, the last
+subtraction) is bounded per cell and trial, and a cell passes when
+|got·r − reference·r| ≤ T + V.
+
+Detection: if an element has |E| > T + 2V (its cell's detection threshold),
+the cell fails a trial with probability ≥ 1/2 whatever else is wrong (fix
+every sign but that element's: the two outcomes are 2|E| apart, and the
+passing interval is narrower); with t trials it escapes with probability
+≤ 2^-trials.  If the other elements of its cell are within their bounds,
+one off by c·β escapes a trial with probability ≤ 2·exp(−(c·β − T − 2V)²/(2B²)),
+B the cell's ‖β‖₂ bound (Hoeffding on the rest of the cell).
+
+Cost: every cell needs one reference dot product of the reduction length,
+so a trial costs about 3·N·D·M/CELL multiply-adds: the cell size trades the
+detection threshold (∝ √CELL) against time.  W is read once, packed onto a
+grid (packed.py): every W_J r_J and W_Kᵀ r_K is an exact ± sum of big
+integers.  Where packing is not available (MicroPython, PyPy's JIT, W not
+finite or beyond 2^1021) W's block sums are floats and their rounding joins V.
 """
 
 import math
 import sys
 
 from . import packed
-from .bounds import UNIT_ROUNDOFF, element_bound, fsum, gamma, is_finite
+from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
+from .flat import _STEPPED, Matrix, _tolist, as_matrix
 from .formatting import json_float
 from .rng import Rng, seed_from
 
-_U64 = UNIT_ROUNDOFF["float64"]
-SAFETY = 2.0                 # on the verifier's own rounding term V
+_U = UNIT_ROUNDOFF["float64"]
+_UP = 1.0 + 2.0 ** -40        # on every tolerance: covers its own float evaluation
+CELL = 32                     # elements per projected cell (along a line)
+FALSE_ALARM = 1e-9            # default chance that a correct backend fails a whole check
+MAX_TRIALS = 12
+PACK_TRIALS = 3               # from this many trials on, W's block sums go through packed.py
+TRIAL_BUDGET = 1 << 25        # multiply-adds all trials may take at least (default trials)
 
-# Which way sums are formed follows the interpreter's costs: CPython runs
-# builtins (sum, zip, itemgetter, big integers) at C speed and a Python loop
-# step at 20-60 ns; PyPy's JIT runs a plain loop over a float list at about
-# 1 ns a step, faster than any of those builtins there.
 _JIT = getattr(sys.implementation, "name", "") == "pypy"
-
-
-class _Rows:
-    """A matrix as rows, with each row's plain sum and (if magnitudes) sum of
-    |entries|."""
-
-    def __init__(self, rows, magnitudes=True):
-        self.rows = rows
-        self.sums = [sum(r) for r in rows]
-        self.abs = [sum(map(abs, r)) for r in rows] if magnitudes else None
-
-    def signed(self, gather):
-        """(R r) for the sign vector whose positive positions gather picks."""
-        return [2.0 * sum(gather(r)) - s for r, s in zip(self.rows, self.sums)]
-
+_HYPOT = (getattr(sys.implementation, "name", "") == "cpython"
+          and sys.version_info >= (3, 10))       # math.hypot: error < 1 ulp, documented
 
 try:
-    from operator import itemgetter, mul
-except ImportError:                  # MicroPython: no itemgetter, no mul
-    itemgetter = None
+    from operator import add, mul, sub, truediv
+except ImportError:                              # MicroPython
+    def add(a, b):
+        return a + b
 
     def mul(a, b):
         return a * b
 
-_dot = getattr(math, "sumprod", None)              # CPython 3.12+: one C loop
+    def sub(a, b):
+        return a - b
+
+    def truediv(a, b):
+        return a / b
+
+_dot = getattr(math, "sumprod", None)            # CPython 3.12+: one C loop
 if _dot is None and _JIT:
     def _dot(a, b):
         s = 0.0
@@ -99,19 +95,90 @@ elif _dot is None:
     def _dot(a, b):
         return sum(map(mul, a, b))
 
+try:
+    from itertools import repeat
+except ImportError:                              # MicroPython
+    def repeat(v, n=None):
+        return [v] * n
 
-def _dot_abs(a, b):
-    return sum(map(mul, map(abs, a), map(abs, b)))
+
+def _dots(u, columns):
+    """[u·c for c in columns] without a Python frame per dot where the
+    runtime allows (sumprod, or nested maps of mul summed by sum)."""
+    count = len(columns)
+    if getattr(math, "sumprod", None) is not None:
+        return list(map(math.sumprod, repeat(u, count), columns))
+    if _JIT or getattr(sys.implementation, "name", "") == "micropython":
+        return [_dot(u, c) for c in columns]
+    return list(map(sum, map(map, repeat(mul, count), repeat(u, count), columns)))
 
 
-_TINY = 2.0 ** -1074                                # what a square may lose to underflow
-_SMALL = 2.0 ** -900                                # below this, rescale before squaring
+def linear_bound(k, dtype):
+    """(alpha, kappa): element_bound(k, mag, ref, dtype) ≤ alpha·mag + kappa
+    for every mag ≥ |ref| (an exact value never exceeds its Σ|terms|).
+
+    Through bounds.linear_bound where it exists (precision contracts plug in
+    there: (alpha, beta, kappa) with a |ref| term folded into alpha here);
+    else from the float64/float32 bound: γ_K(u)·(1 + 2⁻²⁰)·mag + K·λ +
+    2·2⁻⁵³·|ref| + 4K·λ₆₄."""
+    coeffs = getattr(_bounds(), "linear_bound", None)
+    if coeffs is not None:
+        alpha, beta, kappa = coeffs(k, dtype)
+    else:
+        from .bounds import SAFETY
+        alpha = gamma(k, UNIT_ROUNDOFF[dtype]) * SAFETY
+        beta = 2 * _U
+        kappa = k * SMALLEST_NORMAL[dtype] + 4 * k * SMALLEST_NORMAL["float64"]
+    return (alpha + beta) * _UP, kappa * _UP
+
+
+def _bounds():
+    from . import bounds
+    return bounds
+
+
+def hoeffding_t(tests, false_alarm):
+    """t with tests·2·exp(−t²/2) = false_alarm."""
+    if tests <= 0:
+        return 0.0
+    return math.sqrt(2.0 * math.log(2.0 * tests / false_alarm))
+
+
+def default_trials(n, d, m, cell=CELL):
+    """Trials whose cost fits max(TRIAL_BUDGET, N·D·M·3/40) multiply-adds
+    (1/40 of computing the layer), between 1 and MAX_TRIALS."""
+    per = _trial_cost(n, d, m, cell)
+    if per <= 0:
+        return MAX_TRIALS
+    budget = max(TRIAL_BUDGET, 3 * n * d * m // 40)
+    return max(1, min(MAX_TRIALS, budget // per))
+
+
+def _trial_cost(n, d, m, cell):
+    b = max(1, cell)
+    return (n * _blocks(m, b) * d + n * _blocks(d, b) * m + _blocks(d, b) * m * n
+            + d * m)
+
+
+def _blocks(length, cell):
+    return (length + cell - 1) // cell if length else 0
+
+
+def _norm(values):
+    """An upper bound on ‖values‖₂ (a list or an array), or None if not finite."""
+    if _HYPOT:
+        v = math.hypot(*values)
+        return v * (1.0 + 2.0 ** -51) if is_finite(v) else None
+    return _norm_bound(values)
+
+
+_TINY = 2.0 ** -1074
+_SMALL = 2.0 ** -900
 
 
 def _norm_bound(row):
-    """An upper bound on ‖row‖₂ (rounding and underflow of the squares
-    included), or None if it is not finite.  Rows whose squares underflow or
-    overflow are first scaled by a power of two (exact)."""
+    """‖row‖₂ from its sum of squares, rounding and underflow included;
+    rows whose squares underflow or overflow are scaled by 2^±600 first."""
     k = len(row)
     squares = _dot(row, row)
     scale = 1.0
@@ -121,161 +188,153 @@ def _norm_bound(row):
         squares = _dot(scaled, scaled)
         if not is_finite(squares):
             return None
-    bound = math.sqrt((squares + k * _TINY) * (1.0 + 2.0 * gamma(k + 2, _U64)))
-    return bound * (1.0 + 4.0 * _U64) / scale
+    bound = math.sqrt((squares + k * _TINY) * (1.0 + 2.0 * gamma(k + 2, _U)))
+    return bound * (1.0 + 4.0 * _U) / scale
 
 
-def _abs_sum_bound(row):
-    """An upper bound on Σ|x| (its computed value, rounded up)."""
-    return sum(map(abs, row)) * (1.0 + 2.0 * gamma(len(row) + 2, _U64))
+def _abs_sum(values):
+    """An upper bound on Σ|v| (its computed value, rounded up)."""
+    return sum(map(abs, values)) * (1.0 + 2.0 * gamma(len(values) + 2, _U))
 
 
-def _magnitudes(w, dy, m, d):
-    """(rowabs (D,), dyw (N,), wmax): rowabs[k] ≥ Σ_j |W_kj|,
-    dyw[i] ≥ (|dY| |W|ᵀ 1)_i = Σ_j |dY_ij| Σ_k |W_kj|, and wmax ≥ max |W|,
-    or None when W is not finite.
-
-    Cauchy–Schwarz from one pass of squares over W (module docstring); the
-    exact sums of |W|, and Σ_k max_j |W_kj| for the columns, when a norm or
-    ‖W‖_F is not finite."""
-    norms = [_norm_bound(row) for row in w]
-    frob = _norm_bound(norms) if None not in norms else None   # ≥ ‖W‖_F
-    if frob is not None:
-        cols = math.sqrt(d) * frob * (1.0 + 4.0 * _U64)    # ≥ ‖(Σ_k |W_kj|)_j‖₂
-        if is_finite(cols):
-            root = math.sqrt(m) * (1.0 + 4.0 * _U64)
-            dyw = []
-            for row in dy:
-                norm = _norm_bound(row)
-                if norm is None:
-                    norm = _abs_sum_bound(row)          # ‖·‖₂ ≤ ‖·‖₁
-                dyw.append(norm * cols * (1.0 + 4.0 * _U64))
-            return [root * v for v in norms], dyw, max(norms) if norms else 0.0
-    rowabs, wmax = [], 0.0
-    for row in w:
-        a = list(map(abs, row))
-        rowabs.append(_abs_sum_bound(a))
-        wmax += max(a) if a else 0.0
-    return rowabs, [_abs_sum_bound(row) * wmax for row in dy], None
+def _block_norms(norms, cell):
+    """‖·‖₂ of consecutive blocks of norms (upper bounds), None if not finite."""
+    return [_norm(norms[a:a + cell]) for a in range(0, len(norms), cell)]
 
 
-def _gather(indices):
-    """row -> the entries at indices (a tuple), for any number of indices."""
-    if not indices:
-        return lambda row: ()
-    if len(indices) == 1:
-        k = indices[0]
-        return lambda row: (row[k],)
-    if itemgetter is None:
-        return lambda row: tuple([row[k] for k in indices])
-    return itemgetter(*indices)
-
-
-def _codes(rng, n, bits):
-    """n random codes of `bits` bits: bit t of code j is the sign of r_j in trial t."""
-    mask = (1 << bits) - 1
-    return [rng.next64() & mask for _ in range(n)]
-
-
-def _positions(codes, t):
-    """Positions whose sign is +1 in trial t."""
-    return [j for j in range(len(codes)) if (codes[j] >> t) & 1]
-
-
-def _plus_getters(present, bits):
-    """For each trial t, a getter of the group sums whose code has bit t set."""
-    return [_gather([i for i in range(len(present)) if (present[i] >> t) & 1])
-            for t in range(bits)]
-
-
-def _sum_rows(vectors, width):
-    """Σ of equal-length vectors, (width,): zip and the builtin sum on
-    CPython, a plain loop under a JIT (_JIT)."""
-    if not vectors:
-        return [0.0] * width
-    out = list(vectors[0])
-    if len(vectors) == 1:
-        return out
-    if _JIT:
-        for k in range(1, len(vectors)):
-            v = vectors[k]
-            for j in range(width):
-                out[j] += v[j]
-        return out
-    return list(map(sum, zip(*vectors)))
-
-
-def _signed_row_sums(rows, codes, bits, width):
-    """[Σ_k r_k·rows[k] for each of `bits` trials]: signed sums of whole rows.
-
-    Rows are grouped by their code (2^bits groups); each group's rows are
-    added column by column once, and every trial's vector is then a ±
-    combination of the group vectors: one pass over the matrix serves all
-    the trials of a batch.
-    """
-    groups = [[] for _ in range(1 << bits)]
-    for k in range(len(rows)):
-        groups[codes[k]].append(rows[k])
-    present = [c for c in range(1 << bits) if groups[c]]
-    sums = [_sum_rows(groups[c], width) for c in present]
-    total = _sum_rows(sums, width)
+def _signs(rng, count):
+    """count random signs as floats ±1.0, 64 from each draw."""
     out = []
-    for plus in _plus_getters(present, bits):
-        pos = _sum_rows(plus(sums), width)
-        out.append([2.0 * p - q for p, q in zip(pos, total)])
+    while len(out) < count:
+        bits = rng.next64()
+        for _ in range(min(64, count - len(out))):
+            out.append(1.0 if bits & 1 else -1.0)
+            bits >>= 1
     return out
 
 
 class OutputCheck:
-    """The result for one output: trials run, worst |diff|/tolerance, where."""
+    """One output's cells: trials run, worst |diff|/tolerance and where, and
+    what the cell size lets through."""
 
-    def __init__(self, name, rows, length):
+    def __init__(self, name, lines, blocks, cell, k, trials, cell_index):
         self.name = name
-        self.rows = rows             # how many lines (rows, or columns for dW) per trial
-        self.length = length         # length of each projection (K of r)
+        self.lines, self.blocks = lines, blocks     # cells = lines × blocks
+        self.cell, self.k, self.trials = cell, k, trials
+        self.cell_index = cell_index                # element index -> cell number
         self.worst_ratio = 0.0
-        self.worst_row = None
+        self.worst_cell = None
         self.worst_trial = None
-        self.failed_rows = 0
-        self.tolerance = None        # T + V of the worst row
-        self.detect = None           # T + 2V of the worst row: guaranteed detection
+        self.failed_cells = 0
         self.message = ""
+        self.t = None                               # Hoeffding's t (None: worst case)
+        self.tolerances = None                      # cell -> (T, V max over trials, B)
+        self.sampled = None                         # sampling.Sample of this output
+        self.fingerprint = None                     # sampling.Fingerprint
+
+    @property
+    def cells(self):
+        return self.lines * self.blocks
 
     @property
     def passed(self):
-        return self.failed_rows == 0
+        return self.failed_cells == 0 and (self.sampled is None or self.sampled.passed) \
+            and (self.fingerprint is None or self.fingerprint.passed)
 
-    def note(self, trial, i, diff, t, v):
-        tol = t + v
+    @property
+    def projections_passed(self):
+        return self.failed_cells == 0
+
+    def note(self, trial, cell, diff, tol):
         ratio = diff / tol if tol > 0 else (0.0 if diff == 0 else float("inf"))
-        if not ratio <= 1.0:         # NaN counts as a failure
-            self.failed_rows += 1
+        if not ratio <= 1.0:                        # NaN counts as a failure
+            self.failed_cells += 1
             if not self.message:
-                self.message = ("%s line %d, trial %d: |got·r − reference·r| = %.6g "
-                                "exceeds the tolerance %.6g" % (self.name, i, trial,
-                                                              diff, tol))
+                self.message = ("%s cell %s, trial %d: |got·r − reference·r| = %.6g exceeds "
+                                "the tolerance %.6g" % (self.name, self.describe(cell), trial,
+                                                       diff, tol))
             if ratio != ratio:
                 ratio = float("inf")
-        if ratio > self.worst_ratio or self.worst_row is None:
-            self.worst_ratio, self.worst_row, self.worst_trial = ratio, i, trial
-            self.tolerance, self.detect = tol, t + 2 * v
+        if ratio > self.worst_ratio or self.worst_cell is None:
+            self.worst_ratio, self.worst_cell, self.worst_trial = ratio, cell, trial
+
+    def note_many(self, trial, first, diffs, tols):
+        """note() for cells first, first + 1, ... at C speed when all pass."""
+        ratios = list(map(truediv, diffs, tols)) if 0.0 not in tols else None
+        if ratios is not None:
+            total = sum(ratios)
+            if total == total and total != float("inf"):
+                top = max(ratios) if ratios else 0.0
+                if top <= 1.0:
+                    if top > self.worst_ratio or self.worst_cell is None:
+                        k = ratios.index(top)
+                        self.worst_ratio, self.worst_cell, self.worst_trial = \
+                            top, first + k, trial
+                    return
+        for k in range(len(diffs)):
+            self.note(trial, first + k, diffs[k], tols[k])
+
+    def describe(self, cell):
+        """'(i, columns a..b)' for a cell number."""
+        if cell is None:
+            return "-"
+        line, block = divmod(cell, self.blocks) if self.name != "dw" else (cell % self.lines,
+                                                                           cell // self.lines)
+        a = block * self.cell
+        if self.name == "dw":
+            return "(rows %d..%d, column %d)" % (a, a + self.cell - 1, line)
+        return "(row %d, columns %d..%d)" % (line, a, a + self.cell - 1)
+
+    def detect(self, cell):
+        """T + 2V: an element off by more is caught in a trial with
+        probability ≥ 1/2, whatever else is wrong."""
+        t, v, _ = self.tolerances(cell)
+        return (t + 2 * v) * _UP
+
+    def escape(self, cell, error):
+        """Per-trial escape probability of one element off by `error` in a
+        cell whose other elements are within their bounds."""
+        t, v, b = self.tolerances(cell)
+        margin = error - (t + 2 * v) * _UP
+        if not margin > 0:
+            return 1.0
+        if b <= 0:
+            return 0.0
+        z = margin / b
+        return min(0.5, 2.0 * math.exp(-0.5 * z * z))
 
     def to_dict(self):
-        return {"output": self.name, "passed": self.passed, "rows": self.rows,
-                "failed_rows": self.failed_rows,
-                "worst_ratio": json_float(self.worst_ratio),
-                "worst_row": self.worst_row, "worst_trial": self.worst_trial,
-                "tolerance": json_float(self.tolerance),
-                "detect_above": json_float(self.detect), "message": self.message}
+        t, v = (None, None) if self.worst_cell is None else self.tolerances(self.worst_cell)[:2]
+        out = {"output": self.name, "passed": self.passed,
+               "projections_passed": self.projections_passed,
+               "cells": self.cells, "cell_size": self.cell, "reduction": self.k,
+               "failed_cells": self.failed_cells,
+               "worst_ratio": json_float(self.worst_ratio),
+               "worst_cell": self.describe(self.worst_cell), "worst_trial": self.worst_trial,
+               "tolerance": json_float(None if t is None else (t + v) * _UP),
+               "detect_above": json_float(None if t is None else self.detect(self.worst_cell)),
+               "message": self.message}
+        if self.sampled is not None:
+            out["sampled"] = self.sampled.to_dict(self)
+        if self.fingerprint is not None:
+            out["fingerprint"] = self.fingerprint.to_dict()
+        return out
 
 
 class Verification:
-    """What was verified, with the probability that an error slipped through."""
+    """What was verified, with the probabilities that state what it means."""
 
-    def __init__(self, n, d, m, dtype, trials, seed):
+    def __init__(self, n, d, m, dtype, trials, seed, false_alarm, worst_case, cell):
         self.n, self.d, self.m, self.dtype = n, d, m, dtype
         self.trials, self.seed = trials, seed
+        self.false_alarm = 0.0 if worst_case else false_alarm
+        self.requested_false_alarm = false_alarm
+        self.worst_case, self.cell = worst_case, cell
+        self.t = None
+        self.tests = 0
+        self.hoeffding_tests = 0
         self.outputs = []
+        self.fingerprint_false_alarm = 0.0
 
     @property
     def passed(self):
@@ -283,194 +342,565 @@ class Verification:
 
     @property
     def miss_probability(self):
-        """Upper bound on P(an element beyond its row's detection threshold went
-        unseen), per output: 2^-trials."""
+        """Upper bound on P(an element beyond its cell's detection threshold
+        went unseen), per element: 2^-trials."""
         return 0.5 ** self.trials
 
     def lines(self):
-        out = ["verified N=%d, D=%d, M=%d in %s with %d random sign trials (seed %d)"
-               % (self.n, self.d, self.m, self.dtype, self.trials, self.seed)]
-        for o in self.outputs:
-            if o.name == "db":
-                what = "every element exactly against its bound"
-            else:
-                what = "%d %s × %d trials" % (o.rows, "columns" if o.name == "dw" else "rows",
-                                              self.trials)
-            out.append("  %-3s %s: %s, worst |diff|/tolerance %.3g%s"
-                       % (o.name, "ok  " if o.passed else "FAIL", what, o.worst_ratio,
-                          "" if o.passed else "; " + o.message))
-        out.append("  an output element off by more than its row's detection threshold "
-                   "(the row tolerance plus the verifier's rounding) escapes all trials "
-                   "with probability at most 2^-%d = %.3g" % (self.trials,
-                                                              self.miss_probability))
-        return out
+        from .sampling import report_lines
+        return report_lines(self)
 
     def to_dict(self):
         return {"N": self.n, "D": self.d, "M": self.m, "dtype": self.dtype,
                 "trials": self.trials, "seed": self.seed, "passed": self.passed,
+                "cell_size": self.cell, "worst_case": self.worst_case,
+                "hoeffding_t": json_float(self.t), "tests": self.tests,
+                "hoeffding_tests": self.hoeffding_tests,
+                "false_alarm": self.false_alarm,
+                "requested_false_alarm": self.requested_false_alarm,
+                "fingerprint_false_alarm": self.fingerprint_false_alarm,
                 "miss_probability": self.miss_probability,
                 "outputs": [o.to_dict() for o in self.outputs]}
 
 
-BATCH = 6                    # trials whose signs are drawn, and rows grouped, together
-DEFAULT_TRIALS = 12          # miss probability 2^-12 ≈ 2.4e-4 per output
+def _shapes(x, w, b, dy):
+    """(N, D, M) from Matrix or list arguments."""
+    if isinstance(x, Matrix):
+        n, d = x.shape
+    else:
+        n, d = len(x), len(w)
+    if isinstance(w, Matrix):
+        m = w.shape[1]
+    elif dy and not isinstance(dy, Matrix):
+        m = len(dy[0])
+    elif isinstance(dy, Matrix):
+        m = dy.shape[1]
+    else:
+        m = len(w[0]) if w else (len(b) if b is not None else 0)
+    return n, d, m
 
 
-def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=DEFAULT_TRIALS, seed=0):
-    """Verify y, dx, dw, db (nested lists, as from tolist) for x (N, D),
-    w (D, M), b (M,) or None, dy (N, M), computed in dtype.  Returns a
-    Verification.  Shapes must already be right (the caller checks them)."""
-    n, d = len(x), len(w)
-    m = len(dy[0]) if dy else (len(w[0]) if w else (len(b) if b is not None else 0))
-    u = UNIT_ROUNDOFF[dtype]
-    result = Verification(n, d, m, dtype, trials, seed)
-    rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=None, seed=0,
+           false_alarm=FALSE_ALARM, worst_case=False, cell=CELL, samples=None,
+           fingerprint_check=False, fingerprint_false_alarm=None):
+    """Verify y (N, M), dx (N, D), dw (D, M), db (M,) or None for x (N, D),
+    w (D, M), b (M,) or None, dy (N, M), computed in dtype.
 
-    X, Y, DX = _Rows(x), _Rows(y), _Rows(dx)            # (N, D), (N, M), (N, D): small
-    babs = sum(map(abs, b)) if b is not None else 0.0
-    xabs = X.abs                                        # (N,)
-    dyabs = [sum(map(abs, r)) for r in dy]              # (N,)
-    dyt = list(zip(*dy)) if n else [()] * m             # (M, N): small
-    rowabs, dyw, wmax = _magnitudes(w, dy, m, d)        # ≥ Σ_j |W_kj|; ≥ (|dY| |W|ᵀ 1)_i
-    sums = _WSums(w, m, wmax)                           # ± sums of W's rows and columns
+    Arguments are flat.Matrix objects or nested lists (a vector: a flat
+    list).  trials: sign trials (default: default_trials); seed: of the
+    signs and sampled elements; false_alarm: the chance that a correct
+    backend fails, at most, over the whole check (projections; the sampled
+    elements never raise one); worst_case: sums of bounds instead of
+    Hoeffding; cell: elements per projected cell; samples: a
+    sampling.Plan (default: Plan.default(...)), or False for none;
+    fingerprint_check: fail an output whose sampled errors are larger than
+    correct rounding makes them (sampling.py), with false-alarm probability
+    fingerprint_false_alarm (default: false_alarm).  Shapes must already be
+    right (the caller checks them).  Returns a Verification.
 
-    # Line tolerances T: the backend's element bounds summed over the line.
-    g_y = gamma(d + 1, u) if b is not None else gamma(d, u)
-    xw = [_dot_abs(x[i], rowabs) + babs for i in range(n)]         # ≥ (|X| |W| 1 + Σ|b|)_i
-    xdy = [_dot_abs(xabs, col) for col in dyt]                      # (1ᵀ|X|ᵀ|dY|)_j
-    t_y = [g_y * xw[i] for i in range(n)]
-    t_dx = [gamma(m, u) * dyw[i] for i in range(n)]
-    t_dw = [gamma(n, u) * xdy[j] for j in range(m)]
-
-    # The verifier's own float64 rounding V per line (module docstring).
-    ga = SAFETY * (4 * gamma(max(m, d, n) + (1 << BATCH) + 4, _U64) + 2 * _U64)
-    v_y = [ga * (Y.abs[i] + 2 * xw[i]) for i in range(n)]
-    v_dx = [ga * (DX.abs[i] + 2 * dyw[i]) for i in range(n)]
-    v_dw = [ga * 4 * xdy[j] for j in range(m)]
-    for i in range(n):                                  # W r and Wᵀ r packed: their grid
-        v_y[i] += (1 + ga) * xabs[i] * sums.error(m)
-        v_dx[i] += (1 + ga) * dyabs[i] * sums.error(d)
-
-    cy = OutputCheck("y", n, m)
-    cdx = OutputCheck("dx", n, d)
-    cdw = OutputCheck("dw", m, d)
-    # One output at a time: W's ± sums for all trials of an output at once.
-    batches = _batches(rng, m, trials)                  # r ∈ {±1}^M
-    wr = sums.along_rows(batches)                       # W r: (D,) for every trial
-    for trial, codes, bits in batches:
-        for t in range(bits):
-            # forward: Y r  vs  X (W r) + b·r
-            gather = _gather(_positions(codes, t))
-            br = (2.0 * sum(gather(b)) - sum(b)) if b is not None else 0.0
-            lhs = Y.signed(gather)                      # (N,)
-            rhs = wr[trial + t]
-            for i in range(n):
-                cy.note(trial + t, i, abs(lhs[i] - (_dot(x[i], rhs) + br)), t_y[i], v_y[i])
-    batches = _batches(rng, d, trials)                  # r ∈ {±1}^D
-    wtr = sums.down_columns(batches)                    # Wᵀ r: (M,) for every trial
-    sums = wr = None
-    for trial, codes, bits in batches:
-        for t in range(bits):
-            # dX = dY Wᵀ: dX r  vs  dY (Wᵀ r)
-            lhs = DX.signed(_gather(_positions(codes, t)))   # (N,)
-            rhs = wtr[trial + t]
-            for i in range(n):
-                cdx.note(trial + t, i, abs(lhs[i] - _dot(dy[i], rhs)), t_dx[i], v_dx[i])
-    wtr = None
-    for trial, codes, bits in _batches(rng, d, trials):     # r ∈ {±1}^D
-        rdw = _signed_row_sums(dw, codes, bits, m)      # rᵀ dW: (M,) per trial
-        for t in range(bits):
-            # dW = Xᵀ dY: rᵀ dW  vs  (X r)ᵀ dY
-            gather = _gather(_positions(codes, t))
-            xr = X.signed(gather)                       # X r: (N,)
-            ref = [_dot(xr, col) for col in dyt]                           # (M,)
-            got = rdw[t]
-            for j in range(m):
-                cdw.note(trial + t, j, abs(got[j] - ref[j]), t_dw[j], v_dw[j])
-    result.outputs = [cy, cdx, cdw]
-    if b is not None:
-        result.outputs.append(_check_db(dy, db, n, m, dtype))
-    return result
+    Same as prepare(x, w, b, dy, dtype, ...).finish(y, dx, dw, db)."""
+    plan = prepare(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell, samples,
+                   fingerprint_check, fingerprint_false_alarm)
+    return plan.finish(y, dx, dw, db)
 
 
-def _batches(rng, length, trials):
-    """[(first trial, codes, bits)] for batches of at most BATCH trials: bit t
-    of codes[j] is the sign of r_j in trial first + t."""
-    out = []
-    done = 0
-    while done < trials:
-        bits = min(BATCH, trials - done)
-        out.append((done, _codes(rng, length, bits), bits))
-        done += bits
-    return out
+def prepare(x, w, b, dy, dtype, trials=None, seed=0, false_alarm=FALSE_ALARM,
+            worst_case=False, cell=CELL, samples=None, fingerprint_check=False,
+            fingerprint_false_alarm=None):
+    """Everything of a verification that the inputs and the signs decide:
+    the signs, the reference side of every cell, the tolerances' input
+    terms, the sampled elements' exact values.  The sized runner does this
+    in its own process while the backend computes in its worker (the signs
+    are never sent there).  Arguments as verify's; returns a Prepared."""
+    return Prepared(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
+                    samples, fingerprint_check, fingerprint_false_alarm)
 
 
-class _WSums:
-    """± sums along W's rows (W r) and down its columns (Wᵀ r), W (D, M),
-    for all the trials of a list of batches (_batches) at once.
+class Prepared:
+    """A verification prepared from the inputs (prepare); finish() judges outputs."""
 
-    Through packed.Packed where this runtime and W allow (CPython, W finite,
-    wmax ≥ max |W|): W is read once, then every sum is exact on its grid, and
-    error(n) bounds what the grid adds to a ± sum of n entries.  Otherwise
-    floats, error(n) = 0: Wᵀ r by _signed_row_sums, W r by gathers (one pass
-    over half of W per trial) or, under a JIT, by adding each row's entries
-    into one sum per sign code (one pass per batch)."""
+    def __init__(self, x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
+                 samples, fingerprint_check, fingerprint_false_alarm):
+        n, d, m = _shapes(x, w, b, dy)
+        x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
+        b = as_matrix(b, (m,)) if b is not None else None
+        if not false_alarm > 0 or false_alarm >= 1:
+            raise ValueError("false_alarm must be in (0, 1), not %r" % (false_alarm,))
+        cell = max(1, int(cell))
+        if trials is None:
+            trials = default_trials(n, d, m, cell)
+        self.n, self.d, self.m, self.dtype = n, d, m, dtype
+        self.trials, self.seed, self.false_alarm = trials, seed, false_alarm
+        self.worst_case, self.cell = worst_case, cell
+        self.fingerprint_check = fingerprint_check
+        self.fingerprint_false_alarm = (fingerprint_false_alarm
+                                        if fingerprint_false_alarm is not None else false_alarm)
+        rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+        by, bd = min(cell, m) or 1, min(cell, d) or 1      # cell sizes along M and D
+        self.by, self.bd = by, bd
+        nby, nbd = _blocks(m, by), _blocks(d, bd)
+        self.tests = trials * (n * nby + n * nbd + nbd * m)
+        self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
+        pairs = ([(min(by, m - c * by), trials * n) for c in range(nby)]
+                 + [(min(bd, d - c * bd), trials * (n + m)) for c in range(nbd)])
+        self.hoeffding_tests = hoeffding_cells(self.t, pairs)
+        # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
+        self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
+        self.bias = b is not None
+        ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd, trials)
+        self.checks = [
+            OutputCheck("y", n, nby, by, d + (1 if b is not None else 0), trials,
+                        lambda i, j: i * nby + j // by),
+            OutputCheck("dx", n, nbd, bd, m, trials, lambda i, k: i * nbd + k // bd),
+            OutputCheck("dw", m, nbd, bd, n, trials, lambda k, j: (k // bd) * m + j)]
+        for c in self.checks:
+            c.t = self.t
+        self.parts = [ctx.prepare_y(self.checks[0], rng, trials),
+                      ctx.prepare_dx(self.checks[1], rng, trials),
+                      ctx.prepare_dw(self.checks[2], rng, trials)]
+        self.samples = None
+        if samples is not False:
+            from . import sampling
+            plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
+            self.samples = sampling.prepare(plan, ctx, self.checks, rng)
+        ctx.release()
 
-    def __init__(self, w, m, wmax):
-        self.w, self.m, self.grid, self.step = w, m, None, 0.0
-        self._rows = None                       # W's row sums, for gathers
-        if wmax is not None and not _JIT and packed.available():
+    def finish(self, y, dx, dw, db):
+        """The Verification of these outputs: y (N, M), dx (N, D), dw (D, M),
+        db (M,) or None (flat.Matrix or nested lists)."""
+        n, d, m = self.n, self.d, self.m
+        y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
+        db = as_matrix(db, (m,)) if db is not None else None
+        result = Verification(n, d, m, self.dtype, self.trials, self.seed, self.risk,
+                              self.worst_case, self.cell)
+        result.t, result.tests = self.t, self.tests
+        result.hoeffding_tests = self.hoeffding_tests
+        result.requested_false_alarm = self.false_alarm
+        for part, out in zip(self.parts, (y, dx, dw)):
+            part(out)
+        result.outputs = list(self.checks)
+        if self.bias:
+            result.outputs.append(_check_db(self.ctx.dy, db, n, m, self.dtype))
+        if self.samples is not None:
+            from . import sampling
+            sampling.finish(self.samples, {"y": y, "dx": dx, "dw": dw}, self.dtype,
+                            self.fingerprint_check, self.fingerprint_false_alarm)
+            if self.fingerprint_check:
+                result.fingerprint_false_alarm = self.fingerprint_false_alarm
+        return result
+
+
+class _Context:
+    """Everything the cells of one verification share: the inputs as lists,
+    their norms, W packed (or not), the bound coefficients."""
+
+    def __init__(self, x, w, b, dy, n, d, m, dtype, t, by, bd, trials=MAX_TRIALS):
+        self.x, self.w, self.b, self.dy = x, w, b, dy
+        self.n, self.d, self.m, self.dtype, self.t = n, d, m, dtype, t
+        self.by, self.bd = by, bd
+        self.xr = x.row_lists()                               # (N, D)
+        self.dyr = dy.row_lists()                             # (N, M)
+        self.bl = b.lists() if b is not None else None        # (M,)
+        self.x_norms = [_norm(r) for r in self.xr]            # ‖X_i‖₂, (N,)
+        self.x_abs = [_abs_sum(r) for r in self.xr]           # ‖X_i‖₁
+        self.dy_norms = [_norm(r) for r in self.dyr]          # ‖dY_i‖₂
+        self.dy_abs = [_abs_sum(r) for r in self.dyr]
+        self._xt = self._dyt = None
+        w_rows = [_norm(w.values[k * m:(k + 1) * m]) for k in range(d)]      # ‖W_k‖₂
+        self.finite = None not in w_rows and None not in self.x_norms \
+            and None not in self.dy_norms \
+            and (self.bl is None or None not in [_norm(self.bl)])
+        self.w_row_norms = w_rows
+        self.grid = None
+        # W on a grid pays from PACK_TRIALS trials on (one conversion, then
+        # cheap exact sums a trial); fewer trials sum W's blocks as floats.
+        if self.finite and not _JIT and trials >= PACK_TRIALS and packed.available():
+            bounds = [max(w_rows[a:a + bd]) for a in range(0, d, bd)]     # ≥ max |W| a block
             try:
-                self.grid = packed.Packed(w, m, wmax)
-                self.step = self.grid.step
-            except ValueError:                  # beyond the packed range: floats
+                self.grid = packed.Packed(w, bounds, bd, max(by, bd))
+            except ValueError:                                # beyond the packed range
                 pass
-
-    def error(self, count):
-        return packed.grid_error(count, self.step) if self.step else 0.0
-
-    def along_rows(self, batches):
-        """[W r (D,) for every trial]."""
+        # Σ_K step_K·Σ_{k∈K}|X_ik|: what W's grid adds to X_i·(W_J r_J), per entry of J
+        self.x_grid = [0.0] * n
         if self.grid is not None:
-            return self.grid.along_rows([(codes, bits) for _, codes, bits in batches])
+            steps = self.grid.steps
+            for i in range(n):
+                row = self.xr[i]
+                self.x_grid[i] = sum([_abs_sum(row[c * bd:c * bd + bd]) * steps[c]
+                                      for c in range(len(steps))]) * (1 + 2.0 ** -50)
+
+    def release(self):
+        """Drop what only preparing needed (W's grid)."""
+        self.grid = None
+
+    # -- shared pieces ----------------------------------------------------------
+
+    def xt(self):
+        if self._xt is None:
+            self._xt = self.x.col_lists()                     # (D, N)
+        return self._xt
+
+    def dyt(self):
+        if self._dyt is None:
+            self._dyt = self.dy.col_lists()                   # (M, N)
+        return self._dyt
+
+    def _w_columns(self, signs, block):
+        """(‖W_{:,j}‖₂ for every column j (M,), [[W_J r_J (D,) for each block
+        J] for each r in signs]): one pass over W's columns, each a strided
+        copy, a block at a time; a block's + and − columns are summed
+        (zip and the builtin sum) in every trial, as floats."""
+        w, d, m = self.w, self.d, self.m
+        norms = []
+        sums = [[] for _ in signs]
+        for a in range(0, m, block):
+            cols = []
+            for j in range(a, min(m, a + block)):
+                col = w.values[j::m] if _STEPPED else w.col(j)
+                if _HYPOT:
+                    v = math.hypot(*col)
+                    norms.append(v * (1.0 + 2.0 ** -51) if is_finite(v) else None)
+                else:
+                    norms.append(_norm(_tolist(col)))
+                cols.append(col)
+            for t in range(len(signs)):
+                r = signs[t]
+                plus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] > 0]
+                minus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] <= 0]
+                acc = _column_sums(plus, d)
+                if minus:
+                    acc = list(map(sub, acc, _column_sums(minus, d)))
+                sums[t].append(acc)
+        return norms, sums
+
+    @staticmethod
+    def _unverifiable(check, why):
+        """finish() of an output that cannot be verified: it fails, saying why."""
+        check.tolerances = lambda cell: (0.0, 0.0, 0.0)
+
+        def finish(out):
+            check.failed_cells = check.cells or 1
+            check.message = "%s not verified: %s" % (check.name, why)
+            check.worst_ratio = float("inf")
+        return finish
+
+    # -- Y = X W + b: cells (i, J) ------------------------------------------------
+
+    def prepare_y(self, check, rng, trials):
+        """Signs and reference side of Y's cells; returns finish(y)."""
+        n, d, m, by = self.n, self.d, self.m, self.by
+        nb = check.blocks
+        if not self.finite:
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
+        alpha, kappa = linear_bound(check.k, self.dtype)
+        signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
+        # W's column norms, and (without the grid) W_J r_J in the same pass
+        cols, along = self._w_columns(signs if self.grid is None else [], by)
+        if None in cols:
+            return self._unverifiable(check, "W has a column with no finite norm")
+        wf = _block_norms(cols, by)                            # ‖W_{:,J}‖_F, (blocks,)
+        bl = self.bl
+        bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
+        sizes = [min(by, m - c * by) for c in range(nb)]
+        # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
+        bmag = [[alpha * (xn * wf[c] + bn[c]) * _UP + kappa * math.sqrt(sizes[c])
+                 for c in range(nb)] for xn in self.x_norms]
+        tt = self._t_of(bmag, sizes, by_line=True)
+        g_d = gamma(d + 2, _U)
+        g_n = [gamma(size + 1, _U) for size in sizes]
+        bias_err = [g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0
+                    for c in range(nb)]
+        runs = []
+        for trial in range(trials):
+            r = signs[trial]
+            vs, grid_err = self._w_block_sums_along(r, by, wf,   # W_J r_J, (blocks,) of (D,)
+                                                    along[trial] if along else None)
+            vnorm = [_norm(v) or 0.0 for v in vs]
+            bsum = [0.0] * nb
+            if bl is not None:
+                br = list(map(mul, bl, r))
+                bsum = [sum(br[c * by:c * by + by]) for c in range(nb)]
+            refs, vrefs = [], []
+            for i in range(n):
+                xi, xn = self.xr[i], self.x_norms[i]
+                ref = [_dot(xi, vs[c]) + bsum[c] for c in range(nb)]
+                refs.append(ref)
+                vrefs.append([(g_d + 2 * _U) * xn * vnorm[c] + grid_err(i, c) + bias_err[c]
+                              + _U * abs(ref[c]) for c in range(nb)])
+            runs.append((r, refs, vrefs))
+        vmax = [[0.0] * nb for _ in range(n)]
+        check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
+                                         bmag[cell // nb][cell % nb])
+
+        def finish(y):
+            yrows = y.row_lists()
+            for i in range(n):
+                row = yrows[i]
+                gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
+                for trial in range(trials):
+                    r, refs, vrefs = runs[trial]
+                    yr = list(map(mul, row, r))
+                    got = [sum(yr[c * by:c * by + by]) for c in range(nb)]
+                    diffs = list(map(abs, map(sub, got, refs[i])))
+                    tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
+                    check.note_many(trial, i * nb, diffs, tols)
+        return finish
+
+    @staticmethod
+    def _tolerances(trow, vgot, vref, vmax):
+        """T + V per cell of a line, V = (1 + 2u)(V_got + V_ref) + u·T; keeps
+        the largest V of each cell in vmax."""
         out = []
-        for _, codes, bits in batches:
-            out.extend(self._w_r(codes, bits))
+        for c in range(len(trow)):
+            v = ((1 + 2 * _U) * (vgot[c] + vref[c]) + _U * trow[c]) * _UP
+            if v > vmax[c]:
+                vmax[c] = v
+            out.append((trow[c] + v) * _UP)
         return out
 
-    def down_columns(self, batches):
-        """[Wᵀ r (M,) for every trial]."""
-        if self.grid is not None:
-            return self.grid.down_columns([(codes, bits) for _, codes, bits in batches])
+    # -- dX = dY Wᵀ: cells (i, K) ------------------------------------------------
+
+    def prepare_dx(self, check, rng, trials):
+        """Signs and reference side of dX's cells; returns finish(dx)."""
+        n, d, m, bd = self.n, self.d, self.m, self.bd
+        nb = check.blocks
+        if not self.finite:
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
+        alpha, kappa = linear_bound(check.k, self.dtype)
+        wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
+        sizes = [min(bd, d - c * bd) for c in range(nb)]
+        bmag = [[alpha * dn * wf[c] * _UP + kappa * math.sqrt(sizes[c]) for c in range(nb)]
+                for dn in self.dy_norms]
+        tt = self._t_of(bmag, sizes, by_line=True)
+        g_m = gamma(m + 2, _U)
+        g_n = [gamma(size + 1, _U) for size in sizes]
+        runs = []
+        for trial in range(trials):
+            r = _signs(rng, d)                                 # r ∈ {±1}^D
+            us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
+            unorm = [_norm(u) or 0.0 for u in us]
+            refs, vrefs = [], []
+            for i in range(n):
+                dyi, dn, d1 = self.dyr[i], self.dy_norms[i], self.dy_abs[i]
+                ref = [_dot(dyi, us[c]) for c in range(nb)]
+                refs.append(ref)
+                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c)
+                              for c in range(nb)])
+            runs.append((r, refs, vrefs))
+        vmax = [[0.0] * nb for _ in range(n)]
+        check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
+                                         bmag[cell // nb][cell % nb])
+
+        def finish(dx):
+            rows = dx.row_lists()
+            for i in range(n):
+                row = rows[i]
+                gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
+                for trial in range(trials):
+                    r, refs, vrefs = runs[trial]
+                    xr = list(map(mul, row, r))
+                    got = [sum(xr[c * bd:c * bd + bd]) for c in range(nb)]
+                    diffs = list(map(abs, map(sub, got, refs[i])))
+                    tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
+                    check.note_many(trial, i * nb, diffs, tols)
+        return finish
+
+    # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
+
+    def prepare_dw(self, check, rng, trials):
+        """Signs and reference side of dW's cells; returns finish(dw)."""
+        n, d, m, bd = self.n, self.d, self.m, self.bd
+        nb = check.blocks
+        if not self.finite:
+            return self._unverifiable(check, "an input has an infinite or NaN entry")
+        alpha, kappa = linear_bound(check.k, self.dtype)
+        xt, dyt = self.xt(), self.dyt()
+        xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
+        dcn = [_norm(c) for c in dyt]                          # ‖dY_{:,j}‖₂, (M,)
+        sizes = [min(bd, d - c * bd) for c in range(nb)]
+        g_n = gamma(n + 2, _U)
+        # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
+        # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
+        # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
+        #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
+        #   T = f·B, f = min(t, √n)·UP
+        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct
+        #     backend (an incorrect one only meets a stricter test), times
+        #     3u (fsum) or γ_{n+1}
+        #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
+        #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
+        #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
+        up3 = _UP * _UP * _UP
+        bcoef, bconst, pc, qc = [], [], [], []
+        for c in range(nb):
+            root = math.sqrt(sizes[c])
+            g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
+            f = _factor(self.t, sizes[c]) * _UP
+            a1, a0 = alpha * xf[c] * _UP, kappa * root          # B = a1·dcn + a0
+            bcoef.append(a1)
+            bconst.append(a0)
+            got1 = (1 + 2 * _U) * g_k * (1 + alpha) * root * xf[c] * _UP
+            got0 = (1 + 2 * _U) * g_k * sizes[c] * kappa
+            pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
+            qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
+        slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
+        tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
+        runs = []
+        unmax = [0.0] * nb
+        for trial in range(trials):
+            r = _signs(rng, d)                                 # r ∈ {±1}^D
+            blocks = []
+            for c in range(nb):
+                a = c * bd
+                # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
+                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])])
+                     for i in range(n)]
+                un = (_norm(u) or 0.0) * (1 + 2 * _U)          # ≥ ‖exact X_{:,K} r_K‖₂
+                if un > unmax[c]:
+                    unmax[c] = un
+                blocks.append((_dots(u, dyt), un))            # (M,)
+            runs.append((r, blocks))
+        def tolerances(cell):
+            c, j = divmod(cell, m)
+            t = tt_of(c, j)
+            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
+            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
+        check.tolerances = tolerances
+
+        def finish(dw):
+            values = dw.values
+            for trial in range(trials):
+                r, blocks = runs[trial]
+                for c in range(nb):
+                    a = c * bd
+                    plus, minus = [], []
+                    for k in range(a, a + sizes[c]):
+                        (plus if r[k] > 0 else minus).append(values[k * m:(k + 1) * m])
+                    got = _column_sums(plus, m, exact)
+                    if minus:
+                        got = list(map(sub, got, _column_sums(minus, m, exact)))
+                    ref, un = blocks[c]
+                    diffs = list(map(abs, map(sub, got, ref)))
+                    coef = pc[c] + slope * un
+                    tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
+                    check.note_many(trial, c * m, diffs, tols)
+        return finish
+
+    def _t_of(self, bmag, sizes, by_line):
+        """T per cell from its ‖β‖₂ bound B: min(t, √n)·B — Hoeffding's t·B,
+        or √n·B ≥ Σβ (the worst case, no false alarm) where that is smaller
+        or where worst_case is set (t None).  bmag[line][block] (by_line) or
+        bmag[block][line]."""
+        t = self.t
         out = []
-        for _, codes, bits in batches:
-            out.extend(_signed_row_sums(self.w, codes, bits, self.m))
+        for a in range(len(bmag)):
+            row = bmag[a]
+            if by_line:
+                out.append([_factor(t, sizes[c]) * row[c] * _UP for c in range(len(row))])
+            else:
+                f = _factor(t, sizes[a]) * _UP
+                out.append([f * v for v in row])
         return out
 
-    def _w_r(self, codes, bits):
-        w, m = self.w, self.m
-        if _JIT:                                # each row's entries summed by code
-            plus = _plus_getters(list(range(1 << bits)), bits)
-            out = [[] for _ in range(bits)]
-            for row in w:
-                acc = [0.0] * (1 << bits)
-                for j in range(m):
-                    acc[codes[j]] += row[j]
-                total = sum(acc)
-                for t in range(bits):
-                    out[t].append(2.0 * sum(plus[t](acc)) - total)
-            return out
-        if self._rows is None:
-            self._rows = _Rows(w, magnitudes=False)     # W r = 2·Σ₊ − Σ per row
-        return [self._rows.signed(_gather(_positions(codes, t))) for t in range(bits)]
+    # -- W's block sums ----------------------------------------------------------
+
+    def _w_block_sums_along(self, r, block, wf, floats=None):
+        """([W_J r_J (D,) for each block J], error(i, J)): error bounds
+        Σ_k |X_ik|·|entry k's error|.  On the grid: (n + 1)/2·Σ_K s_K·Σ_{k∈K}|X_ik|.
+        As floats, entry k's error is ≤ γ_{n+1}·Σ_{j∈J}|w_kj|, and
+        Σ_k |X_ik| Σ_{j∈J}|w_kj| ≤ √n·‖X_i‖₂·‖W_{:,J}‖_F (wf[J])."""
+        m, d = self.m, self.d
+        nb = _blocks(m, block)
+        sizes = [min(block, m - c * block) for c in range(nb)]
+        if self.grid is not None:
+            sums = self.grid.along_rows([r], block)[0]
+            xg = self.x_grid
+            half = [0.5 * (size + 1) * (1 + 2.0 ** -52) for size in sizes]
+            return sums, lambda i, c: half[c] * xg[i]
+        if floats is not None:                 # from _w_columns
+            sums = floats
+        else:
+            sums = [[0.0] * d for _ in range(nb)]
+            w = self.w.values
+            for k in range(d):
+                row = list(map(mul, w[k * m:(k + 1) * m], r))
+                for c in range(nb):
+                    sums[c][k] = sum(row[c * block:c * block + block])
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
+                for c, size in enumerate(sizes)]
+        xn = self.x_norms
+        return sums, lambda i, c: coef[c] * xn[i]
+
+    def _w_block_sums_down(self, r, block, wf):
+        """([W_Kᵀ r_K (M,) for each block K], error(i, K)): error bounds
+        Σ_j |dY_ij|·|entry j's error|.  On the grid: ‖dY_i‖₁·(n + 1)·s_K/2.
+        As floats, entry j's error is ≤ γ_{n+1}·Σ_{k∈K}|w_kj|, and
+        Σ_j |dY_ij| Σ_{k∈K}|w_kj| ≤ √n·‖dY_i‖₂·‖W_{K,:}‖_F (wf[K])."""
+        m, d = self.m, self.d
+        nb = _blocks(d, block)
+        sizes = [min(block, d - c * block) for c in range(nb)]
+        if self.grid is not None:
+            sums = self.grid.down_columns([r])[0]
+            err = [packed.grid_error(size, self.grid.steps[c]) for c, size in enumerate(sizes)]
+            d1 = self.dy_abs
+            return sums, lambda i, c: d1[i] * err[c]
+        w = self.w.values
+        sums = []
+        for c in range(nb):
+            plus, minus = [], []
+            for k in range(c * block, c * block + sizes[c]):
+                (plus if r[k] > 0 else minus).append(w[k * m:(k + 1) * m])
+            acc = _column_sums(plus, m)
+            if minus:
+                acc = list(map(sub, acc, _column_sums(minus, m)))
+            sums.append(acc)
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
+                for c, size in enumerate(sizes)]
+        dn = self.dy_norms
+        return sums, lambda i, c: coef[c] * dn[i]
+
+
+def _factor(t, n):
+    """min(t, √n): Hoeffding's t, or the worst case's √n when smaller."""
+    root = math.sqrt(n) * (1 + 2 * _U)
+    return root if t is None or root <= t else t
+
+
+def hoeffding_cells(t, sizes_and_counts):
+    """How many cell tests rest on Hoeffding (√n > t), from (n, count) pairs."""
+    if t is None:
+        return 0
+    return sum(count for n, count in sizes_and_counts if _factor(t, n) == t)
+
+
+def _column_sums(rows, width, exact=False):
+    """Σ of equal-length rows (arrays or lists), (width,); exact: each
+    correctly rounded (math.fsum)."""
+    if not rows:
+        return [0.0] * width
+    if len(rows) == 1:
+        return rows[0].tolist() if hasattr(rows[0], "tolist") else list(rows[0])
+    if exact:
+        return list(map(fsum, zip(*rows)))
+    if _JIT:
+        out = list(rows[0])
+        for k in range(1, len(rows)):
+            v = rows[k]
+            for j in range(width):
+                out[j] += v[j]
+        return out
+    return list(map(sum, zip(*rows)))
 
 
 def _check_db(dy, db, n, m, dtype):
     """db[j] = Σ_i dY[i][j], every element against its own bound (O(N·M))."""
-    check = OutputCheck("db", m, n)
-    cols = list(zip(*dy)) if n else [()] * m
+    check = OutputCheck("db", m, 1, 1, n, 1, lambda j: j)
+    check.tolerances = lambda cell: (0.0, 0.0, 0.0)
+    dbl = db.lists()
     for j in range(m):
-        ref = fsum(cols[j])                              # correctly rounded exact sum
-        mag = sum(map(abs, cols[j]))
-        check.note(0, j, abs(db[j] - ref), element_bound(n, mag * SAFETY, ref, dtype), 0.0)
+        col = dy.col(j)
+        ref = fsum(col)                                  # correctly rounded exact sum
+        mag = fsum([abs(v) for v in col])
+        check.note(0, j, abs(dbl[j] - ref), element_bound(n, mag, ref, dtype))
     return check

@@ -1,8 +1,10 @@
 """Exact ± sums of a matrix's rows or columns, through big integers.
 
-Freivalds' checks need, for many random sign vectors r, the sums Σ_l r_l·A[k][l]
-along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns; in
-freivalds.py A is W (D, M), giving W r (D,) and Wᵀ r (M,).  In CPython each
+Freivalds' checks need, for random sign vectors r, the sums Σ_l r_l·A[k][l]
+along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns, each
+over blocks of consecutive l (or k); in freivalds.py A is W (D, M), giving
+W_J r_J (D,) for every block J of columns and W_Kᵀ r_K (M,) for every block
+K of rows.  In CPython each
 touch of a float in a nested list costs 5–30 ns, so a sum of signs over A
 costs about as much as a product would.  Here A is touched once: every
 entry is rounded to one grid, step = 2^e,
@@ -16,10 +18,13 @@ word(1.5·2^(52+e)) + q.  Each row (and each column) of words becomes one
 integer whose 64-bit fields hold them, made from the words when needed and
 dropped after use.  A ± sum of rows is then a ± sum of integers: exact, at
 memory speed (4096 integers of 32 KiB in about 10 ms); the known offsets
-are subtracted once and the fields read back.  Q leaves room for any sum of
+are subtracted once per block and the fields read back.  Q leaves room for any sum of
 K (or L) fields in 63 bits.
 
-A ± sum of n entries decoded this way differs from the exact one by at most
+Each block of rows has its own grid (step from the block's own bound), so
+rows of small entries keep their digits next to rows of large ones.  A ± sum
+of n entries of one row block decoded this way differs from the exact one
+by at most
 
     n·step/2 + u·(Σ|a| + n·step/2)          u = 2⁻⁵³ (the decoded float)
 
@@ -40,76 +45,112 @@ def _word(value):
     return int.from_bytes(array("d", [value]), sys.byteorder)
 
 
-def _signed_sums(vectors, count, batches, length, step, word):
-    """[Σ_k r_k·v_k for every trial]: `count` packed vectors of `length`
-    fields, made one at a time by `vectors` (an iterator, so that they need
-    not all be held), and batches [(codes, bits), ...]: in trial t of a
-    batch r_k = +1 where bit t of codes[k] is set, −1 elsewhere.  Each
-    vector is added once into its code's group in every batch; each trial
-    then adds the groups whose code has bit t.  Floats, (length,) a trial."""
-    groups = [[0] * (1 << bits) for codes, bits in batches]
-    counts = [[0] * (1 << bits) for codes, bits in batches]
+def _block_sums(vectors, count, signs, block, decode, offset):
+    """[[Σ_{k in block c} r_k·v_k for each block c] for each trial]: `count`
+    packed vectors, made one at a time by `vectors` (an iterator, so that
+    they need not all be held), cut into blocks of `block` consecutive
+    vectors; signs[t][k] is r_k (+1 or -1) in trial t.  Each vector is added
+    into (or subtracted from) its block's sum once per trial; offset(c, net)
+    is the integer to add to block c's sum (its bias, less net times the
+    vectors' known offsets) and decode(c, integer) its floats."""
+    blocks = (count + block - 1) // block
+    trials = len(signs)
+    acc = [[0] * blocks for _ in range(trials)]
+    net = [[0] * blocks for _ in range(trials)]          # Σ r_k in the block
     k = 0
     for v in vectors:
-        for b in range(len(batches)):
-            c = batches[b][0][k]
-            groups[b][c] += v
-            counts[b][c] += 1
+        c = k // block
+        for t in range(trials):
+            if signs[t][k] > 0:
+                acc[t][c] += v
+                net[t][c] += 1
+            else:
+                acc[t][c] -= v
+                net[t][c] -= 1
         k += 1
-    ones = ((1 << (64 * length)) - 1) // ((1 << 64) - 1)       # Σ_l 2^(64 l)
-    bias = 1 << _BIAS_BITS
-    out = []
-    for b in range(len(batches)):
-        bits = batches[b][1]
-        total = sum(groups[b])
-        for t in range(bits):
-            plus = [c for c in range(1 << bits) if (c >> t) & 1]
-            offset = (2 * sum([counts[b][c] for c in plus]) - count) * word  # Σ r_k·word
-            exact = 2 * sum([groups[b][c] for c in plus]) - total + (bias - offset) * ones
-            fields = array("Q", exact.to_bytes(8 * length, sys.byteorder))
-            out.append([(f - bias) * step for f in fields])
-    return out
+    return [[decode(c, acc[t][c] + offset(c, net[t][c])) for c in range(blocks)]
+            for t in range(trials)]
 
 
 class Packed:
-    """A (K, L) rounded to one grid, ready to be summed along rows or columns.
+    """A (K, L) rounded to a grid per block of `block` rows, ready to be
+    summed along rows (over blocks of columns) or down columns (over the
+    same blocks of rows).
 
-    rows: A as K lists of L floats; length: L; bound ≥ max |A| (finite).
-    Raises ValueError if bound is beyond what the rounding trick covers
+    matrix: a flat.Matrix of shape (K, L); bounds[c] ≥ max |A[k][l]| over
+    the rows k of block c (finite); terms: the most entries one sum adds.
+    Raises ValueError if a bound is beyond what the rounding trick covers
     (2^(971+Q), about 2^1021); callers then sum floats.
     """
 
-    def __init__(self, rows, length, bound):
-        bits = min(50, 62 - _bit_length(max(len(rows), length, 1)))   # Q
-        exponent = _exponent(bound) - bits
-        if exponent < -1074:
-            exponent = -1074                # every double is a multiple of 2^-1074
-        if exponent > 971:                  # 1.5·2^(52+e) must stay below 2^1024
-            raise ValueError("entries up to %r are beyond the packed range" % (bound,))
-        self.step = 2.0 ** exponent
-        magic = 1.5 * 2.0 ** (52 + exponent)
-        self._word = _word(magic)
-        words = array("d", [0.0]) * (len(rows) * length)      # (K·L,), filled row by row
+    def __init__(self, matrix, bounds, block, terms):
+        k, length = matrix.shape
+        bits = min(50, 62 - _bit_length(max(terms, 1)))           # Q
+        self.block, self.k, self.l = block, k, length
+        self.steps, magics, self._words_of = [], [], []
+        for bound in bounds:
+            exponent = _exponent(bound) - bits
+            if exponent < -1074:
+                exponent = -1074            # every double is a multiple of 2^-1074
+            if exponent > 971:              # 1.5·2^(52+e) must stay below 2^1024
+                raise ValueError("entries up to %r are beyond the packed range" % (bound,))
+            self.steps.append(2.0 ** exponent)
+            magics.append(1.5 * 2.0 ** (52 + exponent))
+            self._words_of.append(_word(magics[-1]))
+        words = array("d", [0.0]) * (k * length)      # (K·L,), filled row by row
+        values = matrix.values
         start = 0
-        for row in rows:
-            words[start:start + length] = array("d", [v + magic for v in row])
-            start += length
+        for row in range(k):
+            magic = magics[row // block]
+            stop = start + length
+            words[start:stop] = array("d", [v + magic for v in values[start:stop]])
+            start = stop
         self._words = words
-        self.k, self.l = len(rows), length
+        self._bias = 1 << _BIAS_BITS
 
-    def along_rows(self, batches):
-        """[Σ_l r_l·A[:, l] for every trial], (K,) each: ± sums along each
-        row, r over A's L columns (batches: see _signed_sums)."""
-        words, order, l = self._words, sys.byteorder, self.l
+    def row_step(self, row):
+        return self.steps[row // self.block]
+
+    def along_rows(self, signs, block):
+        """[[Σ_{l in block c} r_l·A[:, l] for each block c] per trial], (K,)
+        each: ± sums along each row over blocks of `block` columns; signs[t]
+        is r (L,) in trial t."""
+        words, order, l, k = self._words, sys.byteorder, self.l, self.k
+        bias = self._bias
+        ones = _ones(k)
+        offsets = 0                                   # Σ_k word(row k)·2^(64 k)
+        for r in range(k - 1, -1, -1):
+            offsets = (offsets << 64) | self._words_of[r // self.block]
+        steps = [self.steps[r // self.block] for r in range(k)]
+
+        def decode(c, exact):
+            fields = array("Q", exact.to_bytes(8 * k, order))
+            return [(f - bias) * s for f, s in zip(fields, steps)]
+
         columns = (int.from_bytes(words[j::l], order) for j in range(l))
-        return _signed_sums(columns, l, batches, self.k, self.step, self._word)
+        return _block_sums(columns, l, signs, block, decode,
+                           lambda c, net: bias * ones - net * offsets)
 
-    def down_columns(self, batches):
-        """[Σ_k r_k·A[k] for every trial], (L,) each: ± sums of the rows,
-        r over A's K rows."""
+    def down_columns(self, signs):
+        """[[Σ_{k in block c} r_k·A[k] for each block c of rows] per trial],
+        (L,) each; signs[t] is r (K,)."""
         view, order, l = memoryview(self._words), sys.byteorder, self.l
+        bias = self._bias
+        ones = _ones(l)
+
+        def decode(c, exact):
+            step = self.steps[c]
+            fields = array("Q", exact.to_bytes(8 * l, order))
+            return [(f - bias) * step for f in fields]
+
         rows = (int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k))
-        return _signed_sums(rows, self.k, batches, l, self.step, self._word)
+        return _block_sums(rows, self.k, signs, self.block, decode,
+                           lambda c, net: (bias - net * self._words_of[c]) * ones)
+
+
+def _ones(length):
+    """Σ_l 2^(64 l) over length fields."""
+    return ((1 << (64 * length)) - 1) // ((1 << 64) - 1)
 
 
 def grid_error(count, step):
@@ -142,13 +183,15 @@ def available():
     global _available
     if _available is None:
         try:
-            rows = [[1.0, -2.5, 0.375], [-0.75, 3.0, 2.0 ** -30]]
-            p = Packed(rows, 3, 3.0)
-            down = p.down_columns([([1, 0], 1)])                 # r = (+1, −1)
-            along = p.along_rows([([0, 1, 3], 2)])               # r = (−1, +1, +1), (−1, −1, +1)
-            _available = (down == [[1.75, -5.5, 0.375 - 2.0 ** -30]]
-                          and along == [[-1.0 - 2.5 + 0.375, 0.75 + 3.0 + 2.0 ** -30],
-                                        [-1.0 + 2.5 + 0.375, 0.75 - 3.0 + 2.0 ** -30]])
+            from .flat import Matrix
+            values = array("d", [1.0, -2.5, 0.375, -0.75, 3.0, 2.0 ** -30])
+            p = Packed(Matrix(values, (2, 3)), [3.0], 2, 3)
+            down = p.down_columns([[1, -1]])                     # r = (+1, −1)
+            along = p.along_rows([[-1, 1, 1], [-1, -1, 1]], 2)   # blocks {0, 1}, {2}
+            _available = (
+                down == [[[1.75, -5.5, 0.375 - 2.0 ** -30]]]
+                and along == [[[-1.0 - 2.5, 0.75 + 3.0], [0.375, 2.0 ** -30]],
+                              [[-1.0 + 2.5, 0.75 - 3.0], [0.375, 2.0 ** -30]]])
         except Exception:               # a missing typecode or method: sum floats
             _available = False
     return _available

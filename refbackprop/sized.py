@@ -1,6 +1,8 @@
 """A backend at any size: seeded inputs, the backend's run, and its verification.
 
-    check_at_size(executor_or_backend, N, D, M, dtype) -> SizedResult
+    check_at_size(executor_or_backend, N, D, M, dtype, seed=None, inputs="mixed",
+                  trials=None, false_alarm=1e-9, worst_case=False,
+                  fingerprint_check=False) -> SizedResult
 
 Two halves, like runner.py's, so that the backend can run in a worker:
 
@@ -15,6 +17,11 @@ Two halves, like runner.py's, so that the backend can run in a worker:
   worker computes), checks the outputs' shapes and float32-ness, and
   verifies them (freivalds.verify) without the Jacobian.
 
+Seeds: a run has one seed S (drawn fresh from os.urandom unless given, and
+printed with the repro).  The inputs come from sha256(S, "inputs"), the
+signs and sampled elements from sha256(S, "signs"); the worker is sent only
+the first, so a backend cannot know the signs that will judge it.
+
 SizedSession runs it for several backends and dtypes and reports, for the
 CLI's `check --size`.  The optional protocol members this uses:
 from_buffer(buffer, shape, dtype) (a native array from a row-major
@@ -25,69 +32,57 @@ a's values row-major, as float64 'd' or float32 'f').
 import time
 from array import array
 
-from .freivalds import DEFAULT_TRIALS, verify
+from . import inputs as kinds
+from .flat import Matrix
+from .freivalds import FALSE_ALARM, default_trials, prepare
 from .rng import seed_from
 from .compare import shape_problem
 from .runner import _alias, _Calls, plain, repro_command
 
 SEED_SIZE = (64, 4096, 4096)   # the notes' N, D, M
-STAGES = ("generate", "to_native", "compute", "to_lists", "verify")
-_CODES = {"float64": "d", "float32": "f"}
+STAGES = ("generate", "prepare", "to_native", "compute", "to_lists", "verify")
 
 
-class Matrix:
-    """Row-major values (an array('d')) and their shape, (R, C) or (C,)."""
-
-    __slots__ = ("values", "shape")
-
-    def __init__(self, values, shape):
-        self.values, self.shape = values, tuple(shape)
-
-    def rows(self):
-        """The rows as read-only views (no copy); a vector is its own row."""
-        view = memoryview(self.values)
-        if len(self.shape) == 1:
-            return view
-        cols = self.shape[1]
-        return [view[i * cols:(i + 1) * cols] for i in range(self.shape[0])]
-
-    def lists(self):
-        """Nested lists (2-D) or a flat list (1-D) of Python floats."""
-        if len(self.shape) == 1:
-            return self.values.tolist()
-        cols = self.shape[1]
-        return [self.values[i * cols:(i + 1) * cols].tolist() for i in range(self.shape[0])]
+def fresh_seed():
+    """A run seed nobody can predict (32 bits, easy to type back)."""
+    import os
+    return int.from_bytes(os.urandom(4), "little")
 
 
-def sized_inputs(n, d, m, dtype, bias=True, seed=0):
-    """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M)} as Matrix:
-    uniform in [-1, 1), rounded to dtype.
+def derived_seed(seed, purpose):
+    """A 64-bit seed for one purpose ('inputs', 'signs') from the run seed:
+    SHA-256, so that one cannot be computed from the other."""
+    try:
+        import hashlib
+        digest = hashlib.sha256(("refbackprop/%s/%d" % (purpose, seed)).encode()).digest()
+        return int.from_bytes(digest[:8], "little")
+    except ImportError:                  # a runtime without hashlib: not secret
+        return seed_from("refbackprop/%s" % purpose, seed)
 
-    Drawn with random.Random (Mersenne Twister, C speed), seeded from the
-    sizes, the dtype and seed: the same numbers in every process of one
-    Python.  The catalogue's small cases use rng.Rng instead, which is
-    identical on every interpreter.
-    """
-    import random
-    draw = random.Random(seed_from("sized/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed)).random
-    code = _CODES[dtype]
 
-    def matrix(shape):
-        count = 1
-        for s in shape:
-            count *= s
-        values = array(code, [2.0 * draw() - 1.0 for _ in range(count)])
-        return Matrix(values if code == "d" else array("d", values), shape)
+def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
+    """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M)} as Matrix,
+    of one input kind (inputs.py; 'mixed' by default), values of dtype.
 
-    x = matrix((n, d))
-    w = matrix((d, m))
-    b = matrix((m,)) if bias else None
-    dy = matrix((n, m))
+    seed is the inputs' own seed (derived_seed(run seed, 'inputs') in a
+    run): the same numbers in every process (inputs.py)."""
+    base = seed_from("sized/N%d-D%d-M%d/%s/%s" % (n, d, m, dtype, kind), seed)
+    k = max(d + 1, m, n)                 # the longest reduction, for 'integers'
+
+    def matrix(shape, part):
+        rows, cols = (shape if len(shape) == 2 else (1, shape[0]))
+        values = kinds.matrix(kind, rows, cols, dtype, (base + part) & ((1 << 64) - 1), k)
+        return Matrix(values, shape)
+
+    x = matrix((n, d), 1)
+    w = matrix((d, m), 2)
+    b = matrix((m,), 3) if bias else None
+    dy = matrix((n, m), 4)
     return {"x": x, "w": w, "b": b, "dy": dy}
 
 
 def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
-                  inputs=None):
+                  inputs=None, kind=kinds.DEFAULT):
     """Run backend at (N, D, M) on sized_inputs; plain data out (module
     docstring): {'outputs': {name: (typecode, bytes)}, 'problems': [...],
     'notes': [...], 'seconds': {...}}."""
@@ -98,15 +93,22 @@ def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
     if announce is not None:
         announce("generate inputs")
     if inputs is None:
-        inputs = sized_inputs(n, d, m, dtype, bias, seed)
+        inputs = sized_inputs(n, d, m, dtype, bias, seed, kind)
     raw["seconds"]["generate_worker"] = clock() - t0
     names = [k for k in ("x", "w", "b", "dy") if inputs[k] is not None]
+    in_shapes = dict((k, inputs[k].shape) for k in names)
     t0 = clock()
-    native = {}
+    native, before = {}, {}
     for k in names:
         ok, native[k] = _to_native(call, backend, k, inputs[k], dtype)
         if not ok:
             return raw
+    inputs = None                       # the backend's arrays hold them now
+    scratch = {"problems": [], "notes": []}
+    quiet = _Calls(scratch, announce, reraise)
+    for k in names:                     # what the call must leave unchanged
+        # read back quietly: a backend that cannot is reported on its outputs
+        before[k] = _digest(quiet, scratch, backend, k, native[k], in_shapes[k])
     raw["seconds"]["to_native"] = clock() - t0
     t0 = clock()
     ok, y = call("forward", backend.forward, native["x"], native["w"], native.get("b"))
@@ -139,11 +141,29 @@ def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
         if flat is not None:
             raw["outputs"][name] = flat
     for k in names:
-        back = _flat_output(call, raw, backend, k, native[k], inputs[k].shape)
-        if back is not None and _as_doubles(back) != inputs[k].values.tobytes():
+        if before[k] is None:
+            raw["notes"].append("input %s could not be read back before the call: "
+                                "not checked for modification" % k)
+            continue
+        after = _digest(call, raw, backend, k, native[k], in_shapes[k])
+        if after is not None and after != before[k]:
             raw["problems"].append("input %s was modified by the call" % k)
     raw["seconds"]["to_lists"] = clock() - t0
     return raw
+
+
+def _digest(call, raw, backend, name, a, shape):
+    """SHA-256 of a native array's values row-major (through its buffer,
+    without copying it, where the backend has to_buffer), or None with a
+    problem."""
+    import hashlib
+    got = _buffer_of(call, raw, backend, name, a, shape)
+    if got is None:
+        return None
+    fmt, view = got
+    h = hashlib.sha256(fmt.encode())
+    h.update(view)
+    return h.digest()
 
 
 def _to_native(call, backend, k, matrix, dtype):
@@ -155,6 +175,17 @@ def _to_native(call, backend, k, matrix, dtype):
 
 def _flat_output(call, raw, backend, name, out, shape):
     """(typecode, bytes) of out's values row-major, or None with a problem."""
+    got = _buffer_of(call, raw, backend, name, out, shape)
+    if got is None:
+        return None
+    fmt, view = got
+    return fmt, bytes(view)
+
+
+def _buffer_of(call, raw, backend, name, out, shape):
+    """(typecode, a contiguous buffer) of out's values row-major: the
+    backend's own buffer through to_buffer() (no copy), else tolist()
+    flattened into an array('d'); or None with a problem."""
     count = 1
     for s in shape:
         count *= s
@@ -166,7 +197,6 @@ def _flat_output(call, raw, backend, name, out, shape):
             view = memoryview(buf)
             fmt, size = view.format, view.nbytes
             contiguous = view.c_contiguous
-            data = view.tobytes()
         except BaseException as e:
             raw["problems"].append("to_buffer(%s) gave %s, which has no readable "
                                    "buffer (%s)" % (name, type(buf).__name__, e))
@@ -181,7 +211,7 @@ def _flat_output(call, raw, backend, name, out, shape):
                                    % (name, size // (8 if fmt == "d" else 4),
                                       _shape_text(shape), count))
             return None
-        return fmt, data
+        return fmt, view.cast("B")
     ok, got = call("tolist(%s)" % name, backend.tolist, out)
     if not ok:
         return None
@@ -198,14 +228,7 @@ def _flat_output(call, raw, backend, name, out, shape):
                                        % (name, row[j][2], row[j][1]))
                 return None
         flat.extend(row)
-    return "d", flat.tobytes()
-
-
-def _as_doubles(flat):
-    code, data = flat
-    values = array(code)
-    values.frombytes(data)
-    return values.tobytes() if code == "d" else array("d", values).tobytes()
+    return "d", memoryview(flat).cast("B")
 
 
 def _shape_text(shape):
@@ -215,9 +238,11 @@ def _shape_text(shape):
 class SizedResult:
     """A backend checked at one size and dtype: timings, problems, verification."""
 
-    def __init__(self, label, n, d, m, dtype, seed=0, trials=DEFAULT_TRIALS, selector=None):
+    def __init__(self, label, n, d, m, dtype, seed=0, trials=None, selector=None,
+                 kind=kinds.DEFAULT, options=()):
         self.backend, self.n, self.d, self.m, self.dtype = label, n, d, m, dtype
-        self.seed, self.trials = seed, trials
+        self.seed, self.trials, self.kind = seed, trials, kind
+        self.options = list(options)     # repro arguments beyond the defaults
         self.selector = selector or label
         self.seconds = {}          # generate, to_native, compute, to_lists, verify
         self.problems = []         # exceptions, exits, wrong shapes
@@ -231,13 +256,16 @@ class SizedResult:
             and self.verification.passed
 
     def repro(self):
-        return repro_command(self.selector, "--size", self.n, self.d, self.m, "--dtype",
-                             self.dtype, "--seed", self.seed, "--trials", self.trials)
+        args = ["--size", self.n, self.d, self.m, "--dtype", self.dtype, "--seed", self.seed,
+                "--inputs", self.kind]
+        if self.trials is not None:
+            args.extend(["--trials", self.trials])
+        return repro_command(self.selector, *(args + self.options))
 
     def lines(self):
-        out = ["%s %s at N=%d, D=%d, M=%d: %s" % (
+        out = ["%s %s at N=%d, D=%d, M=%d: %s (%s inputs, seed %d)" % (
             self.backend, self.dtype, self.n, self.d, self.m,
-            "passed" if self.passed else "FAILED")]
+            "passed" if self.passed else "FAILED", self.kind, self.seed)]
         out.extend("  " + p for p in self.problems)
         out.extend("  note: " + p for p in self.notes)
         if self.verification is not None:
@@ -254,38 +282,81 @@ class SizedResult:
 
     def to_dict(self):
         return {"backend": self.backend, "selector": self.selector, "N": self.n,
-                "D": self.d, "M": self.m, "dtype": self.dtype, "passed": self.passed,
+                "D": self.d, "M": self.m, "dtype": self.dtype, "inputs": self.kind,
+                "seed": self.seed, "trials": self.trials, "passed": self.passed,
                 "problems": self.problems, "notes": self.notes, "output": self.output,
                 "seconds": self.seconds, "repro": self.repro(),
                 "verification": None if self.verification is None
                 else self.verification.to_dict()}
 
 
-def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=True,
-                  progress=None):
+def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
+                  progress=None, inputs=kinds.DEFAULT, false_alarm=FALSE_ALARM,
+                  worst_case=False, fingerprint_check=False, cell=None):
     """Run backend (an executor, or a backend object run in this process) at
-    (N, D, M) on seeded inputs and verify it.  progress(stage) is called as
-    stages begin.  Returns a SizedResult."""
+    (N, D, M) on inputs of one kind and verify it (freivalds.verify: trials,
+    false_alarm, worst_case, fingerprint_check, cell).  seed None draws a
+    fresh run seed.  progress(stage) is called as stages begin.  Returns a
+    SizedResult."""
     from .conformance import executor
+    from .freivalds import CELL
     import threading
+    if inputs not in kinds.CHOICES:
+        raise ValueError("unknown input kind %r; the kinds are %s"
+                         % (inputs, ", ".join(kinds.CHOICES)))
+    if seed is None:
+        seed = fresh_seed()
+    cell = CELL if cell is None else cell
+    if trials is None:
+        trials = default_trials(n, d, m, cell)
+    options = []
+    if false_alarm != FALSE_ALARM:
+        options.extend(["--false-alarm", "%r" % false_alarm])
+    if worst_case:
+        options.append("--worst-case")
+    if fingerprint_check:
+        options.append("--fingerprint-check")
     runs = executor(backend)
-    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector)
+    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs,
+                         options)
     clock = time.perf_counter
-    args = {"n": n, "d": d, "m": m, "dtype": dtype, "seed": seed, "bias": bias}
+    input_seed = derived_seed(seed, "inputs")
+    args = {"n": n, "d": d, "m": m, "dtype": dtype, "seed": input_seed, "bias": bias,
+            "kind": inputs}
     mine = {}
 
     def generate():
         t0 = clock()
-        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, seed)
+        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, input_seed, inputs)
         result.seconds["generate"] = clock() - t0
+
+    def get_ready():
+        """The verification's input side: signs, references, tolerances."""
+        t0 = clock()
+        given = mine["inputs"]
+        mine["prepared"] = prepare(given["x"], given["w"], given["b"], given["dy"], dtype,
+                                   trials, derived_seed(seed, "signs"), false_alarm,
+                                   worst_case, cell, fingerprint_check=fingerprint_check)
+        result.seconds["prepare"] = clock() - t0
+
+    def in_parallel():
+        try:
+            generate()
+            get_ready()
+        except BaseException as e:      # reported after the worker's reply
+            mine["error"] = e
 
     if progress is not None:
         progress("generate")
     if getattr(runs, "supervised", False):
-        drawing = threading.Thread(target=generate)     # while the worker computes
+        # The worker draws its own inputs and computes; this process draws the
+        # same inputs and prepares the verification meanwhile (the signs stay here).
+        drawing = threading.Thread(target=in_parallel)
         drawing.start()
         raw, problem, output = runs.request("sized", args, 3 * n * d * m, max(n * d, d * m))
         drawing.join()
+        if "error" in mine:
+            raise mine["error"]
     else:
         generate()
         args["inputs"] = mine["inputs"]
@@ -301,22 +372,23 @@ def check_at_size(backend, n, d, m, dtype, trials=DEFAULT_TRIALS, seed=0, bias=T
     result.notes.extend(raw["notes"])
     if result.problems:
         return result
-    inputs = mine["inputs"]
     shapes = {"y": (n, m), "dx": (n, d), "dw": (d, m), "db": (m,)}
     outs = {}
     for name in ("y", "dx", "dw", "db"):
         if name == "db" and not bias:
             continue
         outs[name] = _output_matrix(result, name, raw["outputs"][name], shapes[name], dtype)
+        raw["outputs"][name] = None     # the bytes: not held twice
     if result.problems:
         return result
     if progress is not None:
         progress("verify")
+    if "prepared" not in mine:          # in this process: only after the backend's call
+        get_ready()
     t0 = clock()
-    rows = lambda k: None if inputs[k] is None else inputs[k].rows()
-    result.verification = verify(
-        rows("x"), rows("w"), rows("b"), rows("dy"), outs["y"].rows(), outs["dx"].rows(),
-        outs["dw"].rows(), outs["db"].rows() if bias else None, dtype, trials, seed)
+    result.verification = mine["prepared"].finish(outs["y"], outs["dx"], outs["dw"],
+                                                  outs.get("db"))
+    result.verification.seed = seed
     result.seconds["verify"] = clock() - t0
     return result
 
@@ -326,8 +398,8 @@ def _output_matrix(result, name, flat, shape, dtype):
     code, data = flat
     values = array(code)
     values.frombytes(data)
-    if code == "f":
-        return Matrix(array("d", values), shape)
+    if code == "f":                      # float32 values: read as floats where used
+        return Matrix(values, shape)
     if dtype == "float32":
         rounded = array("d", array("f", values))
         if rounded != values:
@@ -343,11 +415,16 @@ def _output_matrix(result, name, flat, shape, dtype):
 class SizedSession:
     """check --size for several backends (executors) and dtypes."""
 
-    def __init__(self, executors, size, dtype=None, seed=0, trials=DEFAULT_TRIALS,
-                 not_run=()):
+    def __init__(self, executors, size, dtype=None, seed=None, trials=None,
+                 not_run=(), inputs=kinds.DEFAULT, false_alarm=FALSE_ALARM,
+                 worst_case=False, fingerprint_check=False):
         from .conformance.session import distinct_labels
         self.executors = distinct_labels(list(executors))
+        if seed is None:
+            seed = fresh_seed()
         self.size, self.seed, self.trials = tuple(size), seed, trials
+        self.inputs, self.false_alarm = inputs, false_alarm
+        self.worst_case, self.fingerprint_check = worst_case, fingerprint_check
         self.not_run = list(not_run)
         self.plan = [(runs, dt) for runs in self.executors for dt in runs.info.dtypes
                      if dtype in (None, dt)]
@@ -366,8 +443,10 @@ class SizedSession:
                 if progress is not None:
                     label = "%s %s N=%d D=%d M=%d" % (runs.label, dt, n, d, m)
                     report = lambda stage, label=label: progress(label, stage)
-                self.results.append(check_at_size(runs, n, d, m, dt, self.trials,
-                                                  self.seed, progress=report))
+                self.results.append(check_at_size(
+                    runs, n, d, m, dt, self.trials, self.seed, progress=report,
+                    inputs=self.inputs, false_alarm=self.false_alarm,
+                    worst_case=self.worst_case, fingerprint_check=self.fingerprint_check))
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -405,7 +484,9 @@ class SizedSession:
         from .conformance.session import JSON_SCHEMA_VERSION
         n, d, m = self.size
         return {"schema": JSON_SCHEMA_VERSION, "mode": "size", "size": [n, d, m],
-                "seed": self.seed, "trials": self.trials,
+                "seed": self.seed, "trials": self.trials, "inputs": self.inputs,
+                "false_alarm": 0.0 if self.worst_case else self.false_alarm,
+                "worst_case": self.worst_case, "fingerprint_check": self.fingerprint_check,
                 "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
                 "results": [r.to_dict() for r in self.results],
                 "interrupted": self.interrupted, "passed": self.passed,

@@ -305,7 +305,7 @@ def test_a_terminal_that_cannot_show_our_symbols_gets_ascii():
                            "python", "--size", "3", "40", "5", "--trials", "3"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "3 rows x 3 trials" in proc.stdout and "Traceback" not in proc.stderr
+    assert "3 cells x 3 trials" in proc.stdout and "Traceback" not in proc.stderr
     for command in (["explain", "--help"], ["check", "--help"], ["explain", "2", "2", "3"]):
         proc = subprocess.run([sys.executable, "-m", "refbackprop"] + command,
                               capture_output=True, text=True, env=env)

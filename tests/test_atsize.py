@@ -1,0 +1,384 @@
+"""Verification at size (issue 15): cells with stated false-alarm
+probabilities, sampled elements, the precision fingerprint, input kinds.
+
+Each bug the issue measured is a backend here, caught at a size where it
+shows; correct kernels with other summation orders, FMA and flush-to-zero
+never fail, over seeds and input kinds; the stated thresholds and rates are
+checked by counting.
+"""
+
+import hashlib
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+np = pytest.importorskip("numpy")
+
+import atsize_backends as kb                                    # noqa: E402
+from refbackprop import inputs as kinds                         # noqa: E402
+from refbackprop.bounds import element_bound, exact_dot         # noqa: E402
+from refbackprop.cli.app import cli                             # noqa: E402
+from refbackprop.freivalds import hoeffding_t, prepare, verify  # noqa: E402
+from refbackprop.sampling import tau                            # noqa: E402
+from refbackprop.sized import check_at_size, sized_inputs       # noqa: E402
+
+
+def failing(result):
+    assert result.verification is not None, result.problems
+    return sorted(o.name for o in result.verification.outputs if not o.passed)
+
+
+def output(result, name):
+    return [o for o in result.verification.outputs if o.name == name][0]
+
+
+# -- the bugs of the issue, caught ------------------------------------------------
+
+def test_one_dx_element_doubled_in_float32_is_caught():
+    """8×2048×512 float32: one dx element doubled (~200× its bound) passed before."""
+    backend = kb.RelativeOff({"dx": [(3, 1000)]}, 1.0)
+    result = check_at_size(backend, 8, 2048, 512, "float32", seed=11)
+    assert failing(result) == ["dx"]
+
+
+def test_one_y_element_1e7_off_in_float64_is_caught():
+    """8×2048×512 float64: one y element 1e-7 relative off (~10⁴×) passed before."""
+    backend = kb.RelativeOff({"y": [(5, 300)]}, 1e-7)
+    result = check_at_size(backend, 8, 2048, 512, "float64", seed=12)
+    assert failing(result) == ["y"]
+
+
+def test_bf16_products_fail_y_where_they_are():
+    """64×300×4096 float32: a kernel multiplying bfloat16-rounded operands has
+    y errors of several times their bounds on most elements: y fails (its
+    sampled elements), the correct backward passes."""
+    result = check_at_size(kb.Bf16Products(), 64, 300, 4096, "float32", seed=13)
+    assert failing(result) == ["y"]
+    y = output(result, "y")
+    assert not y.sampled.passed and len(y.sampled.failed) > len(y.sampled.elements) // 2
+    assert y.fingerprint.bits < 10
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_seed_size_single_elements_at_100_times_their_bound_are_caught(dtype):
+    """The issue's 'done when': at 64×4096×4096 one wrong element in y, dx or
+    dw is caught once it exceeds 100× its own element bound."""
+    targets = {"y": [(17, 2049)], "dx": [(40, 777)], "dw": [(3001, 5)]}
+    result = check_at_size(kb.OffByTimesBound(targets, 100.0), 64, 4096, 4096, dtype,
+                           seed=14, inputs="normal")
+    assert failing(result) == ["dw", "dx", "y"], "\n".join(result.lines())
+    for name in ("y", "dx", "dw"):
+        o = output(result, name)
+        assert o.failed_cells >= 1 and o.sampled.passed      # seen by the projections
+
+
+def test_fingerprint_tells_bf16_products_from_correct_float32_at_k_4096():
+    """At K = 4096 the bf16-products kernel stays inside the float32 element
+    bounds, so no element check can call it wrong; the fingerprint can,
+    and fails it under --fingerprint-check, while correct kernels pass it."""
+    bad = check_at_size(kb.Bf16Products(), 16, 4096, 256, "float32", seed=15,
+                        inputs="uniform", fingerprint_check=True)
+    y = output(bad, "y")
+    assert y.sampled.passed and y.projections_passed     # inside the worst-case bounds
+    assert not y.fingerprint.passed and y.fingerprint.bits < 10
+    assert failing(bad) == ["y"]
+    good = check_at_size(kb.Kernels(), 16, 4096, 256, "float32", seed=15, inputs="uniform",
+                         fingerprint_check=True)
+    assert good.passed, "\n".join(good.lines())
+    assert output(good, "y").fingerprint.bits > 15
+
+
+# -- correct kernels never fail ---------------------------------------------------
+
+@pytest.mark.parametrize("kernel", kb.CORRECT32, ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", kinds.CHOICES)
+def test_correct_float32_kernels_never_fail(kernel, kind):
+    for seed in range(3):
+        result = check_at_size(kernel(), 6, 70, 45, "float32", seed=seed, inputs=kind,
+                               fingerprint_check=True, trials=4)
+        assert result.passed, "\n".join(result.lines())
+
+
+@pytest.mark.parametrize("kernel", kb.CORRECT64, ids=lambda k: k.name)
+@pytest.mark.parametrize("kind", kinds.CHOICES)
+def test_correct_float64_kernels_never_fail(kernel, kind):
+    for seed in range(3):
+        result = check_at_size(kernel(), 6, 70, 45, "float64", seed=seed, inputs=kind,
+                               fingerprint_check=True, trials=4)
+        assert result.passed, "\n".join(result.lines())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_correct_kernels_at_a_larger_size_over_seeds(dtype):
+    for seed in range(4):
+        for kernel in (kb.Kernels, kb.Blocked):
+            result = check_at_size(kernel(), 16, 600, 300, dtype, seed=100 + seed,
+                                   fingerprint_check=True)
+            assert result.passed, "\n".join(result.lines())
+
+
+# -- the stated rates, counted ----------------------------------------------------
+
+def _case(n, d, m, dtype, seed, kind="normal"):
+    g = sized_inputs(n, d, m, dtype, True, seed, kind)
+    x, w, b, dy = g["x"], g["w"], g["b"], g["dy"]
+    X = np.frombuffer(x.values, dtype=np.float64).reshape(n, d)
+    W = np.frombuffer(w.values, dtype=np.float64).reshape(d, m)
+    B = np.frombuffer(b.values, dtype=np.float64)
+    DY = np.frombuffer(dy.values, dtype=np.float64).reshape(n, m)
+    return (x, w, b, dy), (X, W, B, DY)
+
+
+def _exact_outputs(X, W, B, DY):
+    """Exact values (float64-rounded) and bounds of every element, float32."""
+    n, d = X.shape
+    m = W.shape[1]
+    out = {}
+    for name, rows, cols in (("y", n, m), ("dx", n, d), ("dw", d, m)):
+        ref = np.zeros((rows, cols))
+        bound = np.zeros((rows, cols))
+        for i in range(rows):
+            for j in range(cols):
+                if name == "y":
+                    r, mag = exact_dot(X[i].tolist(), W[:, j].tolist(), float(B[j]))
+                    k = d + 1
+                elif name == "dx":
+                    r, mag = exact_dot(DY[i].tolist(), W[j].tolist())
+                    k = m
+                else:
+                    r, mag = exact_dot(X[:, i].tolist(), DY[:, j].tolist())
+                    k = n
+                ref[i, j], bound[i, j] = r, element_bound(k, mag, r, "float32")
+        out[name] = (ref, bound)
+    return out
+
+
+def test_maximal_correct_errors_never_raise_a_false_alarm():
+    """A backend whose every element is off by 0.999× its own bound, with
+    random signs (the worst case Hoeffding allows for), passes every time."""
+    (x, w, b, dy), arrays = _case(4, 64, 48, "float32", 1)
+    exact = _exact_outputs(*arrays)
+    rng = np.random.default_rng(0)
+    fails = 0
+    for seed in range(60):
+        outs = {}
+        for name, (ref, bound) in exact.items():
+            signs = rng.choice([-1.0, 1.0], size=ref.shape)
+            outs[name] = (ref + 0.999 * signs * bound).tolist()
+        db = arrays[3].sum(axis=0).tolist()
+        v = verify(x, w, b, dy, outs["y"], outs["dx"], outs["dw"], db, "float32",
+                   trials=4, seed=seed, samples=False)
+        fails += not v.passed
+    assert fails == 0
+
+
+def test_an_error_just_above_the_detection_threshold_is_caught():
+    """One element off by 1.01× its cell's detection threshold, the rest
+    exact: caught in every trial (stated: at least half, whatever else)."""
+    (x, w, b, dy), arrays = _case(4, 64, 48, "float32", 2)
+    exact = _exact_outputs(*arrays)
+    caught = 0
+    for seed in range(30):
+        plan = prepare(x, w, b, dy, "float32", trials=1, seed=seed, samples=False)
+        outs = dict((k, v[0].copy()) for k, v in exact.items())
+        cy = plan.checks[0]
+        threshold = cy.detect(cy.cell_index(1, 20))
+        outs["y"][1, 20] += 1.01 * threshold
+        v = plan.finish(outs["y"].tolist(), outs["dx"].tolist(), outs["dw"].tolist(),
+                        arrays[3].sum(axis=0).tolist())
+        caught += not v.outputs[0].passed
+    assert caught == 30
+
+
+def test_cancelling_errors_escape_at_most_half_the_trials():
+    """Two elements of one cell off by +E and −E, far above the threshold:
+    a trial misses them exactly when their signs agree, probability 1/2;
+    the stated bound, 1/2 a trial whatever else is wrong, holds."""
+    (x, w, b, dy), arrays = _case(4, 64, 48, "float32", 3)
+    exact = _exact_outputs(*arrays)
+    escapes = 0
+    runs = 200
+    for seed in range(runs):
+        plan = prepare(x, w, b, dy, "float32", trials=1, seed=seed, samples=False)
+        outs = dict((k, v[0].copy()) for k, v in exact.items())
+        big = 50 * plan.checks[0].detect(plan.checks[0].cell_index(2, 3))
+        outs["y"][2, 3] += big
+        outs["y"][2, 4] -= big
+        v = plan.finish(outs["y"].tolist(), outs["dx"].tolist(), outs["dw"].tolist(),
+                        arrays[3].sum(axis=0).tolist())
+        escapes += v.outputs[0].passed
+    # Binomial(200, 1/2): mean 100, sd 7.1; the statement is 'at most 1/2'
+    assert 60 <= escapes <= 130
+
+
+def test_stated_escape_at_100_times_holds():
+    """An element off by 100× its bound, the rest of its cell right: the
+    report's per-trial escape bound for it (Hoeffding on the rest of the
+    cell taken at its bounds) is at most a few percent here; it is caught in
+    every run, since a correct cell's errors are far below their bounds."""
+    from refbackprop.sized import derived_seed
+    caught, stated = 0, []
+    for seed in range(20):
+        backend = kb.OffByTimesBound({"dx": [(2, 100)]}, 100.0)
+        result = check_at_size(backend, 8, 600, 400, "float32", seed=200 + seed,
+                               inputs="normal", trials=1)
+        dx = output(result, "dx")
+        g = sized_inputs(8, 600, 400, "float32", True, derived_seed(200 + seed, "inputs"),
+                         "normal")
+        ref, mag = exact_dot(g["dy"].row(2), g["w"].row(100))
+        stated.append(dx.escape(dx.cell_index(2, 100), 100 * element_bound(400, mag, ref,
+                                                                            "float32")))
+        caught += not dx.projections_passed
+    assert max(stated) < 0.2 and min(stated) < 0.01 and caught == 20
+
+
+def test_hoeffding_t_and_tau():
+    t = hoeffding_t(1000, 1e-9)
+    assert abs(1000 * 2 * math.exp(-t * t / 2) - 1e-9) < 1e-15
+    for s, p in ((10, 1e-9), (500, 1e-6), (8000, 1e-9)):
+        v = tau(s, p)
+        assert v > 1 and abs(math.exp(-(s / 2.0) * (v - 1 - math.log(v))) - p) < p * 1e-6
+
+
+# -- inputs -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_input_kinds_have_their_stated_properties(dtype):
+    from array import array
+    count = 20000
+    for kind in kinds.KINDS:
+        v = kinds.values(kind, count, dtype, 5, k=4096)
+        assert len(v) == count and all(t == t and abs(t) < (32 if kind == "integers" else 2)
+                                       for t in v)
+        if dtype == "float32":
+            assert array("d", array("f", v)) == v         # float32 values exactly
+        mags = [abs(t) for t in v if t]
+        if kind == "integers":
+            limit = kinds.integer_limit(4096, dtype)
+            assert all(t == int(t) and abs(t) <= limit for t in v)
+            assert 4096 * limit * limit <= 2 ** (24 if dtype == "float32" else 53)
+        elif kind == "tiny":
+            small = 2.0 ** (-126 if dtype == "float32" else -1022)
+            assert all(a * a < small for a in mags)        # every product underflows
+        elif kind == "wide":
+            assert min(mags) < 2.0 ** -14 and max(mags) > 0.5 and max(mags) < 1
+        elif kind == "same-sign":
+            assert all(t > 0 for t in v)
+        if kind in ("normal", "uniform", "wide", "tiny", "integers"):
+            neg = sum(1 for t in v if t < 0)
+            assert 0.45 * count < neg < 0.55 * count or kind == "integers"
+
+
+def test_inputs_are_the_same_in_another_process():
+    digest = hashlib.sha256(kinds.matrix("mixed", 50, 70, "float32", 9, 100).tobytes())
+    code = ("import hashlib; from refbackprop import inputs as k; "
+            "print(hashlib.sha256(k.matrix('mixed', 50, 70, 'float32', 9, 100).tobytes())"
+            ".hexdigest())")
+    other = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
+    assert other == digest.hexdigest()
+
+
+def test_integer_inputs_make_correct_kernels_exact():
+    result = check_at_size(kb.Sequential(), 5, 300, 70, "float32", seed=3, inputs="integers")
+    for name in ("y", "dx", "dw"):
+        assert output(result, name).fingerprint.max_ratio == 0.0
+
+
+# -- the report and the command line --------------------------------------------------
+
+def test_cli_size_json_reports_thresholds_coverage_fingerprint():
+    r = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "70", "40",
+                                 "--seed", "7", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["seed"] == 7 and doc["inputs"] == "mixed" and doc["false_alarm"] == 1e-9
+    ver = doc["results"][0]["verification"]
+    assert ver["hoeffding_t"] > 5 and ver["tests"] > 0 and ver["seed"] == 7
+    for o in ver["outputs"][:3]:
+        assert o["cell_size"] == 32 and o["cells"] > 0
+        s = o["sampled"]
+        assert s["threshold_units"]["median"] > 1 and s["coverage"]["row"] == 0.0
+        assert 0 <= s["escape_at_100"]["median"] <= s["escape_at_100"]["max"] <= 1
+        bits = o["fingerprint"]["bits"]
+        assert (bits == "inf" or bits > 30) and o["fingerprint"]["checked"] is False
+
+
+def test_cli_fresh_seed_unless_given_and_repro_repeats_the_run():
+    a = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "3",
+                                            "40", "9", "--json"]).output)
+    b = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "3",
+                                            "40", "9", "--json"]).output)
+    assert a["seed"] != b["seed"]
+    again = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size",
+                                                "3", "40", "9", "--seed", str(a["seed"]),
+                                                "--json"]).output)
+    assert again["results"][0]["verification"]["outputs"] == \
+        a["results"][0]["verification"]["outputs"]
+
+
+def _thresholds(extra):
+    r = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "300", "200",
+                                 "--seed", "1", "--json"] + extra)
+    ver = json.loads(r.output)["results"][0]["verification"]
+    return ver, [o["sampled"]["threshold_units"]["median"] for o in ver["outputs"][:3]]
+
+
+def test_hoeffding_where_it_beats_the_worst_case_sum():
+    """Cells of 32: Σ of bounds (√32·‖β‖₂) is below Hoeffding's t·‖β‖₂ at
+    1e-9, so it is used and no false alarm is possible; with cells of 256
+    Hoeffding's is the smaller, and --worst-case widens the thresholds."""
+    small, th = _thresholds([])
+    assert small["hoeffding_tests"] == 0 and small["false_alarm"] == 0.0
+    assert small["requested_false_alarm"] == 1e-9
+    from refbackprop.freivalds import _factor
+    assert _factor(7.0, 32) < 7.0 and _factor(7.0, 256) == 7.0
+    x, w, b, dy = [sized_inputs(4, 300, 200, "float64", True, 1, "normal")[k]
+                   for k in ("x", "w", "b", "dy")]
+    from refbackprop.reference import backward, forward
+    xl, wl, bl, dyl = x.lists(), w.lists(), b.lists(), dy.lists()
+    y = forward(xl, wl, bl)
+    dx, dw, db = backward(xl, wl, dyl, bl)
+    big = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=2, cell=256)
+    worst = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=2, cell=256, worst_case=True)
+    assert big.passed and worst.passed
+    assert big.hoeffding_tests > 0 and 0 < big.false_alarm <= 1e-9 and worst.false_alarm == 0
+    for bo, wo in zip(big.outputs[:3], worst.outputs[:3]):
+        assert bo.detect(0) < wo.detect(0)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--inputs", "wide"], "--inputs goes with --size"),
+    (["--false-alarm", "0.01"], "--false-alarm goes with --size"),
+    (["--worst-case"], "--worst-case goes with --size"),
+    (["--fingerprint-check"], "--fingerprint-check goes with --size"),
+    (["--size", "2", "3", "4", "--inputs", "huge"], "Invalid value for '--inputs'"),
+    (["--size", "2", "3", "4", "--false-alarm", "1.5"], "Invalid value for '--false-alarm'"),
+])
+def test_cli_size_option_errors(args, needle):
+    result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
+    assert result.exit_code == 2 and needle in result.output
+
+
+def test_the_worker_is_never_sent_the_signs_seed():
+    """The backend's side gets the inputs' seed only; the signs' seed is
+    another SHA-256 of the run seed, which it cannot compute from that."""
+    from refbackprop.sized import derived_seed
+    from refbackprop.conformance import executor
+    sent = []
+    runs = executor(kb.Kernels())
+    request = runs.request
+
+    def spy(op, args, *rest):
+        sent.append(dict(args))
+        return request(op, args, *rest)
+
+    runs.request = spy
+    result = check_at_size(runs, 3, 40, 5, "float64", seed=77)
+    assert result.passed and len(sent) == 1
+    args = sent[0]
+    assert args["seed"] == derived_seed(77, "inputs") != 77
+    assert derived_seed(77, "signs") not in [v for v in args.values() if isinstance(v, int)]
