@@ -213,6 +213,9 @@ def _signs(rng, count):
     return out
 
 
+FAILED_CELLS_KEPT = 1 << 16     # failed cells remembered per output (for a report's map)
+
+
 class OutputCheck:
     """One output's cells: trials run, worst |diff|/tolerance and where, and
     what the cell size lets through."""
@@ -231,6 +234,7 @@ class OutputCheck:
         self.tolerances = None                      # cell -> (T, V max over trials, B)
         self.sampled = None                         # sampling.Sample of this output
         self.fingerprint = None                     # sampling.Fingerprint
+        self.failed = {}                            # cell -> worst |diff|/tolerance (capped)
 
     @property
     def cells(self):
@@ -255,6 +259,8 @@ class OutputCheck:
                                                        diff, tol))
             if ratio != ratio:
                 ratio = float("inf")
+            if cell in self.failed or len(self.failed) < FAILED_CELLS_KEPT:
+                self.failed[cell] = max(ratio, self.failed.get(cell, 0.0))
         if ratio > self.worst_ratio or self.worst_cell is None:
             self.worst_ratio, self.worst_cell, self.worst_trial = ratio, cell, trial
 
@@ -273,6 +279,20 @@ class OutputCheck:
                     return
         for k in range(len(diffs)):
             self.note(trial, first + k, diffs[k], tols[k])
+
+    def grid(self):
+        """(rows, columns) of the cells laid over the output: y and dx have a
+        row of cells per row, dW a column of cells per column."""
+        if self.name == "dw":
+            return self.blocks, self.lines
+        return self.lines, self.blocks
+
+    def grid_index(self, cell):
+        """The cell's place in grid(), row-major."""
+        if self.name == "dw":
+            line, block = cell % self.lines, cell // self.lines
+            return block * self.lines + line
+        return cell
 
     def describe(self, cell):
         """'(i, columns a..b)' for a cell number."""

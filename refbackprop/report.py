@@ -17,7 +17,6 @@ ratio it shows) and a <title> that a browser shows on hover.
 
 import math
 
-from .formatting import json_float
 
 MAP_CELLS = 64              # at most this many cells along each side of a map
 MAP_PIXELS = 512            # the largest side of a map, in pixels
@@ -270,6 +269,30 @@ def sized_report(session, command=""):
                  "".join(body))
 
 
+def _cells_figure(check):
+    rows, cols = check.grid()
+    ratios = [0.0] * (rows * cols)
+    for cell, ratio in check.failed.items():
+        ratios[check.grid_index(cell)] = ratio
+    return ('<figure class="map">%s<figcaption>%s: %d of %d cells failed (a cell may fail '
+            'in several trials); worst %s</figcaption></figure>'
+            % (error_map_svg(check.name + " cells", ratios, (rows, cols)), escape(check.name),
+               len(check.failed), check.cells, escape(check.describe(check.worst_cell))))
+
+
+def _samples_table(check):
+    rows = ["<p>%s: sampled elements beyond their own bound:</p><table><tr><th>element</th>"
+            "<th>expected</th><th>got</th><th>bound</th><th>error/bound</th></tr>" % escape(
+                check.name)]
+    for e in sorted(check.sampled.failed, key=lambda e: -e.ratio)[:50]:
+        rows.append('<tr><td>%s%s</td><td class="num">%r</td><td class="num">%r</td>'
+                    '<td class="num">%.3g</td><td class="num fail">%s</td></tr>'
+                    % (escape(check.name), escape(list(e.index)), e.ref, e.got, e.bound,
+                       escape(_ratio_text(e.ratio))))
+    rows.append("</table>")
+    return "".join(rows)
+
+
 def _sized_html(result):
     ok = result.passed
     out = ['<section class="%s"><h2>%s %s: <span class="%s">%s</span></h2>'
@@ -281,15 +304,18 @@ def _sized_html(result):
         out.append("<p>note: %s</p>" % escape(note))
     if result.verification is not None:
         out.append("<pre>%s</pre>" % escape("\n".join(result.verification.lines())))
-        ver = result.verification.to_dict()
-        out.append("<table><tr><th>output</th><th>verdict</th><th>details</th></tr>")
-        for o in ver["outputs"]:
-            details = ", ".join("%s %s" % (k, escape(json_float(v))) for k, v in
-                                sorted(o.items()) if k not in ("output", "passed"))
-            out.append('<tr><td>%s</td><td class="%s">%s</td><td>%s</td></tr>' % (
-                escape(o["output"]), "pass" if o["passed"] else "fail",
-                "ok" if o["passed"] else "FAILED", details))
-        out.append("</table>")
+        maps = []
+        for check in result.verification.outputs:
+            if check.failed:
+                maps.append(_cells_figure(check))
+            if check.sampled is not None and check.sampled.failed:
+                out.append(_samples_table(check))
+        if maps:
+            out.append("<p>Where the failing cells are: each square is a cell of %d "
+                       "elements along a row (y, dx) or down a column (dW), coloured by "
+                       "its worst |got·r − reference·r| / tolerance; pale cells passed:</p>"
+                       % result.verification.cell)
+            out.append(legend_svg() + '<div class="maps">%s</div>' % "".join(maps))
     out.append("<p>seconds: %s</p>" % escape(", ".join(
         "%s %.2f" % (k, v) for k, v in sorted(result.seconds.items()))))
     if not ok:

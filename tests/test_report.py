@@ -86,13 +86,20 @@ def test_a_passing_run_has_the_table_and_the_worst_ratios(tmp_path):
     assert re.search(r"<td>python</td><td>float64</td><td class=\"num\">\d+</td>", page)
 
 
-def test_a_sized_run_has_a_report_too(tmp_path, monkeypatch):
+def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
+    """dW (300, 12) with dW[150][6] off: cells of 32 down each column, so the
+    failing cell is rows 128..159 of column 6: grid place (4, 6)."""
     monkeypatch.chdir(HERE)
     result, page = report(tmp_path, "--backend", "wrong_backends:CorruptsOneDwElement",
-                          "--size", "8", "40", "12", "--trials", "4")
+                          "--size", "8", "300", "12", "--trials", "4", "--seed", "5")
     assert result.exit_code == 1
     assert "corrupts-one-dw-element float64: <span class=\"fail\">FAILED</span>" in page
-    assert "--size 8 40 12 --dtype float64" in page
+    assert "--size 8 300 12 --dtype float64 --seed 5" in page
+    [svg] = re.findall(r'<svg[^>]*data-output="dw cells".*?</svg>', page)
+    assert 'data-shape="10x12"' in svg                  # ceil(300 / 32) cells x 12 columns
+    hot = [(r, c) for r, c, v in cells(svg) if v > 1]
+    assert hot == [((4, 5), (6, 7))]
+    assert "dw: 1 of 120 cells failed" in page
 
 
 def test_an_unwritable_report_is_a_usage_error(tmp_path):
