@@ -1,7 +1,7 @@
 """Backends, found through the entry-point group 'refbackprop.backends'.
 
 A backend is any object with name, dtypes, array, tolist, forward, backward
-(README, "The backend protocol").  An entry point names such an object or a
+(README, "The backend protocol"; docs/design.md).  An entry point names such an object or a
 zero-argument factory (a class counts).  A backend may also be named by import
 path, 'package.module:attr', without registration.
 

@@ -85,9 +85,9 @@ def test_copied_core_runs_its_self_test(tmp_path):
     assert y.strip() == "[[16]]"
 
 
-def test_readme_lists_every_core_file_to_copy():
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    listed = readme.split("**Embedding without pip**", 1)[1].split("nothing else", 1)[0]
+def test_the_embedding_recipe_lists_every_core_file_to_copy():
+    recipe = open(os.path.join(ROOT, "docs", "runtimes.md")).read()
+    listed = recipe.split("**Embedding without pip**", 1)[1].split("nothing else", 1)[0]
     for path in CORE:
         name = os.path.basename(path)[:-3]
         assert "`%s`" % name in listed, name
