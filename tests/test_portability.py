@@ -10,7 +10,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = sorted(glob.glob(os.path.join(ROOT, "refbackprop", "*.py")))
 
-# What MicroPython lacks (../shared/EMBED-SUBSET.md); the core guards each use.
+# What MicroPython lacks (measured; docs/runtimes.md); the core guards each use.
 NOT_ON_MICROPYTHON = {"fractions", "decimal", "numbers", "typing", "dataclasses",
                       "enum", "warnings", "contextlib", "traceback", "statistics"}
 

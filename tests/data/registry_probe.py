@@ -1,4 +1,4 @@
-"""Run by .ci/selftest-cpythons under each CPython: entry-point discovery and
+"""Run by .ci/selftest-runtimes under each CPython: entry-point discovery and
 one catalogue case through the registry, standard library only."""
 import os
 import sys
