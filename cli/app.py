@@ -265,11 +265,17 @@ def backends(timeout, in_process, as_json):
     if as_json:
         _emit_json({"backends": [i.to_dict() for i in infos]})
         return
-    echo("%-12s %-44s %-18s %s" % ("name", "status", "dtypes", "origin"))
-    for i in infos:
-        status = i.status if i.status == "available" else "%s: %s" % (i.status, i.reason)
-        dtypes = ", ".join(i.dtypes) or "-"
-        echo("%-12s %-44s %-18s %s" % (i.name, status, dtypes, i.origin))
+    rows = [(i.name, i.status, ", ".join(i.dtypes) or "-", i.origin) for i in infos]
+    widths = [max([len(h)] + [len(r[k]) for r in rows])
+              for k, h in enumerate(("name", "status", "dtypes"))]
+    line = "%%-%ds  %%-%ds  %%-%ds  %%s" % tuple(widths)
+    echo(line % ("name", "status", "dtypes", "origin"))
+    for info, row in zip(infos, rows):
+        echo(line % row)
+        if info.reason:                      # why it cannot run, on its own line
+            echo("    reason: %s" % info.reason)
+        for dt in sorted(info.dtype_reasons):
+            echo("    %s not declared: %s" % (dt, info.dtype_reasons[dt]))
 
 
 @cli.command()

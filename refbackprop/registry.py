@@ -71,8 +71,8 @@ class BackendInfo:
 
     def to_dict(self):
         return {"name": self.name, "status": self.status, "reason": self.reason,
-                "dtypes": list(self.dtypes), "origin": self.origin,
-                "target": self.target, "version": self.version}
+                "dtypes": list(self.dtypes), "dtype_reasons": dict(self.dtype_reasons),
+                "origin": self.origin, "target": self.target, "version": self.version}
 
     def describe(self):
         """The plain-data description (what a worker process sends back)."""

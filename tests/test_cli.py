@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from refbackprop.cli.app import cli
 from refbackprop.registry import Registry
 
+from requires import numba_needed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -26,6 +28,7 @@ def test_every_command_has_help(command):
     assert "Usage: " in result.output and command in result.output
 
 
+@numba_needed
 def test_check_numba_passes_with_json():
     result = invoke("check", "--backend", "numba", "--case", "N7-D13-M11", "--json")
     assert result.exit_code == 0, result.output
@@ -55,7 +58,7 @@ def test_check_default_runs_every_backend_and_cross_checks():
     doc = json.loads(result.output)
     assert result.exit_code == 0
     available = sorted(b.name for b in Registry().available())
-    assert {"numba", "python", "reference"} <= set(available)
+    assert {"python", "reference"} <= set(available)
     assert sorted(b["name"] for b in doc["backends"]) == available
     assert doc["cross_check"]["pairs"] > 0 and doc["cross_check"]["problems"] == []
 
@@ -119,12 +122,21 @@ def test_unavailable_backend_exits_2_with_the_reason(monkeypatch):
 def test_backends_table_and_json():
     result = invoke("backends")
     assert result.exit_code == 0
-    assert result.output.splitlines()[0].split() == ["name", "status", "dtypes", "origin"]
-    assert "numba        available" in result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["name", "status", "dtypes", "origin"]
+    rows = dict((line.split()[0], line.split()) for line in lines[1:] if line[:1] != " ")
+    assert rows["python"][1:3] == ["available", "float64"]
+    assert rows["python"][3].startswith("refbackprop")
     doc = json.loads(invoke("backends", "--json").output)
     by_name = dict((b["name"], b) for b in doc["backends"])
-    assert by_name["numba"]["dtypes"] == ["float64", "float32"]
+    assert by_name["python"]["dtypes"] == ["float64"]
     assert by_name["python"]["origin"].startswith("refbackprop ")
+    if by_name["numba"]["status"] == "available":
+        assert rows["numba"][1:3] == ["available", "float64,"]
+        assert by_name["numba"]["dtypes"] == ["float64", "float32"]
+    else:                                   # numba not installed: said so, with the hint
+        assert "pip install 'refbackprop[numba]'" in by_name["numba"]["reason"]
+        assert "reason: numba is not installed" in result.output
 
 
 def test_jacobian_size_at_the_notes_size():
@@ -153,6 +165,7 @@ def test_jacobian_show_refuses_large_shapes():
     assert "has 4,466,765,987,840 entries, too many to read" in result.output
 
 
+@numba_needed
 def test_bench_json_small():
     result = invoke("bench", "--backend", "python", "--backend", "numba",
                     "--size", "4", "8", "16", "--repeat", "1", "--json")

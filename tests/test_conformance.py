@@ -12,12 +12,13 @@ from refbackprop.conformance import build_checks, failure_report, run, shrink
 from refbackprop.registry import Registry
 
 import wrong_backends
+from requires import backend_param, numba_needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-@pytest.mark.parametrize("name", ["reference", "python", "numba"])
+@pytest.mark.parametrize("name", [backend_param(n) for n in ("reference", "python", "numba")])
 def test_builtin_backends_pass_every_check(name):
     results = list(run(Registry().get(name)))
     kinds = set(r.kind for r in results)
@@ -52,6 +53,7 @@ def test_a_reused_output_buffer_fails_the_repeat_check():
     assert "dw differs between two identical calls" in results[0].problems[0]
 
 
+@numba_needed
 def test_checks_are_named_and_ordered_deterministically():
     backend = Registry().get("numba")
     a = [c.id for c in build_checks(backend, seed=3)]
