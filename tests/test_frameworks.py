@@ -532,3 +532,27 @@ def test_buffers_round_trip_without_lists(name):
         assert view.format == code and view.c_contiguous and view.nbytes == 4 * view.itemsize
     with pytest.raises(ValueError, match=r"the buffer holds 6 values, not the 4 of shape \(2, 2\)"):
         backend.from_buffer(memoryview(array("d", flat)), (2, 2), backend.dtypes[-1])
+
+
+# -- through every front end: the CLI, serial pytest, pytest -n 2 -------------
+
+def _front_end(kind, name):
+    if kind == "cli":
+        return [sys.executable, "-m", "refbackprop", "check", "--backend", name]
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "refbackprop.conformance", "-q",
+           "-p", "no:cacheprovider", "--refbackprop-backend", name]
+    return cmd + (["-n", "2"] if kind == "pytest -n 2" else [])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["cli", "pytest", "pytest -n 2"])
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_each_builtin_passes_its_whole_catalogue_through_every_front_end(name, kind, tmp_path):
+    info = REGISTRY.info(name)
+    if info.status != "available":
+        pytest.skip("backend %s is %s: %s" % (name, info.status, info.reason))
+    proc = subprocess.run(_front_end(kind, name), capture_output=True, text=True,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert " 0 failed" in last or ("passed" in last and "failed" not in last), last
