@@ -21,9 +21,10 @@ refbackprop/bounds.py holds for any order and for fused multiply-adds.
 import numba
 import numpy as np
 
-from refbackprop.backends._numba_simd import _copy_body, _packer, _tile, _transpose_body
+from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
+                                              _tile, _transpose_body)
 
-SIMD_SOURCE = "719a4fffec52ba64"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "ebe8ce5152d6737f"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
@@ -32,11 +33,23 @@ _FASTMATH = {"contract"}
 micro_f64 = _tile(4, 16, 8)
 copy_f64 = _packer(16, 8, _copy_body)
 transpose_f64 = _packer(16, 8, _transpose_body)
+direct1_f64 = _direct_tile(1, 16, 8)
+direct2_f64 = _direct_tile(2, 16, 8)
+direct4_f64 = _direct_tile(4, 16, 8)
+direct8_f64 = _direct_tile(8, 16, 8)
+dots1x8_f64 = _dot_tile(1, 8, 8)
+dots4x4_f64 = _dot_tile(4, 4, 8)
 
 
 micro_f32 = _tile(8, 32, 16)
 copy_f32 = _packer(32, 16, _copy_body)
 transpose_f32 = _packer(32, 16, _transpose_body)
+direct1_f32 = _direct_tile(1, 32, 16)
+direct2_f32 = _direct_tile(2, 32, 16)
+direct4_f32 = _direct_tile(4, 32, 16)
+direct8_f32 = _direct_tile(8, 32, 16)
+dots1x8_f32 = _dot_tile(1, 8, 16)
+dots4x4_f32 = _dot_tile(4, 4, 16)
 
 
 
@@ -49,9 +62,8 @@ def pack_a_f64(M, trans, j0, nb, k0, kb, panels, zero):
     if nb % 4:
         panels[full, :kb, :] = zero
     if trans:
-        whole = 0
         for q in range(full):
-            for kk in range(whole, kb):
+            for kk in range(0, kb):
                 for c in range(4):
                     panels[q, kk, c] = M[j0 + q * 4 + c, k0 + kk]
         for c in range(nb - full * 4):
@@ -152,6 +164,76 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                     C[i0 + i, j0 + j] += bias[j0 + j]
 
 
+@numba.njit(cache=True, nogil=True)
+def part_f64(total, align, worker, workers):
+    """[begin, end): worker's share of range(total) in pieces of `align`."""
+    chunk = ((total + workers - 1) // workers + align - 1) // align * align
+    begin = min(total, worker * chunk)
+    return begin, min(total, begin + chunk)
+
+
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def direct_f64(kind, A, B, bias, has_bias, C, worker, workers):
+    """The three products on operands used where they lie (no packing, no
+    buffers), for small N and small work; computes worker's share of C.
+
+        kind 0, forward: C (n, m) = A (n, k) @ B (k, m) (+ bias (m,)), columns split
+        kind 1, dX:      C (n, m) = A (n, k) @ Bᵀ, B (m, k),            columns split
+        kind 2, dW:      C (m, n) = Aᵀ @ B, A (k, m), B (k, n),          rows split
+
+    Forward reads B in bands of 16 rows, each band along its rows (so W
+    streams from memory once however small n is), adding into C's tiles of
+    up to 8×16; dX takes dot products of rows (1×8 or 4×4
+    at a time); dW writes C's rows once each, 8 at a time."""
+    if kind == 0:
+        n, k = A.shape
+        m = C.shape[1]
+        j_begin, j_end = part_f64(m, 16, worker, workers)
+        for kk0 in range(0, max(k, 1), 16):
+            kb = min(16, k - kk0)
+            init = 1 if kk0 > 0 else (2 if has_bias else 0)
+            for i0 in range(0, n, 8):
+                rows = min(8, n - i0)
+                for j0 in range(j_begin, j_end, 16):
+                    cols = min(16, j_end - j0)
+                    ao = i0 * k + kk0
+                    bo = kk0 * m + j0
+                    co = i0 * m + j0
+                    if rows <= 1:
+                        direct1_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    elif rows <= 2:
+                        direct2_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    elif rows <= 4:
+                        direct4_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    else:
+                        direct8_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+    elif kind == 1:
+        n, k = A.shape
+        m = C.shape[1]
+        j_begin, j_end = part_f64(m, 32, worker, workers)
+        if n <= 1:
+            for j0 in range(j_begin, j_end, 8):
+                dots1x8_f64(A, 0, k, B, j0 * k, k, k, C, j0, m, n, min(8, j_end - j0))
+        else:
+            for j0 in range(j_begin, j_end, 4):
+                for i0 in range(0, n, 4):
+                    dots4x4_f64(A, i0 * k, k, B, j0 * k, k, k, C, i0 * m + j0, m,
+                                 min(4, n - i0), min(4, j_end - j0))
+    else:
+        k, m = A.shape
+        n = B.shape[1]
+        i_begin, i_end = part_f64(m, 8, worker, workers)
+        for i0 in range(i_begin, i_end, 8):
+            rows = min(8, i_end - i0)
+            for j0 in range(0, n, 16):
+                direct8_f64(A, i0, 1, m, B, j0, n, k, C, i0 * n + j0, n, rows,
+                             min(16, n - j0), 0, bias)
+
+
 
 @numba.njit(cache=True, nogil=True)
 def pack_a_f32(M, trans, j0, nb, k0, kb, panels, zero):
@@ -162,9 +244,8 @@ def pack_a_f32(M, trans, j0, nb, k0, kb, panels, zero):
     if nb % 8:
         panels[full, :kb, :] = zero
     if trans:
-        whole = 0
         for q in range(full):
-            for kk in range(whole, kb):
+            for kk in range(0, kb):
                 for c in range(8):
                     panels[q, kk, c] = M[j0 + q * 8 + c, k0 + kk]
         for c in range(nb - full * 8):
@@ -263,3 +344,82 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
             for i in range(mb):
                 for j in range(nb):
                     C[i0 + i, j0 + j] += bias[j0 + j]
+
+
+@numba.njit(cache=True, nogil=True)
+def part_f32(total, align, worker, workers):
+    """[begin, end): worker's share of range(total) in pieces of `align`."""
+    chunk = ((total + workers - 1) // workers + align - 1) // align * align
+    begin = min(total, worker * chunk)
+    return begin, min(total, begin + chunk)
+
+
+@numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
+    """The three products on operands used where they lie (no packing, no
+    buffers), for small N and small work; computes worker's share of C.
+
+        kind 0, forward: C (n, m) = A (n, k) @ B (k, m) (+ bias (m,)), columns split
+        kind 1, dX:      C (n, m) = A (n, k) @ Bᵀ, B (m, k),            columns split
+        kind 2, dW:      C (m, n) = Aᵀ @ B, A (k, m), B (k, n),          rows split
+
+    Forward reads B in bands of 16 rows, each band along its rows (so W
+    streams from memory once however small n is), adding into C's tiles of
+    up to 8×32; dX takes dot products of rows (1×8 or 4×4
+    at a time); dW writes C's rows once each, 8 at a time."""
+    if kind == 0:
+        n, k = A.shape
+        m = C.shape[1]
+        j_begin, j_end = part_f32(m, 32, worker, workers)
+        for kk0 in range(0, max(k, 1), 16):
+            kb = min(16, k - kk0)
+            init = 1 if kk0 > 0 else (2 if has_bias else 0)
+            for i0 in range(0, n, 8):
+                rows = min(8, n - i0)
+                for j0 in range(j_begin, j_end, 32):
+                    cols = min(32, j_end - j0)
+                    ao = i0 * k + kk0
+                    bo = kk0 * m + j0
+                    co = i0 * m + j0
+                    if rows <= 1:
+                        direct1_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    elif rows <= 2:
+                        direct2_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    elif rows <= 4:
+                        direct4_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+                    else:
+                        direct8_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                                    cols, init, bias[j0:])
+    elif kind == 1:
+        n, k = A.shape
+        m = C.shape[1]
+        j_begin, j_end = part_f32(m, 32, worker, workers)
+        if n <= 1:
+            for j0 in range(j_begin, j_end, 8):
+                dots1x8_f32(A, 0, k, B, j0 * k, k, k, C, j0, m, n, min(8, j_end - j0))
+        else:
+            for j0 in range(j_begin, j_end, 4):
+                for i0 in range(0, n, 4):
+                    dots4x4_f32(A, i0 * k, k, B, j0 * k, k, k, C, i0 * m + j0, m,
+                                 min(4, n - i0), min(4, j_end - j0))
+    else:
+        k, m = A.shape
+        n = B.shape[1]
+        i_begin, i_end = part_f32(m, 8, worker, workers)
+        for i0 in range(i_begin, i_end, 8):
+            rows = min(8, i_end - i0)
+            for j0 in range(0, n, 32):
+                direct8_f32(A, i0, 1, m, B, j0, n, k, C, i0 * n + j0, n, rows,
+                             min(32, n - j0), 0, bias)
+
+
+# Every tile size, by dtype (the driver and tests/test_numba_kernels.py read it)
+TILES = {
+    "float64": {"LANES": 8, "MR": 4, "NR": 16, "MC": 64, "NC": 256, "KC": 256,
+                "DIRECT_MR": 8, "DIRECT_NR": 16, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
+    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 512,
+                "DIRECT_MR": 8, "DIRECT_NR": 32, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
+}

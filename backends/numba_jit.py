@@ -24,7 +24,18 @@ import threading
 from refbackprop import __version__
 from refbackprop.shapes import check_layer_shapes
 
-_kernels = None
+# Strategy by shape (docs/performance.md has the measurements behind them).
+# A product of the layer runs on unpacked operands (direct_<dtype>: matrix-
+# vector-like loops that stream W once) when the layer's N is at most SMALL_N
+# or the product has fewer than DIRECT_WORK multiply-adds; otherwise through
+# the packed GEMM.  Below THREAD_WORK multiply-adds it runs on the calling
+# thread: handing work to the worker threads costs tens of microseconds.
+SMALL_N = 16
+DIRECT_WORK = 1 << 18
+THREAD_WORK = 1 << 21
+
+_np = None                  # numpy, once _kernels_for has imported it
+_bundles = {}               # dtype -> _Kernels
 
 
 def _numba_missing():
@@ -38,14 +49,8 @@ def _numba_missing():
     return None
 
 
-def _compile():
-    """Import the kernels (numba compiles each per dtype on its first call)."""
-    global _kernels
-    if _kernels is not None:
-        return _kernels
+def _db_kernel():
     import numba
-
-    from . import _numba_kernels as k
 
     @numba.njit(cache=True, fastmath={"contract"}, nogil=True)
     def db_kernel(dy, db):
@@ -57,8 +62,51 @@ def _compile():
             for j in range(m):
                 db[j] += dy[i, j]
 
-    _kernels = {"float64": k.gemm_f64, "float32": k.gemm_f32, "db": db_kernel}
-    return _kernels
+    return db_kernel
+
+
+class _Kernels:
+    """One dtype's kernels (compiled on first call, or loaded from numba's
+    cache) and the choice among them by shape."""
+
+    def __init__(self, dtype):
+        import numba
+
+        from . import _numba_kernels as k
+        suffix = "f64" if dtype.name == "float64" else "f32"
+        self.gemm = getattr(k, "gemm_" + suffix)
+        self.direct = getattr(k, "direct_" + suffix)
+        self.db = _db_kernel()
+        self.no_bias = _np.zeros(0, dtype)
+        self.threads = numba.get_num_threads
+
+    def product(self, kind, a, b, bias, c, n, work):
+        """C = one product of the layer into c (kind 0: forward a (N, D) @ b (D, M)
+        (+ bias (M,)), 1: dX a (N, M) @ bᵀ with b (D, M), 2: dW aᵀ @ b with a
+        (N, D), b (N, M)); n is the layer's N, work the multiply-adds."""
+        has_bias = bias is not None
+        if not has_bias:
+            bias = self.no_bias
+        workers = 1 if work < THREAD_WORK else self.threads()
+        if n <= SMALL_N or work < DIRECT_WORK:
+            kernel, args = self.direct, (kind, a, b, bias, has_bias, c)
+        else:
+            kernel, args = self.gemm, (a, kind == 2, b, kind == 1, bias, has_bias, c)
+        if workers == 1:
+            kernel(*args, 0, 1)
+        else:
+            _run_workers(kernel, args, workers)
+
+
+def _kernels_for(dtype):
+    """The _Kernels of a NumPy dtype (float64 or float32), made once."""
+    global _np
+    bundle = _bundles.get(dtype)
+    if bundle is None:
+        import numpy
+        _np = numpy
+        bundle = _bundles[dtype] = _Kernels(numpy.dtype(dtype))
+    return bundle
 
 
 class _Workers:
@@ -159,69 +207,80 @@ class NumbaBackend:
         return a.tolist()
 
     def warmup(self, dtype):
-        """Compile (or load from the cache) every kernel for one dtype."""
-        one = self.array([[1.0]], (1, 1), dtype)
-        bias = self.array([1.0], (1,), dtype)
-        self.forward(one, one, bias)
-        self.backward(one, one, one, bias)
+        """Compile (or load from the cache) every kernel for one dtype: each
+        strategy once (direct, packed, one thread and several)."""
+        import numpy as np
+        bundle = _kernels_for(np.dtype(dtype))
+        for n, d, m in ((1, 1, 1), (SMALL_N + 1, 64, 64)):
+            x, w, b, dy = (np.ones(s, dtype) for s in ((n, d), (d, m), (m,), (n, m)))
+            for workers in (1, 2):
+                for kernel in (bundle.direct, bundle.gemm):
+                    c = np.empty((n, m), dtype)
+                    if kernel is bundle.direct:
+                        _run_workers(kernel, (0, x, w, b, True, c), workers)
+                    else:
+                        _run_workers(kernel, (x, False, w, False, b, True, c), workers)
+            self.backward(x, w, dy, b)
 
     def _prepare(self, x, w, b=None, dy=None):
-        import numpy as np
-        arrays = [("x", x), ("w", w), ("b", b), ("dy", dy)]
-        for name, a in arrays:
-            if a is not None and not isinstance(a, np.ndarray):
+        """Validated, C-contiguous (x, w, b, dy, N, D, M); the one check of a call."""
+        np = _np
+        if np is None:
+            import numpy as np
+        nd = np.ndarray
+        for name, a in (("x", x), ("w", w), ("b", b), ("dy", dy)):
+            if a is not None and not isinstance(a, nd):
                 raise TypeError("%s must be a NumPy array, not %s"
                                 % (name, type(a).__name__))
         dtype = x.dtype
         if dtype.name not in self.dtypes:
             raise TypeError("x has dtype %s; numba computes in %s"
                             % (dtype.name, " or ".join(self.dtypes)))
-        for name, a in arrays[1:]:
+        for name, a in (("w", w), ("b", b), ("dy", dy)):
             if a is not None and a.dtype != dtype:
                 raise TypeError("%s has dtype %s but x has %s: all arrays need "
                                 "one dtype" % (name, a.dtype.name, dtype.name))
         n, d, m = check_layer_shapes(x.shape, w.shape,
                                      None if b is None else b.shape,
                                      None if dy is None else dy.shape)
-        contiguous = [None if a is None else np.ascontiguousarray(a)
-                      for _, a in arrays]
-        return (n, d, m, dtype) + tuple(contiguous)
-
-    def _gemm(self, a, a_trans, bmat, b_trans, bias, out):
-        import numpy as np
-        gemm = _compile()[out.dtype.name]
-        has_bias = bias is not None
-        if bias is None:
-            bias = np.zeros(0, dtype=out.dtype)
-        import numba
-        _run_workers(gemm, (a, a_trans, bmat, b_trans, bias, has_bias, out),
-                     numba.get_num_threads())
-        return out
+        c = np.ascontiguousarray
+        return (c(x), c(w), None if b is None else c(b), None if dy is None else c(dy),
+                n, d, m)
 
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,), all of one dtype."""
-        import numpy as np
-        n, d, m, dtype, x, w, b, _ = self._prepare(x, w, b)
-        return self._gemm(x, False, w, False, b, np.empty((n, m), dtype=dtype))
+        x, w, b, _, n, d, m = self._prepare(x, w, b)
+        kernels = _kernels_for(x.dtype)
+        y = _np.empty((n, m), x.dtype)
+        kernels.product(0, x, w, b, y, n, n * d * m)       # (N, D) @ (D, M) -> (N, M)
+        return y
 
     def dx(self, x, w, dy):
         """dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D)."""
-        import numpy as np
-        n, d, m, dtype, x, w, _, dy = self._prepare(x, w, None, dy)
-        return self._gemm(dy, False, w, True, None, np.empty((n, d), dtype=dtype))
+        x, w, _, dy, n, d, m = self._prepare(x, w, None, dy)
+        return self._dx(x, w, dy, n, d, m)
 
     def dw(self, x, w, dy):
         """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)."""
-        import numpy as np
-        n, d, m, dtype, x, w, _, dy = self._prepare(x, w, None, dy)
-        return self._gemm(x, True, dy, False, None, np.empty((d, m), dtype=dtype))
+        x, w, _, dy, n, d, m = self._prepare(x, w, None, dy)
+        return self._dw(x, w, dy, n, d, m)
+
+    def _dx(self, x, w, dy, n, d, m):
+        dx = _np.empty((n, d), x.dtype)
+        _kernels_for(x.dtype).product(1, dy, w, None, dx, n, n * d * m)  # (N, M) @ (M, D)
+        return dx
+
+    def _dw(self, x, w, dy, n, d, m):
+        dw = _np.empty((d, m), x.dtype)
+        _kernels_for(x.dtype).product(2, x, dy, None, dw, n, n * d * m)  # (D, N) @ (N, M)
+        return dw
 
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
-        import numpy as np
-        n, d, m, dtype, x, w, b, dy = self._prepare(x, w, b, dy)
+        x, w, b, dy, n, d, m = self._prepare(x, w, b, dy)
+        kernels = _kernels_for(x.dtype)
         db = None
         if b is not None:
-            db = np.empty(m, dtype=dtype)
-            _compile()["db"](dy, db)                     # Σ_i dY: (N, M) -> (M,)
-        return self.dx(x, w, dy), self.dw(x, w, dy), db
+            db = _np.empty(m, x.dtype)
+            kernels.db(dy, db)                           # Σ_i dY: (N, M) -> (M,)
+        return self._dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db

@@ -2,9 +2,12 @@
 
 Conversion (array() from lists, tolist() back) is timed separately from the
 kernels.  Each product of an (N, D) @ (D, M)-sized layer is 2·N·D·M flops.
-The best of `repeat` runs is reported (least disturbed by the machine).
+bench_backend reports the best of `repeat` runs (least disturbed by the
+machine); sweep() reports medians and spreads, each side in a fresh process.
 """
 
+import os
+import sys
 import time
 
 from .freivalds import sized_inputs
@@ -58,3 +61,198 @@ def bench_backend(backend, n, d, m, dtype="float64", repeat=3, inputs=None):
         gflops[key] = work / times[key] / 1e9 if times[key] > 0 else float("inf")
     return {"seconds": times, "gflops": gflops, "to_native": to_native,
             "to_lists": to_lists, "flops_per_product": flops}
+
+
+# -- a sweep of shapes, each side in its own process ----------------------------
+
+# The shapes of issue #18: the notes' size, one token, a few tokens, a training
+# batch, a narrow output, ragged edges, mid-sized and small layers.
+SWEEP_SHAPES = ((64, 4096, 4096), (1, 4096, 4096), (8, 4096, 4096), (2048, 1024, 4096),
+                (4096, 4096, 64), (63, 4095, 4097), (512, 1024, 1024), (256, 256, 256),
+                (32, 32, 32))
+
+# OpenBLAS variables some machines set for old OpenBLAS builds; they slow a
+# current one, so the sweep's processes run without them (docs/performance.md).
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+NUMPY = "numpy"                 # the selector of the NumPy (BLAS) baseline side
+
+
+def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7,
+          baseline=True, min_sample=0.02, python=None, progress=None):
+    """Forward + backward with bias, through the backend protocol, at each shape
+    and dtype: one row (a dict) per pair, the backend and NumPy each measured
+    in a fresh process of their own.
+
+    selector: a registered backend name or an import path "module:attr" (or
+    NUMPY for the baseline alone).  Each process converts seeded inputs x
+    (N, D), w (D, M), b (M,), dy (N, M) with the backend's array(), calls
+    warmup(dtype) if the backend has it and one untimed forward + backward,
+    then takes `repeat` samples: each sample is `number` calls of
+    y = forward(x, w, b); backward(x, w, dy, b), with `number` chosen so a
+    sample lasts at least min_sample seconds (one call for the large shapes).
+
+    Row keys: size [N, D, M], dtype, backend and numpy (a side's figures or
+    None: seconds per call as median, low, high over the samples, forward and
+    backward medians, samples, number, load averages before and after, the
+    process's BLAS), ratio (NumPy's median / the backend's: above 1 the
+    backend is faster) and error (a side that failed, with its message).
+    The processes run with BLAS_OVERRIDES removed from the environment.
+    python: the interpreter (default sys.executable); progress(text): called
+    before each process starts.
+    """
+    rows = []
+    for shape in shapes:
+        for dtype in dtypes:
+            row = {"size": list(shape), "dtype": dtype, "backend": None, "numpy": None,
+                   "ratio": None, "error": None}
+            sides = [("backend", selector)]
+            if baseline and selector != NUMPY:
+                sides.append(("numpy", NUMPY))
+            for key, sel in sides:
+                if progress is not None:
+                    progress("%s %s %s" % (sel, "x".join(str(v) for v in shape), dtype))
+                figures, error = _measure_in_child(sel, shape, dtype, repeat, min_sample,
+                                                   python or sys.executable)
+                row[key] = figures
+                if error is not None:
+                    row["error"] = "%s: %s" % (sel, error)
+            if row["backend"] and row["numpy"]:
+                row["ratio"] = row["numpy"]["median"] / row["backend"]["median"]
+            rows.append(row)
+    return rows
+
+
+def _measure_in_child(selector, shape, dtype, repeat, min_sample, python):
+    """(figures, None) from a fresh process, or (None, its error)."""
+    import json
+    import subprocess
+    env = dict(os.environ)
+    for name in BLAS_OVERRIDES:
+        env.pop(name, None)
+    spec = {"selector": selector, "size": list(shape), "dtype": dtype, "repeat": repeat,
+            "min_sample": min_sample}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    proc = subprocess.run([python, "-m", "refbackprop.bench", "--child"],
+                          input=json.dumps(spec), capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return None, (lines[-1] if lines else "exit status %d" % proc.returncode)
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["load_before"] = load
+    figures["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return figures, None
+
+
+def _median(values):
+    values = sorted(values)
+    k = len(values)
+    return values[k // 2] if k % 2 else 0.5 * (values[k // 2 - 1] + values[k // 2])
+
+
+def _child_inputs(n, d, m, dtype):
+    """x, w, b, dy as nested lists: NumPy's generator where it is installed
+    (fast), else freivalds.sized_inputs; uniform in [-1, 1) either way."""
+    try:
+        import numpy as np
+    except ImportError:
+        return sized_inputs(n, d, m, dtype, bias=True)
+    rng = np.random.default_rng(0)
+    return [rng.uniform(-1, 1, s).astype(dtype).tolist()
+            for s in ((n, d), (d, m), (m,), (n, m))]
+
+
+def blas_name():
+    """The BLAS NumPy uses and, for OpenBLAS, the kernel it chose, e.g.
+    "scipy-openblas 0.3.31 (SkylakeX kernel, 2 threads)"; None without NumPy."""
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        name = "%s %s" % (info.get("name"), info.get("version"))
+    except Exception:                       # older NumPy: no mode="dicts"
+        name = "NumPy %s's BLAS" % np.__version__
+    core = _openblas_core(np)
+    return name + (" (%s)" % core if core else "")
+
+
+def _openblas_core(np):
+    """'<kernel> kernel, <k> threads' from a loaded OpenBLAS, or None."""
+    import ctypes
+    import glob
+    folder = os.path.dirname(os.path.dirname(np.__file__))
+    for path in glob.glob(os.path.join(folder, "numpy.libs", "*openblas*")) + \
+            glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                core = getattr(lib, "%s_get_corename%s" % (prefix, suffix), None)
+                threads = getattr(lib, "%s_get_num_threads%s" % (prefix, suffix), None)
+                if core is not None:
+                    core.restype = ctypes.c_char_p
+                    text = "%s kernel" % core().decode()
+                    if threads is not None:
+                        text += ", %d threads" % threads()
+                    return text
+    return None
+
+
+def _child_main():
+    """One side of a sweep row: reads the spec (JSON) on stdin, prints figures."""
+    import json
+    spec = json.loads(sys.stdin.read())
+    n, d, m = spec["size"]
+    dtype = spec["dtype"]
+    if spec["selector"] == NUMPY:
+        from refbackprop.backends.numpy_baseline import numpy_baseline
+        backend = numpy_baseline()
+        if backend is None:
+            raise SystemExit("NumPy is not installed")
+    else:
+        from refbackprop.registry import Registry
+        backend = Registry().get(spec["selector"])
+    x, w, b, dy = _child_inputs(n, d, m, dtype)
+    xa, wa = backend.array(x, (n, d), dtype), backend.array(w, (d, m), dtype)
+    ba, dya = backend.array(b, (m,), dtype), backend.array(dy, (n, m), dtype)
+    del x, w, b, dy
+    warm = getattr(backend, "warmup", None)
+    if warm is not None:
+        warm(dtype)
+    forward, backward = backend.forward, backend.backward
+    clock = time.perf_counter
+
+    def sample(number):
+        tf = tb = 0.0
+        for _ in range(number):
+            t0 = clock()
+            forward(xa, wa, ba)
+            t1 = clock()
+            backward(xa, wa, dya, ba)
+            t2 = clock()
+            tf += t1 - t0
+            tb += t2 - t1
+        return tf / number, tb / number
+
+    first = sum(sample(1))                      # also the untimed first call
+    number = 1
+    while number * first < spec["min_sample"] and number < 1 << 20:
+        number *= 2
+        first = sum(sample(number))
+    samples = [sample(number) for _ in range(spec["repeat"])]
+    totals = [f + b for f, b in samples]
+    out = {"median": _median(totals), "low": min(totals), "high": max(totals),
+           "forward": _median([f for f, _ in samples]),
+           "backward": _median([b for _, b in samples]),
+           "samples": len(samples), "number": number,
+           "name": getattr(backend, "name", spec["selector"]), "blas": blas_name()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        _child_main()
