@@ -87,8 +87,9 @@ class _Kernels:
         has_bias = bias is not None
         if not has_bias:
             bias = self.no_bias
-        workers = 1 if work < THREAD_WORK else self.threads()
-        if n <= SMALL_N or work < DIRECT_WORK:
+        strategy, threaded = _strategy(n, work)
+        workers = self.threads() if threaded else 1
+        if strategy == "direct":
             kernel, args = self.direct, (kind, a, b, bias, has_bias, c)
         else:
             kernel, args = self.gemm, (a, kind == 2, b, kind == 1, bias, has_bias, c)
@@ -96,6 +97,13 @@ class _Kernels:
             kernel(*args, 0, 1)
         else:
             _run_workers(kernel, args, workers)
+
+
+def _strategy(n, work):
+    """("direct" or "packed", whether to use the worker threads) for one
+    product of `work` multiply-adds in a layer of N = n rows."""
+    strategy = "direct" if n <= SMALL_N or work < DIRECT_WORK else "packed"
+    return strategy, work >= THREAD_WORK
 
 
 def _kernels_for(dtype):

@@ -25,17 +25,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from refbackprop.bench import SWEEP_SHAPES, sweep  # noqa: E402
-
-
-def cell(side):
-    if side is None:
-        return "-"
-    return "%s [%s–%s]" % (_time(side["median"]), _time(side["low"]), _time(side["high"]))
-
-
-def _time(seconds):
-    return "%.1f µs" % (1e6 * seconds) if seconds < 1e-3 else "%.2f ms" % (1e3 * seconds)
+from refbackprop.bench import SWEEP_SHAPES, sweep, sweep_lines  # noqa: E402
 
 
 def main():
@@ -58,18 +48,8 @@ def main():
                  progress=lambda text: print("  ... " + text, file=sys.stderr, flush=True))
     blas = next((r["numpy"]["blas"] for r in rows if r["numpy"]), None)
     print("# BLAS: %s" % blas)
-    print("| shape N×D×M | dtype | %s | NumPy | ratio | fw / bw (%s) | load |"
-          % (args.backend, args.backend))
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        b, n = r["backend"], r["numpy"]
-        print("| %s | %s | %s | %s | %s | %s | %s |" % (
-            "×".join(str(v) for v in r["size"]), r["dtype"], cell(b), cell(n),
-            "-" if r["ratio"] is None else "%.2f" % r["ratio"],
-            "-" if b is None else "%s / %s" % (_time(b["forward"]), _time(b["backward"])),
-            "-" if b is None else "%.1f" % b["load_before"]))
-        if r["error"]:
-            print("|   error: %s |" % r["error"])
+    for line in sweep_lines(rows, args.backend):
+        print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -278,6 +278,34 @@ def explain(n, d, m, bias, latex, element):
     click.echo(text, nl=False)
 
 
+def _bench_sweep(backend_names, size, dtype, repeat, as_json):
+    """bench --sweep: refbackprop.bench.sweep per backend (by default every
+    available one but the pure-Python ones, which would take hours here)."""
+    from refbackprop.bench import SWEEP_SHAPES, sweep, sweep_lines
+    backends = _select(Registry(), backend_names)     # a clear error for a bad name
+    selectors = list(backend_names) or [b.name for b in backends]
+    pairs = [(sel, b) for sel, b in zip(selectors, backends)
+             if backend_names or b.name not in ("reference", "python")]
+    shapes = [tuple(size)] if size else list(SWEEP_SHAPES)
+    docs = []
+    for selector, backend in pairs:
+        dtypes = [dtype] if dtype else list(backend.dtypes)
+        progress = None if as_json else (lambda text: click.echo("  ... " + text, err=True))
+        rows = sweep(selector, shapes, dtypes, repeat, progress=progress)
+        docs.append({"backend": backend.name, "rows": rows})
+        if not as_json:
+            click.echo("%s vs NumPy: forward + backward with bias, median [low-high] "
+                       "of %d samples, each side in its own process" % (backend.name, repeat))
+            blas = next((r["numpy"]["blas"] for r in rows if r["numpy"]), None)
+            click.echo("NumPy's BLAS: %s" % (blas or "NumPy is not installed"))
+            for line in sweep_lines(rows, backend.name):
+                click.echo(line)
+    if as_json:
+        _emit_json({"repeat": repeat, "sweep": docs})
+    if any(r["error"] for doc in docs for r in doc["rows"]):
+        raise SystemExit(1)
+
+
 def _fmt_row(row):
     return " ".join("%5s" % v for v in row)
 
@@ -294,15 +322,22 @@ def _print_matrix(mat):
                                     "compiled backends, 64 256 256 for pure Python).")
 @dtype_option
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Best of this many runs.")
+              help="Best of this many runs (with --sweep: median of this many samples).")
+@click.option("--sweep", is_flag=True,
+              help="Forward + backward with bias at the shapes people use (or --size), "
+                   "each backend and NumPy in a fresh process of its own: medians, "
+                   "spread and the ratio to NumPy.")
 @json_option
-def bench(backend_names, size, dtype, repeat, as_json):
+def bench(backend_names, size, dtype, repeat, sweep, as_json):
     """Milliseconds and GFLOP/s for forward, dX and dW per backend.
 
     Conversion to and from lists is timed separately.  NumPy (its BLAS) is
     timed on the same inputs as a baseline column when it is installed
     ("vs NumPy" above 1 means faster than NumPy).
     """
+    if sweep:
+        _bench_sweep(backend_names, size, dtype, repeat, as_json)
+        return
     from refbackprop.backends.numpy_baseline import numpy_baseline
     from refbackprop.bench import bench_backend, random_inputs
     reg = Registry()

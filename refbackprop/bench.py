@@ -144,6 +144,38 @@ def _measure_in_child(selector, shape, dtype, repeat, min_sample, python):
     return figures, None
 
 
+def sweep_lines(rows, label="backend"):
+    """A sweep's rows as a Markdown table, one line per shape and dtype: the
+    median seconds per forward + backward with [lowest–highest] sample,
+    NumPy's, the ratio (NumPy / backend: above 1 the backend is faster), the
+    backend's forward / backward medians and the load average when its
+    process started; a failed side gets a line with its error."""
+    lines = ["| shape N×D×M | dtype | %s | NumPy | ratio | fw / bw (%s) | load |"
+             % (label, label), "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        b, n = r["backend"], r["numpy"]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            "×".join(str(v) for v in r["size"]), r["dtype"], _cell(b), _cell(n),
+            "-" if r["ratio"] is None else "%.2f" % r["ratio"],
+            "-" if b is None else "%s / %s" % (_duration(b["forward"]),
+                                               _duration(b["backward"])),
+            "-" if b is None or b.get("load_before") is None else "%.1f" % b["load_before"]))
+        if r["error"]:
+            lines.append("|   error: %s |" % r["error"])
+    return lines
+
+
+def _cell(side):
+    if side is None:
+        return "-"
+    return "%s [%s–%s]" % (_duration(side["median"]), _duration(side["low"]),
+                           _duration(side["high"]))
+
+
+def _duration(seconds):
+    return "%.1f µs" % (1e6 * seconds) if seconds < 1e-3 else "%.2f ms" % (1e3 * seconds)
+
+
 def _median(values):
     values = sorted(values)
     k = len(values)

@@ -312,6 +312,8 @@ def simd_hash():
 
 
 def source():
+    for config in CONFIGS:
+        check_config(*config)
     lines = HEADER.format(simd_hash=simd_hash()).rstrip("\n").splitlines()
     for dtype, mr, nr, mc, nc, kc in CONFIGS:
         lines += micro("micro_%s" % dtype, mr, nr)
