@@ -34,8 +34,20 @@ SMALL_N = 16
 DIRECT_WORK = 1 << 18
 THREAD_WORK = 1 << 21
 
-_np = None                  # numpy, once _kernels_for has imported it
+_np = None                  # numpy, once _numpy() has imported it
+_DTYPES = {}                # the dtypes computed in: {numpy.dtype: name}
 _bundles = {}               # dtype -> _Kernels
+
+
+def _numpy():
+    """numpy, imported on first use (listing backends never imports it)."""
+    global _np
+    if _np is None:
+        import numpy
+        for name in NumbaBackend.dtypes:
+            _DTYPES[numpy.dtype(name)] = name
+        _np = numpy
+    return _np
 
 
 def _numba_missing():
@@ -73,7 +85,7 @@ class _Kernels:
         import numba
 
         from . import _numba_kernels as k
-        suffix = "f64" if dtype.name == "float64" else "f32"
+        suffix = "f64" if _DTYPES[dtype] == "float64" else "f32"
         self.gemm = getattr(k, "gemm_" + suffix)
         self.direct = getattr(k, "direct_" + suffix)
         self.db = _db_kernel()
@@ -108,12 +120,10 @@ def _strategy(n, work):
 
 def _kernels_for(dtype):
     """The _Kernels of a NumPy dtype (float64 or float32), made once."""
-    global _np
     bundle = _bundles.get(dtype)
     if bundle is None:
-        import numpy
-        _np = numpy
-        bundle = _bundles[dtype] = _Kernels(numpy.dtype(dtype))
+        np = _numpy()
+        bundle = _bundles[dtype] = _Kernels(np.dtype(dtype))
     return bundle
 
 
@@ -231,23 +241,29 @@ class NumbaBackend:
             self.backward(x, w, dy, b)
 
     def _prepare(self, x, w, b=None, dy=None):
-        """Validated, C-contiguous (x, w, b, dy, N, D, M); the one check of a call."""
-        np = _np
-        if np is None:
-            import numpy as np
+        """Validated, C-contiguous (x, w, b, dy, N, D, M); the one check of a call.
+
+        Cheap checks first (isinstance, dtype identity): at 32×32×32 the
+        whole call takes microseconds, and dtype.name alone costs four."""
+        np = _numpy()
         nd = np.ndarray
-        for name, a in (("x", x), ("w", w), ("b", b), ("dy", dy)):
-            if a is not None and not isinstance(a, nd):
-                raise TypeError("%s must be a NumPy array, not %s"
-                                % (name, type(a).__name__))
+        arrays = (("x", x), ("w", w), ("b", b), ("dy", dy))
+        if not (isinstance(x, nd) and isinstance(w, nd) and (b is None or isinstance(b, nd))
+                and (dy is None or isinstance(dy, nd))):
+            for name, a in arrays:
+                if a is not None and not isinstance(a, nd):
+                    raise TypeError("%s must be a NumPy array, not %s"
+                                    % (name, type(a).__name__))
         dtype = x.dtype
-        if dtype.name not in self.dtypes:
+        if dtype not in _DTYPES:
             raise TypeError("x has dtype %s; numba computes in %s"
-                            % (dtype.name, " or ".join(self.dtypes)))
-        for name, a in (("w", w), ("b", b), ("dy", dy)):
-            if a is not None and a.dtype != dtype:
-                raise TypeError("%s has dtype %s but x has %s: all arrays need "
-                                "one dtype" % (name, a.dtype.name, dtype.name))
+                            % (dtype, " or ".join(self.dtypes)))
+        if w.dtype != dtype or (b is not None and b.dtype != dtype) or (
+                dy is not None and dy.dtype != dtype):
+            for name, a in arrays[1:]:
+                if a is not None and a.dtype != dtype:
+                    raise TypeError("%s has dtype %s but x has %s: all arrays need "
+                                    "one dtype" % (name, a.dtype, dtype))
         n, d, m = check_layer_shapes(x.shape, w.shape,
                                      None if b is None else b.shape,
                                      None if dy is None else dy.shape)
