@@ -21,86 +21,71 @@ from numba.extending import intrinsic
 def _tile(mr, nr, lanes):
     """The micro-kernel, a numba intrinsic with explicit <lanes x dtype> vectors:
 
-        tile(ap, bp, kc, src, si, sj, first, dst, di, dj)
-        dst[di:di+mr, dj:dj+nr] = (0 if first else src[si:si+mr, sj:sj+nr])
-                                  + Σ_{kk<kc} ap[kk, :]ᵀ bp[kk, :]
+        tile(ap, bp, kc, C, ci, cj, rows, cols, init, bias)
+        C[ci + r, cj + c] = start[r, c] + Σ_{kk<kc} ap[kk, r] bp[kk, c]
+        for r < rows (≤ mr), c < cols (≤ nr); start = 0 (init 0), C itself
+        (init 1) or bias[cj + c] (init 2).
 
-    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, src and dst C-contiguous
-    2-D arrays, all of one dtype.  The tile lives in mr·nr/lanes vector
+    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, C a C-contiguous 2-D
+    array, bias 1-D, all of one dtype.  The tile lives in mr·nr/lanes vector
     accumulators (allocas, which LLVM promotes to registers); each step
     broadcasts mr values of ap, loads nr/lanes vectors of bp and does
     mr·nr/lanes llvm.fmuladd (fused where the CPU has FMA, IEEE either way).
+    A tile on C's edge masks its columns and skips its rows past `rows` (C is
+    only loaded at rows below `rows`), so edges need no buffer.
     """
     nv = nr // lanes
 
     @intrinsic
-    def tile(typingctx, ap, bp, kc, src, si, sj, first, dst, di, dj):
-        arrays = (ap, bp, src, dst)
-        if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
-                   and a.dtype == ap.dtype for a in arrays):
+    def tile(typingctx, ap, bp, kc, C, ci, cj, rows, cols, init, bias):
+        if not (all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                    and a.dtype == ap.dtype for a in (ap, bp, C))
+                and isinstance(bias, types.Array) and bias.ndim == 1
+                and bias.dtype == ap.dtype):
             return None
-        sig = types.void(ap, bp, kc, src, si, sj, first, dst, di, dj)
+        sig = types.void(ap, bp, kc, C, ci, cj, rows, cols, init, bias)
 
         def codegen(context, builder, signature, args):
-            elt = context.get_value_type(signature.args[0].dtype)
-            size = context.get_abi_sizeof(elt)
-            vec = ir.VectorType(elt, lanes)
-            i64 = ir.IntType(64)
-            a_ary, b_ary, s_ary, d_ary = [
-                context.make_array(signature.args[k])(context, builder, args[k])
-                for k in (0, 1, 3, 7)]
-            kc_v, si_v, sj_v, first_v, di_v, dj_v = [args[k] for k in (2, 4, 5, 6, 8, 9)]
-
-            def const(v):
-                return ir.Constant(i64, v)
-
-            def index(v):
-                return v if v.type == i64 else builder.sext(v, i64)
-
-            def vector_at(ptr, offset):
-                return builder.bitcast(builder.gep(ptr, [offset]), ir.PointerType(vec))
-
-            def tile_row(ary, i0, j0, r, v):
-                # &ary[i0 + r, j0 + v * lanes] in a C-contiguous 2-D array
-                ld = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
-                row = builder.add(index(i0), const(r))
-                col = builder.add(index(j0), const(v * lanes))
-                return vector_at(ary.data, builder.add(builder.mul(row, ld), col))
-
-            acc = [[cgutils.alloca_once(builder, vec) for v in range(nv)]
-                   for r in range(mr)]
-            with builder.if_else(first_v) as (then, otherwise):
-                with then:
-                    for r in range(mr):
-                        for v in range(nv):
-                            builder.store(ir.Constant(vec, None), acc[r][v])
-                with otherwise:
-                    for r in range(mr):
-                        for v in range(nv):
-                            value = builder.load(tile_row(s_ary, si_v, sj_v, r, v),
-                                                 align=size)
-                            builder.store(value, acc[r][v])
-            fmuladd = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                "llvm.fmuladd.v%d%s" % (lanes, "f32" if size == 4 else "f64"))
-            splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
-            with cgutils.for_range(builder, kc_v) as loop:
-                kk = index(loop.index)
-                arow = builder.gep(a_ary.data, [builder.mul(kk, const(mr))])
-                brow = builder.mul(kk, const(nr))
-                bs = [builder.load(vector_at(b_ary.data, builder.add(brow, const(v * lanes))),
-                                   align=size) for v in range(nv)]
-                for r in range(mr):
-                    a = builder.load(builder.gep(arow, [const(r)]), align=size)
-                    a = builder.insert_element(ir.Constant(vec, ir.Undefined), a, const(0))
-                    a = builder.shuffle_vector(a, ir.Constant(vec, ir.Undefined), splat)
-                    for v in range(nv):
-                        total = builder.call(fmuladd, [a, bs[v], builder.load(acc[r][v])])
-                        builder.store(total, acc[r][v])
+            e = _Emit(context, builder, signature.args[0].dtype, lanes)
+            b = builder
+            a_d, b_d, c_d = [e.data(signature.args[k], args[k]) for k in (0, 1, 3)]
+            c_ary = context.make_array(signature.args[3])(context, builder, args[3])
+            ld = cgutils.unpack_tuple(builder, c_ary.shape, 2)[1]
+            kc_, ci_, cj_, rows_, cols_, init_ = [e.index(args[k]) for k in (2, 4, 5, 6, 7, 8)]
+            bias_at = e.data(signature.args[9], args[9])
+            masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
+            last = b.sub(rows_, e.const(1))
+            crow = [e.add(e.mul(e.add(ci_, e.smin(e.const(r), last)), ld), cj_)
+                    for r in range(mr)]
+            acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
+            zero = ir.Constant(e.vec, None)
             for r in range(mr):
                 for v in range(nv):
-                    builder.store(builder.load(acc[r][v]), tile_row(d_ary, di_v, dj_v, r, v),
-                                  align=size)
+                    b.store(zero, acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(1))):
+                for r in range(mr):
+                    for v in range(nv):
+                        b.store(e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]),
+                                acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(2))):
+                for v in range(nv):
+                    row = e.load(bias_at, e.add(cj_, e.const(v * lanes)), masks[v])
+                    for r in range(mr):
+                        b.store(row, acc[r][v])
+            with cgutils.for_range(b, kc_) as loop:
+                kk = e.index(loop.index)
+                arow = e.mul(kk, e.const(mr))
+                brow = e.mul(kk, e.const(nr))
+                bs = [e.load(b_d, e.add(brow, e.const(v * lanes))) for v in range(nv)]
+                for r in range(mr):
+                    a = e.splat(e.scalar(a_d, e.add(arow, e.const(r))))
+                    for v in range(nv):
+                        b.store(e.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
+            for r in range(mr):
+                with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
+                    for v in range(nv):
+                        e.store(b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)),
+                                masks[v])
             return context.get_dummy_value()
 
         return sig, codegen
