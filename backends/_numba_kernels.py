@@ -40,7 +40,6 @@ transpose_a_f64 = _packer(8, 8, _transpose_body)
 copy_b_f64 = _packer(16, 8, _copy_body)
 transpose_b_f64 = _packer(16, 8, _transpose_body)
 direct1_f64 = _direct_tile(1, 16, 8)
-direct2_f64 = _direct_tile(2, 16, 8)
 direct4_f64 = _direct_tile(4, 16, 8)
 direct8_f64 = _direct_tile(8, 16, 8)
 dots1x8_f64 = _dot_tile(1, 8, 8)
@@ -53,7 +52,6 @@ transpose_a_f32 = _packer(8, 8, _transpose_body)
 copy_b_f32 = _packer(32, 16, _copy_body)
 transpose_b_f32 = _packer(32, 16, _transpose_body)
 direct1_f32 = _direct_tile(1, 32, 16)
-direct2_f32 = _direct_tile(2, 32, 16)
 direct4_f32 = _direct_tile(4, 32, 16)
 direct8_f32 = _direct_tile(8, 32, 16)
 dots1x8_f32 = _dot_tile(1, 8, 16)
@@ -195,9 +193,6 @@ def direct_f64(kind, A, B, bias, has_bias, C, worker, workers):
                     co = i0 * m + j0
                     if rows <= 1:
                         direct1_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
-                                    cols, init, bias[j0:])
-                    elif rows <= 2:
-                        direct2_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     elif rows <= 4:
                         direct4_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
@@ -363,9 +358,6 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
                     co = i0 * m + j0
                     if rows <= 1:
                         direct1_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
-                                    cols, init, bias[j0:])
-                    elif rows <= 2:
-                        direct2_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     elif rows <= 4:
                         direct4_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,

@@ -37,7 +37,7 @@ LANES = {"f64": 8, "f32": 16}
 # bands of BAND rows, each band read along its rows; dX's dot products run
 # DOTS (rows of dY, rows of W) at a time, (1, 8) for one row of dY.
 DIRECT_MR = 8
-DIRECT_ROWS = (1, 2, 4, DIRECT_MR)
+DIRECT_ROWS = (1, 4, DIRECT_MR)
 BAND = 16
 DOTS = ((1, 8), (4, 4))
 
