@@ -149,11 +149,19 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                 # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which
                 # is A itself when a_trans: hence `not a_trans`
                 pack_a_f64(A, not a_trans, i0, mb, k0, kb, ap, zero)
-                for q in range(npb):
-                    cols = min(16, nb - q * 16)
-                    for p in range(npa):
-                        micro_f64(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 16,
-                                  min(8, mb - p * 8), cols, init, bias)
+                # deep slices: a column of tiles at a time, bp[q] staying in L1;
+                # shallow ones (dW at small N): a row of tiles at a time, so C,
+                # whose traffic then dominates, is written along its rows
+                rowwise = kb <= 64
+                for t in range(npa * npb):
+                    if rowwise:
+                        p = t // npb
+                        q = t - p * npb
+                    else:
+                        q = t // npa
+                        p = t - q * npa
+                    micro_f64(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 16,
+                              min(8, mb - p * 8), min(16, nb - q * 16), init, bias)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -314,11 +322,19 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                 # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which
                 # is A itself when a_trans: hence `not a_trans`
                 pack_a_f32(A, not a_trans, i0, mb, k0, kb, ap, zero)
-                for q in range(npb):
-                    cols = min(32, nb - q * 32)
-                    for p in range(npa):
-                        micro_f32(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 32,
-                                  min(8, mb - p * 8), cols, init, bias)
+                # deep slices: a column of tiles at a time, bp[q] staying in L1;
+                # shallow ones (dW at small N): a row of tiles at a time, so C,
+                # whose traffic then dominates, is written along its rows
+                rowwise = kb <= 64
+                for t in range(npa * npb):
+                    if rowwise:
+                        p = t // npb
+                        q = t - p * npb
+                    else:
+                        q = t // npa
+                        p = t - q * npa
+                    micro_f32(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 32,
+                              min(8, mb - p * 8), min(32, nb - q * 32), init, bias)
 
 
 @numba.njit(cache=True, nogil=True)

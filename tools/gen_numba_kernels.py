@@ -37,6 +37,10 @@ LANES = {"f64": 8, "f32": 16}
 # bands of BAND rows, each band read along its rows; dX's dot products run
 # DOTS (rows of dY, rows of W) at a time, (1, 8) for one row of dY.
 DIRECT_MR = 8
+
+# The packed GEMM runs a KC slice of at most SHALLOW rows a row of tiles at a
+# time (C written along its rows), deeper ones a column of tiles at a time.
+SHALLOW = 64
 DIRECT_ROWS = (1, 4, DIRECT_MR)
 BAND = 16
 DOTS = ((1, 8), (4, 4))
@@ -222,12 +226,20 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                 # MR-row panels of op(A) are MR-column panels of op(A)ᵀ, which
                 # is A itself when a_trans: hence `not a_trans`
                 pack_a_{d}(A, not a_trans, i0, mb, k0, kb, ap, zero)
-                for q in range(npb):
-                    cols = min({nr}, nb - q * {nr})
-                    for p in range(npa):
-                        micro_{d}(ap[p], bp[q], kb, C, i0 + p * {mr}, j0 + q * {nr},
-                                  min({mr}, mb - p * {mr}), cols, init, bias)
-''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc,
+                # deep slices: a column of tiles at a time, bp[q] staying in L1;
+                # shallow ones (dW at small N): a row of tiles at a time, so C,
+                # whose traffic then dominates, is written along its rows
+                rowwise = kb <= {shallow}
+                for t in range(npa * npb):
+                    if rowwise:
+                        p = t // npb
+                        q = t - p * npb
+                    else:
+                        q = t // npa
+                        p = t - q * npa
+                    micro_{d}(ap[p], bp[q], kb, C, i0 + p * {mr}, j0 + q * {nr},
+                              min({mr}, mb - p * {mr}), min({nr}, nb - q * {nr}), init, bias)
+''').format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW,
                   packers=packer("a", dtype, mr) + packer("b", dtype, nr)).splitlines()
 
 
