@@ -94,8 +94,8 @@ def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7
 
     Row keys: size [N, D, M], dtype, backend and numpy (a side's figures or
     None: seconds per call as median, low, high over the samples, forward and
-    backward medians, samples, number, load averages before and after, the
-    process's BLAS), ratio (NumPy's median / the backend's: above 1 the
+    backward medians, samples, number, the process id, load averages before
+    and after, the process's BLAS), ratio (NumPy's median / the backend's: above 1 the
     backend is faster) and error (a side that failed, with its message).
     The processes run with BLAS_OVERRIDES removed from the environment.
     python: the interpreter (default sys.executable); progress(text): called
@@ -280,7 +280,7 @@ def _child_main():
     out = {"median": _median(totals), "low": min(totals), "high": max(totals),
            "forward": _median([f for f, _ in samples]),
            "backward": _median([b for _, b in samples]),
-           "samples": len(samples), "number": number,
+           "samples": len(samples), "number": number, "pid": os.getpid(),
            "name": getattr(backend, "name", spec["selector"]), "blas": blas_name()}
     print(json.dumps(out))
 
