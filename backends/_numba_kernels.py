@@ -181,34 +181,47 @@ def direct_f64(kind, A, B, bias, has_bias, C, worker, workers):
         kind 1, dX:      C (n, m) = A (n, k) @ Bᵀ, B (m, k),            columns split
         kind 2, dW:      C (m, n) = Aᵀ @ B, A (k, m), B (k, n),          rows split
 
-    Forward reads B in bands of 16 rows, each band along its rows (so W
-    streams from memory once however small n is), adding into C's tiles of
-    up to 8×16; dX takes dot products of rows (1×8 or 4×4
-    at a time); dW writes C's rows once each, 8 at a time."""
-    if kind == 0:
-        n, k = A.shape
+    Forward and dW read B in bands of 16 rows, each band along its rows
+    (so W streams from memory once however small n is), adding into C's
+    tiles of up to 8×16 (dW at N ≤ 16: one band, each row of C
+    written once); dX takes dot products of rows (1×8 or 4×4 at
+    a time)."""
+    if kind != 1:
+        # forward (kind 0) and dW (kind 2) as one loop: C (rows, cols) +=
+        # op(A) B, op(A)'s element (r, kk) at A[r * ars + kk * aks]
+        if kind == 0:
+            rows_total, k = A.shape
+            ars, aks = k, 1
+        else:
+            k, rows_total = A.shape
+            ars, aks = 1, rows_total
         m = C.shape[1]
-        j_begin, j_end = part_f64(m, 16, worker, workers)
+        if kind == 0:
+            i_begin, i_end = 0, rows_total
+            j_begin, j_end = part_f64(m, 16, worker, workers)
+        else:
+            i_begin, i_end = part_f64(rows_total, 8, worker, workers)
+            j_begin, j_end = 0, m
         for kk0 in range(0, max(k, 1), 16):
             kb = min(16, k - kk0)
             init = 1 if kk0 > 0 else (2 if has_bias else 0)
-            for i0 in range(0, n, 8):
-                rows = min(8, n - i0)
+            for i0 in range(i_begin, i_end, 8):
+                rows = min(8, i_end - i0)
                 for j0 in range(j_begin, j_end, 16):
                     cols = min(16, j_end - j0)
-                    ao = i0 * k + kk0
+                    ao = i0 * ars + kk0 * aks
                     bo = kk0 * m + j0
                     co = i0 * m + j0
                     if rows <= 1:
-                        direct1_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct1_f64(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     elif rows <= 4:
-                        direct4_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct4_f64(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     else:
-                        direct8_f64(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct8_f64(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
-    elif kind == 1:
+    else:                           # dX: dot products of A's rows with B's
         n, k = A.shape
         m = C.shape[1]
         j_begin, j_end = part_f64(m, 32, worker, workers)
@@ -220,15 +233,6 @@ def direct_f64(kind, A, B, bias, has_bias, C, worker, workers):
                 for i0 in range(0, n, 4):
                     dots4x4_f64(A, i0 * k, k, B, j0 * k, k, k, C, i0 * m + j0, m,
                                  min(4, n - i0), min(4, j_end - j0))
-    else:
-        k, m = A.shape
-        n = B.shape[1]
-        i_begin, i_end = part_f64(m, 8, worker, workers)
-        for i0 in range(i_begin, i_end, 8):
-            rows = min(8, i_end - i0)
-            for j0 in range(0, n, 16):
-                direct8_f64(A, i0, 1, m, B, j0, n, k, C, i0 * n + j0, n, rows,
-                             min(16, n - j0), 0, bias)
 
 
 
@@ -354,34 +358,47 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
         kind 1, dX:      C (n, m) = A (n, k) @ Bᵀ, B (m, k),            columns split
         kind 2, dW:      C (m, n) = Aᵀ @ B, A (k, m), B (k, n),          rows split
 
-    Forward reads B in bands of 16 rows, each band along its rows (so W
-    streams from memory once however small n is), adding into C's tiles of
-    up to 8×32; dX takes dot products of rows (1×8 or 4×4
-    at a time); dW writes C's rows once each, 8 at a time."""
-    if kind == 0:
-        n, k = A.shape
+    Forward and dW read B in bands of 16 rows, each band along its rows
+    (so W streams from memory once however small n is), adding into C's
+    tiles of up to 8×32 (dW at N ≤ 16: one band, each row of C
+    written once); dX takes dot products of rows (1×8 or 4×4 at
+    a time)."""
+    if kind != 1:
+        # forward (kind 0) and dW (kind 2) as one loop: C (rows, cols) +=
+        # op(A) B, op(A)'s element (r, kk) at A[r * ars + kk * aks]
+        if kind == 0:
+            rows_total, k = A.shape
+            ars, aks = k, 1
+        else:
+            k, rows_total = A.shape
+            ars, aks = 1, rows_total
         m = C.shape[1]
-        j_begin, j_end = part_f32(m, 32, worker, workers)
+        if kind == 0:
+            i_begin, i_end = 0, rows_total
+            j_begin, j_end = part_f32(m, 32, worker, workers)
+        else:
+            i_begin, i_end = part_f32(rows_total, 8, worker, workers)
+            j_begin, j_end = 0, m
         for kk0 in range(0, max(k, 1), 16):
             kb = min(16, k - kk0)
             init = 1 if kk0 > 0 else (2 if has_bias else 0)
-            for i0 in range(0, n, 8):
-                rows = min(8, n - i0)
+            for i0 in range(i_begin, i_end, 8):
+                rows = min(8, i_end - i0)
                 for j0 in range(j_begin, j_end, 32):
                     cols = min(32, j_end - j0)
-                    ao = i0 * k + kk0
+                    ao = i0 * ars + kk0 * aks
                     bo = kk0 * m + j0
                     co = i0 * m + j0
                     if rows <= 1:
-                        direct1_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct1_f32(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     elif rows <= 4:
-                        direct4_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct4_f32(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
                     else:
-                        direct8_f32(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,
+                        direct8_f32(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,
                                     cols, init, bias[j0:])
-    elif kind == 1:
+    else:                           # dX: dot products of A's rows with B's
         n, k = A.shape
         m = C.shape[1]
         j_begin, j_end = part_f32(m, 32, worker, workers)
@@ -393,15 +410,6 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
                 for i0 in range(0, n, 4):
                     dots4x4_f32(A, i0 * k, k, B, j0 * k, k, k, C, i0 * m + j0, m,
                                  min(4, n - i0), min(4, j_end - j0))
-    else:
-        k, m = A.shape
-        n = B.shape[1]
-        i_begin, i_end = part_f32(m, 8, worker, workers)
-        for i0 in range(i_begin, i_end, 8):
-            rows = min(8, i_end - i0)
-            for j0 in range(0, n, 32):
-                direct8_f32(A, i0, 1, m, B, j0, n, k, C, i0 * n + j0, n, rows,
-                             min(32, n - j0), 0, bias)
 
 
 # Every tile size, by dtype (the driver and tests/test_numba_kernels.py read it)

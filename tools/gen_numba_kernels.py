@@ -253,7 +253,7 @@ def direct(dtype):
         test = "if" if i == 0 else ("else" if i == len(rows) - 1 else "elif")
         cond = "" if test == "else" else " rows <= %d" % r
         calls.append("                    %s%s:\n"
-                     "                        direct%d_{d}(A, ao, k, 1, B, bo, m, kb, C, co, m, rows,\n"
+                     "                        direct%d_{d}(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,\n"
                      "                                    cols, init, bias[j0:])" % (test, cond, r))
     (r1, j1), (r2, j2) = DOTS
     return ("""
@@ -275,26 +275,39 @@ def direct_{d}(kind, A, B, bias, has_bias, C, worker, workers):
         kind 1, dX:      C (n, m) = A (n, k) @ Bᵀ, B (m, k),            columns split
         kind 2, dW:      C (m, n) = Aᵀ @ B, A (k, m), B (k, n),          rows split
 
-    Forward reads B in bands of {band} rows, each band along its rows (so W
-    streams from memory once however small n is), adding into C's tiles of
-    up to {mrd}×{nrd}; dX takes dot products of rows ({r1}×{j1} or {r2}×{j2}
-    at a time); dW writes C's rows once each, {mrd} at a time.\"\"\"
-    if kind == 0:
-        n, k = A.shape
+    Forward and dW read B in bands of {band} rows, each band along its rows
+    (so W streams from memory once however small n is), adding into C's
+    tiles of up to {mrd}×{nrd} (dW at N ≤ {band}: one band, each row of C
+    written once); dX takes dot products of rows ({r1}×{j1} or {r2}×{j2} at
+    a time).\"\"\"
+    if kind != 1:
+        # forward (kind 0) and dW (kind 2) as one loop: C (rows, cols) +=
+        # op(A) B, op(A)'s element (r, kk) at A[r * ars + kk * aks]
+        if kind == 0:
+            rows_total, k = A.shape
+            ars, aks = k, 1
+        else:
+            k, rows_total = A.shape
+            ars, aks = 1, rows_total
         m = C.shape[1]
-        j_begin, j_end = part_{d}(m, {nrd}, worker, workers)
+        if kind == 0:
+            i_begin, i_end = 0, rows_total
+            j_begin, j_end = part_{d}(m, {nrd}, worker, workers)
+        else:
+            i_begin, i_end = part_{d}(rows_total, {mrd}, worker, workers)
+            j_begin, j_end = 0, m
         for kk0 in range(0, max(k, 1), {band}):
             kb = min({band}, k - kk0)
             init = 1 if kk0 > 0 else (2 if has_bias else 0)
-            for i0 in range(0, n, {mrd}):
-                rows = min({mrd}, n - i0)
+            for i0 in range(i_begin, i_end, {mrd}):
+                rows = min({mrd}, i_end - i0)
                 for j0 in range(j_begin, j_end, {nrd}):
                     cols = min({nrd}, j_end - j0)
-                    ao = i0 * k + kk0
+                    ao = i0 * ars + kk0 * aks
                     bo = kk0 * m + j0
                     co = i0 * m + j0
 """ + "\n".join(calls) + """
-    elif kind == 1:
+    else:                           # dX: dot products of A's rows with B's
         n, k = A.shape
         m = C.shape[1]
         j_begin, j_end = part_{d}(m, {jalign}, worker, workers)
@@ -306,15 +319,6 @@ def direct_{d}(kind, A, B, bias, has_bias, C, worker, workers):
                 for i0 in range(0, n, {r2}):
                     dots{r2}x{j2}_{d}(A, i0 * k, k, B, j0 * k, k, k, C, i0 * m + j0, m,
                                  min({r2}, n - i0), min({j2}, j_end - j0))
-    else:
-        k, m = A.shape
-        n = B.shape[1]
-        i_begin, i_end = part_{d}(m, {mrd}, worker, workers)
-        for i0 in range(i_begin, i_end, {mrd}):
-            rows = min({mrd}, i_end - i0)
-            for j0 in range(0, n, {nrd}):
-                direct{mrd}_{d}(A, i0, 1, m, B, j0, n, k, C, i0 * n + j0, n, rows,
-                             min({nrd}, n - j0), 0, bias)
 """).format(d=dtype, band=BAND, mrd=DIRECT_MR, nrd=nrd, r1=r1, j1=j1, r2=r2, j2=j2,
             jalign=j1 * j2).splitlines()
 
