@@ -7,6 +7,9 @@
                                               # next to the python backend's compute
     python benchmarks/run.py --full-python    # ... also where numba is installed
 
+The numba-vs-NumPy table at the shapes people use (issue #18), each side in
+its own process: benchmarks/sweep.py (results in docs/performance.md).
+
 Times are medians of interleaved runs (A, B, A, B, ...), so a slow moment of
 the machine hits both sides; before each compiled-code call the script sleeps
 0.3 s so that the other side's spinning worker threads are idle.  Machines
