@@ -132,15 +132,15 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 256 + 1, 8), C.dtype)
-    bp = np.empty((256 // 16, 256 + 1, 16), C.dtype)
+    ap = np.empty((64 // 8, 512 + 1, 8), C.dtype)
+    bp = np.empty((256 // 16, 512 + 1, 16), C.dtype)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     for j0 in range(c0, c1, 256):
         nb = min(256, c1 - j0)
         npb = (nb + 16 - 1) // 16
-        for k0 in range(0, k, 256):
-            kb = min(256, k - k0)
+        for k0 in range(0, k, 512):
+            kb = min(512, k - k0)
             init = 1 if k0 > 0 else (2 if has_bias else 0)
             pack_b_f64(B, b_trans, j0, nb, k0, kb, bp, zero)
             for i0 in range(r0, r1, 64):
@@ -309,15 +309,15 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 512 + 1, 8), C.dtype)
-    bp = np.empty((512 // 32, 512 + 1, 32), C.dtype)
+    ap = np.empty((64 // 8, 1024 + 1, 8), C.dtype)
+    bp = np.empty((512 // 32, 1024 + 1, 32), C.dtype)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     for j0 in range(c0, c1, 512):
         nb = min(512, c1 - j0)
         npb = (nb + 32 - 1) // 32
-        for k0 in range(0, k, 512):
-            kb = min(512, k - k0)
+        for k0 in range(0, k, 1024):
+            kb = min(1024, k - k0)
             init = 1 if k0 > 0 else (2 if has_bias else 0)
             pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
             for i0 in range(r0, r1, 64):
@@ -414,8 +414,8 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
 
 # Every tile size, by dtype (the driver and tests/test_numba_kernels.py read it)
 TILES = {
-    "float64": {"LANES": 8, "MR": 8, "NR": 16, "MC": 64, "NC": 256, "KC": 256,
+    "float64": {"LANES": 8, "MR": 8, "NR": 16, "MC": 64, "NC": 256, "KC": 512,
                 "DIRECT_MR": 8, "DIRECT_NR": 16, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
-    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 512,
+    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 1024,
                 "DIRECT_MR": 8, "DIRECT_NR": 32, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
 }

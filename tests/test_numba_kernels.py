@@ -49,13 +49,16 @@ def check(n, d, m, op, dtype, values=("normal", "nonfinite")):
 
 
 SHAPES = [
-    # every remainder mod MR=4/8 and around NR=16/32 in m and n
+    # every remainder mod MR = 8 and around NR = 16/32 in m and n
     (1, 3, 15), (2, 5, 16), (3, 7, 17), (4, 2, 31), (5, 1, 32), (7, 6, 33),
     (6, 8, 9), (8, 6, 14), (9, 10, 40),
     # around MC=64 and NC=256/512 (as m or n in some product)
     (65, 3, 9), (3, 257, 5), (2, 9, 513), (64, 4, 256),
-    # around KC=256/512 (k is D for forward, M for dX, N for dW)
-    (3, 255, 4), (2, 256, 3), (3, 257, 2), (2, 4, 513), (257, 2, 3),
+    # around each KC of TILES (k is D for forward, M for dX, N for dW), and
+    # around the shallow slices that run a row of tiles at a time (k ≤ 64)
+] + [shape for kc in sorted({t["KC"] for t in TILES.values()})
+     for shape in ((3, kc - 1, 4), (2, kc, 3), (3, kc + 1, 2), (2, 4, kc + 1), (kc + 1, 2, 3))] + [
+    (64, 64, 33), (65, 7, 40),
     # dX packs Wᵀ by vector transposes: full panels (D ≥ NR) with k = M both a
     # multiple of the vector length and not (8 float64 / 16 float32 lanes)
     (3, 70, 37), (2, 33, 48), (5, 100, 16), (4, 48, 65),
