@@ -75,7 +75,9 @@ SWEEP_SHAPES = ((64, 4096, 4096), (1, 4096, 4096), (8, 4096, 4096), (2048, 1024,
 # current one, so the sweep's processes run without them (docs/performance.md).
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
-NUMPY = "numpy"                 # the selector of the NumPy (BLAS) baseline side
+# The selector of the NumPy (BLAS) baseline side: an import path, so that the
+# core names no backend module in an import.
+NUMPY = "refbackprop.backends.numpy_baseline:numpy_baseline"
 
 
 def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7,
@@ -86,7 +88,8 @@ def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7
 
     selector: a registered backend name or an import path "module:attr" (or
     NUMPY for the baseline alone).  Each process converts seeded inputs x
-    (N, D), w (D, M), b (M,), dy (N, M) with the backend's array(), calls
+    (N, D), w (D, M), b (M,), dy (N, M) (freivalds.sized_inputs: uniform in
+    [-1, 1), rounded to dtype) with the backend's array(), calls
     warmup(dtype) if the backend has it and one untimed forward + backward,
     then takes `repeat` samples: each sample is `number` calls of
     y = forward(x, w, b); backward(x, w, dy, b), with `number` chosen so a
@@ -95,7 +98,8 @@ def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7
     Row keys: size [N, D, M], dtype, backend and numpy (a side's figures or
     None: seconds per call as median, low, high over the samples, forward and
     backward medians, samples, number, the process id, load averages before
-    and after, the process's BLAS), ratio (NumPy's median / the backend's: above 1 the
+    and after, and the side's `blas` attribute where it has one: NumPy's
+    names its BLAS and the kernel it runs), ratio (NumPy's median / the backend's: above 1 the
     backend is faster) and error (a side that failed, with its message).
     The processes run with BLAS_OVERRIDES removed from the environment.
     python: the interpreter (default sys.executable); progress(text): called
@@ -182,73 +186,18 @@ def _median(values):
     return values[k // 2] if k % 2 else 0.5 * (values[k // 2 - 1] + values[k // 2])
 
 
-def _child_inputs(n, d, m, dtype):
-    """x, w, b, dy as nested lists: NumPy's generator where it is installed
-    (fast), else freivalds.sized_inputs; uniform in [-1, 1) either way."""
-    try:
-        import numpy as np
-    except ImportError:
-        return sized_inputs(n, d, m, dtype, bias=True)
-    rng = np.random.default_rng(0)
-    return [rng.uniform(-1, 1, s).astype(dtype).tolist()
-            for s in ((n, d), (d, m), (m,), (n, m))]
-
-
-def blas_name():
-    """The BLAS NumPy uses and, for OpenBLAS, the kernel it chose, e.g.
-    "scipy-openblas 0.3.31 (SkylakeX kernel, 2 threads)"; None without NumPy."""
-    try:
-        import numpy as np
-    except ImportError:
-        return None
-    try:
-        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        name = "%s %s" % (info.get("name"), info.get("version"))
-    except Exception:                       # older NumPy: no mode="dicts"
-        name = "NumPy %s's BLAS" % np.__version__
-    core = _openblas_core(np)
-    return name + (" (%s)" % core if core else "")
-
-
-def _openblas_core(np):
-    """'<kernel> kernel, <k> threads' from a loaded OpenBLAS, or None."""
-    import ctypes
-    import glob
-    folder = os.path.dirname(os.path.dirname(np.__file__))
-    for path in glob.glob(os.path.join(folder, "numpy.libs", "*openblas*")) + \
-            glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                core = getattr(lib, "%s_get_corename%s" % (prefix, suffix), None)
-                threads = getattr(lib, "%s_get_num_threads%s" % (prefix, suffix), None)
-                if core is not None:
-                    core.restype = ctypes.c_char_p
-                    text = "%s kernel" % core().decode()
-                    if threads is not None:
-                        text += ", %d threads" % threads()
-                    return text
-    return None
-
-
 def _child_main():
     """One side of a sweep row: reads the spec (JSON) on stdin, prints figures."""
     import json
     spec = json.loads(sys.stdin.read())
     n, d, m = spec["size"]
     dtype = spec["dtype"]
-    if spec["selector"] == NUMPY:
-        from refbackprop.backends.numpy_baseline import numpy_baseline
-        backend = numpy_baseline()
-        if backend is None:
-            raise SystemExit("NumPy is not installed")
-    else:
-        from refbackprop.registry import Registry
+    from .registry import BackendError, Registry
+    try:
         backend = Registry().get(spec["selector"])
-    x, w, b, dy = _child_inputs(n, d, m, dtype)
+    except BackendError as e:
+        raise SystemExit(str(e))
+    x, w, b, dy = sized_inputs(n, d, m, dtype, bias=True)
     xa, wa = backend.array(x, (n, d), dtype), backend.array(w, (d, m), dtype)
     ba, dya = backend.array(b, (m,), dtype), backend.array(dy, (n, m), dtype)
     del x, w, b, dy
@@ -281,7 +230,8 @@ def _child_main():
            "forward": _median([f for f, _ in samples]),
            "backward": _median([b for _, b in samples]),
            "samples": len(samples), "number": number, "pid": os.getpid(),
-           "name": getattr(backend, "name", spec["selector"]), "blas": blas_name()}
+           "name": getattr(backend, "name", spec["selector"]),
+           "blas": getattr(backend, "blas", None)}
     print(json.dumps(out))
 
 
