@@ -34,7 +34,8 @@ from refbackprop.shapes import check_layer_shapes
 # vector-like loops that stream W once) when the layer's N is at most SMALL_N
 # or the product has fewer than DIRECT_WORK multiply-adds; otherwise through
 # the packed GEMM.  Below THREAD_WORK multiply-adds it runs on the calling
-# thread: handing work to the worker threads costs tens of microseconds.
+# thread: a hand-off to the worker threads costs tens of microseconds.  The
+# driver reads these at each call (tests set them to force a strategy).
 SMALL_N = 16
 DIRECT_WORK = 1 << 18
 THREAD_WORK = 1 << 21
@@ -66,7 +67,12 @@ def _numba_missing():
     return None
 
 
+_db = []                    # the db kernel, made once
+
+
 def _db_kernel():
+    if _db:
+        return _db[0]
     import numba
 
     @numba.njit(cache=True, fastmath={"contract"}, nogil=True)
@@ -79,6 +85,7 @@ def _db_kernel():
             for j in range(m):
                 db[j] += dy[i, j]
 
+    _db.append(db_kernel)
     return db_kernel
 
 
@@ -127,8 +134,11 @@ def _kernels_for(dtype):
     """The _Kernels of a NumPy dtype (float64 or float32), made once."""
     bundle = _bundles.get(dtype)
     if bundle is None:
-        np = _numpy()
-        bundle = _bundles[dtype] = _Kernels(np.dtype(dtype))
+        key = _numpy().dtype(dtype)                   # a name, or a dtype object
+        bundle = _bundles.get(key)
+        if bundle is None:
+            bundle = _bundles[key] = _Kernels(key)
+        _bundles[dtype] = bundle
     return bundle
 
 
