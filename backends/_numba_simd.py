@@ -21,86 +21,71 @@ from numba.extending import intrinsic
 def _tile(mr, nr, lanes):
     """The micro-kernel, a numba intrinsic with explicit <lanes x dtype> vectors:
 
-        tile(ap, bp, kc, src, si, sj, first, dst, di, dj)
-        dst[di:di+mr, dj:dj+nr] = (0 if first else src[si:si+mr, sj:sj+nr])
-                                  + Σ_{kk<kc} ap[kk, :]ᵀ bp[kk, :]
+        tile(ap, bp, kc, C, ci, cj, rows, cols, init, bias)
+        C[ci + r, cj + c] = start[r, c] + Σ_{kk<kc} ap[kk, r] bp[kk, c]
+        for r < rows (≤ mr), c < cols (≤ nr); start = 0 (init 0), C itself
+        (init 1) or bias[cj + c] (init 2).
 
-    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, src and dst C-contiguous
-    2-D arrays, all of one dtype.  The tile lives in mr·nr/lanes vector
+    ap (≥kc, mr) and bp (≥kc, nr) are packed panels, C a C-contiguous 2-D
+    array, bias 1-D, all of one dtype.  The tile lives in mr·nr/lanes vector
     accumulators (allocas, which LLVM promotes to registers); each step
     broadcasts mr values of ap, loads nr/lanes vectors of bp and does
     mr·nr/lanes llvm.fmuladd (fused where the CPU has FMA, IEEE either way).
+    A tile on C's edge masks its columns and skips its rows past `rows` (C is
+    only loaded at rows below `rows`), so edges need no buffer.
     """
     nv = nr // lanes
 
     @intrinsic
-    def tile(typingctx, ap, bp, kc, src, si, sj, first, dst, di, dj):
-        arrays = (ap, bp, src, dst)
-        if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
-                   and a.dtype == ap.dtype for a in arrays):
+    def tile(typingctx, ap, bp, kc, C, ci, cj, rows, cols, init, bias):
+        if not (all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                    and a.dtype == ap.dtype for a in (ap, bp, C))
+                and isinstance(bias, types.Array) and bias.ndim == 1
+                and bias.dtype == ap.dtype):
             return None
-        sig = types.void(ap, bp, kc, src, si, sj, first, dst, di, dj)
+        sig = types.void(ap, bp, kc, C, ci, cj, rows, cols, init, bias)
 
         def codegen(context, builder, signature, args):
-            elt = context.get_value_type(signature.args[0].dtype)
-            size = context.get_abi_sizeof(elt)
-            vec = ir.VectorType(elt, lanes)
-            i64 = ir.IntType(64)
-            a_ary, b_ary, s_ary, d_ary = [
-                context.make_array(signature.args[k])(context, builder, args[k])
-                for k in (0, 1, 3, 7)]
-            kc_v, si_v, sj_v, first_v, di_v, dj_v = [args[k] for k in (2, 4, 5, 6, 8, 9)]
-
-            def const(v):
-                return ir.Constant(i64, v)
-
-            def index(v):
-                return v if v.type == i64 else builder.sext(v, i64)
-
-            def vector_at(ptr, offset):
-                return builder.bitcast(builder.gep(ptr, [offset]), ir.PointerType(vec))
-
-            def tile_row(ary, i0, j0, r, v):
-                # &ary[i0 + r, j0 + v * lanes] in a C-contiguous 2-D array
-                ld = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
-                row = builder.add(index(i0), const(r))
-                col = builder.add(index(j0), const(v * lanes))
-                return vector_at(ary.data, builder.add(builder.mul(row, ld), col))
-
-            acc = [[cgutils.alloca_once(builder, vec) for v in range(nv)]
-                   for r in range(mr)]
-            with builder.if_else(first_v) as (then, otherwise):
-                with then:
-                    for r in range(mr):
-                        for v in range(nv):
-                            builder.store(ir.Constant(vec, None), acc[r][v])
-                with otherwise:
-                    for r in range(mr):
-                        for v in range(nv):
-                            value = builder.load(tile_row(s_ary, si_v, sj_v, r, v),
-                                                 align=size)
-                            builder.store(value, acc[r][v])
-            fmuladd = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                "llvm.fmuladd.v%d%s" % (lanes, "f32" if size == 4 else "f64"))
-            splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
-            with cgutils.for_range(builder, kc_v) as loop:
-                kk = index(loop.index)
-                arow = builder.gep(a_ary.data, [builder.mul(kk, const(mr))])
-                brow = builder.mul(kk, const(nr))
-                bs = [builder.load(vector_at(b_ary.data, builder.add(brow, const(v * lanes))),
-                                   align=size) for v in range(nv)]
-                for r in range(mr):
-                    a = builder.load(builder.gep(arow, [const(r)]), align=size)
-                    a = builder.insert_element(ir.Constant(vec, ir.Undefined), a, const(0))
-                    a = builder.shuffle_vector(a, ir.Constant(vec, ir.Undefined), splat)
-                    for v in range(nv):
-                        total = builder.call(fmuladd, [a, bs[v], builder.load(acc[r][v])])
-                        builder.store(total, acc[r][v])
+            e = _Emit(context, builder, signature.args[0].dtype, lanes)
+            b = builder
+            a_d, b_d, c_d = [e.data(signature.args[k], args[k]) for k in (0, 1, 3)]
+            c_ary = context.make_array(signature.args[3])(context, builder, args[3])
+            ld = cgutils.unpack_tuple(builder, c_ary.shape, 2)[1]
+            kc_, ci_, cj_, rows_, cols_, init_ = [e.index(args[k]) for k in (2, 4, 5, 6, 7, 8)]
+            bias_at = e.data(signature.args[9], args[9])
+            masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
+            last = b.sub(rows_, e.const(1))
+            crow = [e.add(e.mul(e.add(ci_, e.smin(e.const(r), last)), ld), cj_)
+                    for r in range(mr)]
+            acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
+            zero = ir.Constant(e.vec, None)
             for r in range(mr):
                 for v in range(nv):
-                    builder.store(builder.load(acc[r][v]), tile_row(d_ary, di_v, dj_v, r, v),
-                                  align=size)
+                    b.store(zero, acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(1))):
+                for r in range(mr):
+                    for v in range(nv):
+                        b.store(e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]),
+                                acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(2))):
+                for v in range(nv):
+                    row = e.load(bias_at, e.add(cj_, e.const(v * lanes)), masks[v])
+                    for r in range(mr):
+                        b.store(row, acc[r][v])
+            with cgutils.for_range(b, kc_) as loop:
+                kk = e.index(loop.index)
+                arow = e.mul(kk, e.const(mr))
+                brow = e.mul(kk, e.const(nr))
+                bs = [e.load(b_d, e.add(brow, e.const(v * lanes))) for v in range(nv)]
+                for r in range(mr):
+                    a = e.splat(e.scalar(a_d, e.add(arow, e.const(r))))
+                    for v in range(nv):
+                        b.store(e.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
+            for r in range(mr):
+                with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
+                    for v in range(nv):
+                        e.store(b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)),
+                                masks[v])
             return context.get_dummy_value()
 
         return sig, codegen
@@ -222,3 +207,248 @@ def _transpose_body(e, nr, lanes):
                 for t, v in enumerate(_transpose_vectors(b, rows)):
                     e.store(v, b.add(b.add(b.mul(q, e.panel), b.mul(
                         b.add(kk, const(t)), const(nr))), const(half * lanes)))
+
+
+# -- kernels on unpacked operands (small N, small work) ------------------------
+
+class _Emit:
+    """IR helpers of the unpacked kernels: i64 indices, element pointers into
+    an array's data, <lanes x dtype> loads and stores (masked where a tile
+    has fewer than its width of columns), broadcasts and fused multiply-adds."""
+
+    def __init__(self, context, builder, elt_type, lanes):
+        self.b = builder
+        self.context = context
+        self.elt = context.get_value_type(elt_type)
+        self.size = context.get_abi_sizeof(self.elt)
+        self.lanes = lanes
+        self.vec = ir.VectorType(self.elt, lanes)
+        self.i64 = ir.IntType(64)
+        self.mask_type = ir.VectorType(ir.IntType(1), lanes)
+        suffix = "v%d%s" % (lanes, "f32" if self.size == 4 else "f64")
+        module = builder.module
+        self.fmuladd_fn = cgutils.get_or_insert_function(
+            module, ir.FunctionType(self.vec, [self.vec] * 3), "llvm.fmuladd." + suffix)
+        vptr = ir.PointerType(self.vec)
+        self.mload_fn = cgutils.get_or_insert_function(
+            module, ir.FunctionType(self.vec, [vptr, ir.IntType(32), self.mask_type,
+                                               self.vec]),
+            "llvm.masked.load.%s.p0" % suffix)
+        self.mstore_fn = cgutils.get_or_insert_function(
+            module, ir.FunctionType(ir.VoidType(), [self.vec, vptr, ir.IntType(32),
+                                                    self.mask_type]),
+            "llvm.masked.store.%s.p0" % suffix)
+
+    def data(self, ty, value):
+        return self.context.make_array(ty)(self.context, self.b, value).data
+
+    def index(self, v):
+        return v if v.type == self.i64 else self.b.sext(v, self.i64)
+
+    def const(self, v):
+        return ir.Constant(self.i64, v)
+
+    def add(self, *terms):
+        out = terms[0]
+        for t in terms[1:]:
+            out = self.b.add(out, t)
+        return out
+
+    def mul(self, a, b):
+        return self.b.mul(a, b)
+
+    def vptr(self, data, offset):
+        return self.b.bitcast(self.b.gep(data, [offset]), ir.PointerType(self.vec))
+
+    def scalar(self, data, offset):
+        return self.b.load(self.b.gep(data, [offset]), align=self.size)
+
+    def load(self, data, offset, mask=None):
+        if mask is None:
+            return self.b.load(self.vptr(data, offset), align=self.size)
+        return self.b.call(self.mload_fn, [self.vptr(data, offset),
+                                           ir.Constant(ir.IntType(32), self.size), mask,
+                                           ir.Constant(self.vec, None)])
+
+    def store(self, value, data, offset, mask=None):
+        if mask is None:
+            self.b.store(value, self.vptr(data, offset), align=self.size)
+        else:
+            self.b.call(self.mstore_fn, [value, self.vptr(data, offset),
+                                         ir.Constant(ir.IntType(32), self.size), mask])
+
+    def mask(self, count, first):
+        """Lanes first .. first+lanes-1 that are below count (i64 values)."""
+        ivec = ir.VectorType(self.i64, self.lanes)
+        lanes = ir.Constant(ivec, list(range(self.lanes)))
+        base = self.splat_int(self.b.sub(count, first))
+        return self.b.icmp_signed("<", lanes, base)
+
+    def splat_int(self, v):
+        ivec = ir.VectorType(self.i64, self.lanes)
+        one = self.b.insert_element(ir.Constant(ivec, ir.Undefined), v,
+                                    ir.Constant(ir.IntType(32), 0))
+        return self.b.shuffle_vector(one, ir.Constant(ivec, ir.Undefined),
+                                     ir.Constant(ir.VectorType(ir.IntType(32), self.lanes),
+                                                 None))
+
+    def splat(self, v):
+        one = self.b.insert_element(ir.Constant(self.vec, ir.Undefined), v,
+                                    ir.Constant(ir.IntType(32), 0))
+        return self.b.shuffle_vector(one, ir.Constant(self.vec, ir.Undefined),
+                                     ir.Constant(ir.VectorType(ir.IntType(32), self.lanes),
+                                                 None))
+
+    def fma(self, a, b, c):
+        return self.b.call(self.fmuladd_fn, [a, b, c])
+
+    def reduce(self, v):
+        """Σ of the lanes of v, pairwise (any order is within the bound)."""
+        n = self.lanes
+        while n > 1:
+            h = n // 2
+            idx = ir.VectorType(ir.IntType(32), self.lanes)
+            hi = ir.Constant(idx, [h + i if i < h else i for i in range(self.lanes)])
+            v = self.b.fadd(v, self.b.shuffle_vector(v, ir.Constant(self.vec, ir.Undefined),
+                                                     hi))
+            n = h
+        return self.b.extract_element(v, ir.Constant(ir.IntType(32), 0))
+
+    def smin(self, a, b):
+        return self.b.select(self.b.icmp_signed("<", a, b), a, b)
+
+
+def _direct_tile(mr, nr, lanes):
+    """A tile on operands used where they lie (no packing), a numba intrinsic:
+
+        tile(A, ao, ars, aks, B, bo, bks, kc, C, co, crs, rows, cols, init, bias)
+        C[co + r*crs + c] = start[r, c] + Σ_{kk<kc} A[ao + r*ars + kk*aks] * B[bo + kk*bks + c]
+        for r < rows (≤ mr), c < cols (≤ nr); start = 0 (init 0), C itself
+        (init 1) or bias[c] (init 2).
+
+    Offsets and strides are in elements of the flattened C-contiguous arrays,
+    so A may be read along rows (X in forward, aks = 1) or down columns (Xᵀ
+    in dW, ars = 1); B is read along its rows (W or dY).  Rows past `rows`
+    repeat the last row's loads and are not stored; columns past `cols` are
+    masked off, so no load or store leaves the operands.
+    """
+    nv = nr // lanes
+
+    @intrinsic
+    def tile(typingctx, A, ao, ars, aks, B, bo, bks, kc, C, co, crs, rows, cols, init, bias):
+        arrays = (A, B, C, bias)
+        if not all(isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype
+                   for a in arrays):
+            return None
+        sig = types.void(A, ao, ars, aks, B, bo, bks, kc, C, co, crs, rows, cols, init, bias)
+
+        def codegen(context, builder, signature, args):
+            e = _Emit(context, builder, signature.args[0].dtype, lanes)
+            b = builder
+            a_d, b_d, c_d, bias_d = [e.data(signature.args[k], args[k]) for k in (0, 4, 8, 14)]
+            ao_, ars_, aks_, bo_, bks_, kc_, co_, crs_, rows_, cols_, init_ = [
+                e.index(args[k]) for k in (1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13)]
+            masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
+            last = b.sub(rows_, e.const(1))
+            arow = [e.add(ao_, e.mul(e.smin(e.const(r), last), ars_)) for r in range(mr)]
+            crow = [e.add(co_, e.mul(e.const(r), crs_)) for r in range(mr)]
+            acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
+            zero = ir.Constant(e.vec, None)
+            for r in range(mr):
+                for v in range(nv):
+                    b.store(zero, acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(1))):
+                for r in range(mr):
+                    for v in range(nv):
+                        b.store(e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]),
+                                acc[r][v])
+            with b.if_then(b.icmp_signed("==", init_, e.const(2))):
+                for v in range(nv):
+                    row = e.load(bias_d, e.const(v * lanes), masks[v])
+                    for r in range(mr):
+                        b.store(row, acc[r][v])
+            with cgutils.for_range(b, kc_) as loop:
+                kk = e.index(loop.index)
+                brow = e.add(bo_, e.mul(kk, bks_))
+                bs = [e.load(b_d, e.add(brow, e.const(v * lanes)), masks[v])
+                      for v in range(nv)]
+                ak = e.mul(kk, aks_)
+                for r in range(mr):
+                    a = e.splat(e.scalar(a_d, e.add(arow[r], ak)))
+                    for v in range(nv):
+                        b.store(e.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
+            for r in range(mr):
+                with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
+                    for v in range(nv):
+                        e.store(b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)),
+                                masks[v])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _dot_tile(mr, jr, lanes):
+    """Dot products of rows, a numba intrinsic, for C = A Bᵀ with both operands
+    read along their rows (dX = dY Wᵀ at small N):
+
+        dots(A, ao, ars, B, bo, brs, k, C, co, crs, rows, jrows)
+        C[co + r*crs + j] = Σ_{kk<k} A[ao + r*ars + kk] * B[bo + j*brs + kk]
+        for r < rows (≤ mr), j < jrows (≤ jr).
+
+    mr·jr vector accumulators run along k (the last, partial vector masked),
+    then each is summed across its lanes.  Rows past rows or jrows repeat the
+    last row's loads and are not stored.
+    """
+
+    @intrinsic
+    def dots(typingctx, A, ao, ars, B, bo, brs, k, C, co, crs, rows, jrows):
+        arrays = (A, B, C)
+        if not all(isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype
+                   for a in arrays):
+            return None
+        sig = types.void(A, ao, ars, B, bo, brs, k, C, co, crs, rows, jrows)
+
+        def codegen(context, builder, signature, args):
+            e = _Emit(context, builder, signature.args[0].dtype, lanes)
+            b = builder
+            a_d, b_d, c_d = [e.data(signature.args[i], args[i]) for i in (0, 3, 7)]
+            ao_, ars_, bo_, brs_, k_, co_, crs_, rows_, jrows_ = [
+                e.index(args[i]) for i in (1, 2, 4, 5, 6, 8, 9, 10, 11)]
+            alast = b.sub(rows_, e.const(1))
+            blast = b.sub(jrows_, e.const(1))
+            arow = [e.add(ao_, e.mul(e.smin(e.const(r), alast), ars_)) for r in range(mr)]
+            brow = [e.add(bo_, e.mul(e.smin(e.const(j), blast), brs_)) for j in range(jr)]
+            acc = [[cgutils.alloca_once(b, e.vec) for j in range(jr)] for r in range(mr)]
+            zero = ir.Constant(e.vec, None)
+            for r in range(mr):
+                for j in range(jr):
+                    b.store(zero, acc[r][j])
+            steps = b.sdiv(k_, e.const(lanes))
+
+            def step(kk, mask):
+                bs = [e.load(b_d, e.add(brow[j], kk), mask) for j in range(jr)]
+                for r in range(mr):
+                    a = e.load(a_d, e.add(arow[r], kk), mask)
+                    for j in range(jr):
+                        b.store(e.fma(a, bs[j], b.load(acc[r][j])), acc[r][j])
+
+            with cgutils.for_range(b, steps) as loop:
+                step(e.mul(e.index(loop.index), e.const(lanes)), None)
+            tail = e.mul(steps, e.const(lanes))
+            with b.if_then(b.icmp_signed("<", tail, k_)):
+                step(tail, e.mask(k_, tail))
+            for r in range(mr):
+                for j in range(jr):
+                    ok = b.and_(b.icmp_signed("<", e.const(r), rows_),
+                                b.icmp_signed("<", e.const(j), jrows_))
+                    with b.if_then(ok):
+                        total = e.reduce(b.load(acc[r][j]))
+                        b.store(total, b.gep(c_d, [e.add(co_, e.mul(e.const(r), crs_),
+                                                         e.const(j))]), align=e.size)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return dots

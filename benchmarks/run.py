@@ -7,6 +7,9 @@
                                               # next to the python backend's compute
     python benchmarks/run.py --full-python    # ... also where numba is installed
 
+The numba-vs-NumPy table at the shapes people use (issue #18), each side in
+its own process: benchmarks/sweep.py (results in docs/performance.md).
+
 Times are medians of interleaved runs (A, B, A, B, ...), so a slow moment of
 the machine hits both sides; before each compiled-code call the script sleeps
 0.3 s so that the other side's spinning worker threads are idle.  Machines
@@ -166,7 +169,7 @@ def blas_info():
 def bench_numba(repeat):
     import numba
     import numpy as np
-    from refbackprop.backends.numba_jit import NumbaBackend
+    from refbackprop.backends.numba_jit import NumbaBackend, _kernels_for
     be = NumbaBackend()
     n, d, m = 64, 4096, 4096
     print("\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs"
@@ -183,11 +186,13 @@ def bench_numba(repeat):
         # 128 MiB results (which vary a lot run to run) stay out of the figures.
         y, dx, dw = (np.empty((n, m), dtype), np.empty((n, d), dtype),
                      np.empty((d, m), dtype))
-        fns = {"numba forward": lambda: be._gemm(x, False, w, False, None, y),
+        k = _kernels_for(np.dtype(dtype))
+        work = n * d * m
+        fns = {"numba forward": lambda: k.product(0, x, w, None, y, n, work),
                "numpy forward": lambda: np.matmul(x, w, out=y),
-               "numba dx": lambda: be._gemm(dy, False, w, True, None, dx),
+               "numba dx": lambda: k.product(1, dy, w, None, dx, n, work),
                "numpy dx": lambda: np.matmul(dy, w.T, out=dx),
-               "numba dw": lambda: be._gemm(x, True, dy, False, None, dw),
+               "numba dw": lambda: k.product(2, x, dy, None, dw, n, work),
                "numpy dw": lambda: np.matmul(x.T, dy, out=dw)}
         t = interleaved(fns, repeat, settle=0.3)
         flops = 2.0 * n * d * m

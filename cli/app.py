@@ -396,6 +396,35 @@ def explain(n, d, m, bias, latex, html_file, element, seed, width, ascii_only):
     echo(text, nl=False)
 
 
+def _bench_sweep(backend_names, size, dtype, repeat, timeout, as_json):
+    """bench --sweep: refbackprop.bench.sweep per backend (by default every
+    available one but the interpreted ones, which would take hours here)."""
+    from refbackprop.bench import SWEEP_SHAPES, sweep, sweep_lines
+    executors, _ = _open(backend_names, False, timeout, dtype)   # clear errors, supervised
+    for runs in executors:
+        runs.close()
+    pairs = [(runs.selector, runs.label, runs.info.dtypes) for runs in executors
+             if backend_names or runs.info.seconds_per_madd is None]
+    shapes = [tuple(size)] if size else list(SWEEP_SHAPES)
+    docs = []
+    for selector, label, declared in pairs:
+        dtypes = [dtype] if dtype else [d for d in declared if d in ("float64", "float32")]
+        progress = None if as_json else (lambda text: echo("  ... " + text, err=True))
+        rows = sweep(selector, shapes, dtypes, repeat, progress=progress)
+        docs.append({"backend": label, "rows": rows})
+        if not as_json:
+            echo("%s vs NumPy: forward + backward with bias, median [low-high] "
+                 "of %d samples, each side in its own process" % (label, repeat))
+            blas = next((r["numpy"]["blas"] for r in rows if r["numpy"]), None)
+            echo("NumPy's BLAS: %s" % (blas or "NumPy is not installed"))
+            for line in sweep_lines(rows, label):
+                echo(line)
+    if as_json:
+        _emit_json({"repeat": repeat, "sweep": docs})
+    if any(r["error"] for doc in docs for r in doc["rows"]):
+        raise SystemExit(1)
+
+
 def _fmt_row(row):
     return " ".join("%5s" % v for v in row)
 
@@ -412,12 +441,17 @@ def _print_matrix(mat):
                                     "compiled backends, 64 256 256 for pure Python).")
 @dtype_option
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Best of this many runs.")
+              help="Best of this many runs (with --sweep: median of this many samples).")
+@click.option("--sweep", is_flag=True,
+              help="Forward + backward with bias at the shapes people use (or --size), "
+                   "each backend and NumPy in a fresh process of its own: medians, "
+                   "spread and the ratio to NumPy.")
 @timeout_option
 @memory_option
 @seconds_option
 @json_option
-def bench(backend_names, size, dtype, repeat, timeout, max_memory, max_seconds, as_json):
+def bench(backend_names, size, dtype, repeat, sweep, timeout, max_memory, max_seconds,
+          as_json):
     """Milliseconds and GFLOP/s for forward, dX and dW per backend.
 
     Each backend runs in its own worker process.  Conversion to and from
@@ -425,6 +459,9 @@ def bench(backend_names, size, dtype, repeat, timeout, max_memory, max_seconds, 
     in its own process, as a baseline column when it is installed ("vs NumPy"
     above 1 means faster than NumPy).
     """
+    if sweep:
+        _bench_sweep(backend_names, size, dtype, repeat, timeout, as_json)
+        return
     from refbackprop.backends.numpy_baseline import SELECTOR
     from refbackprop.bench import default_size
     from refbackprop.supervisor import Supervised

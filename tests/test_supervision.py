@@ -170,11 +170,18 @@ def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp
     monkeypatch.syspath_prepend(HOSTILE_DATA)
     result = CliRunner().invoke(cli, ["backends"], catch_exceptions=False)
     assert result.exit_code == 0
-    rows = dict((line.split()[0], line) for line in result.output.splitlines()[1:])
-    assert "broken: its worker exited with status 0" in rows["aaa-os-exit"]
-    assert "broken: its worker was killed by signal 11" in rows["aab-segfault"]
-    assert "broken: SystemExit: 0" in rows["aac-exit"]
-    assert "available" in rows["python"] and "available" in rows["numba"]
+    rows = {}                             # name -> its row and the lines under it
+    for line in result.output.splitlines()[1:]:
+        if line.startswith(" "):
+            rows[name] += "\n" + line.strip()
+        else:
+            name = line.split()[0]
+            rows[name] = line
+    assert "broken" in rows["aaa-os-exit"] and \
+        "reason: its worker exited with status 0" in rows["aaa-os-exit"]
+    assert "reason: its worker was killed by signal 11" in rows["aab-segfault"]
+    assert "reason: SystemExit: 0" in rows["aac-exit"]
+    assert rows["python"].split()[1] == "available"
     code, out = check("--case", "forward/float64/N2-D2-M3/bias/normal/seed0")
     assert code == 0, out
     for name in ("aaa-os-exit", "aab-segfault", "aac-exit"):
