@@ -200,11 +200,13 @@ def test_jax_float64_asked_for_without_x64_says_why():
     "numpy:user_kernels:np_forward,np_backward",
     "numpy:user_kernels:np_forward_md,np_backward_md,weight=md",
 ])
+@pytest.mark.slow
 def test_a_right_function_passes_the_whole_catalogue(selector):
     backend = adapter(selector)
     assert failed(backend) == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("selector", [
     "torch:user_kernels:torch_linear",
     "torch:user_kernels:torch_linear,torch_linear_bwd",

@@ -63,6 +63,7 @@ def test_bf16_products_fail_y_where_they_are():
     assert y.fingerprint.bits < 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_seed_size_single_elements_at_100_times_their_bound_are_caught(dtype):
     """The issue's 'done when': at 64×4096×4096 one wrong element in y, dx or
@@ -112,6 +113,7 @@ def test_correct_float64_kernels_never_fail(kernel, kind):
         assert result.passed, "\n".join(result.lines())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_correct_kernels_at_a_larger_size_over_seeds(dtype):
     for seed in range(4):

@@ -142,6 +142,7 @@ def outcomes(junit):
     return out
 
 
+@pytest.mark.slow
 def test_xdist_gives_the_same_verdicts_as_a_serial_run(tmp_path):
     serial, split = str(tmp_path / "serial.xml"), str(tmp_path / "split.xml")
     args = ["--refbackprop-backend", "wrong_backends:TileRemainder",
@@ -189,6 +190,7 @@ def readme_block(marker):
     return after.split("```", 2)[1].split("\n", 1)[1]
 
 
+@pytest.mark.slow
 def test_readme_example_package_installs_and_passes(tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()

@@ -17,6 +17,8 @@ from refbackprop.conformance import build_checks, run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "frameworks.md")
 
+pytestmark = pytest.mark.slow       # whole catalogues through torch/JAX: CI runs them
+
 
 def blocks(marker):
     """{name: code} for every '<!-- marker: name -->' followed by a fenced block."""

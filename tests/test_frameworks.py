@@ -100,6 +100,7 @@ def test_torch_cuda_is_unavailable_with_its_reason_here():
 
 # -- the whole catalogue ------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,dtype", declared())
 def test_whole_catalogue_passes(name, dtype):
     backend = backend_or_skip(name)
@@ -109,6 +110,7 @@ def test_whole_catalogue_passes(name, dtype):
     assert failures(results) == []
 
 
+@pytest.mark.slow
 def test_jax_float64_whole_catalogue_with_x64():
     """float64 with JAX_ENABLE_X64=1: declared, and every check passes."""
     backend_or_skip("jax")
@@ -281,6 +283,7 @@ def test_native_input_applies_a_layout_only_where_it_belongs():
     assert LAYOUT_INPUTS["transposed"] == ("x", "w", "dy")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,layout", declared_layouts())
 def test_whole_catalogue_passes_in_every_declared_layout(name, layout):
     backend = backend_or_skip(name)

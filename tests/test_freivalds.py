@@ -61,6 +61,7 @@ def test_correct_backends_pass_at_any_size(name, dtype, size, sums):
     assert result.passed, "\n".join(result.lines())
 
 
+@pytest.mark.slow
 def test_a_correct_float32_backend_with_another_summation_order_passes(sums):
     result = check_at_size(wrong_backends.NumpyFloat32(), 64, 1000, 700, "float32", trials=16)
     assert result.passed, "\n".join(result.lines())
@@ -130,6 +131,7 @@ def test_cli_size_usage_errors(args, needle):
     assert result.exit_code == 2 and needle in result.output
 
 
+@pytest.mark.slow
 def test_seed_size_end_to_end_with_numba_float32():
     """The notes' size, 64×4096×4096, for real (about 10 s here)."""
     result = CliRunner().invoke(cli, ["check", "--backend", "numba", "--seed-size",

@@ -67,6 +67,7 @@ SHAPES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["packed", "direct"], indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("op", ["forward", "backward"])
@@ -85,6 +86,7 @@ SMALL = [(n, d, m) for n, d, m in zip(
     (17, 33, 1, 47, 16, 9, 32, 65, 15, 31, 2, 48, 63, 3, 40, 8))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["direct", "direct-inline"], indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("op", ["forward", "backward"])
@@ -250,21 +252,31 @@ def test_worker_threads_are_pinned_to_distinct_cpus():
     assert len(os.sched_getaffinity(0)) >= 2            # the caller is not pinned
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_gets_its_own_worker_threads():
-    """The parent's worker threads are not copied by fork: the child must start
-    its own instead of waiting forever on the parent's queues."""
-    import multiprocessing
-    import numpy as np
-    backend = get_backend("numba")
-    x = np.ones((3, 40), "float64")
-    w = np.ones((40, 5), "float64")
-    backend.forward(x, w)                               # the parent's threads exist
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(1) as pool:
-        y = pool.apply_async(_forward_in_child, (x, w)).get(timeout=60)
-    assert np.array_equal(y, np.full((3, 5), 40.0))
+FORK_CHECK = """
+import multiprocessing, numpy as np
+from refbackprop.registry import get_backend
 
-
-def _forward_in_child(x, w):
+def child(x, w):
     return get_backend("numba").forward(x, w)
+
+if __name__ == "__main__":
+    x, w = np.ones((3, 40), "float64"), np.ones((40, 5), "float64")
+    get_backend("numba").forward(x, w)                  # the parent's threads exist
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        y = pool.apply_async(child, (x, w)).get(timeout=60)
+    assert np.array_equal(y, np.full((3, 5), 40.0)), y
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_worker_threads(tmp_path):
+    """The parent's worker threads are not copied by fork: the child must start
+    its own instead of waiting forever on the parent's queues.  In a process
+    of its own, so that nothing else this test session imported (JAX's
+    threads) is forked along."""
+    script = tmp_path / "fork_check.py"
+    script.write_text(FORK_CHECK)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -249,6 +249,7 @@ def test_float16_overflow_cases_pass_65520_and_stay_below_it():
 
 # -- the emulated backend: the living definition ----------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_emulated_backend_passes_its_whole_catalogue(dtype):
     results = list(run(EmulatedBackend(), dtypes=(dtype,), oracle=False))
@@ -383,6 +384,7 @@ def assert_names_elements(results):
         assert "repro:  refbackprop check --backend" in report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "bfloat16-f32out",
                                    "float16-f32out"])
 def test_accumulating_in_the_storage_format_fails_every_long_case(dtype):
@@ -410,6 +412,7 @@ def test_unrounded_outputs_fail_the_storage_output_contracts(dtype):
     assert failed(K.UnroundedOutputs, dtype + "-f32out", "values") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "bfloat16-f32out",
                                    "float16-f32out"])
 def test_a_dropped_term_at_k_4096_fails(dtype):
@@ -442,6 +445,7 @@ def correct_kernels(dtype):
     return [K.backend(k, k.__name__.lower(), (dtype,)) for k in out]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_correct_kernels_pass_over_many_seeds(dtype):
     """Every correct kernel on the value-kind cases of 10 seeds."""
@@ -458,6 +462,7 @@ def test_correct_kernels_pass_over_many_seeds(dtype):
     assert 0.05 < worst <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", LOW)
 def test_correct_kernels_pass_the_long_reductions(dtype):
     for backend in correct_kernels(dtype):

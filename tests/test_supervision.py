@@ -170,13 +170,13 @@ def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp
     monkeypatch.syspath_prepend(HOSTILE_DATA)
     result = CliRunner().invoke(cli, ["backends"], catch_exceptions=False)
     assert result.exit_code == 0
-    rows = {}                             # name -> its row and the lines under it
+    rows, last = {}, None                 # name -> its row and the lines under it
     for line in result.output.splitlines()[1:]:
         if line.startswith(" "):
-            rows[name] += "\n" + line.strip()
+            rows[last] += "\n" + line.strip()
         else:
-            name = line.split()[0]
-            rows[name] = line
+            last = line.split()[0]
+            rows[last] = line
     assert "broken" in rows["aaa-os-exit"] and \
         "reason: its worker exited with status 0" in rows["aaa-os-exit"]
     assert "reason: its worker was killed by signal 11" in rows["aab-segfault"]

@@ -10,6 +10,8 @@ from refbackprop.runner import run_case
 
 pytest.importorskip("torch", reason="torch is not installed (pip install torch)")
 
+pytestmark = pytest.mark.slow       # whole catalogues through torch/JAX: CI runs them
+
 import torch_backends as T  # noqa: E402
 
 
