@@ -215,6 +215,30 @@ def _contract_bounds(k, mag, ref, c):
     return b, bound
 
 
+def rounding_free_bound(k, mag, ref, dtype):
+    """The terms of element_bound(k, mag, ref, dtype) that do not scale with
+    any unit roundoff: underflow in the sums (K·λ_acc·(1 + γ_K)), the
+    reference's own rounding (2·2⁻⁵³·|ref| + 4K·λ₆₄), and where the output is
+    rounded to a narrower format, those terms through that rounding and
+    λ_out where the output may be subnormal or flushed.  What a rounding
+    model (sampling's fingerprint) subtracts from an error before reading
+    the rest as rounding.  float64 and float32: element_bound(k, 0, ref)."""
+    c = contracts.get(dtype)
+    if c.legacy:
+        return element_bound(k, 0.0, ref, c)
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    under = (k * acc.smallest_normal * (1 + g) + 2 * _U64 * abs(ref)
+             + 4 * k * SMALLEST_NORMAL["float64"])
+    if not c.rounds_output or k == 0:
+        return under
+    out = c.output
+    under = under * (1 + out.unit_roundoff * SAFETY)
+    if abs(ref) - _contract_bounds(k, mag, ref, c)[0] < out.smallest_normal * SAFETY:
+        under = under + out.smallest_normal
+    return under
+
+
 def linear_bound(k, dtype):
     """(alpha, beta, kappa) with element_bound(k, mag, ref, dtype) ≤
     alpha·mag + beta·|ref| + kappa for every mag, ref: what a check that sees

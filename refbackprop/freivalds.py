@@ -50,6 +50,7 @@ finite or beyond 2^1021) W's block sums are floats and their rounding joins V.
 
 import math
 import sys
+from array import array
 
 from . import packed
 from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
@@ -135,6 +136,57 @@ def linear_bound(k, dtype):
 def _bounds():
     from . import bounds
     return bounds
+
+
+def _contract(dtype):
+    """The precision contract of dtype, or None where contracts do not exist."""
+    try:
+        from . import contracts
+        return contracts.get(dtype)
+    except (ImportError, ValueError):
+        return None
+
+
+def linear_terms(k, dtype):
+    """(alpha, beta, kappa): element_bound(k, mag, ref, dtype) ≤ alpha·mag +
+    beta·|ref| + kappa.  Where the contract rounds its outputs to a narrower
+    format (bfloat16, float16) beta is its output rounding u_out (and the
+    reference's 2u), kept apart: a cell bounds Σ|ref| through the outputs
+    themselves (|ref| ≤ |got| + β_e for a correct backend), which is about
+    √K times sharper than folding |ref| ≤ mag.  Elsewhere beta is folded into
+    alpha (linear_bound) and returned as 0."""
+    c = _contract(dtype)
+    if c is None or not c.rounds_output:
+        alpha, kappa = linear_bound(k, dtype)
+        return alpha, 0.0, kappa
+    alpha, beta, kappa = _bounds().linear_bound(k, c)
+    return alpha * _UP, beta * _UP, kappa * _UP
+
+
+def _operand_floor(dtype):
+    """λ where the contract converts operands (tf32: mag is Σ max(|a|, λ)·
+    max(|b|, λ), bounds.exact_dot's floor), else 0.0.  Cauchy–Schwarz on the
+    clamped vectors: ‖max(|v|, λ)‖₂ ≤ ‖v‖₂ + λ·√len(v)."""
+    c = _contract(dtype)
+    if c is None or not c.operand_rounding:
+        return 0.0
+    return c.multiply.smallest_normal
+
+
+def _beta_factors(beta):
+    """(1/(1 − β), β/(1 − β)), rounded up; (1.0, 0.0) for β = 0, bit for bit.
+    A cell's ‖β‖₂ ≤ α‖mag‖ + β‖ref‖ + κ√n and ‖ref‖ ≤ ‖got‖ + ‖β‖₂ give
+    ‖β‖₂ ≤ (α‖mag‖ + κ√n)/(1 − β) + β/(1 − β)·‖got‖."""
+    if not beta:
+        return 1.0, 0.0
+    inv = (1.0 / (1.0 - beta)) * (1 + 4 * _U)
+    return inv, beta * inv * (1 + 2 * _U)
+
+
+def _got_norms(row, block, count):
+    """‖row[c·block : (c + 1)·block]‖₂ for each of count blocks (upper
+    bounds; 0.0 where not finite: such an output fails anyway)."""
+    return [_norm(row[c * block:c * block + block]) or 0.0 for c in range(count)]
 
 
 def hoeffding_t(tests, false_alarm):
@@ -231,6 +283,8 @@ class OutputCheck:
         self.tolerances = None                      # cell -> (T, V max over trials, B)
         self.sampled = None                         # sampling.Sample of this output
         self.fingerprint = None                     # sampling.Fingerprint
+        self.problems = []                          # elements judged one by one: non-finite
+        self.settled = 0                            # ±inf a correct kernel may return
 
     @property
     def cells(self):
@@ -238,7 +292,8 @@ class OutputCheck:
 
     @property
     def passed(self):
-        return self.failed_cells == 0 and (self.sampled is None or self.sampled.passed) \
+        return self.failed_cells == 0 and not self.problems \
+            and (self.sampled is None or self.sampled.passed) \
             and (self.fingerprint is None or self.fingerprint.passed)
 
     @property
@@ -313,7 +368,8 @@ class OutputCheck:
                "worst_cell": self.describe(self.worst_cell), "worst_trial": self.worst_trial,
                "tolerance": json_float(None if t is None else (t + v) * _UP),
                "detect_above": json_float(None if t is None else self.detect(self.worst_cell)),
-               "message": self.message}
+               "message": self.message, "problems": list(self.problems),
+               "overflowed": self.settled}
         if self.sampled is not None:
             out["sampled"] = self.sampled.to_dict(self)
         if self.fingerprint is not None:
@@ -476,7 +532,10 @@ class Prepared:
         result.t, result.tests = self.t, self.tests
         result.hoeffding_tests = self.hoeffding_tests
         result.requested_false_alarm = self.false_alarm
-        for part, out in zip(self.parts, (y, dx, dw)):
+        judged = []
+        for check, out in zip(self.checks, (y, dx, dw)):
+            judged.append(self._settle(check, out))
+        for part, out in zip(self.parts, judged):
             part(out)
         result.outputs = list(self.checks)
         if self.bias:
@@ -488,6 +547,87 @@ class Prepared:
             if self.fingerprint_check:
                 result.fingerprint_false_alarm = self.fingerprint_false_alarm
         return result
+
+
+    def _settle(self, check, out):
+        """out, with every ±inf that a correct kernel may return replaced by the
+        element's exact value (so its cell sees no error there); non-finite
+        elements a correct kernel cannot return become check.problems.
+
+        A correct kernel may return ±inf (with the exact value's sign) where
+        the sum may reach the output format's overflow threshold, and any
+        non-finite value where a partial sum may overflow the accumulation
+        (bounds.overflow_outcome: float16 outputs from 65520).  Each
+        non-finite element is judged against its exact value (one exact dot
+        product of its K terms), within MAX_NONFINITE_PRODUCTS."""
+        values = out.values
+        total = sum(values)
+        if total - total == 0 or not self.ctx.finite:   # every element finite
+            return out                                  # (else: unverifiable anyway)
+        cols = out.shape[1]
+        where = _nonfinite_indices(values)
+        products = len(where) * check.k
+        limit = max(MAX_NONFINITE_PRODUCTS, (self.n * self.d * self.m) // 4)
+        if products > limit:
+            check.problems.append(
+                "%s has %d non-finite elements: judging each against its exact value "
+                "would take %d products, more than the verifier's %d; not verified"
+                % (check.name, len(where), products, limit))
+            return out
+        from . import bounds
+        from .compare import _overflow_ratio
+        from .sampling import exact_value
+        judged = array("d", values)                     # a copy, float64 ('f' too)
+        wrong = []
+        for index in where:
+            i, j = divmod(index, cols)
+            ref, mag, slack = exact_value(self.ctx, check.name, i, j)
+            got = values[index]
+            outcome = "finite"
+            if bounds.is_finite(ref):
+                outcome = bounds.overflow_outcome(check.k, mag, ref, self.dtype)
+            if outcome != "finite" and _overflow_ratio(outcome, got, ref, 0.0, 1.0)[0] == 0:
+                judged[index] = ref
+                check.settled += 1
+                continue
+            wrong.append((i, j, got, ref, outcome))
+        if wrong:
+            check.problems.append(_nonfinite_text(check.name, wrong, self.dtype))
+        return Matrix(judged, out.shape)
+
+
+MAX_NONFINITE_PRODUCTS = 1 << 26   # at least; N·D·M/4 where that is more
+
+
+def _nonfinite_indices(values):
+    """Indices of the non-finite entries of an array (C speed where the
+    runtime has math.isfinite and itertools.compress)."""
+    try:
+        from itertools import compress
+        from operator import not_
+        return list(compress(range(len(values)), map(not_, map(math.isfinite, values))))
+    except (ImportError, AttributeError):
+        return [k for k in range(len(values)) if not is_finite(values[k])]
+
+
+def _nonfinite_text(name, wrong, dtype):
+    """What is wrong with non-finite elements a correct kernel cannot return."""
+    from . import contracts
+    out_format = contracts.get(dtype).output
+    i, j, got, ref, outcome = wrong[0]
+    if outcome == "finite":
+        why = ("no correct %s kernel returns a non-finite value there (the sum cannot "
+               "reach %s's overflow threshold %r)"
+               % (dtype, out_format.name, out_format.overflow_threshold))
+        if contracts.get(dtype).legacy:
+            why = "a finite exact value must give a finite %s output" % out_format.name
+    elif got != got:
+        why = "an overflow gives ±inf with the exact value's sign, not NaN"
+    else:
+        why = "an overflow keeps the exact value's sign"
+    more = "" if len(wrong) == 1 else " (and %d more non-finite elements)" % (len(wrong) - 1)
+    return ("%s[%d][%d] = %r, but its exact value is %r: %s%s"
+            % (name, i, j, got, ref, why, more))
 
 
 class _Context:
@@ -592,7 +732,9 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        lam = _operand_floor(self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
         cols, along = self._w_columns(signs if self.grid is None else [], by)
@@ -603,8 +745,13 @@ class _Context:
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
         sizes = [min(by, m - c * by) for c in range(nb)]
         # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
-        bmag = [[alpha * (xn * wf[c] + bn[c]) * _UP + kappa * math.sqrt(sizes[c])
-                 for c in range(nb)] for xn in self.x_norms]
+        # (tf32: the norms of the clamped operands, + λ√len; output rounding:
+        # divided by 1 − β, and β/(1 − β)·‖Y_{i,J}‖₂ added when y arrives)
+        xl, wl = lam * math.sqrt(d), [lam * math.sqrt(d * size) for size in sizes]
+        bmag = [[alpha * ((xn + xl) * (wf[c] + wl[c]) + bn[c]) * _UP
+                 + kappa * math.sqrt(sizes[c]) for c in range(nb)] for xn in self.x_norms]
+        if beta:
+            bmag = [[v * inv for v in row] for row in bmag]
         tt = self._t_of(bmag, sizes, by_line=True)
         g_d = gamma(d + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -631,11 +778,15 @@ class _Context:
         vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
+        factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(y):
             yrows = y.row_lists()
             for i in range(n):
                 row = yrows[i]
+                if gfac:
+                    self._add_got_terms(tt[i], bmag[i], _got_norms(row, by, nb), gfac,
+                                        factors)
                 gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -645,6 +796,14 @@ class _Context:
                     tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
                     check.note_many(trial, i * nb, diffs, tols)
         return finish
+
+    @staticmethod
+    def _add_got_terms(trow, brow, gnorms, gfac, factors):
+        """B += β/(1 − β)·‖got_cell‖₂ and T += f·that, for the cells of a line."""
+        for c in range(len(trow)):
+            extra = gfac * gnorms[c] * _UP
+            brow[c] = brow[c] + extra
+            trow[c] = trow[c] + factors[c] * extra * _UP
 
     @staticmethod
     def _tolerances(trow, vgot, vref, vmax):
@@ -666,11 +825,16 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        lam = _operand_floor(self.dtype)
         wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
         sizes = [min(bd, d - c * bd) for c in range(nb)]
-        bmag = [[alpha * dn * wf[c] * _UP + kappa * math.sqrt(sizes[c]) for c in range(nb)]
-                for dn in self.dy_norms]
+        dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
+        bmag = [[alpha * (dn + dl) * (wf[c] + wl[c]) * _UP + kappa * math.sqrt(sizes[c])
+                 for c in range(nb)] for dn in self.dy_norms]
+        if beta:
+            bmag = [[v * inv for v in row] for row in bmag]
         tt = self._t_of(bmag, sizes, by_line=True)
         g_m = gamma(m + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -690,11 +854,15 @@ class _Context:
         vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
+        factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(dx):
             rows = dx.row_lists()
             for i in range(n):
                 row = rows[i]
+                if gfac:
+                    self._add_got_terms(tt[i], bmag[i], _got_norms(row, bd, nb), gfac,
+                                        factors)
                 gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -713,37 +881,48 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        lam = _operand_floor(self.dtype)
         xt, dyt = self.xt(), self.dyt()
         xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
         dcn = [_norm(c) for c in dyt]                          # ‖dY_{:,j}‖₂, (M,)
         sizes = [min(bd, d - c * bd) for c in range(nb)]
+        dl = lam * math.sqrt(n)                                # tf32: ‖dY_{:,j}‖ + λ√N
         g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
         # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
         exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
+        #     (tf32: norms of the clamped operands, + λ√len; output
+        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ at finish)
         #   T = f·B, f = min(t, √n)·UP
-        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct
+        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
         #     backend (an incorrect one only meets a stricter test), times
         #     3u (fsum) or γ_{n+1}
         #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         up3 = _UP * _UP * _UP
-        bcoef, bconst, pc, qc = [], [], [], []
+        bcoef, bconst, pc, qc, gc = [], [], [], [], []
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
             f = _factor(self.t, sizes[c]) * _UP
-            a1, a0 = alpha * xf[c] * _UP, kappa * root          # B = a1·dcn + a0
+            xfc = xf[c] + lam * math.sqrt(n * sizes[c])
+            a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
+            if beta:
+                a1, a0 = a1 * inv, a0 * inv                     # B = a1·dcn + a0
             bcoef.append(a1)
             bconst.append(a0)
-            got1 = (1 + 2 * _U) * g_k * (1 + alpha) * root * xf[c] * _UP
+            got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
             got0 = (1 + 2 * _U) * g_k * sizes[c] * kappa
+            if lam:
+                got0 = got0 + got1 * dl
             pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
+            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)    # times ‖dW_{K,j}‖₂
         slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
         tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
@@ -761,15 +940,24 @@ class _Context:
                     unmax[c] = un
                 blocks.append((_dots(u, dyt), un))            # (M,)
             runs.append((r, blocks))
+        gnorm = []                                             # [block][column] at finish
+
         def tolerances(cell):
             c, j = divmod(cell, m)
-            t = tt_of(c, j)
-            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
-            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
+            g = gfac * gnorm[c][j] * _UP if gnorm else 0.0
+            t = tt_of(c, j) + _factor(self.t, sizes[c]) * _UP * g
+            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c] + gc[c] * (gnorm[c][j]
+                                                                            if gnorm else 0.0)
+            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c] + g
         check.tolerances = tolerances
 
         def finish(dw):
             values = dw.values
+            if gfac:
+                for c in range(nb):
+                    rows = [values[k * m:(k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
+                    gnorm.append([v or 0.0 for v in map(_norm, zip(*rows))] if rows
+                                 else [0.0] * m)
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
@@ -784,6 +972,8 @@ class _Context:
                     diffs = list(map(abs, map(sub, got, ref)))
                     coef = pc[c] + slope * un
                     tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
+                    if gfac:
+                        tols = list(map(add, tols, map(mul, gnorm[c], repeat(gc[c], m))))
                     check.note_many(trial, c * m, diffs, tols)
         return finish
 
@@ -897,10 +1087,22 @@ def _check_db(dy, db, n, m, dtype):
     """db[j] = Σ_i dY[i][j], every element against its own bound (O(N·M))."""
     check = OutputCheck("db", m, 1, 1, n, 1, lambda j: j)
     check.tolerances = lambda cell: (0.0, 0.0, 0.0)
+    from .bounds import overflow_outcome
+    from .compare import _overflow_ratio
     dbl = db.lists()
     for j in range(m):
         col = dy.col(j)
         ref = fsum(col)                                  # correctly rounded exact sum
         mag = fsum([abs(v) for v in col])
-        check.note(0, j, abs(dbl[j] - ref), element_bound(n, mag, ref, dtype))
+        got, bound = dbl[j], element_bound(n, mag, ref, dtype)
+        diff = abs(got - ref)
+        outcome = overflow_outcome(n, mag, ref, dtype) if is_finite(ref) else "finite"
+        if outcome != "finite":                          # float16: ±inf may, or must, be
+            ratio, note = _overflow_ratio(outcome, got, ref, diff, bound)
+            diff = 0.0 if ratio == 0 else (diff if ratio < float("inf") else float("inf"))
+            if note:
+                check.problems.append("db[%d] = %r %s: its exact value %r is beyond the "
+                                      "output format's overflow threshold by more than "
+                                      "the bound" % (j, got, note, ref))
+        check.note(0, j, diff, bound)
     return check
