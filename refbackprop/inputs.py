@@ -79,8 +79,8 @@ def allowed(kind, dtype):
     if kind not in CHOICES:
         return ("unknown input kind %r; the kinds are %s" % (kind, ", ".join(CHOICES)))
     if kind == OVERFLOW and storage(dtype) != "float16":
-        return ("inputs 'overflow' are for float16 storage (float16, float16-f32out): "
-                "they make sums pass float16's overflow threshold 65520; %s stores %s"
+        return ("inputs 'overflow' (sums past float16's 65520) are for the float16-storage "
+                "contracts float16 and float16-f32out, not %s (%s storage)"
                 % (dtype, storage(dtype)))
     return ""
 
