@@ -262,6 +262,27 @@ def linear_bound(k, dtype):
     return alpha * SAFETY, beta * SAFETY, kappa * SAFETY
 
 
+def linear_bound_parts(k, dtype):
+    """(alpha, beta, kappa, under): element_bound(k, mag, ref, dtype) ≤
+    alpha·mag + beta·|ref| + kappa + under·[|ref| < λ_out·(1 + 2⁻²⁰) + bound],
+    where under = λ_out·(1 + 2⁻²⁰) is the output format's underflow term (only
+    where the output is rounded to a narrower format; 0 elsewhere, and kappa
+    is linear_bound's).  The term is needed only where the exact value may
+    round to a subnormal or flushed output (the element bound adds it where
+    |ref| − B < λ_out, B ≤ bound): a check that sees the outputs can count
+    those elements instead of charging every one."""
+    alpha, beta, kappa = linear_bound(k, dtype)
+    c = contracts.get(dtype)
+    if c.legacy or not (c.rounds_output and k):
+        return alpha, beta, kappa, 0.0
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    grow = 1 + c.output.unit_roundoff * SAFETY
+    kappa = ((k * acc.smallest_normal * (1 + g) + 4 * k * SMALLEST_NORMAL["float64"])
+             * grow * SAFETY)
+    return alpha, beta, kappa, c.output.smallest_normal * SAFETY
+
+
 def overflow_outcome(k, mag, ref, dtype):
     """What a correct kernel may return for an element whose exact value ref
     is finite: 'finite' (a number within the bound), 'may' (that or ±inf

@@ -275,7 +275,16 @@ def _f16_range_and_grid(as32, f, raw):
     65504 and a multiple of 2^-24.  Most outputs have exponents in
     [2^-13, 2^15) (float32's top byte without the sign in 57..70), which
     satisfy both: one translate and any() clear them; the rest by maps."""
-    if not any(raw[3::4].translate(_F16_OUTSIDE)):
+    outside = raw[3::4].translate(_F16_OUTSIDE)
+    count = outside.count(1)
+    if count == 0:
+        return True
+    if count <= len(as32) // 16:                # a few: one by one, found at C speed
+        k = outside.find(1)
+        while k >= 0:
+            if not is_representable(as32[k], f):
+                return False
+            k = outside.find(1, k + 1)
         return True
     isfinite = getattr(math, "isfinite", None)
     if isfinite is None:

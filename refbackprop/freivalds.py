@@ -71,10 +71,13 @@ _HYPOT = (getattr(sys.implementation, "name", "") == "cpython"
           and sys.version_info >= (3, 10))       # math.hypot: error < 1 ulp, documented
 
 try:
-    from operator import add, mul, sub, truediv
+    from operator import add, lt, mul, sub, truediv
 except ImportError:                              # MicroPython
     def add(a, b):
         return a + b
+
+    def lt(a, b):
+        return a < b
 
     def mul(a, b):
         return a * b
@@ -148,19 +151,26 @@ def _contract(dtype):
 
 
 def linear_terms(k, dtype):
-    """(alpha, beta, kappa): element_bound(k, mag, ref, dtype) ≤ alpha·mag +
-    beta·|ref| + kappa.  Where the contract rounds its outputs to a narrower
-    format (bfloat16, float16) beta is its output rounding u_out (and the
-    reference's 2u), kept apart: a cell bounds Σ|ref| through the outputs
-    themselves (|ref| ≤ |got| + β_e for a correct backend), which is about
-    √K times sharper than folding |ref| ≤ mag.  Elsewhere beta is folded into
-    alpha (linear_bound) and returned as 0."""
+    """(alpha, beta, kappa, under): element_bound(k, mag, ref, dtype) ≤
+    alpha·mag + beta·|ref| + kappa + under·[|ref| < under + bound].
+
+    Where the contract rounds its outputs to a narrower format (bfloat16,
+    float16) beta is its output rounding u_out (and the reference's 2u),
+    kept apart: a cell bounds Σ|ref| through the outputs themselves (|ref| ≤
+    |got| + β_e for a correct backend), about √K times sharper than folding
+    |ref| ≤ mag.  Elsewhere beta is folded into alpha (linear_bound) and
+    returned as 0.  under is the output's underflow term λ_out where it is
+    above the accumulation's (float16: 2^-14), charged only to the elements
+    of a cell that may round below it (counted from the outputs); 0 elsewhere
+    (bfloat16's 2^-126 stays in kappa)."""
     c = _contract(dtype)
     if c is None or not c.rounds_output:
         alpha, kappa = linear_bound(k, dtype)
-        return alpha, 0.0, kappa
-    alpha, beta, kappa = _bounds().linear_bound(k, c)
-    return alpha * _UP, beta * _UP, kappa * _UP
+        return alpha, 0.0, kappa, 0.0
+    alpha, beta, kappa, under = _bounds().linear_bound_parts(k, c)
+    if not c.output.smallest_normal > c.accumulate.smallest_normal:
+        kappa, under = kappa + under, 0.0
+    return alpha * _UP, beta * _UP, kappa * _UP, under * _UP
 
 
 def _operand_floor(dtype):
@@ -183,10 +193,6 @@ def _beta_factors(beta):
     return inv, beta * inv * (1 + 2 * _U)
 
 
-def _got_norms(row, block, count):
-    """‖row[c·block : (c + 1)·block]‖₂ for each of count blocks (upper
-    bounds; 0.0 where not finite: such an output fails anyway)."""
-    return [_norm(row[c * block:c * block + block]) or 0.0 for c in range(count)]
 
 
 def hoeffding_t(tests, false_alarm):
@@ -732,8 +738,9 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
         inv, gfac = _beta_factors(beta)
+        under = under * inv * _UP
         lam = _operand_floor(self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
@@ -750,8 +757,7 @@ class _Context:
         xl, wl = lam * math.sqrt(d), [lam * math.sqrt(d * size) for size in sizes]
         bmag = [[alpha * ((xn + xl) * (wf[c] + wl[c]) + bn[c]) * _UP
                  + kappa * math.sqrt(sizes[c]) for c in range(nb)] for xn in self.x_norms]
-        if beta:
-            bmag = [[v * inv for v in row] for row in bmag]
+        base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_d = gamma(d + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -785,8 +791,7 @@ class _Context:
             for i in range(n):
                 row = yrows[i]
                 if gfac:
-                    self._add_got_terms(tt[i], bmag[i], _got_norms(row, by, nb), gfac,
-                                        factors)
+                    self._refine_line(tt[i], bmag[i], base[i], row, by, gfac, under, factors)
                 gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -798,12 +803,34 @@ class _Context:
         return finish
 
     @staticmethod
-    def _add_got_terms(trow, brow, gnorms, gfac, factors):
-        """B += β/(1 − β)·‖got_cell‖₂ and T += f·that, for the cells of a line."""
+    def _output_terms(bmag, inv, under, sizes):
+        """(base, bmag) per cell: base = B without the outputs' terms,
+        divided by 1 − β where the output is rounded (inv); bmag = base with
+        λ_out charged to every element of the cell (under·√n), the bound
+        before the outputs are seen.  Without output rounding: bmag, bmag."""
+        if inv == 1.0 and not under:
+            return bmag, bmag
+        base = [[v * inv for v in row] for row in bmag]
+        roots = [under * math.sqrt(size) for size in sizes]
+        return base, [[row[c] + roots[c] for c in range(len(row))] for row in base]
+
+    @staticmethod
+    def _refine_line(trow, brow, base, row, block, gfac, under, factors):
+        """B and T of the cells of one line of Y or dX once its outputs are
+        known: B = base + β/(1 − β)·‖got_cell‖₂ (+ λ_out·√s/(1 − β), s the
+        cell's elements that may be subnormal or flushed: |got| < λ_out +
+        2·B with λ_out charged to all, since β_e ≤ B), T = f·B."""
         for c in range(len(trow)):
-            extra = gfac * gnorms[c] * _UP
-            brow[c] = brow[c] + extra
-            trow[c] = trow[c] + factors[c] * extra * _UP
+            cell = row[c * block:c * block + block]
+            b = base[c]
+            if gfac:
+                b = b + gfac * (_norm(cell) or 0.0) * _UP
+            if under:
+                full = b + under * math.sqrt(len(cell))
+                small = sum(map(lt, map(abs, cell), repeat(under + 2 * full, len(cell))))
+                b = b + under * math.sqrt(small)
+            brow[c] = b
+            trow[c] = factors[c] * b * _UP
 
     @staticmethod
     def _tolerances(trow, vgot, vref, vmax):
@@ -825,16 +852,16 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
         inv, gfac = _beta_factors(beta)
+        under = under * inv * _UP
         lam = _operand_floor(self.dtype)
         wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
         sizes = [min(bd, d - c * bd) for c in range(nb)]
         dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
         bmag = [[alpha * (dn + dl) * (wf[c] + wl[c]) * _UP + kappa * math.sqrt(sizes[c])
                  for c in range(nb)] for dn in self.dy_norms]
-        if beta:
-            bmag = [[v * inv for v in row] for row in bmag]
+        base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_m = gamma(m + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -861,8 +888,7 @@ class _Context:
             for i in range(n):
                 row = rows[i]
                 if gfac:
-                    self._add_got_terms(tt[i], bmag[i], _got_norms(row, bd, nb), gfac,
-                                        factors)
+                    self._refine_line(tt[i], bmag[i], base[i], row, bd, gfac, under, factors)
                 gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -881,7 +907,7 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa = linear_terms(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
         inv, gfac = _beta_factors(beta)
         lam = _operand_floor(self.dtype)
         xt, dyt = self.xt(), self.dyt()
@@ -896,7 +922,8 @@ class _Context:
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
         #     (tf32: norms of the clamped operands, + λ√len; output
-        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ at finish)
+        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ and
+        #     float16's λ_out·√s/(1 − β) at finish, as _refine_line)
         #   T = f·B, f = min(t, √n)·UP
         #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
         #     backend (an incorrect one only meets a stricter test), times
@@ -905,7 +932,8 @@ class _Context:
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         up3 = _UP * _UP * _UP
-        bcoef, bconst, pc, qc, gc = [], [], [], [], []
+        bcoef, bconst, pc, qc, gc, tc = [], [], [], [], [], []
+        under = under * inv * _UP                              # λ_out in B, an element
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
@@ -917,12 +945,13 @@ class _Context:
             bcoef.append(a1)
             bconst.append(a0)
             got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
-            got0 = (1 + 2 * _U) * g_k * sizes[c] * kappa
+            got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
             if lam:
                 got0 = got0 + got1 * dl
             pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)    # times ‖dW_{K,j}‖₂
+            tc.append(f * (1 + _U * _UP) * up3 * _UP)           # times λ_out·√s
         slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
         tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
@@ -940,14 +969,15 @@ class _Context:
                     unmax[c] = un
                 blocks.append((_dots(u, dyt), un))            # (M,)
             runs.append((r, blocks))
-        gnorm = []                                             # [block][column] at finish
+        gnorm, small = [], []                                  # [block][column] at finish
 
         def tolerances(cell):
             c, j = divmod(cell, m)
-            g = gfac * gnorm[c][j] * _UP if gnorm else 0.0
+            g = gfac * gnorm[c][j] * _UP + small[c][j] if gnorm else 0.0
             t = tt_of(c, j) + _factor(self.t, sizes[c]) * _UP * g
-            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c] + gc[c] * (gnorm[c][j]
-                                                                            if gnorm else 0.0)
+            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
+            if gnorm:
+                total = total + gc[c] * gnorm[c][j] + tc[c] * small[c][j]
             return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c] + g
         check.tolerances = tolerances
 
@@ -956,8 +986,10 @@ class _Context:
             if gfac:
                 for c in range(nb):
                     rows = [values[k * m:(k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
-                    gnorm.append([v or 0.0 for v in map(_norm, zip(*rows))] if rows
-                                 else [0.0] * m)
+                    gn = [v or 0.0 for v in map(_norm, zip(*rows))] if rows else [0.0] * m
+                    gnorm.append(gn)
+                    small.append(self._small_counts(rows, gn, dcn, bcoef[c], bconst[c],
+                                                    gfac, under, math.sqrt(sizes[c]), m))
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
@@ -974,8 +1006,25 @@ class _Context:
                     tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
                     if gfac:
                         tols = list(map(add, tols, map(mul, gnorm[c], repeat(gc[c], m))))
+                    if under:
+                        tols = list(map(add, tols, map(mul, small[c], repeat(tc[c], m))))
                     check.note_many(trial, c * m, diffs, tols)
         return finish
+
+    @staticmethod
+    def _small_counts(rows, gn, dcn, a1, a0, gfac, under, root, m):
+        """[λ_out·√s_j for each column j] of a block of dW's rows: s_j its
+        elements with |dW_kj| < λ_out + 2·B_j (B_j the cell's bound with
+        λ_out charged to all), the only ones whose bound may hold λ_out
+        (_refine_line); zeros without that term."""
+        if not under or not rows:
+            return [0.0] * m
+        thr = [under + 2 * (a1 * dcn[j] + a0 + under * root + gfac * gn[j] * _UP)
+               for j in range(m)]
+        counts = [0] * m
+        for row in rows:
+            counts = list(map(add, counts, map(lt, map(abs, row), thr)))
+        return [under * math.sqrt(v) for v in counts]
 
     def _t_of(self, bmag, sizes, by_line):
         """T per cell from its ‖β‖₂ bound B: min(t, √n)·B — Hoeffding's t·B,
