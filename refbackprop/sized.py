@@ -532,4 +532,3 @@ class SizedSession:
                 "results": [r.to_dict() for r in self.results],
                 "interrupted": self.interrupted, "passed": self.passed,
                 "failed": self.failed, "ok": bool(self.ok)}
-

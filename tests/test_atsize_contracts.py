@@ -221,6 +221,10 @@ def _exact_elements(g, n, d, m, dtype):
     return out
 
 
+def _rows(flat, cols):
+    return [flat[a:a + cols] for a in range(0, len(flat), cols)]
+
+
 @pytest.mark.parametrize("dtype", LOW + ("float32",))
 @pytest.mark.parametrize("kind", ["mixed", "normal", "tiny"])
 def test_errors_of_their_whole_bound_signed_like_the_verifier_never_fail(dtype, kind):
@@ -244,9 +248,8 @@ def test_errors_of_their_whole_bound_signed_like_the_verifier_never_fail(dtype, 
                         for e in range(len(refs))]
                 outs[name] = [refs[e] + direction * sign[e] * 0.99 * bnds[e]
                               for e in range(len(refs))]
-            rows = lambda v, c: [v[a:a + c] for a in range(0, len(v), c)]
-            v = freivalds.verify(g["x"], g["w"], g["b"], g["dy"], rows(outs["y"], m),
-                                 rows(outs["dx"], d), rows(outs["dw"], m), db, dtype,
+            v = freivalds.verify(g["x"], g["w"], g["b"], g["dy"], _rows(outs["y"], m),
+                                 _rows(outs["dx"], d), _rows(outs["dw"], m), db, dtype,
                                  trials=1, seed=seed)
             assert v.passed, "\n".join(v.lines())
             worst = max(o.worst_ratio for o in v.outputs[:3])
@@ -259,14 +262,15 @@ def test_tf32_operands_below_float32_smallest_normal_are_clamped():
     Times 2^40 that is far above K·λ and above 2^-9·Σ|a||b|: the emulated
     tf32 kernel's outputs pass only because the verifier clamps the norms
     (‖max(|a|, λ)‖ ≤ ‖a‖ + λ√len) as the element bound clamps mag."""
-    lam = 2.0 ** -126
     n, d, m = 3, 40, 5
     tiny = 3 * 2.0 ** -141
     x = [[tiny] * d for _ in range(n)]                                   # (N, D)
     w = [[2.0 ** 40] * m for _ in range(d)]                              # (D, M)
     dy = [[1.0] * m for _ in range(n)]                                   # (N, M)
     backend = EmulatedBackend()
-    mk = lambda v, shape: backend.array(v, shape, "tf32")
+
+    def mk(v, shape):
+        return backend.array(v, shape, "tf32")
     y = backend.forward(mk(x, (n, d)), mk(w, (d, m))).rows
     dx, dw, _ = backend.backward(mk(x, (n, d)), mk(w, (d, m)), mk(dy, (n, m)))
     ref, mag = bounds.exact_dot(x[0], [2.0 ** 40] * d, None, True)
@@ -404,8 +408,8 @@ def test_nan_or_the_wrong_sign_where_float16_overflows_fails():
     backend = EmulatedBackend()
     from refbackprop.sized import derived_seed
     g = sized_inputs(n, d, m, "float16", True, derived_seed(2, "inputs"), "overflow")
-    mk = lambda k: backend.array(g[k].lists(), g[k].shape, "float16")
-    out = backend.forward(mk("x"), mk("w"), mk("b")).rows[0]
+    x, w, b = [backend.array(g[k].lists(), g[k].shape, "float16") for k in ("x", "w", "b")]
+    out = backend.forward(x, w, b).rows[0]
     j = [k for k in range(m) if abs(out[k]) == INF][0]
     for value, why in ((float("nan"), "not NaN"), (-out[j], "keeps the exact value's sign")):
         result = check_at_size(SetsOne("y", (0, j), value, ["float16"]), n, d, m, "float16",
