@@ -600,6 +600,7 @@ class Prepared:
 
 
 MAX_NONFINITE_PRODUCTS = 1 << 26   # at least; N·D·M/4 where that is more
+COUNT_BELOW = 16                   # float16's λ_out is counted where above B/16
 
 
 def _nonfinite_indices(values):
@@ -823,9 +824,13 @@ class _Context:
             if gfac:
                 b = b + gfac * (_norm(cell) or 0.0) * _UP
             if under:
-                full = b + under * math.sqrt(len(cell))
-                small = sum(map(lt, map(abs, cell), repeat(under + 2 * full, len(cell))))
-                b = b + under * math.sqrt(small)
+                charged = under * math.sqrt(len(cell))
+                full = b + charged
+                if charged * COUNT_BELOW < b:              # at most 1/16 of B: keep it
+                    b = full
+                else:
+                    small = sum(map(lt, map(abs, cell), repeat(under + 2 * full, len(cell))))
+                    b = b + under * math.sqrt(small)
             brow[c] = b
             trow[c] = factors[c] * b * _UP
 
@@ -1016,8 +1021,11 @@ class _Context:
         (_refine_line); zeros without that term."""
         if not under or not rows:
             return [0.0] * m
-        thr = [under + 2 * (a1 * dcn[j] + a0 + under * root + gfac * gn[j] * _UP)
-               for j in range(m)]
+        charged = under * root
+        rest = [a1 * dcn[j] + a0 + gfac * gn[j] * _UP for j in range(m)]
+        if charged * COUNT_BELOW < min(rest):         # at most 1/16 of every B
+            return [charged] * m
+        thr = [under + 2 * (v + charged) for v in rest]
         counts = [0] * m
         for row in rows:
             counts = list(map(add, counts, map(lt, map(abs, row), thr)))
