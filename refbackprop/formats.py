@@ -287,7 +287,8 @@ def _f16_range_and_grid(as32, f, raw):
             k = outside.find(1, k + 1)
         return True
     isfinite = getattr(math, "isfinite", None)
-    if isfinite is None:
+    is_integer = getattr(float, "is_integer", None)
+    if isfinite is None or is_integer is None:
         return False
     finite = as32 if not (as32.count(_INF) or as32.count(-_INF)) \
         else _array("f", filter(isfinite, as32))
@@ -296,4 +297,4 @@ def _f16_range_and_grid(as32, f, raw):
     if max(map(abs, finite)) > f.max:          # NaN: max ignores it or returns it
         return False
     scale = [f.smallest_subnormal ** -1] * len(finite)
-    return all(map(float.is_integer, map(_mul, finite, scale)))
+    return all(map(is_integer, map(_mul, finite, scale)))

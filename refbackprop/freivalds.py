@@ -27,6 +27,14 @@ Cauchy–Schwarz from row and column norms (‖X_i‖₂·‖W_{:,J}‖_F + ‖b
 worst_case=True uses T = Σ_e β_e instead (bounded by α·√n·‖mag‖₂ + κ·n):
 no false alarm at all, at √n/t times the threshold.
 
+Precision contracts (linear_terms): where outputs are rounded to bfloat16 or
+float16 the output term u_out·|ref| is bounded through the cell's outputs
+(‖ref‖ ≤ ‖got‖ + ‖β‖, so ‖β‖₂ ≤ (α‖mag‖ + κ√n)/(1 − β) + β/(1 − β)·‖got‖),
+float16's λ_out only for the elements that may be subnormal; under tf32 the
+norms are of the clamped operands max(|v|, λ).  Non-finite outputs are
+judged element by element first (Prepared._settle: float16 may overflow to
+±inf where the exact value allows it).
+
 The verifier's own float64 rounding V (the cell's signed sum, the reference
 dot product, W's ± sums on packed.py's grid or as floats, the last
 subtraction) is bounded per cell and trial, and a cell passes when

@@ -14,8 +14,11 @@ Two halves, like runner.py's, so that the backend can run in a worker:
   array('d').  It also checks, as the catalogue does, that the inputs read
   back unchanged and that no output shares memory with an input.
 - check_at_size, in the verdict's process, draws the same inputs (while the
-  worker computes), checks the outputs' shapes and float32-ness, and
-  verifies them (freivalds.verify) without the Jacobian.
+  worker computes), checks the outputs' shapes and that every value is a
+  value of the precision contract's output format (float32, bfloat16,
+  float16), and verifies them (freivalds.verify) without the Jacobian.  Any
+  exception on this side is a failed result with its text, never a
+  traceback (verifier_error).
 
 Seeds: a run has one seed S (drawn fresh from os.urandom unless given, and
 printed with the repro).  The inputs come from sha256(S, "inputs"), the
