@@ -56,6 +56,12 @@ from array import array
 
 from . import contracts
 
+try:
+    from operator import mul as _mul
+except ImportError:                              # MicroPython
+    def _mul(a, b):
+        return a * b
+
 KINDS = ("normal", "uniform", "integers", "wide", "tiny", "same-sign")
 MIXED = ("normal", "wide", "integers", "tiny", "same-sign")
 DEFAULT = "mixed"
@@ -239,7 +245,7 @@ def scale_row(values, cols, row, factor):
     """Multiply one row of a row-major array('d') by a power of two, in place
     (exact: every value stays a value of its format while |v|·factor does)."""
     a = row * cols
-    values[a:a + cols] = array("d", [v * factor for v in values[a:a + cols]])
+    values[a:a + cols] = array("d", map(_mul, values[a:a + cols], [factor] * cols))
 
 
 _MASKS = {0xE0: bytes(r & 0xE0 for r in range(256)),
