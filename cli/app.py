@@ -20,6 +20,7 @@ from refbackprop.conformance.session import CheckSession
 from refbackprop.formatting import group_digits, terminal_text
 from refbackprop.freivalds import FALSE_ALARM, MAX_TRIALS
 from refbackprop.inputs import CHOICES as INPUT_KINDS, DEFAULT as DEFAULT_INPUTS
+from refbackprop.inputs import allowed as input_kind_problem
 from refbackprop.registry import BackendError
 from refbackprop.sized import SEED_SIZE, SizedSession
 from refbackprop.supervisor import DEFAULT_TIMEOUT, list_backends, open_backends
@@ -131,7 +132,8 @@ def _open(backend_names, in_process, timeout, dtype):
                    % MAX_TRIALS)
 @click.option("--inputs", "input_kind", type=click.Choice(INPUT_KINDS), default=None,
               help="Kind of inputs for --size (default %s: row bands of normal, wide, "
-                   "integers, tiny and same-sign values)." % DEFAULT_INPUTS)
+                   "integers, tiny and same-sign values; overflow, for float16 storage: "
+                   "sums past 65520 in a row of Y and of dX)." % DEFAULT_INPUTS)
 @click.option("--false-alarm", type=click.FloatRange(min=0, max=1, min_open=True,
                                                      max_open=True), default=None,
               metavar="P", help="For --size: the probability that a correct backend "
@@ -174,6 +176,10 @@ def check(backend_names, dtype, seed, pattern, size, seed_size, trials, input_ki
                         (fingerprint_check, "--fingerprint-check")):
         if given and not size:
             raise UsageFailure("%s goes with --size or --seed-size" % flag)
+    if size and input_kind and dtype:
+        why = input_kind_problem(input_kind, dtype)
+        if why:
+            raise UsageFailure("--inputs: %s" % why)
     case = whole_case(pattern)
     try:
         if case is not None:

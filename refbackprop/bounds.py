@@ -215,6 +215,30 @@ def _contract_bounds(k, mag, ref, c):
     return b, bound
 
 
+def rounding_free_bound(k, mag, ref, dtype):
+    """The terms of element_bound(k, mag, ref, dtype) that do not scale with
+    any unit roundoff: underflow in the sums (K·λ_acc·(1 + γ_K)), the
+    reference's own rounding (2·2⁻⁵³·|ref| + 4K·λ₆₄), and where the output is
+    rounded to a narrower format, those terms through that rounding and
+    λ_out where the output may be subnormal or flushed.  What a rounding
+    model (sampling's fingerprint) subtracts from an error before reading
+    the rest as rounding.  float64 and float32: element_bound(k, 0, ref)."""
+    c = contracts.get(dtype)
+    if c.legacy:
+        return element_bound(k, 0.0, ref, c)
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    under = (k * acc.smallest_normal * (1 + g) + 2 * _U64 * abs(ref)
+             + 4 * k * SMALLEST_NORMAL["float64"])
+    if not c.rounds_output or k == 0:
+        return under
+    out = c.output
+    under = under * (1 + out.unit_roundoff * SAFETY)
+    if abs(ref) - _contract_bounds(k, mag, ref, c)[0] < out.smallest_normal * SAFETY:
+        under = under + out.smallest_normal
+    return under
+
+
 def linear_bound(k, dtype):
     """(alpha, beta, kappa) with element_bound(k, mag, ref, dtype) ≤
     alpha·mag + beta·|ref| + kappa for every mag, ref: what a check that sees
@@ -236,6 +260,27 @@ def linear_bound(k, dtype):
             alpha, kappa = alpha * grow, kappa * grow + c.output.smallest_normal
             beta = beta * grow + c.output.unit_roundoff * SAFETY
     return alpha * SAFETY, beta * SAFETY, kappa * SAFETY
+
+
+def linear_bound_parts(k, dtype):
+    """(alpha, beta, kappa, under): element_bound(k, mag, ref, dtype) ≤
+    alpha·mag + beta·|ref| + kappa + under·[|ref| < λ_out·(1 + 2⁻²⁰) + bound],
+    where under = λ_out·(1 + 2⁻²⁰) is the output format's underflow term (only
+    where the output is rounded to a narrower format; 0 elsewhere, and kappa
+    is linear_bound's).  The term is needed only where the exact value may
+    round to a subnormal or flushed output (the element bound adds it where
+    |ref| − B < λ_out, B ≤ bound): a check that sees the outputs can count
+    those elements instead of charging every one."""
+    alpha, beta, kappa = linear_bound(k, dtype)
+    c = contracts.get(dtype)
+    if c.legacy or not (c.rounds_output and k):
+        return alpha, beta, kappa, 0.0
+    acc = c.accumulate
+    g = gamma(k, acc.unit_roundoff)
+    grow = 1 + c.output.unit_roundoff * SAFETY
+    kappa = ((k * acc.smallest_normal * (1 + g) + 4 * k * SMALLEST_NORMAL["float64"])
+             * grow * SAFETY)
+    return alpha, beta, kappa, c.output.smallest_normal * SAFETY
 
 
 def overflow_outcome(k, mag, ref, dtype):

@@ -194,6 +194,12 @@ else:
 
 
 try:
+    from operator import mul as _mul
+except ImportError:                         # MicroPython
+    def _mul(a, b):
+        return a * b
+
+try:
     from array import array as _array
     import sys as _sys
     _LITTLE = _sys.byteorder == "little"
@@ -205,16 +211,21 @@ except (ImportError, AttributeError):       # a runtime without array.tobytes
 # with fewer bits (its subnormals aside): bfloat16 16, float16 and tf32 13.
 _LOW_BITS = {"bfloat16": 16, "float16": 13, "tf32": 13}
 _CLEAR_LOW5 = bytes(i & 0x1F for i in range(256))
+# float32's top byte (sign, exponent bits 7..1): 0 where the value lies in
+# [2^-13, 2^15), float16's normal range well inside, else 1
+_F16_OUTSIDE = bytes(0 if 57 <= (i & 0x7F) <= 70 else 1 for i in range(256))
 
 
 def first_unrepresentable(values, fmt):
-    """The index of the first of values (a flat list of floats) that is not a
-    value of fmt, or -1 when every one is.
+    """The index of the first of values (a flat list of floats, or an
+    array('d') or array('f')) that is not a value of fmt, or -1 when every
+    one is.
 
     Where the runtime has array.tobytes and is little-endian, float32,
     bfloat16, tf32 and float16 are checked at C speed (the values as
-    float32 bytes, their low significand bits tested byte-wise); anything
-    that fast check cannot clear, and every other case, goes value by value
+    float32 bytes, their low significand bits tested byte-wise; float16's
+    range and subnormal grid by maps over the finite values); anything that
+    fast check cannot clear, and every other case, goes value by value
     through is_representable.
     """
     f = get(fmt)
@@ -231,12 +242,17 @@ def first_unrepresentable(values, fmt):
 
 def _fast_clear(values, f):
     """True only when every value is surely a value of f (else: check slowly)."""
-    try:
-        as32 = _array("f", values)
-    except (OverflowError, TypeError, ValueError):
-        return False
-    if as32.tolist() != values:     # not float32 values (or NaN: checked slowly)
-        return False
+    code = getattr(values, "typecode", None)
+    if code == "f":
+        as32 = values                   # float32 values already
+    else:
+        try:
+            as32 = _array("f", values)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        # not float32 values (or NaN, which never compares equal: checked slowly)
+        if (_array("d", as32) != values) if code == "d" else (as32.tolist() != values):
+            return False
     if f.name == "float32":
         return True
     raw = as32.tobytes()            # little-endian: byte 0 of each value is lowest
@@ -248,8 +264,37 @@ def _fast_clear(values, f):
         return False                # tf32 and float16 keep 11 bits: 13 clear
     if f.name == "tf32":
         return True
-    # float16: values outside its normal range (beyond 65504, or below 2^-14
-    # where float32 keeps more bits than float16's subnormals) one by one
-    lo, hi = f.smallest_normal, f.max
-    odd = [v for v in values if v and not lo <= (v if v > 0 else -v) <= hi]
-    return all(is_representable(v, f) for v in odd)
+    # float16: a float32 value with 11 significant bits is a float16 value iff
+    # it is at most 65504 and a multiple of 2^-24 (the subnormals' grid; every
+    # normal float16 value is one too); ±inf are values, NaN is checked slowly
+    return _f16_range_and_grid(as32, f, raw)
+
+
+def _f16_range_and_grid(as32, f, raw):
+    """Every finite value of as32 (11 significant bits at most) is at most
+    65504 and a multiple of 2^-24.  Most outputs have exponents in
+    [2^-13, 2^15) (float32's top byte without the sign in 57..70), which
+    satisfy both: one translate and any() clear them; the rest by maps."""
+    outside = raw[3::4].translate(_F16_OUTSIDE)
+    count = outside.count(1)
+    if count == 0:
+        return True
+    if count <= len(as32) // 16:                # a few: one by one, found at C speed
+        k = outside.find(1)
+        while k >= 0:
+            if not is_representable(as32[k], f):
+                return False
+            k = outside.find(1, k + 1)
+        return True
+    isfinite = getattr(math, "isfinite", None)
+    is_integer = getattr(float, "is_integer", None)
+    if isfinite is None or is_integer is None:
+        return False
+    finite = as32 if not (as32.count(_INF) or as32.count(-_INF)) \
+        else _array("f", filter(isfinite, as32))
+    if not finite:
+        return True
+    if max(map(abs, finite)) > f.max:          # NaN: max ignores it or returns it
+        return False
+    scale = [f.smallest_subnormal ** -1] * len(finite)
+    return all(map(is_integer, map(_mul, finite, scale)))

@@ -27,6 +27,14 @@ Cauchy–Schwarz from row and column norms (‖X_i‖₂·‖W_{:,J}‖_F + ‖b
 worst_case=True uses T = Σ_e β_e instead (bounded by α·√n·‖mag‖₂ + κ·n):
 no false alarm at all, at √n/t times the threshold.
 
+Precision contracts (linear_terms): where outputs are rounded to bfloat16 or
+float16 the output term u_out·|ref| is bounded through the cell's outputs
+(‖ref‖ ≤ ‖got‖ + ‖β‖, so ‖β‖₂ ≤ (α‖mag‖ + κ√n)/(1 − β) + β/(1 − β)·‖got‖),
+float16's λ_out only for the elements that may be subnormal; under tf32 the
+norms are of the clamped operands max(|v|, λ).  Non-finite outputs are
+judged element by element first (Prepared._settle: float16 may overflow to
+±inf where the exact value allows it).
+
 The verifier's own float64 rounding V (the cell's signed sum, the reference
 dot product, W's ± sums on packed.py's grid or as floats, the last
 subtraction) is bounded per cell and trial, and a cell passes when
@@ -50,6 +58,7 @@ finite or beyond 2^1021) W's block sums are floats and their rounding joins V.
 
 import math
 import sys
+from array import array
 
 from . import packed
 from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
@@ -70,10 +79,13 @@ _HYPOT = (getattr(sys.implementation, "name", "") == "cpython"
           and sys.version_info >= (3, 10))       # math.hypot: error < 1 ulp, documented
 
 try:
-    from operator import add, mul, sub, truediv
+    from operator import add, lt, mul, sub, truediv
 except ImportError:                              # MicroPython
     def add(a, b):
         return a + b
+
+    def lt(a, b):
+        return a < b
 
     def mul(a, b):
         return a * b
@@ -135,6 +147,58 @@ def linear_bound(k, dtype):
 def _bounds():
     from . import bounds
     return bounds
+
+
+def _contract(dtype):
+    """The precision contract of dtype, or None where contracts do not exist."""
+    try:
+        from . import contracts
+        return contracts.get(dtype)
+    except (ImportError, ValueError):
+        return None
+
+
+def linear_terms(k, dtype):
+    """(alpha, beta, kappa, under): element_bound(k, mag, ref, dtype) ≤
+    alpha·mag + beta·|ref| + kappa + under·[|ref| < under + bound].
+
+    Where the contract rounds its outputs to a narrower format (bfloat16,
+    float16) beta is its output rounding u_out (and the reference's 2u),
+    kept apart: a cell bounds Σ|ref| through the outputs themselves (|ref| ≤
+    |got| + β_e for a correct backend), about √K times sharper than folding
+    |ref| ≤ mag.  Elsewhere beta is folded into alpha (linear_bound) and
+    returned as 0.  under is the output's underflow term λ_out where it is
+    above the accumulation's (float16: 2^-14), charged only to the elements
+    of a cell that may round below it (counted from the outputs); 0 elsewhere
+    (bfloat16's 2^-126 stays in kappa)."""
+    c = _contract(dtype)
+    if c is None or not c.rounds_output:
+        alpha, kappa = linear_bound(k, dtype)
+        return alpha, 0.0, kappa, 0.0
+    alpha, beta, kappa, under = _bounds().linear_bound_parts(k, c)
+    if not c.output.smallest_normal > c.accumulate.smallest_normal:
+        kappa, under = kappa + under, 0.0
+    return alpha * _UP, beta * _UP, kappa * _UP, under * _UP
+
+
+def _operand_floor(dtype):
+    """λ where the contract converts operands (tf32: mag is Σ max(|a|, λ)·
+    max(|b|, λ), bounds.exact_dot's floor), else 0.0.  Cauchy–Schwarz on the
+    clamped vectors: ‖max(|v|, λ)‖₂ ≤ ‖v‖₂ + λ·√len(v)."""
+    c = _contract(dtype)
+    if c is None or not c.operand_rounding:
+        return 0.0
+    return c.multiply.smallest_normal
+
+
+def _beta_factors(beta):
+    """(1/(1 − β), β/(1 − β)), rounded up; (1.0, 0.0) for β = 0, bit for bit.
+    A cell's ‖β‖₂ ≤ α‖mag‖ + β‖ref‖ + κ√n and ‖ref‖ ≤ ‖got‖ + ‖β‖₂ give
+    ‖β‖₂ ≤ (α‖mag‖ + κ√n)/(1 − β) + β/(1 − β)·‖got‖."""
+    if not beta:
+        return 1.0, 0.0
+    inv = (1.0 / (1.0 - beta)) * (1 + 4 * _U)
+    return inv, beta * inv * (1 + 2 * _U)
 
 
 def hoeffding_t(tests, false_alarm):
@@ -235,6 +299,8 @@ class OutputCheck:
         self.sampled = None                         # sampling.Sample of this output
         self.fingerprint = None                     # sampling.Fingerprint
         self.failed = {}                            # cell -> worst |diff|/tolerance (capped)
+        self.problems = []                          # elements judged one by one: non-finite
+        self.settled = 0                            # ±inf a correct kernel may return
 
     @property
     def cells(self):
@@ -242,7 +308,8 @@ class OutputCheck:
 
     @property
     def passed(self):
-        return self.failed_cells == 0 and (self.sampled is None or self.sampled.passed) \
+        return self.failed_cells == 0 and not self.problems \
+            and (self.sampled is None or self.sampled.passed) \
             and (self.fingerprint is None or self.fingerprint.passed)
 
     @property
@@ -333,7 +400,8 @@ class OutputCheck:
                "worst_cell": self.describe(self.worst_cell), "worst_trial": self.worst_trial,
                "tolerance": json_float(None if t is None else (t + v) * _UP),
                "detect_above": json_float(None if t is None else self.detect(self.worst_cell)),
-               "message": self.message}
+               "message": self.message, "problems": list(self.problems),
+               "overflowed": self.settled}
         if self.sampled is not None:
             out["sampled"] = self.sampled.to_dict(self)
         if self.fingerprint is not None:
@@ -496,7 +564,10 @@ class Prepared:
         result.t, result.tests = self.t, self.tests
         result.hoeffding_tests = self.hoeffding_tests
         result.requested_false_alarm = self.false_alarm
-        for part, out in zip(self.parts, (y, dx, dw)):
+        judged = []
+        for check, out in zip(self.checks, (y, dx, dw)):
+            judged.append(self._settle(check, out))
+        for part, out in zip(self.parts, judged):
             part(out)
         result.outputs = list(self.checks)
         if self.bias:
@@ -508,6 +579,87 @@ class Prepared:
             if self.fingerprint_check:
                 result.fingerprint_false_alarm = self.fingerprint_false_alarm
         return result
+
+    def _settle(self, check, out):
+        """out, with every ±inf that a correct kernel may return replaced by the
+        element's exact value (so its cell sees no error there); non-finite
+        elements a correct kernel cannot return become check.problems.
+
+        A correct kernel may return ±inf (with the exact value's sign) where
+        the sum may reach the output format's overflow threshold, and any
+        non-finite value where a partial sum may overflow the accumulation
+        (bounds.overflow_outcome: float16 outputs from 65520).  Each
+        non-finite element is judged against its exact value (one exact dot
+        product of its K terms), within MAX_NONFINITE_PRODUCTS."""
+        values = out.values
+        total = sum(values)
+        if total - total == 0 or not self.ctx.finite:   # every element finite
+            return out                                  # (else: unverifiable anyway)
+        cols = out.shape[1]
+        where = _nonfinite_indices(values)
+        products = len(where) * check.k
+        limit = max(MAX_NONFINITE_PRODUCTS, (self.n * self.d * self.m) // 4)
+        if products > limit:
+            check.problems.append(
+                "%s has %d non-finite elements: judging each against its exact value "
+                "would take %d products, more than the verifier's %d; not verified"
+                % (check.name, len(where), products, limit))
+            return out
+        from . import bounds
+        from .compare import _overflow_ratio
+        from .sampling import exact_value
+        judged = array("d", values)                     # a copy, float64 ('f' too)
+        wrong = []
+        for index in where:
+            i, j = divmod(index, cols)
+            ref, mag = exact_value(self.ctx, check.name, i, j)[:2]
+            got = values[index]
+            outcome = "finite"
+            if bounds.is_finite(ref):
+                outcome = bounds.overflow_outcome(check.k, mag, ref, self.dtype)
+            if outcome != "finite" and _overflow_ratio(outcome, got, ref, 0.0, 1.0)[0] == 0:
+                judged[index] = ref
+                check.settled += 1
+                continue
+            wrong.append((i, j, got, ref, outcome))
+        if wrong:
+            check.problems.append(_nonfinite_text(check.name, wrong, self.dtype))
+        return Matrix(judged, out.shape)
+
+
+MAX_NONFINITE_PRODUCTS = 1 << 26   # at least; N·D·M/4 where that is more
+COUNT_BELOW = 16                   # float16's λ_out is counted where above B/16
+
+
+def _nonfinite_indices(values):
+    """Indices of the non-finite entries of an array (C speed where the
+    runtime has math.isfinite and itertools.compress)."""
+    try:
+        from itertools import compress
+        from operator import not_
+        return list(compress(range(len(values)), map(not_, map(math.isfinite, values))))
+    except (ImportError, AttributeError):
+        return [k for k in range(len(values)) if not is_finite(values[k])]
+
+
+def _nonfinite_text(name, wrong, dtype):
+    """What is wrong with non-finite elements a correct kernel cannot return."""
+    from . import contracts
+    out_format = contracts.get(dtype).output
+    i, j, got, ref, outcome = wrong[0]
+    if outcome == "finite":
+        why = ("no correct %s kernel returns a non-finite value there (the sum cannot "
+               "reach %s's overflow threshold %r)"
+               % (dtype, out_format.name, out_format.overflow_threshold))
+        if contracts.get(dtype).legacy:
+            why = "a finite exact value must give a finite %s output" % out_format.name
+    elif got != got:
+        why = "an overflow gives ±inf with the exact value's sign, not NaN"
+    else:
+        why = "an overflow keeps the exact value's sign"
+    more = "" if len(wrong) == 1 else " (and %d more non-finite elements)" % (len(wrong) - 1)
+    return ("%s[%d][%d] = %r, but its exact value is %r: %s%s"
+            % (name, i, j, got, ref, why, more))
 
 
 class _Context:
@@ -612,7 +764,10 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        under = under * inv * _UP
+        lam = _operand_floor(self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
         cols, along = self._w_columns(signs if self.grid is None else [], by)
@@ -623,8 +778,12 @@ class _Context:
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
         sizes = [min(by, m - c * by) for c in range(nb)]
         # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
-        bmag = [[alpha * (xn * wf[c] + bn[c]) * _UP + kappa * math.sqrt(sizes[c])
-                 for c in range(nb)] for xn in self.x_norms]
+        # (tf32: the norms of the clamped operands, + λ√len; output rounding:
+        # divided by 1 − β, and β/(1 − β)·‖Y_{i,J}‖₂ added when y arrives)
+        xl, wl = lam * math.sqrt(d), [lam * math.sqrt(d * size) for size in sizes]
+        bmag = [[alpha * ((xn + xl) * (wf[c] + wl[c]) + bn[c]) * _UP
+                 + kappa * math.sqrt(sizes[c]) for c in range(nb)] for xn in self.x_norms]
+        base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_d = gamma(d + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -651,11 +810,14 @@ class _Context:
         vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
+        factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(y):
             yrows = y.row_lists()
             for i in range(n):
                 row = yrows[i]
+                if gfac:
+                    self._refine_line(tt[i], bmag[i], base[i], row, by, gfac, under, factors)
                 gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -665,6 +827,40 @@ class _Context:
                     tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
                     check.note_many(trial, i * nb, diffs, tols)
         return finish
+
+    @staticmethod
+    def _output_terms(bmag, inv, under, sizes):
+        """(base, bmag) per cell: base = B without the outputs' terms,
+        divided by 1 − β where the output is rounded (inv); bmag = base with
+        λ_out charged to every element of the cell (under·√n), the bound
+        before the outputs are seen.  Without output rounding: bmag, bmag."""
+        if inv == 1.0 and not under:
+            return bmag, bmag
+        base = [[v * inv for v in row] for row in bmag]
+        roots = [under * math.sqrt(size) for size in sizes]
+        return base, [[row[c] + roots[c] for c in range(len(row))] for row in base]
+
+    @staticmethod
+    def _refine_line(trow, brow, base, row, block, gfac, under, factors):
+        """B and T of the cells of one line of Y or dX once its outputs are
+        known: B = base + β/(1 − β)·‖got_cell‖₂ (+ λ_out·√s/(1 − β), s the
+        cell's elements that may be subnormal or flushed: |got| < λ_out +
+        2·B with λ_out charged to all, since β_e ≤ B), T = f·B."""
+        for c in range(len(trow)):
+            cell = row[c * block:c * block + block]
+            b = base[c]
+            if gfac:
+                b = b + gfac * (_norm(cell) or 0.0) * _UP
+            if under:
+                charged = under * math.sqrt(len(cell))
+                full = b + charged
+                if charged * COUNT_BELOW < b:              # at most 1/16 of B: keep it
+                    b = full
+                else:
+                    small = sum(map(lt, map(abs, cell), repeat(under + 2 * full, len(cell))))
+                    b = b + under * math.sqrt(small)
+            brow[c] = b
+            trow[c] = factors[c] * b * _UP
 
     @staticmethod
     def _tolerances(trow, vgot, vref, vmax):
@@ -686,11 +882,16 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        under = under * inv * _UP
+        lam = _operand_floor(self.dtype)
         wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
         sizes = [min(bd, d - c * bd) for c in range(nb)]
-        bmag = [[alpha * dn * wf[c] * _UP + kappa * math.sqrt(sizes[c]) for c in range(nb)]
-                for dn in self.dy_norms]
+        dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
+        bmag = [[alpha * (dn + dl) * (wf[c] + wl[c]) * _UP + kappa * math.sqrt(sizes[c])
+                 for c in range(nb)] for dn in self.dy_norms]
+        base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_m = gamma(m + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
@@ -710,11 +911,14 @@ class _Context:
         vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
                                          bmag[cell // nb][cell % nb])
+        factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(dx):
             rows = dx.row_lists()
             for i in range(n):
                 row = rows[i]
+                if gfac:
+                    self._refine_line(tt[i], bmag[i], base[i], row, bd, gfac, under, factors)
                 gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
@@ -733,37 +937,51 @@ class _Context:
         nb = check.blocks
         if not self.finite:
             return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, kappa = linear_bound(check.k, self.dtype)
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
+        inv, gfac = _beta_factors(beta)
+        lam = _operand_floor(self.dtype)
         xt, dyt = self.xt(), self.dyt()
         xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
         dcn = [_norm(c) for c in dyt]                          # ‖dY_{:,j}‖₂, (M,)
         sizes = [min(bd, d - c * bd) for c in range(nb)]
+        dl = lam * math.sqrt(n)                                # tf32: ‖dY_{:,j}‖ + λ√N
         g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
         # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
         exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
+        #     (tf32: norms of the clamped operands, + λ√len; output
+        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ and
+        #     float16's λ_out·√s/(1 − β) at finish, as _refine_line)
         #   T = f·B, f = min(t, √n)·UP
-        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α)·√n·‖mag‖ + n·κ for a correct
+        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
         #     backend (an incorrect one only meets a stricter test), times
         #     3u (fsum) or γ_{n+1}
         #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         up3 = _UP * _UP * _UP
-        bcoef, bconst, pc, qc = [], [], [], []
+        bcoef, bconst, pc, qc, gc, tc = [], [], [], [], [], []
+        under = under * inv * _UP                              # λ_out in B, an element
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
             f = _factor(self.t, sizes[c]) * _UP
-            a1, a0 = alpha * xf[c] * _UP, kappa * root          # B = a1·dcn + a0
+            xfc = xf[c] + lam * math.sqrt(n * sizes[c])
+            a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
+            if beta:
+                a1, a0 = a1 * inv, a0 * inv                     # B = a1·dcn + a0
             bcoef.append(a1)
             bconst.append(a0)
-            got1 = (1 + 2 * _U) * g_k * (1 + alpha) * root * xf[c] * _UP
-            got0 = (1 + 2 * _U) * g_k * sizes[c] * kappa
+            got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
+            got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
+            if lam:
+                got0 = got0 + got1 * dl
             pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
+            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)    # times ‖dW_{K,j}‖₂
+            tc.append(f * (1 + _U * _UP) * up3 * _UP)           # times λ_out·√s
         slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
         tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
@@ -781,15 +999,27 @@ class _Context:
                     unmax[c] = un
                 blocks.append((_dots(u, dyt), un))            # (M,)
             runs.append((r, blocks))
+        gnorm, small = [], []                                  # [block][column] at finish
+
         def tolerances(cell):
             c, j = divmod(cell, m)
-            t = tt_of(c, j)
+            g = gfac * gnorm[c][j] * _UP + small[c][j] if gnorm else 0.0
+            t = tt_of(c, j) + _factor(self.t, sizes[c]) * _UP * g
             total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
-            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
+            if gnorm:
+                total = total + gc[c] * gnorm[c][j] + tc[c] * small[c][j]
+            return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c] + g
         check.tolerances = tolerances
 
         def finish(dw):
             values = dw.values
+            if gfac:
+                for c in range(nb):
+                    rows = [values[k * m:(k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
+                    gn = [v or 0.0 for v in map(_norm, zip(*rows))] if rows else [0.0] * m
+                    gnorm.append(gn)
+                    small.append(self._small_counts(rows, gn, dcn, bcoef[c], bconst[c],
+                                                    gfac, under, math.sqrt(sizes[c]), m))
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
@@ -804,8 +1034,30 @@ class _Context:
                     diffs = list(map(abs, map(sub, got, ref)))
                     coef = pc[c] + slope * un
                     tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
+                    if gfac:
+                        tols = list(map(add, tols, map(mul, gnorm[c], repeat(gc[c], m))))
+                    if under:
+                        tols = list(map(add, tols, map(mul, small[c], repeat(tc[c], m))))
                     check.note_many(trial, c * m, diffs, tols)
         return finish
+
+    @staticmethod
+    def _small_counts(rows, gn, dcn, a1, a0, gfac, under, root, m):
+        """[λ_out·√s_j for each column j] of a block of dW's rows: s_j its
+        elements with |dW_kj| < λ_out + 2·B_j (B_j the cell's bound with
+        λ_out charged to all), the only ones whose bound may hold λ_out
+        (_refine_line); zeros without that term."""
+        if not under or not rows:
+            return [0.0] * m
+        charged = under * root
+        rest = [a1 * dcn[j] + a0 + gfac * gn[j] * _UP for j in range(m)]
+        if charged * COUNT_BELOW < min(rest):         # at most 1/16 of every B
+            return [charged] * m
+        thr = [under + 2 * (v + charged) for v in rest]
+        counts = [0] * m
+        for row in rows:
+            counts = list(map(add, counts, map(lt, map(abs, row), thr)))
+        return [under * math.sqrt(v) for v in counts]
 
     def _t_of(self, bmag, sizes, by_line):
         """T per cell from its ‖β‖₂ bound B: min(t, √n)·B — Hoeffding's t·B,
@@ -917,10 +1169,22 @@ def _check_db(dy, db, n, m, dtype):
     """db[j] = Σ_i dY[i][j], every element against its own bound (O(N·M))."""
     check = OutputCheck("db", m, 1, 1, n, 1, lambda j: j)
     check.tolerances = lambda cell: (0.0, 0.0, 0.0)
+    from .bounds import overflow_outcome
+    from .compare import _overflow_ratio
     dbl = db.lists()
     for j in range(m):
         col = dy.col(j)
         ref = fsum(col)                                  # correctly rounded exact sum
         mag = fsum([abs(v) for v in col])
-        check.note(0, j, abs(dbl[j] - ref), element_bound(n, mag, ref, dtype))
+        got, bound = dbl[j], element_bound(n, mag, ref, dtype)
+        diff = abs(got - ref)
+        outcome = overflow_outcome(n, mag, ref, dtype) if is_finite(ref) else "finite"
+        if outcome != "finite":                          # float16: ±inf may, or must, be
+            ratio, note = _overflow_ratio(outcome, got, ref, diff, bound)
+            diff = 0.0 if ratio == 0 else (diff if ratio < float("inf") else float("inf"))
+            if note:
+                check.problems.append("db[%d] = %r %s: its exact value %r is beyond the "
+                                      "output format's overflow threshold by more than "
+                                      "the bound" % (j, got, note, ref))
+        check.note(0, j, diff, bound)
     return check

@@ -1,8 +1,10 @@
 """Inputs at size: kinds of numbers that do not hide bugs, drawn at C speed.
 
-    values(kind, count, dtype, seed, limit=...) -> array('d')   (count,)
-    matrix(kind, rows, cols, dtype, seed)       -> array('d')   (rows·cols,), row-major
+    values(kind, count, dtype, seed, k=1, shift=0) -> array('d')   (count,)
+    matrix(kind, rows, cols, dtype, seed, k=1)     -> array('d')   (rows·cols,), row-major
 
+dtype is a precision contract (contracts.py); every value is a value of its
+storage format (float64, float32 for float32 and tf32, bfloat16, float16).
 Kinds (docs/verification.md, "Inputs"):
 
     normal     sign random, |v| in [2^-5, 2): binades weighted like |N(0, 1)|
@@ -10,49 +12,116 @@ Kinds (docs/verification.md, "Inputs"):
     uniform    sign random, |v| in [2^-5, 1): binades weighted like U(0, 1)
                (8, 4, 2, 1, 1 sixteenths for [1/2, 1), ... [2^-5, 2^-4))
     integers   integers in [-R, R], R = min(31, ⌊√(2^p / K)⌋): every partial sum of
-               K products is an integer below 2^p, so a correct kernel is exact
-               (p = 24 for float32, 53 for float64; K the longest reduction)
-    wide       sign random, |v| log-uniform over [2^-15, 1) (16 binades)
-    tiny       sign random, |v| in [2^-71, 2^-63) (float32) or [2^-519, 2^-511)
-               (float64): every product is below the smallest normal, where
-               gradual underflow and flush-to-zero differ
+               K products is an integer below 2^p, so a kernel that accumulates
+               correctly is exact (p = 53 under float64, else 24, the float32
+               accumulation's; float16 storage also keeps K·R² ≤ 2^15, below its
+               largest value 65504; K the longest reduction)
+    wide       sign random, |v| log-uniform over [2^-15, 1) (16 binades; float16
+               storage: [2^-14, 2), its normal range, 15 binades)
+    tiny       sign random, |v| in [2^-71, 2^-63) (float32, tf32, bfloat16) or
+               [2^-519, 2^-511) (float64): every product is below the smallest
+               normal of the accumulation, where gradual underflow and
+               flush-to-zero differ.  float16 storage: [2^-14, 2^-12), products
+               in [2^-28, 2^-24), sums below float16's smallest normal 2^-14:
+               subnormal outputs (float16 products never underflow float32)
     same-sign  like normal, all positive: no cancellation in any sum
 
     mixed      (the default) each matrix in contiguous bands of rows, one kind per
                band: normal, wide, integers (scaled by 2^-5, so |v| < 1), tiny,
                same-sign (a vector is normal).  W's bands run along D, so every
                element of Y and dX sums over all five kinds; X's and dY's along N.
+    overflow   float16 storage only: normal values, with X's first row and dY's
+               last row scaled by powers of two (overflow_scale) so that about
+               half of Y's first row and of dX's last row pass float16's
+               overflow threshold 65520 (every input stays below 65504): a
+               correct float16 kernel returns ±inf there, a saturating one does
+               not.  sized.sized_inputs applies the scaling (it knows the roles).
 
 Every value is made from random bytes without a Python-level loop: 8 random
 bytes a value are read as an IEEE double whose two top bytes (sign, exponent
 and four mantissa bits) are rewritten by bytes.translate through a table of
-the kind, the other six bytes staying random mantissa bits.  float32 values
-are then rounded once (array('f')).  The bytes are SHAKE-128's output for
-the seed (hashlib, C speed), so a seed gives the same numbers in every
-process and on every Python that has it (CPython 3.8+, PyPy); where hashlib
-lacks it, random.Random's bits (the same within one Python).
+the kind, the other six bytes staying random mantissa bits.  The low
+mantissa bits the storage format lacks are then cleared (float32: 29 of 52,
+bfloat16: 45, float16: 42), which leaves a value of the format exactly: the
+tables keep every value in the format's normal range.  The bytes are
+SHAKE-128's output for the seed (hashlib, C speed), so a seed gives the same
+numbers in every process and on every Python that has it (CPython 3.8+,
+PyPy); where hashlib lacks it, random.Random's bits (the same within one
+Python).
 """
 
+import math
 import random
 from array import array
+
+from . import contracts
+
+try:
+    from operator import mul as _mul
+except ImportError:                              # MicroPython
+    def _mul(a, b):
+        return a * b
 
 KINDS = ("normal", "uniform", "integers", "wide", "tiny", "same-sign")
 MIXED = ("normal", "wide", "integers", "tiny", "same-sign")
 DEFAULT = "mixed"
-CHOICES = KINDS + ("mixed",)
-_BITS = {"float64": 53, "float32": 24}
+OVERFLOW = "overflow"
+CHOICES = KINDS + ("mixed", OVERFLOW)
+# The storage formats values() draws, and the low mantissa bits each lacks, as
+# (bytes zeroed from byte 0, the mask of the next byte) of a little-endian double.
+_CLEAR = {"float64": (0, 0xFF), "float32": (3, 0xE0), "bfloat16": (5, 0xE0),
+          "float16": (5, 0xFC)}
+_F16_RANGE = 2 ** 15           # float16: K·R² and K·max|a·b| kept below this (< 65504)
+
+
+def storage(dtype):
+    """The storage format's name of a precision contract (float64, float32,
+    bfloat16 or float16; tf32 stores float32)."""
+    return contracts.get(dtype).storage.name
+
+
+def allowed(kind, dtype):
+    """'' when inputs of this kind can be drawn for the contract, else why not."""
+    if kind not in CHOICES:
+        return ("unknown input kind %r; the kinds are %s" % (kind, ", ".join(CHOICES)))
+    if kind == OVERFLOW and storage(dtype) != "float16":
+        return ("inputs 'overflow' (sums past float16's 65520) are for the float16-storage "
+                "contracts float16 and float16-f32out, not %s (%s storage)"
+                % (dtype, storage(dtype)))
+    return ""
+
+
+def kinds_for(dtype):
+    """The input kinds that can be drawn for the contract, in CHOICES order."""
+    return tuple(k for k in CHOICES if not allowed(k, dtype))
 
 
 def integer_limit(k, dtype):
-    """R: integers in [-R, R] whose K-term products sum exactly in dtype."""
+    """R: integers in [-R, R] whose K-term products sum exactly in the
+    contract's accumulation format (and, for float16 storage, stay below
+    2^15 < 65504 in every sum)."""
+    c = contracts.get(dtype)
+    top = 2 ** c.accumulate.p
+    if c.storage.name == "float16":
+        top = min(top, _F16_RANGE)
     limit = 31
-    while limit > 1 and k * limit * limit > 2 ** _BITS[dtype]:
+    while limit > 1 and k * limit * limit > top:
         limit -= 1
     return limit
 
 
-def _exponent_tables(kind, dtype):
-    """(byte 7 table, byte 6 table): sign and exponent of each kind.
+def overflow_scale(k):
+    """The power of two s (at most 2^15: s·|normal| ≤ (2 − 2^-10)·2^15 = 65504)
+    for which a sum of K products s·x·w of normal values has a standard
+    deviation near 2^16.6 ≈ 1.5·65520 (E[v²] ≈ 0.8 for normal values): about
+    half such sums pass float16's overflow threshold, most by a wide margin."""
+    e = int(math.floor(16.6 - math.log(0.8 * math.sqrt(max(k, 1))) / math.log(2.0) + 0.5))
+    return 2.0 ** max(0, min(15, e))
+
+
+def _exponent_tables(kind, fmt):
+    """(byte 7 table, byte 6 table): sign and exponent of each kind, for the
+    storage format fmt.
 
     The biased exponent e = 16·h + l: h (7 bits) and the sign live in byte 7,
     l in the top nibble of byte 6 (whose low nibble is mantissa and stays).
@@ -65,11 +134,17 @@ def _exponent_tables(kind, dtype):
     elif kind == "uniform":
         hs = [63]
         ls = [14] * 8 + [13] * 4 + [12] * 2 + [11, 10]
+    elif kind == "wide" and fmt == "float16":
+        hs = [63]                                     # e in [1009, 1024): [2^-14, 2)
+        ls = list(range(1, 16)) + [15]
     elif kind == "wide":
         hs = [63]                                     # e in [1008, 1023)
         ls = list(range(15)) + [14]
+    elif kind == "tiny" and fmt == "float16":
+        hs = [63]                                     # e in {1009, 1010}: [2^-14, 2^-12)
+        ls = [1] * 8 + [2] * 8
     elif kind == "tiny":
-        hs = [59] if dtype == "float32" else [31]     # e in 944 + [8, 16), 496 + [8, 16)
+        hs = [31] if fmt == "float64" else [59]       # e in 496 + [8, 16), 944 + [8, 16)
         ls = list(range(8, 16)) * 2
     else:
         raise ValueError("no exponent table for kind %r" % (kind,))
@@ -117,11 +192,10 @@ def _random_bytes(seed, count):
 
 
 def values(kind, count, dtype, seed, k=1, shift=0):
-    """count values of one kind (not 'mixed') as an array('d'), rounded to
-    dtype; k is the longest reduction they enter (for 'integers', which
-    are scaled by 2^-shift)."""
-    if dtype not in _BITS:
-        raise ValueError("dtype must be float64 or float32, not %r" % (dtype,))
+    """count values of one kind (not 'mixed' or 'overflow') as an array('d'),
+    values of the contract's storage format; k is the longest reduction they
+    enter (for 'integers', which are scaled by 2^-shift)."""
+    fmt = storage(dtype)
     raw = bytearray(_random_bytes(seed, 8 * count))
     if kind == "integers":
         t7, t6 = _integer_tables(integer_limit(k, dtype), shift)
@@ -130,18 +204,18 @@ def values(kind, count, dtype, seed, k=1, shift=0):
         raw[7::8] = picks.translate(t7)
         raw[6::8] = picks.translate(t6)
     elif kind in KINDS:
-        t7, t6 = _exponent_tables(kind, dtype)
+        t7, t6 = _exponent_tables(kind, fmt)
         raw[7::8] = bytes(raw[7::8]).translate(t7)
         raw[6::8] = bytes(raw[6::8]).translate(t6)
     else:
         raise ValueError("unknown input kind %r; the kinds are %s"
-                         % (kind, ", ".join(CHOICES)))
-    if dtype == "float32" and kind != "integers":
+                         % (kind, ", ".join(KINDS)))
+    zeroed, mask = _CLEAR[fmt]
+    if zeroed and kind != "integers":                 # integers: bytes 0-5 are zero
         zeros = bytes(count)
-        raw[0::8] = zeros                             # 29 low mantissa bits cleared:
-        raw[1::8] = zeros                             # 23 remain, a float32 value
-        raw[2::8] = zeros
-        raw[3::8] = bytes(raw[3::8]).translate(_HIGH3)
+        for byte in range(zeroed):                    # the low mantissa bits cleared:
+            raw[byte::8] = zeros                      # what remains is a value of fmt
+        raw[zeroed::8] = bytes(raw[zeroed::8]).translate(_MASKS[mask])
     out = array("d")
     out.frombytes(raw)
     if _little_endian() is False:
@@ -151,6 +225,8 @@ def values(kind, count, dtype, seed, k=1, shift=0):
 
 def matrix(kind, rows, cols, dtype, seed, k=1):
     """A (rows, cols) matrix, row-major, of one kind or 'mixed' (row bands)."""
+    if kind == OVERFLOW:
+        kind = "normal"                               # sized_inputs scales its rows
     if kind != "mixed":
         return values(kind, rows * cols, dtype, seed, k)
     out = array("d")
@@ -165,7 +241,15 @@ def matrix(kind, rows, cols, dtype, seed, k=1):
     return out
 
 
-_HIGH3 = bytes(r & 0xE0 for r in range(256))
+def scale_row(values, cols, row, factor):
+    """Multiply one row of a row-major array('d') by a power of two, in place
+    (exact: every value stays a value of its format while |v|·factor does)."""
+    a = row * cols
+    values[a:a + cols] = array("d", map(_mul, values[a:a + cols], [factor] * cols))
+
+
+_MASKS = {0xE0: bytes(r & 0xE0 for r in range(256)),
+          0xFC: bytes(r & 0xFC for r in range(256))}
 _ENDIAN = []
 
 

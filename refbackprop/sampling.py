@@ -42,7 +42,8 @@ The fingerprint (per output, from the sampled elements):
 
 import math
 
-from .bounds import UNIT_ROUNDOFF, element_bound, exact_dot, fsum, gamma, is_finite
+from .bounds import (UNIT_ROUNDOFF, element_bound, exact_dot, fsum, gamma, is_finite,
+                     overflow_outcome, rounding_free_bound)
 from .formatting import json_float
 
 try:
@@ -53,6 +54,12 @@ except ImportError:                              # MicroPython
 
     def sub(a, b):
         return a - b
+
+try:
+    from itertools import repeat
+except ImportError:                              # MicroPython
+    def repeat(v, n=None):
+        return [v] * n
 
 _U64 = 2.0 ** -53
 _TINY = 2.0 ** -1074                             # a product's underflow, at most
@@ -69,7 +76,7 @@ class Plan:
         """Whole columns of Y and dX, a whole row and column of dW, and random
         elements: fewer random ones in float64, whose exact values cost
         about four times as much."""
-        random_long = 64 if dtype == "float32" else 32
+        random_long = 32 if dtype == "float64" else 64
         return cls({"y": (1, 0, random_long), "dx": (1, 0, random_long),
                     "dw": (1, 1, 256)})
 
@@ -79,11 +86,17 @@ class Plan:
 
 
 class Element:
-    __slots__ = ("index", "got", "ref", "mag", "rss", "bound", "floor")
+    """One sampled element: its exact value, magnitude, bound and, once the
+    outputs arrive, what the backend returned.  outcome is
+    bounds.overflow_outcome's: 'finite' everywhere but where the output may
+    ('may') or must ('must') overflow, or the accumulation may ('any')."""
 
-    def __init__(self, index, got, ref, mag, rss, bound, floor):
+    __slots__ = ("index", "got", "ref", "mag", "rss", "bound", "floor", "outcome")
+
+    def __init__(self, index, got, ref, mag, rss, bound, floor, outcome="finite"):
         self.index, self.got, self.ref = index, got, ref
         self.mag, self.rss, self.bound, self.floor = mag, rss, bound, floor
+        self.outcome = outcome
 
     @property
     def error(self):
@@ -92,9 +105,26 @@ class Element:
     @property
     def ratio(self):
         e = self.error
+        if self.outcome != "finite":
+            from .compare import _overflow_ratio
+            return _overflow_ratio(self.outcome, self.got, self.ref, e, self.bound)[0]
         if not e == e:
             return float("inf")
         return e / self.bound if self.bound > 0 else (0.0 if e == 0 else float("inf"))
+
+    @property
+    def note(self):
+        """'should overflow to inf' where the exact value is certainly beyond
+        the output format's overflow threshold and got is finite, else ''."""
+        if self.outcome == "must" and is_finite(self.got):
+            return "should overflow to %s" % ("inf" if self.ref > 0 else "-inf")
+        return ""
+
+    @property
+    def judged_by_rounding(self):
+        """Whether the fingerprint's rounding model applies: a finite sum that
+        cannot overflow (an overflowed element tells nothing of rounding)."""
+        return self.outcome == "finite"
 
 
 class Sample:
@@ -187,25 +217,34 @@ class Fingerprint:
 
     def __init__(self, name, dtype, elements, k, check_it, false_alarm):
         self.name, self.dtype, self.k = name, dtype, k
-        self.count = len(elements)
         self.checked = check_it
-        u = unit_roundoff(dtype)
+        u, delta, u_out = model(dtype)
         ratios = sorted(e.ratio for e in elements)
         self.rms_ratio = math.sqrt(fsum([r * r for r in ratios]) / len(ratios)) \
             if ratios else 0.0
         self.median_ratio = ratios[len(ratios) // 2] if ratios else 0.0
         self.max_ratio = ratios[-1] if ratios else 0.0
+        # elements whose sum may overflow tell nothing of rounding: left out
+        elements = [e for e in elements if e.judged_by_rounding]
+        self.count = len(elements)
         g = gamma(k + 1, u)
+        # roundings of one element (docs/verification.md): 2K + 1 in the
+        # accumulation (u), 2K operand conversions (δ, tf32), the output's
+        # rounding (u_out, where narrower); each scales a value ≤ mag·(1+γ)(1+δ)²
+        count = 2 * k + 1 + 2 * k * (delta / u) ** 2 + (u_out / u) ** 2
+        grow = (1 + g) * ((1 + delta) * (1 + delta))
+        first = g + 2 * delta + delta * delta + u_out
+        second = first * first
         num = den = zsum = 0.0
         for e in elements:
             err = e.error
             # the bits: the error less what is not rounding (underflow, the
             # reference's own rounding); z: less the second-order term too
             rounding = _positive(err - e.floor)
-            linear = _positive(err - e.floor - g * g * e.mag)
+            linear = _positive(err - e.floor - second * e.mag)
             num += rounding * rounding
             den += e.rss * e.rss
-            scale = u * e.mag * math.sqrt(2 * k + 1) * (1 + g)
+            scale = u * e.mag * math.sqrt(count) * grow
             if scale > 0:
                 zsum += (linear / scale) ** 2
             elif linear > 0:
@@ -224,9 +263,18 @@ class Fingerprint:
         """What precision the errors look like, in words."""
         if self.bits == float("inf"):
             return "no rounding error seen"
-        if self.bits < 12:
+        u, delta, u_out = model(self.dtype)
+        coarsest = -math.log(max(u, delta, u_out)) / math.log(2.0)
+        if coarsest >= 20 and self.bits < 12:      # float32 sums, float32 outputs
             return ("errors typical of a %.0f-bit significand: bfloat16 or float16 operands, "
                     "products or outputs?" % self.bits)
+        if coarsest < 20 and self.bits < coarsest - 5:
+            # tf32 (10 bits), bfloat16 (8), float16 (11): correct kernels measure
+            # from about 3 bits below to 2 above the contract's coarsest rounding
+            # (docs/verification.md, the fingerprint)
+            return ("errors typical of a %.0f-bit significand, coarser than any rounding "
+                    "of the %s contract (%.0f bits): sums in a narrower format?"
+                    % (self.bits, self.dtype, coarsest))
         if self.dtype == "float64" and self.bits < 30:
             return ("errors typical of a %.0f-bit significand: float32 somewhere in a "
                     "float64 kernel?" % self.bits)
@@ -239,6 +287,20 @@ class Fingerprint:
                 "bits": json_float(self.bits), "mean_z2": json_float(self.mean_z2),
                 "tau": json_float(self.tau), "checked": self.checked,
                 "passed": self.passed, "hint": self.hint()}
+
+
+def model(dtype):
+    """(u, δ, u_out) of the fingerprint's rounding model for a dtype: u the
+    accumulation's unit roundoff, δ the operands' conversion to the multiply
+    format (tf32: 2⁻¹⁰, else 0), u_out the output's rounding where the output
+    format is narrower than the accumulation (bfloat16, float16), else 0."""
+    try:
+        from . import contracts
+        c = contracts.get(dtype)
+    except (ImportError, ValueError):
+        return unit_roundoff(dtype), 0.0, 0.0
+    return (unit_roundoff(dtype), c.operand_rounding,
+            c.output.unit_roundoff if c.rounds_output else 0.0)
 
 
 def unit_roundoff(dtype):
@@ -277,30 +339,63 @@ def tau(count, p):
 # -- exact values ----------------------------------------------------------------
 
 class _Exact:
-    """Each sampled element's reference: exact in float32 (products exact in
-    float64, math.fsum rounds their sum correctly), a float64 recomputation
-    in float64: math.fsum of the rounded products, within u·Σ|products|·(1 + 2u)
-    of the exact sum besides its own rounding (each product rounds by at
-    most u relative; fsum adds none but the last), a slack far below the
-    float64 element bound γ_K·mag for any K ≥ 2 (1/K of it)."""
+    """Each sampled element's reference: exact wherever the storage format
+    has at most 26 significant bits (float32, tf32, bfloat16, float16:
+    products exact in float64, math.fsum rounds their sum correctly), a
+    float64 recomputation in float64: math.fsum of the rounded products,
+    within u·Σ|products|·(1 + 2u) of the exact sum besides its own rounding
+    (each product rounds by at most u relative; fsum adds none but the last),
+    a slack far below the float64 element bound γ_K·mag for any K ≥ 2 (1/K
+    of it).  Under tf32 mag is Σ max(|a|, λ)·max(|b|, λ) (+|extra|), the
+    magnitude the bound's operand-conversion term is stated for."""
 
     def __init__(self, dtype):
-        self.float32 = dtype == "float32"
+        try:
+            from . import contracts
+            c = contracts.get(dtype)
+            self.exact = c.storage.p <= 26
+            self.floor = c.multiply.smallest_normal if c.operand_rounding else None
+        except (ImportError, ValueError):
+            self.exact, self.floor = dtype == "float32", None
 
-    def dot(self, a, b, extra=None):
-        """(ref, mag, rss, slack) of Σ a_k·b_k (+ extra): |ref − exact| ≤
-        slack + u·|ref| (the u·|ref| is in every element bound)."""
+    def value(self, a, b, extra=None):
+        """(ref, mag, slack) of Σ a_k·b_k (+ extra): |ref − exact| ≤ slack +
+        u·|ref| (the u·|ref| is in every element bound)."""
         products = list(map(mul, a, b))
         if extra is not None:
             products.append(extra)
+        return self._finish(a, b, extra, products)[:3]
+
+    def dot(self, a, b, extra=None):
+        """(ref, mag, rss, slack) of Σ a_k·b_k (+ extra), as value() with the
+        products' root sum of squares."""
+        products = list(map(mul, a, b))
+        if extra is not None:
+            products.append(extra)
+        ref, mag, slack = self._finish(a, b, extra, products)
+        return ref, mag, _rss(products), slack
+
+    def _finish(self, a, b, extra, products):
         mag = fsum(map(abs, products))
-        rss = _rss(products)
         if not is_finite(mag):
-            ref, mag = exact_dot(a, b, extra)
-            return ref, mag, rss, 0.0
-        if self.float32:
-            return fsum(products), mag, rss, 0.0
-        return fsum(products), mag, rss, _U64 * mag * (1 + 4 * _U64) + _TINY * len(products)
+            ref, mag = exact_dot(a, b, extra, self.exact, self.floor)
+            return ref, mag, 0.0
+        if self.floor is not None:
+            lam = self.floor
+            mag = fsum(map(mul, map(max, map(abs, a), repeat(lam, len(a))),
+                           map(max, map(abs, b), repeat(lam, len(b)))))
+            if extra is not None:
+                mag = mag + abs(extra)               # rounds up below: slack
+                mag = mag * (1 + 2 * _U64)
+        if self.exact:
+            return fsum(products), mag, 0.0
+        return fsum(products), mag, _U64 * mag * (1 + 4 * _U64) + _TINY * len(products)
+
+
+def exact_value(ctx, name, i, j):
+    """(ref, mag, slack) of one element of y (i, j), dx (i, k=j) or dw
+    (k=i, j) from a verification's inputs (freivalds._Context)."""
+    return _operands(ctx, name, i, j, _Exact(ctx.dtype).value)
 
 
 def _rss(values):
@@ -360,8 +455,11 @@ def prepare(plan, ctx, checks, rng):
         for (i, j) in wanted:
             ref, mag, rss, slack = _reference(ctx, exact, name, i, j)
             bound = element_bound(check.k, mag, ref, ctx.dtype) + slack
-            floor = element_bound(check.k, 0.0, ref, ctx.dtype) + slack
-            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor))
+            floor = rounding_free_bound(check.k, mag, ref, ctx.dtype) + slack
+            outcome = (overflow_outcome(check.k, mag, ref, ctx.dtype) if is_finite(ref)
+                       else "finite")
+            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor,
+                                           outcome))
         out.append((check, sample))
     return out
 
@@ -384,13 +482,18 @@ def finish(prepared, outputs, dtype, fingerprint_check, false_alarm):
 def _reference(ctx, exact, name, i, j):
     """(ref, mag, rss, slack) of one element of y (i, j), dx (i, k=j) or dw
     (k=i, j)."""
+    return _operands(ctx, name, i, j, exact.dot)
+
+
+def _operands(ctx, name, i, j, dot):
+    """dot(a, b, extra) on the operands of one element of y, dx or dw."""
     if name == "y":
         extra = ctx.bl[j] if ctx.bl is not None else None
-        return exact.dot(ctx.xr[i], ctx.w.col(j), extra)
+        return dot(ctx.xr[i], ctx.w.col(j), extra)
     if name == "dx":
-        return exact.dot(ctx.dyr[i], ctx.w.row(j))
+        return dot(ctx.dyr[i], ctx.w.row(j))
     xt, dyt = ctx.xt(), ctx.dyt()
-    return exact.dot(xt[i], dyt[j])
+    return dot(xt[i], dyt[j])
 
 
 # -- the report --------------------------------------------------------------------
@@ -412,11 +515,18 @@ def report_lines(v):
         status = "ok  " if o.passed else "FAIL"
         if o.name == "db":
             out.append("  %-3s %s: every element exactly against its bound, worst ratio %.3g%s"
-                       % (o.name, status, o.worst_ratio, "" if o.passed else "; " + o.message))
+                       % (o.name, status, o.worst_ratio,
+                          "; " + o.message if o.message else ""))
+            out.extend("      " + p for p in o.problems)
             continue
         out.append("  %-3s %s: %d cells × %d trials, worst |diff|/tolerance %.3g%s"
                    % (o.name, status, o.cells, v.trials, o.worst_ratio,
                       "" if o.projections_passed else "; " + o.message))
+        out.extend("      " + p for p in o.problems)
+        if o.settled:
+            out.append("      %d element%s overflowed to ±inf where the exact value allows it "
+                       "(judged one by one; their cells use the exact value)"
+                       % (o.settled, "" if o.settled == 1 else "s"))
         th = thresholds(o)
         if th is not None:
             esc = escape_at(o, 100.0)
@@ -443,8 +553,9 @@ def report_lines(v):
             out.append(line)
             if s.failed:
                 e = s.failed[0]
-                out.append("      %s%s: expected %.17g, got %.17g, bound %.3g (ratio %.3g)"
-                           % (o.name, list(e.index), e.ref, e.got, e.bound, e.ratio))
+                out.append("      %s%s: expected %.17g, got %.17g, bound %.3g (ratio %.3g)%s"
+                           % (o.name, list(e.index), e.ref, e.got, e.bound, e.ratio,
+                              ": " + e.note if e.note else ""))
             out.append("      a bug in 1%% of the elements escapes the sample with probability "
                        "%s; a whole row %s, a whole column %s, a %d×%d tile %s"
                        % (_prob(cov["fraction_1pct"]), _prob(cov["row"]),

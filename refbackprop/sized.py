@@ -14,8 +14,11 @@ Two halves, like runner.py's, so that the backend can run in a worker:
   array('d').  It also checks, as the catalogue does, that the inputs read
   back unchanged and that no output shares memory with an input.
 - check_at_size, in the verdict's process, draws the same inputs (while the
-  worker computes), checks the outputs' shapes and float32-ness, and
-  verifies them (freivalds.verify) without the Jacobian.
+  worker computes), checks the outputs' shapes and that every value is a
+  value of the precision contract's output format (float32, bfloat16,
+  float16), and verifies them (freivalds.verify) without the Jacobian.  Any
+  exception on this side is a failed result with its text, never a
+  traceback (verifier_error).
 
 Seeds: a run has one seed S (drawn fresh from os.urandom unless given, and
 printed with the repro).  The inputs come from sha256(S, "inputs"), the
@@ -74,10 +77,17 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
         values = kinds.matrix(kind, rows, cols, dtype, (base + part) & ((1 << 64) - 1), k)
         return Matrix(values, shape)
 
+    why = kinds.allowed(kind, dtype)
+    if why:
+        raise ValueError(why)
     x = matrix((n, d), 1)
     w = matrix((d, m), 2)
     b = matrix((m,), 3) if bias else None
     dy = matrix((n, m), 4)
+    if kind == kinds.OVERFLOW and n:
+        # X's first row drives Y's first row past 65520, dY's last row dX's last row
+        kinds.scale_row(x.values, d, 0, kinds.overflow_scale(d))
+        kinds.scale_row(dy.values, m, n - 1, kinds.overflow_scale(m))
     return {"x": x, "w": w, "b": b, "dy": dy}
 
 
@@ -300,10 +310,9 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
     SizedResult."""
     from .conformance import executor
     from .freivalds import CELL
-    import threading
-    if inputs not in kinds.CHOICES:
-        raise ValueError("unknown input kind %r; the kinds are %s"
-                         % (inputs, ", ".join(kinds.CHOICES)))
+    why = kinds.allowed(inputs, dtype)
+    if why:
+        raise ValueError(why)
     if seed is None:
         seed = fresh_seed()
     cell = CELL if cell is None else cell
@@ -319,6 +328,34 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
     runs = executor(backend)
     result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs,
                          options)
+    try:
+        _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, inputs,
+                        false_alarm, worst_case, fingerprint_check, cell)
+    except Exception as e:          # refbackprop's own side failed: a result, not a traceback
+        result.problems.append(verifier_error(e))
+    return result
+
+
+def verifier_error(e):
+    """The text of an exception raised on refbackprop's own side of a sized
+    run (drawing inputs, preparing or verifying), with where it was raised."""
+    where = ""
+    tb = getattr(e, "__traceback__", None)
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        where = " (in %s, %s line %d)" % (code.co_name, code.co_filename.replace("\\", "/")
+                                          .split("/refbackprop/")[-1], tb.tb_lineno)
+    return ("refbackprop's verifier failed: %s: %s%s. This is a bug in refbackprop, "
+            "not a verdict on the backend; the outputs were not judged"
+            % (type(e).__name__, e, where))
+
+
+def _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, inputs,
+                    false_alarm, worst_case, fingerprint_check, cell):
+    """check_at_size's work once the result exists; fills in result."""
+    import threading
     clock = time.perf_counter
     input_seed = derived_seed(seed, "inputs")
     args = {"n": n, "d": d, "m": m, "dtype": dtype, "seed": input_seed, "bias": bias,
@@ -364,14 +401,14 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
     result.output = output
     if problem:
         result.problems.append(problem)
-        return result
+        return
     for key in ("to_native", "compute", "to_lists"):
         if key in raw["seconds"]:
             result.seconds[key] = raw["seconds"][key]
     result.problems.extend(raw["problems"])
     result.notes.extend(raw["notes"])
     if result.problems:
-        return result
+        return
     shapes = {"y": (n, m), "dx": (n, d), "dw": (d, m), "db": (m,)}
     outs = {}
     for name in ("y", "dx", "dw", "db"):
@@ -380,7 +417,7 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
         outs[name] = _output_matrix(result, name, raw["outputs"][name], shapes[name], dtype)
         raw["outputs"][name] = None     # the bytes: not held twice
     if result.problems:
-        return result
+        return
     if progress is not None:
         progress("verify")
     if "prepared" not in mine:          # in this process: only after the backend's call
@@ -390,25 +427,24 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
                                                   outs.get("db"))
     result.verification.seed = seed
     result.seconds["verify"] = clock() - t0
-    return result
 
 
 def _output_matrix(result, name, flat, shape, dtype):
-    """The Matrix of an output's flat buffer, after its float32-ness check."""
+    """The Matrix of an output's flat buffer, after checking that every value
+    is a value of the contract's output format (formats.first_unrepresentable,
+    at C speed; ±inf and NaN pass here and are judged by the verifier)."""
+    from . import contracts, formats
+    from .compare import _not_in_format
     code, data = flat
     values = array(code)
     values.frombytes(data)
-    if code == "f":                      # float32 values: read as floats where used
-        return Matrix(values, shape)
-    if dtype == "float32":
-        rounded = array("d", array("f", values))
-        if rounded != values:
-            k = 0
-            while rounded[k] == values[k] or values[k] != values[k]:
-                k += 1
-            result.problems.append("%s[%d] (flat) = %r is not a float32 value: the "
-                                   "backend computed in another precision"
-                                   % (name, k, values[k]))
+    contract = contracts.get(dtype)
+    if contract.output.p < 53 and not (code == "f" and contract.output.name == "float32"):
+        k = formats.first_unrepresentable(values, contract.output)
+        if k >= 0:
+            label = ("%s[%d]" % (name, k) if len(shape) == 1
+                     else "%s[%d][%d]" % (name, k // shape[1], k % shape[1]))
+            result.problems.append(_not_in_format(label, values[k], contract))
     return Matrix(values, shape)
 
 
@@ -426,8 +462,16 @@ class SizedSession:
         self.inputs, self.false_alarm = inputs, false_alarm
         self.worst_case, self.fingerprint_check = worst_case, fingerprint_check
         self.not_run = list(not_run)
-        self.plan = [(runs, dt) for runs in self.executors for dt in runs.info.dtypes
-                     if dtype in (None, dt)]
+        self.plan = []
+        for runs in self.executors:
+            for dt in runs.info.dtypes:
+                if dtype not in (None, dt):
+                    continue
+                why = kinds.allowed(inputs, dt)
+                if why:             # 'overflow' inputs: float16 storage only
+                    self.not_run.append(("%s %s" % (runs.label, dt), why))
+                else:
+                    self.plan.append((runs, dt))
         self.results = []
         self.interrupted = False
 
@@ -491,4 +535,3 @@ class SizedSession:
                 "results": [r.to_dict() for r in self.results],
                 "interrupted": self.interrupted, "passed": self.passed,
                 "failed": self.failed, "ok": bool(self.ok)}
-
