@@ -7,6 +7,8 @@ this CPU.
 
 import os
 
+from .numpy_backend import NumpyBackend
+
 
 def blas_name(np):
     """The BLAS NumPy uses and, for OpenBLAS, the kernel it chose, e.g.
@@ -44,8 +46,6 @@ def _openblas_core(np):
                     return text
     return None
 
-
-from .numpy_backend import NumpyBackend
 
 
 class NumpyBaseline(NumpyBackend):

@@ -902,7 +902,7 @@ class _Context:
             unorm = [_norm(u) or 0.0 for u in us]
             refs, vrefs = [], []
             for i in range(n):
-                dyi, dn, d1 = self.dyr[i], self.dy_norms[i], self.dy_abs[i]
+                dyi, dn = self.dyr[i], self.dy_norms[i]
                 ref = [_dot(dyi, us[c]) for c in range(nb)]
                 refs.append(ref)
                 vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c)

@@ -13,16 +13,17 @@ from refbackprop.freivalds import verify
 from refbackprop.sized import check_at_size
 from refbackprop.sized import sized_inputs as sized_matrices
 
-
-def sized_inputs(n, d, m, dtype, bias=True, seed=0):
-    """x, w, b, dy as nested lists (b a flat list or None), uniform-like."""
-    got = sized_matrices(n, d, m, dtype, bias, seed, "uniform")
-    return tuple(None if got[k] is None else got[k].lists() for k in ("x", "w", "b", "dy"))
 from refbackprop.reference import backward, forward
 from refbackprop.registry import get_backend
 from refbackprop.runner import run_case
 
 import wrong_backends
+
+
+def sized_inputs(n, d, m, dtype, bias=True, seed=0):
+    """x, w, b, dy as nested lists (b a flat list or None), uniform-like."""
+    got = sized_matrices(n, d, m, dtype, bias, seed, "uniform")
+    return tuple(None if got[k] is None else got[k].lists() for k in ("x", "w", "b", "dy"))
 
 
 @pytest.fixture(params=["packed", "floats", "loops"])
@@ -209,7 +210,6 @@ def test_packing_barely_moves_the_thresholds(dtype, monkeypatch):
 def test_w_block_sums_agree_packed_and_as_floats(monkeypatch):
     """W_J r_J and W_Kᵀ r_K through the per-block grid and as floats, within
     the stated error of each other."""
-    import refbackprop.freivalds as freivalds
     from refbackprop.flat import as_matrix
     from refbackprop.freivalds import _Context
     x, w, b, dy = sized_inputs(3, 60, 45, "float64", seed=5)

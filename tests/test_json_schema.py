@@ -4,7 +4,6 @@ import json
 import os
 import re
 
-import pytest
 from click.testing import CliRunner
 
 from refbackprop.cli.app import cli

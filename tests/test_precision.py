@@ -10,7 +10,7 @@ import pytest
 
 from refbackprop import bounds, contracts, formats
 from refbackprop.backends.emulated import EmulatedBackend
-from refbackprop.cases import (DTYPES, LONG_SHAPES, VALUE_SHAPES, Case, catalogue,
+from refbackprop.cases import (DTYPES, VALUE_SHAPES, Case, catalogue,
                                parse_case_id)
 from refbackprop.compare import exact_outputs, judge_output
 from refbackprop.conformance import failure_report, run

@@ -3,7 +3,6 @@
 import os
 import re
 
-import pytest
 from click.testing import CliRunner
 
 from refbackprop.cli.app import cli

@@ -62,7 +62,8 @@ def check_config(dtype, mr, nr, mc, nc, kc):
 
 def tiles_table():
     """TILES: every tile size by dtype name, for the driver and the tests."""
-    lines = ["", "", "# Every tile size, by dtype (the driver and tests/test_numba_kernels.py read it)",
+    lines = ["", "",
+             "# Every tile size, by dtype (the driver and tests/test_numba_kernels.py read it)",
              "TILES = {"]
     for dtype, mr, nr, mc, nc, kc in CONFIGS:
         check_config(dtype, mr, nr, mc, nc, kc)
@@ -253,7 +254,8 @@ def direct(dtype):
         test = "if" if i == 0 else ("else" if i == len(rows) - 1 else "elif")
         cond = "" if test == "else" else " rows <= %d" % r
         calls.append("                    %s%s:\n"
-                     "                        direct%d_{d}(A, ao, ars, aks, B, bo, m, kb, C, co, m, rows,\n"
+                     "                        direct%d_{d}(A, ao, ars, aks, B, bo, m, kb, C, "
+                     "co, m, rows,\n"
                      "                                    cols, init, bias[j0:])" % (test, cond, r))
     (r1, j1), (r2, j2) = DOTS
     return ("""
