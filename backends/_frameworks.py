@@ -40,8 +40,10 @@ def missing_reason(modules, extra):
         except (ImportError, ValueError):
             spec = None
         if spec is None:
-            return ("%s is not installed; install it with: pip install "
-                    "'refbackprop[%s]'" % (module, extra))
+            return "%s is not installed; install it with: pip install 'refbackprop[%s]'" % (
+                module,
+                extra,
+            )
     return None
 
 
@@ -49,6 +51,7 @@ def dist_version(distribution):
     """An installed distribution's version from its metadata (no import), or '?'."""
     try:
         from importlib import metadata
+
         return metadata.version(distribution)
     except Exception:
         return "?"
@@ -73,25 +76,25 @@ def check_values(values, shape):
     if len(shape) not in (1, 2):
         raise ValueError("shape must be 1-D or 2-D, not %r" % (shape,))
     if len(values) != shape[0]:
-        raise ValueError("values have %d entries (rows), shape is %r"
-                         % (len(values), shape))
+        raise ValueError("values have %d entries (rows), shape is %r" % (len(values), shape))
     if len(shape) == 2:
         for i, row in enumerate(values):
             if len(row) != shape[1]:
-                raise ValueError("values row %d has %d entries, shape is %r"
-                                 % (i, len(row), shape))
+                raise ValueError("values row %d has %d entries, shape is %r" % (i, len(row), shape))
 
 
 def host_array(buffer, shape, dtype):
     """A NumPy array of `dtype` and `shape` from a row-major float64 buffer
     (from_buffer: data at size without making a Python float per element)."""
     import numpy as np
+
     a = np.frombuffer(buffer, dtype=np.float64)
     count = product(shape)
     if a.size != count:
-        raise ValueError("the buffer holds %d values, not the %d of shape %r"
-                         % (a.size, count, tuple(shape)))
-    return a.reshape(tuple(shape)).astype(dtype)        # a copy that owns its memory
+        raise ValueError(
+            "the buffer holds %d values, not the %d of shape %r" % (a.size, count, tuple(shape))
+        )
+    return a.reshape(tuple(shape)).astype(dtype)  # a copy that owns its memory
 
 
 def layout_shape(layout, shape):
@@ -136,9 +139,9 @@ class FunctionBackend:
     name; dtypes, layouts: narrow what the framework would declare.
     """
 
-    framework = ""            # 'numpy', 'torch' or 'jax'
-    modules = ()              # the import names it needs
-    extra = ""                # pip extra that installs them
+    framework = ""  # 'numpy', 'torch' or 'jax'
+    modules = ()  # the import names it needs
+    extra = ""  # pip extra that installs them
     default_weight = "dm"
     framework_layouts = LAYOUTS
     framework_dtypes = ("float64", "float32")
@@ -146,14 +149,21 @@ class FunctionBackend:
     # (None: every dtype the framework declares).
     default_dtypes = None
 
-    def __init__(self, forward=None, backward=None, weight=None, batch=None,
-                 name=None, dtypes=None, layouts=None):
+    def __init__(
+        self,
+        forward=None,
+        backward=None,
+        weight=None,
+        batch=None,
+        name=None,
+        dtypes=None,
+        layouts=None,
+    ):
         self._fn = forward
         self._bwd = backward
         self.weight = weight or self.default_weight
         if self.weight not in WEIGHTS:
-            raise ValueError("weight must be 'dm' (D, M) or 'md' (M, D), not %r"
-                             % (self.weight,))
+            raise ValueError("weight must be 'dm' (D, M) or 'md' (M, D), not %r" % (self.weight,))
         if batch is not None and (type(batch) is not int or batch < 1):
             raise ValueError("batch must be an int >= 1, not %r" % (batch,))
         self.batch = batch
@@ -163,9 +173,10 @@ class FunctionBackend:
         self._layouts = None if layouts is None else tuple(layouts)
         for layout in self._layouts or ():
             if layout not in self.framework_layouts:
-                raise ValueError("%s arrays cannot take the %r layout (they can: %s)"
-                                 % (self.framework, layout,
-                                    ", ".join(self.framework_layouts) or "none"))
+                raise ValueError(
+                    "%s arrays cannot take the %r layout (they can: %s)"
+                    % (self.framework, layout, ", ".join(self.framework_layouts) or "none")
+                )
 
     # -- what the registry reads -------------------------------------------
 
@@ -203,9 +214,15 @@ class FunctionBackend:
         """ValueError, with the reason when there is one, for an undeclared dtype."""
         if dtype not in self.dtypes:
             reason = self.dtype_reasons().get(dtype)
-            raise ValueError("%s computes in %s, not %s%s"
-                             % (self.name, ", ".join(self.dtypes), dtype,
-                                "" if reason is None else ": " + reason))
+            raise ValueError(
+                "%s computes in %s, not %s%s"
+                % (
+                    self.name,
+                    ", ".join(self.dtypes),
+                    dtype,
+                    "" if reason is None else ": " + reason,
+                )
+            )
 
     # -- the layer -----------------------------------------------------------
 
@@ -236,14 +253,16 @@ class FunctionBackend:
             weight = self._weight_in(w)
             grads = bwd(x_in, weight, dy_in, b)
             if not isinstance(grads, (tuple, list)) or len(grads) != 3:
-                raise TypeError("the backward function returned %s; it must return "
-                                "(dx, dweight, dbias)" % type(grads).__name__)
+                raise TypeError(
+                    "the backward function returned %s; it must return "
+                    "(dx, dweight, dbias)" % type(grads).__name__
+                )
             dx, dweight, db = grads
             self._check("backward", "dweight", dweight, tuple(weight.shape), x)
-            dw = dweight if self.weight == "dm" else dweight.T   # (M, D) -> (D, M)
+            dw = dweight if self.weight == "dm" else dweight.T  # (M, D) -> (D, M)
         self._check("backward", "dx", dx, tuple(x_in.shape), x)
         if b is None:
-            db = None                # no bias: its gradient has no meaning
+            db = None  # no bias: its gradient has no meaning
         else:
             self._check("backward", "dbias", db, (m,), x)
         return dx.reshape(tuple(x.shape)), dw, db
@@ -256,31 +275,36 @@ class FunctionBackend:
         arrays = (("x", x), ("w", w), ("b", b), ("dy", dy))
         for name, a in arrays:
             if a is not None and not self._is_native(a):
-                raise TypeError("%s must be a %s, not %s"
-                                % (name, self._native_name(), type(a).__name__))
+                raise TypeError(
+                    "%s must be a %s, not %s" % (name, self._native_name(), type(a).__name__)
+                )
         xs = tuple(x.shape)
         if len(xs) < 2:
-            raise ValueError("x must be (N, D) or batched (..., T, D), but its "
-                             "shape is %r" % (xs,))
+            raise ValueError("x must be (N, D) or batched (..., T, D), but its shape is %r" % (xs,))
         lead = xs[:-1]
         n = product(lead)
         dy_shape = None
         if dy is not None:
             dys = tuple(dy.shape)
             if dys[:-1] != lead:
-                raise ValueError("dy is %r but x is %r: dy needs x's leading "
-                                 "dimensions %r" % (dys, xs, lead))
+                raise ValueError(
+                    "dy is %r but x is %r: dy needs x's leading dimensions %r" % (dys, xs, lead)
+                )
             dy_shape = (n, dys[-1])
-        n, d, m = check_layer_shapes((n, xs[-1]), tuple(w.shape),
-                                     None if b is None else tuple(b.shape), dy_shape)
+        n, d, m = check_layer_shapes(
+            (n, xs[-1]), tuple(w.shape), None if b is None else tuple(b.shape), dy_shape
+        )
         dtype = self._dtype_name(x)
         if dtype not in self.dtypes:
-            raise TypeError("x has dtype %s; %s computes in %s"
-                            % (dtype, self.name, " or ".join(self.dtypes)))
+            raise TypeError(
+                "x has dtype %s; %s computes in %s" % (dtype, self.name, " or ".join(self.dtypes))
+            )
         for name, a in arrays[1:]:
             if a is not None and self._dtype_name(a) != dtype:
-                raise TypeError("%s has dtype %s but x has %s: all arrays need one dtype"
-                                % (name, self._dtype_name(a), dtype))
+                raise TypeError(
+                    "%s has dtype %s but x has %s: all arrays need one dtype"
+                    % (name, self._dtype_name(a), dtype)
+                )
         return lead, n, d, m
 
     def _split(self, a, n, c):
@@ -299,21 +323,29 @@ class FunctionBackend:
     def _check(self, which, name, value, shape, x):
         """value must be a native array of this shape and of x's dtype."""
         if not self._is_native(value):
-            raise TypeError("the %s function returned %s as %s, not a %s"
-                            % (which, name, type(value).__name__, self._native_name()))
+            raise TypeError(
+                "the %s function returned %s as %s, not a %s"
+                % (which, name, type(value).__name__, self._native_name())
+            )
         got = tuple(value.shape)
         if got != tuple(shape):
-            raise ValueError("the %s function returned %s of shape %r; it must be %r"
-                             % (which, name, got, tuple(shape)))
+            raise ValueError(
+                "the %s function returned %s of shape %r; it must be %r"
+                % (which, name, got, tuple(shape))
+            )
         if self._dtype_name(value) != self._dtype_name(x):
-            raise TypeError("the %s function returned %s as %s for %s inputs"
-                            % (which, name, self._dtype_name(value), self._dtype_name(x)))
+            raise TypeError(
+                "the %s function returned %s as %s for %s inputs"
+                % (which, name, self._dtype_name(value), self._dtype_name(x))
+            )
 
     def _view_checked(self, a, layout):
         """Shared argument checks of view(); (B, T) for 'batched'."""
         if layout not in self.layouts:
-            raise ValueError("%s does not declare the %r layout (it declares: %s)"
-                             % (self.name, layout, ", ".join(self.layouts) or "none"))
+            raise ValueError(
+                "%s does not declare the %r layout (it declares: %s)"
+                % (self.name, layout, ", ".join(self.layouts) or "none")
+            )
         return layout_shape(layout, a.shape)
 
     # -- hooks each framework supplies --------------------------------------

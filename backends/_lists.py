@@ -28,13 +28,13 @@ class ListBackendBase:
     def array(self, values, shape, dtype):
         """A ListArray of floats from nested lists (2-D) or a flat list (1-D)."""
         if dtype not in self.dtypes:
-            raise ValueError("%s computes in %s, not %s"
-                             % (self.name, ", ".join(self.dtypes), dtype))
+            raise ValueError(
+                "%s computes in %s, not %s" % (self.name, ", ".join(self.dtypes), dtype)
+            )
         shape = tuple(shape)
         if len(shape) == 1:
             if len(values) != shape[0]:
-                raise ValueError("values have %d entries, shape is %r"
-                                 % (len(values), shape))
+                raise ValueError("values have %d entries, shape is %r" % (len(values), shape))
             return ListArray([float(v) for v in values], shape)
         if len(values) != shape[0] or any(len(r) != shape[1] for r in values):
             raise ValueError("values do not have shape %r" % (shape,))
@@ -58,6 +58,6 @@ class ListBackendBase:
     @staticmethod
     def shapes(x, w, b=None, dy=None):
         """(N, D, M) from ListArrays, validated once at the boundary."""
-        return check_layer_shapes(x.shape, w.shape,
-                                  None if b is None else b.shape,
-                                  None if dy is None else dy.shape)
+        return check_layer_shapes(
+            x.shape, w.shape, None if b is None else b.shape, None if dy is None else dy.shape
+        )

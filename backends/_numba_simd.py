@@ -38,10 +38,18 @@ def _tile(mr, nr, lanes):
 
     @intrinsic
     def tile(typingctx, ap, bp, kc, C, ci, cj, rows, cols, init, bias):
-        if not (all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
-                    and a.dtype == ap.dtype for a in (ap, bp, C))
-                and isinstance(bias, types.Array) and bias.ndim == 1
-                and bias.dtype == ap.dtype):
+        if not (
+            all(
+                isinstance(a, types.Array)
+                and a.ndim == 2
+                and a.layout == "C"
+                and a.dtype == ap.dtype
+                for a in (ap, bp, C)
+            )
+            and isinstance(bias, types.Array)
+            and bias.ndim == 1
+            and bias.dtype == ap.dtype
+        ):
             return None
         sig = types.void(ap, bp, kc, C, ci, cj, rows, cols, init, bias)
 
@@ -55,8 +63,7 @@ def _tile(mr, nr, lanes):
             bias_at = e.data(signature.args[9], args[9])
             masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
             last = b.sub(rows_, e.const(1))
-            crow = [e.add(e.mul(e.add(ci_, e.smin(e.const(r), last)), ld), cj_)
-                    for r in range(mr)]
+            crow = [e.add(e.mul(e.add(ci_, e.smin(e.const(r), last)), ld), cj_) for r in range(mr)]
             acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
             zero = ir.Constant(e.vec, None)
             for r in range(mr):
@@ -65,8 +72,9 @@ def _tile(mr, nr, lanes):
             with b.if_then(b.icmp_signed("==", init_, e.const(1))):
                 for r in range(mr):
                     for v in range(nv):
-                        b.store(e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]),
-                                acc[r][v])
+                        b.store(
+                            e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]), acc[r][v]
+                        )
             with b.if_then(b.icmp_signed("==", init_, e.const(2))):
                 for v in range(nv):
                     row = e.load(bias_at, e.add(cj_, e.const(v * lanes)), masks[v])
@@ -84,8 +92,9 @@ def _tile(mr, nr, lanes):
             for r in range(mr):
                 with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
                     for v in range(nv):
-                        e.store(b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)),
-                                masks[v])
+                        e.store(
+                            b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)), masks[v]
+                        )
             return context.get_dummy_value()
 
         return sig, codegen
@@ -136,9 +145,15 @@ def _packer(nr, lanes, body):
 
     @intrinsic
     def packer(typingctx, B, k0, kb, j0, nq, bp):
-        if not (isinstance(B, types.Array) and B.ndim == 2 and B.layout == "C"
-                and isinstance(bp, types.Array) and bp.ndim == 3 and bp.layout == "C"
-                and B.dtype == bp.dtype):
+        if not (
+            isinstance(B, types.Array)
+            and B.ndim == 2
+            and B.layout == "C"
+            and isinstance(bp, types.Array)
+            and bp.ndim == 3
+            and bp.layout == "C"
+            and B.dtype == bp.dtype
+        ):
             return None
 
         def codegen(context, builder, signature, args):
@@ -202,14 +217,21 @@ def _transpose_body(e, nr, lanes):
             col = b.add(e.k0, kk)
             for half in range(nr // lanes):
                 first = b.add(e.j0, b.add(b.mul(q, const(nr)), const(half * lanes)))
-                rows = [e.load(b.add(b.mul(b.add(first, const(i)), e.ld), col))
-                        for i in range(lanes)]
+                rows = [
+                    e.load(b.add(b.mul(b.add(first, const(i)), e.ld), col)) for i in range(lanes)
+                ]
                 for t, v in enumerate(_transpose_vectors(b, rows)):
-                    e.store(v, b.add(b.add(b.mul(q, e.panel), b.mul(
-                        b.add(kk, const(t)), const(nr))), const(half * lanes)))
+                    e.store(
+                        v,
+                        b.add(
+                            b.add(b.mul(q, e.panel), b.mul(b.add(kk, const(t)), const(nr))),
+                            const(half * lanes),
+                        ),
+                    )
 
 
 # -- kernels on unpacked operands (small N, small work) ------------------------
+
 
 class _Emit:
     """IR helpers of the unpacked kernels: i64 indices, element pointers into
@@ -228,16 +250,19 @@ class _Emit:
         suffix = "v%d%s" % (lanes, "f32" if self.size == 4 else "f64")
         module = builder.module
         self.fmuladd_fn = cgutils.get_or_insert_function(
-            module, ir.FunctionType(self.vec, [self.vec] * 3), "llvm.fmuladd." + suffix)
+            module, ir.FunctionType(self.vec, [self.vec] * 3), "llvm.fmuladd." + suffix
+        )
         vptr = ir.PointerType(self.vec)
         self.mload_fn = cgutils.get_or_insert_function(
-            module, ir.FunctionType(self.vec, [vptr, ir.IntType(32), self.mask_type,
-                                               self.vec]),
-            "llvm.masked.load.%s.p0" % suffix)
+            module,
+            ir.FunctionType(self.vec, [vptr, ir.IntType(32), self.mask_type, self.vec]),
+            "llvm.masked.load.%s.p0" % suffix,
+        )
         self.mstore_fn = cgutils.get_or_insert_function(
-            module, ir.FunctionType(ir.VoidType(), [self.vec, vptr, ir.IntType(32),
-                                                    self.mask_type]),
-            "llvm.masked.store.%s.p0" % suffix)
+            module,
+            ir.FunctionType(ir.VoidType(), [self.vec, vptr, ir.IntType(32), self.mask_type]),
+            "llvm.masked.store.%s.p0" % suffix,
+        )
 
     def data(self, ty, value):
         return self.context.make_array(ty)(self.context, self.b, value).data
@@ -266,16 +291,24 @@ class _Emit:
     def load(self, data, offset, mask=None):
         if mask is None:
             return self.b.load(self.vptr(data, offset), align=self.size)
-        return self.b.call(self.mload_fn, [self.vptr(data, offset),
-                                           ir.Constant(ir.IntType(32), self.size), mask,
-                                           ir.Constant(self.vec, None)])
+        return self.b.call(
+            self.mload_fn,
+            [
+                self.vptr(data, offset),
+                ir.Constant(ir.IntType(32), self.size),
+                mask,
+                ir.Constant(self.vec, None),
+            ],
+        )
 
     def store(self, value, data, offset, mask=None):
         if mask is None:
             self.b.store(value, self.vptr(data, offset), align=self.size)
         else:
-            self.b.call(self.mstore_fn, [value, self.vptr(data, offset),
-                                         ir.Constant(ir.IntType(32), self.size), mask])
+            self.b.call(
+                self.mstore_fn,
+                [value, self.vptr(data, offset), ir.Constant(ir.IntType(32), self.size), mask],
+            )
 
     def mask(self, count, first):
         """Lanes first .. first+lanes-1 that are below count (i64 values)."""
@@ -286,18 +319,24 @@ class _Emit:
 
     def splat_int(self, v):
         ivec = ir.VectorType(self.i64, self.lanes)
-        one = self.b.insert_element(ir.Constant(ivec, ir.Undefined), v,
-                                    ir.Constant(ir.IntType(32), 0))
-        return self.b.shuffle_vector(one, ir.Constant(ivec, ir.Undefined),
-                                     ir.Constant(ir.VectorType(ir.IntType(32), self.lanes),
-                                                 None))
+        one = self.b.insert_element(
+            ir.Constant(ivec, ir.Undefined), v, ir.Constant(ir.IntType(32), 0)
+        )
+        return self.b.shuffle_vector(
+            one,
+            ir.Constant(ivec, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None),
+        )
 
     def splat(self, v):
-        one = self.b.insert_element(ir.Constant(self.vec, ir.Undefined), v,
-                                    ir.Constant(ir.IntType(32), 0))
-        return self.b.shuffle_vector(one, ir.Constant(self.vec, ir.Undefined),
-                                     ir.Constant(ir.VectorType(ir.IntType(32), self.lanes),
-                                                 None))
+        one = self.b.insert_element(
+            ir.Constant(self.vec, ir.Undefined), v, ir.Constant(ir.IntType(32), 0)
+        )
+        return self.b.shuffle_vector(
+            one,
+            ir.Constant(self.vec, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None),
+        )
 
     def fma(self, a, b, c):
         return self.b.call(self.fmuladd_fn, [a, b, c])
@@ -309,8 +348,7 @@ class _Emit:
             h = n // 2
             idx = ir.VectorType(ir.IntType(32), self.lanes)
             hi = ir.Constant(idx, [h + i if i < h else i for i in range(self.lanes)])
-            v = self.b.fadd(v, self.b.shuffle_vector(v, ir.Constant(self.vec, ir.Undefined),
-                                                     hi))
+            v = self.b.fadd(v, self.b.shuffle_vector(v, ir.Constant(self.vec, ir.Undefined), hi))
             n = h
         return self.b.extract_element(v, ir.Constant(ir.IntType(32), 0))
 
@@ -337,8 +375,9 @@ def _direct_tile(mr, nr, lanes):
     @intrinsic
     def tile(typingctx, A, ao, ars, aks, B, bo, bks, kc, C, co, crs, rows, cols, init, bias):
         arrays = (A, B, C, bias)
-        if not all(isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype
-                   for a in arrays):
+        if not all(
+            isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype for a in arrays
+        ):
             return None
         sig = types.void(A, ao, ars, aks, B, bo, bks, kc, C, co, crs, rows, cols, init, bias)
 
@@ -347,7 +386,8 @@ def _direct_tile(mr, nr, lanes):
             b = builder
             a_d, b_d, c_d, bias_d = [e.data(signature.args[k], args[k]) for k in (0, 4, 8, 14)]
             ao_, ars_, aks_, bo_, bks_, kc_, co_, crs_, rows_, cols_, init_ = [
-                e.index(args[k]) for k in (1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13)]
+                e.index(args[k]) for k in (1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13)
+            ]
             masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
             last = b.sub(rows_, e.const(1))
             arow = [e.add(ao_, e.mul(e.smin(e.const(r), last), ars_)) for r in range(mr)]
@@ -360,8 +400,9 @@ def _direct_tile(mr, nr, lanes):
             with b.if_then(b.icmp_signed("==", init_, e.const(1))):
                 for r in range(mr):
                     for v in range(nv):
-                        b.store(e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]),
-                                acc[r][v])
+                        b.store(
+                            e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]), acc[r][v]
+                        )
             with b.if_then(b.icmp_signed("==", init_, e.const(2))):
                 for v in range(nv):
                     row = e.load(bias_d, e.const(v * lanes), masks[v])
@@ -370,8 +411,7 @@ def _direct_tile(mr, nr, lanes):
             with cgutils.for_range(b, kc_) as loop:
                 kk = e.index(loop.index)
                 brow = e.add(bo_, e.mul(kk, bks_))
-                bs = [e.load(b_d, e.add(brow, e.const(v * lanes)), masks[v])
-                      for v in range(nv)]
+                bs = [e.load(b_d, e.add(brow, e.const(v * lanes)), masks[v]) for v in range(nv)]
                 ak = e.mul(kk, aks_)
                 for r in range(mr):
                     a = e.splat(e.scalar(a_d, e.add(arow[r], ak)))
@@ -380,8 +420,9 @@ def _direct_tile(mr, nr, lanes):
             for r in range(mr):
                 with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
                     for v in range(nv):
-                        e.store(b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)),
-                                masks[v])
+                        e.store(
+                            b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)), masks[v]
+                        )
             return context.get_dummy_value()
 
         return sig, codegen
@@ -405,8 +446,9 @@ def _dot_tile(mr, jr, lanes):
     @intrinsic
     def dots(typingctx, A, ao, ars, B, bo, brs, k, C, co, crs, rows, jrows):
         arrays = (A, B, C)
-        if not all(isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype
-                   for a in arrays):
+        if not all(
+            isinstance(a, types.Array) and a.layout == "C" and a.dtype == A.dtype for a in arrays
+        ):
             return None
         sig = types.void(A, ao, ars, B, bo, brs, k, C, co, crs, rows, jrows)
 
@@ -415,7 +457,8 @@ def _dot_tile(mr, jr, lanes):
             b = builder
             a_d, b_d, c_d = [e.data(signature.args[i], args[i]) for i in (0, 3, 7)]
             ao_, ars_, bo_, brs_, k_, co_, crs_, rows_, jrows_ = [
-                e.index(args[i]) for i in (1, 2, 4, 5, 6, 8, 9, 10, 11)]
+                e.index(args[i]) for i in (1, 2, 4, 5, 6, 8, 9, 10, 11)
+            ]
             alast = b.sub(rows_, e.const(1))
             blast = b.sub(jrows_, e.const(1))
             arow = [e.add(ao_, e.mul(e.smin(e.const(r), alast), ars_)) for r in range(mr)]
@@ -441,12 +484,17 @@ def _dot_tile(mr, jr, lanes):
                 step(tail, e.mask(k_, tail))
             for r in range(mr):
                 for j in range(jr):
-                    ok = b.and_(b.icmp_signed("<", e.const(r), rows_),
-                                b.icmp_signed("<", e.const(j), jrows_))
+                    ok = b.and_(
+                        b.icmp_signed("<", e.const(r), rows_),
+                        b.icmp_signed("<", e.const(j), jrows_),
+                    )
                     with b.if_then(ok):
                         total = e.reduce(b.load(acc[r][j]))
-                        b.store(total, b.gep(c_d, [e.add(co_, e.mul(e.const(r), crs_),
-                                                         e.const(j))]), align=e.size)
+                        b.store(
+                            total,
+                            b.gep(c_d, [e.add(co_, e.mul(e.const(r), crs_), e.const(j))]),
+                            align=e.size,
+                        )
             return context.get_dummy_value()
 
         return sig, codegen

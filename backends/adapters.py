@@ -63,9 +63,12 @@ def is_adapter_selector(text):
 def parse_selector(selector):
     """{'kind', 'module', 'forward', 'backward', 'options'} from a selector,
     without importing anything.  ValueError names the part that is wrong."""
+
     def fail(what):
-        raise ValueError("selector %r: %s; the form is KIND:MODULE:FORWARD"
-                         "[,BACKWARD][,OPTION=VALUE]..." % (selector, what))
+        raise ValueError(
+            "selector %r: %s; the form is KIND:MODULE:FORWARD"
+            "[,BACKWARD][,OPTION=VALUE]..." % (selector, what)
+        )
 
     if not isinstance(selector, str):
         raise TypeError("a selector is a str, not %s" % type(selector).__name__)
@@ -95,11 +98,17 @@ def parse_selector(selector):
     if not functions:
         fail("it names no forward function")
     if len(functions) > 2:
-        fail("it names %d functions (%s); give FORWARD or FORWARD,BACKWARD"
-             % (len(functions), ", ".join(functions)))
-    return {"kind": kind, "module": module, "forward": functions[0],
-            "backward": functions[1] if len(functions) == 2 else None,
-            "options": _options(selector, kind, options)}
+        fail(
+            "it names %d functions (%s); give FORWARD or FORWARD,BACKWARD"
+            % (len(functions), ", ".join(functions))
+        )
+    return {
+        "kind": kind,
+        "module": module,
+        "forward": functions[0],
+        "backward": functions[1] if len(functions) == 2 else None,
+        "options": _options(selector, kind, options),
+    }
 
 
 def _dotted(text):
@@ -108,9 +117,9 @@ def _dotted(text):
 
 def _options(selector, kind, raw):
     """Option values checked and converted; ValueError names the option."""
+
     def fail(key, what):
-        raise ValueError("selector %r: option %s=%s: %s"
-                         % (selector, key, raw[key], what))
+        raise ValueError("selector %r: option %s=%s: %s" % (selector, key, raw[key], what))
 
     out = {}
     if "weight" in raw:
@@ -132,8 +141,11 @@ def _options(selector, kind, raw):
         layouts = () if value == "none" else tuple(value.split("+"))
         bad = [name for name in layouts if name not in LAYOUTS]
         if bad:
-            fail("layouts", "not a layout: %s (layouts: %s, joined by '+', or none)"
-                 % (", ".join(bad), ", ".join(LAYOUTS)))
+            fail(
+                "layouts",
+                "not a layout: %s (layouts: %s, joined by '+', or none)"
+                % (", ".join(bad), ", ".join(LAYOUTS)),
+            )
         out["layouts"] = layouts
     if "device" in raw:
         if kind != "torch":
@@ -152,24 +164,35 @@ def _resolve(selector, module, path, role, nargs, args):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
             near = difflib.get_close_matches(part, names, 3)
-            raise ValueError("selector %r: %s function %r: %s has no attribute %r%s"
-                             % (selector, role, path, walked, part,
-                                "; did you mean %s?" % ", ".join(near) if near else ""))
+            raise ValueError(
+                "selector %r: %s function %r: %s has no attribute %r%s"
+                % (
+                    selector,
+                    role,
+                    path,
+                    walked,
+                    part,
+                    "; did you mean %s?" % ", ".join(near) if near else "",
+                )
+            )
         obj = getattr(obj, part)
         walked += "." + part
     if not callable(obj):
-        raise ValueError("selector %r: %s function %r is a %s, not a function"
-                         % (selector, role, path, type(obj).__name__))
+        raise ValueError(
+            "selector %r: %s function %r is a %s, not a function"
+            % (selector, role, path, type(obj).__name__)
+        )
     try:
         signature = inspect.signature(obj)
-    except (TypeError, ValueError):         # builtins without a signature: trust them
+    except (TypeError, ValueError):  # builtins without a signature: trust them
         return obj
     try:
         signature.bind(*range(nargs))
     except TypeError:
-        raise ValueError("selector %r: %s function %r takes %s; it is called as "
-                         "%s(%s)" % (selector, role, path, _describe(signature),
-                                     path.split(".")[-1], args))
+        raise ValueError(
+            "selector %r: %s function %r takes %s; it is called as "
+            "%s(%s)" % (selector, role, path, _describe(signature), path.split(".")[-1], args)
+        )
     return obj
 
 
@@ -201,25 +224,29 @@ def make_backend(selector):
     if reason:
         raise AdapterUnavailable(selector, reason)
     if kind == "numpy" and spec["backward"] is None:
-        raise ValueError("selector %r: NumPy has no autodiff, so a numpy selector "
-                         "needs a backward function: numpy:%s:%s,BACKWARD"
-                         % (selector, spec["module"], spec["forward"]))
+        raise ValueError(
+            "selector %r: NumPy has no autodiff, so a numpy selector "
+            "needs a backward function: numpy:%s:%s,BACKWARD"
+            % (selector, spec["module"], spec["forward"])
+        )
     try:
         module = importlib.import_module(spec["module"])
     except Exception as e:
-        raise ValueError("selector %r: module %r cannot be imported: %s: %s"
-                         % (selector, spec["module"], type(e).__name__, e))
+        raise ValueError(
+            "selector %r: module %r cannot be imported: %s: %s"
+            % (selector, spec["module"], type(e).__name__, e)
+        )
     forward = _resolve(selector, module, spec["forward"], "forward", 3, FORWARD_ARGS)
     backward = None
     if spec["backward"] is not None:
-        backward = _resolve(selector, module, spec["backward"], "backward", 4,
-                            BACKWARD_ARGS)
+        backward = _resolve(selector, module, spec["backward"], "backward", 4, BACKWARD_ARGS)
     backend = cls(forward=forward, backward=backward, name=selector, **options)
     for dtype in options.get("dtypes", ()):
         if dtype not in backend.dtypes:
             why = backend.dtype_reasons().get(dtype, "%s does not declare it" % kind)
-            raise ValueError("selector %r: option dtypes: %s is not available: %s"
-                             % (selector, dtype, why))
+            raise ValueError(
+                "selector %r: option dtypes: %s is not available: %s" % (selector, dtype, why)
+            )
     if kind == "torch":
         why = backend.unavailable_reason()
         if why:

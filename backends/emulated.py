@@ -23,7 +23,7 @@ from refbackprop import __version__, contracts, formats
 from ._lists import ListArray, ListBackendBase
 
 _to_f32 = formats.to_float32
-_T32 = formats.overflow_threshold("float32")     # |s| below it: a finite float32
+_T32 = formats.overflow_threshold("float32")  # |s| below it: a finite float32
 _LAM32 = formats.smallest_normal("float32")
 _MAX32 = formats.max_finite("float32")
 
@@ -145,7 +145,7 @@ class EmulatedBackend(ListBackendBase):
     # CPython 3.11 for the float32-accumulating contracts, 0.8·10^-7 for
     # float64): sizes bench's default and refuses long runs (budget.py).
     seconds_per_madd = 5e-7
-    kernel_class = _Kernel          # tests swap in other summation orders
+    kernel_class = _Kernel  # tests swap in other summation orders
 
     def __init__(self):
         self._kernels = {}
@@ -159,17 +159,19 @@ class EmulatedBackend(ListBackendBase):
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
                 if not formats.is_representable(v, contract.storage):
-                    raise ValueError("entry %d, %d is %r, not a %s value: the %s "
-                                     "contract stores its inputs in %s"
-                                     % (i, j, v, contract.storage.name, contract.name,
-                                        contract.storage.name))
+                    raise ValueError(
+                        "entry %d, %d is %r, not a %s value: the %s "
+                        "contract stores its inputs in %s"
+                        % (i, j, v, contract.storage.name, contract.name, contract.storage.name)
+                    )
         return ContractArray(plain.rows, plain.shape, contract)
 
     def _kernel(self, *arrays):
         names = set(a.contract.name for a in arrays if a is not None)
         if len(names) != 1:
-            raise ValueError("the arrays were made for different contracts: %s"
-                             % ", ".join(sorted(names)))
+            raise ValueError(
+                "the arrays were made for different contracts: %s" % ", ".join(sorted(names))
+            )
         name = names.pop()
         if name not in self._kernels:
             self._kernels[name] = self.kernel_class(contracts.get(name))
@@ -179,26 +181,30 @@ class EmulatedBackend(ListBackendBase):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,), under x's contract."""
         n, d, m = self.shapes(x, w, b)
         kern = self._kernel(x, w, b)
-        xs = kern.operands(x.rows)                                  # (N, D)
-        wt = kern.operands(_columns(w.rows, m))                     # (M, D)
+        xs = kern.operands(x.rows)  # (N, D)
+        wt = kern.operands(_columns(w.rows, m))  # (M, D)
         bias = None if b is None else b.rows
-        y = [[kern.dot(xi, wt[j], None if bias is None else bias[j])
-              for j in range(m)] for xi in xs]                      # (N, M)
+        y = [
+            [kern.dot(xi, wt[j], None if bias is None else bias[j]) for j in range(m)] for xi in xs
+        ]  # (N, M)
         return ContractArray(y, (n, m), kern.contract)
 
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
         n, d, m = self.shapes(x, w, b, dy)
         kern = self._kernel(x, w, dy, b)
-        dys = kern.operands(dy.rows)                                # (N, M)
-        ws = kern.operands(w.rows)                                  # (D, M)
-        dx = [[kern.dot(dyi, wk) for wk in ws] for dyi in dys]      # dY Wᵀ: (N, D)
-        xt = kern.operands(_columns(x.rows, d))                     # (D, N)
-        dyt = _columns(dys, m)                                      # (M, N)
+        dys = kern.operands(dy.rows)  # (N, M)
+        ws = kern.operands(w.rows)  # (D, M)
+        dx = [[kern.dot(dyi, wk) for wk in ws] for dyi in dys]  # dY Wᵀ: (N, D)
+        xt = kern.operands(_columns(x.rows, d))  # (D, N)
+        dyt = _columns(dys, m)  # (M, N)
         dw = [[kern.dot(xk, dyt[j]) for j in range(m)] for xk in xt]  # Xᵀ dY: (D, M)
         db = None
         if b is not None:
-            cols = _columns(dy.rows, m)                             # (M, N)
+            cols = _columns(dy.rows, m)  # (M, N)
             db = ContractArray([kern.total(c) for c in cols], (m,), kern.contract)
-        return (ContractArray(dx, (n, d), kern.contract),
-                ContractArray(dw, (d, m), kern.contract), db)
+        return (
+            ContractArray(dx, (n, d), kern.contract),
+            ContractArray(dw, (d, m), kern.contract),
+            db,
+        )

@@ -31,16 +31,19 @@ _jax_module = None
 _TRUE = ("y", "yes", "t", "true", "on", "1")
 _FALSE = ("n", "no", "f", "false", "off", "0")
 
-X64_REASON = ("JAX computes in float32 only: float64 needs jax_enable_x64 (set "
-              "JAX_ENABLE_X64=1 before JAX is imported, or call "
-              "jax.config.update('jax_enable_x64', True)); without it a float64 "
-              "array silently holds float32 numbers")
+X64_REASON = (
+    "JAX computes in float32 only: float64 needs jax_enable_x64 (set "
+    "JAX_ENABLE_X64=1 before JAX is imported, or call "
+    "jax.config.update('jax_enable_x64', True)); without it a float64 "
+    "array silently holds float32 numbers"
+)
 
 
 def _jax():
     global _jax_module
     if _jax_module is None:
         import jax
+
         _jax_module = jax
     return _jax_module
 
@@ -55,8 +58,9 @@ def x64_enabled():
         return True
     if value in _FALSE:
         return False
-    raise ValueError("JAX_ENABLE_X64 is %r; JAX takes one of %s"
-                     % (value, ", ".join(_TRUE + _FALSE)))
+    raise ValueError(
+        "JAX_ENABLE_X64 is %r; JAX takes one of %s" % (value, ", ".join(_TRUE + _FALSE))
+    )
 
 
 class JaxFunctions(FunctionBackend):
@@ -66,14 +70,13 @@ class JaxFunctions(FunctionBackend):
     framework = "jax"
     modules = ("jax", "jaxlib")
     extra = "jax"
-    framework_layouts = ("batched",)      # a jax.Array has no strides or offset
+    framework_layouts = ("batched",)  # a jax.Array has no strides or offset
     name = "jax-functions"
     _pending = ()
 
     @property
     def version(self):
-        return "%s (jax %s, jaxlib %s)" % (__version__, dist_version("jax"),
-                                           dist_version("jaxlib"))
+        return "%s (jax %s, jaxlib %s)" % (__version__, dist_version("jax"), dist_version("jaxlib"))
 
     def _declared_dtypes(self):
         return ("float64", "float32") if x64_enabled() else ("float32",)
@@ -85,6 +88,7 @@ class JaxFunctions(FunctionBackend):
     def array(self, values, shape, dtype):
         """A jax.Array of that shape and dtype on the default device."""
         import numpy as np
+
         self._require_dtype(dtype)
         check_values(values, shape)
         return self._device_array(np.array(values, dtype=dtype).reshape(tuple(shape)))
@@ -97,18 +101,22 @@ class JaxFunctions(FunctionBackend):
     def to_buffer(self, a):
         """a's values row-major in its own dtype ('d' or 'f'), on the host."""
         import numpy as np
+
         return np.ascontiguousarray(np.asarray(a))
 
     def _device_array(self, host):
         a = _jax().numpy.asarray(host)
-        if a.dtype != host.dtype:                      # x64 switched off meanwhile
-            raise ValueError("JAX made a %s array when asked for %s: %s"
-                             % (a.dtype.name, host.dtype.name, X64_REASON))
+        if a.dtype != host.dtype:  # x64 switched off meanwhile
+            raise ValueError(
+                "JAX made a %s array when asked for %s: %s"
+                % (a.dtype.name, host.dtype.name, X64_REASON)
+            )
         return a
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""
         import numpy as np
+
         host = np.asarray(a)
         if host.ndim > 2:
             host = host.reshape(product(host.shape[:-1]), host.shape[-1])
@@ -164,7 +172,7 @@ class JaxFunctions(FunctionBackend):
         return a.dtype.name
 
     def _transposed(self, w):
-        return w.T                                                  # (D, M) -> (M, D)
+        return w.T  # (D, M) -> (M, D)
 
     def _differentiate(self, x_in, w, dy_in, b):
         """jax.vjp of y = fn(x, weight(w), b) at the inputs, applied to dy."""
@@ -189,8 +197,8 @@ def _compiled(name):
         jnp = jax.numpy
 
         def forward(x, w, b):
-            y = jnp.matmul(x, w)                       # (..., D) @ (D, M) -> (..., M)
-            return y if b is None else y + b           # + b (M,)
+            y = jnp.matmul(x, w)  # (..., D) @ (D, M) -> (..., M)
+            return y if b is None else y + b  # + b (M,)
 
         def backward(x, w, dy, b):
             if b is None:

@@ -40,9 +40,9 @@ SMALL_N = 16
 DIRECT_WORK = 1 << 18
 THREAD_WORK = 1 << 21
 
-_np = None                  # numpy, once _numpy() has imported it
-_DTYPES = {}                # the dtypes computed in: {numpy.dtype: name}
-_bundles = {}               # dtype -> _Kernels
+_np = None  # numpy, once _numpy() has imported it
+_DTYPES = {}  # the dtypes computed in: {numpy.dtype: name}
+_bundles = {}  # dtype -> _Kernels
 
 
 def _numpy():
@@ -50,6 +50,7 @@ def _numpy():
     global _np
     if _np is None:
         import numpy
+
         for name in NumbaBackend.dtypes:
             _DTYPES[numpy.dtype(name)] = name
         _np = numpy
@@ -62,12 +63,11 @@ def _numba_missing():
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        return ("numba is not installed; install it with: "
-                "pip install 'refbackprop[numba]'")
+        return "numba is not installed; install it with: pip install 'refbackprop[numba]'"
     return None
 
 
-_db = []                    # the db kernel, made once
+_db = []  # the db kernel, made once
 
 
 def _db_kernel():
@@ -97,6 +97,7 @@ class _Kernels:
         import numba
 
         from . import _numba_kernels as k
+
         suffix = "f64" if _DTYPES[dtype] == "float64" else "f32"
         self.gemm = getattr(k, "gemm_" + suffix)
         self.direct = getattr(k, "direct_" + suffix)
@@ -134,7 +135,7 @@ def _kernels_for(dtype):
     """The _Kernels of a NumPy dtype (float64 or float32), made once."""
     bundle = _bundles.get(dtype)
     if bundle is None:
-        key = _numpy().dtype(dtype)                   # a name, or a dtype object
+        key = _numpy().dtype(dtype)  # a name, or a dtype object
         bundle = _bundles.get(key)
         if bundle is None:
             bundle = _bundles[key] = _Kernels(key)
@@ -154,31 +155,37 @@ class _Workers:
 
     def __init__(self, count):
         import queue
+
         getaffinity = getattr(os, "sched_getaffinity", None)
         cpus = sorted(getaffinity(0)) if getaffinity is not None else []
         self.queues = [queue.SimpleQueue() for _ in range(count)]
         for w in range(count):
             cpu = cpus[w] if len(cpus) >= count else None
-            threading.Thread(target=self._serve, args=(self.queues[w], cpu), daemon=True,
-                             name="refbackprop-numba-%d" % w).start()
+            threading.Thread(
+                target=self._serve,
+                args=(self.queues[w], cpu),
+                daemon=True,
+                name="refbackprop-numba-%d" % w,
+            ).start()
 
     @staticmethod
     def _serve(tasks, cpu):
         if cpu is not None:
             try:
-                os.sched_setaffinity(0, {cpu})       # 0: the calling thread
-            except OSError:                          # e.g. the CPU went away: run unpinned
+                os.sched_setaffinity(0, {cpu})  # 0: the calling thread
+            except OSError:  # e.g. the CPU went away: run unpinned
                 pass
         while True:
             kernel, args, results = tasks.get()
             try:
                 kernel(*args)
                 results.put(None)
-            except BaseException as e:               # handed to the caller
+            except BaseException as e:  # handed to the caller
                 results.put(e)
 
     def run(self, kernel, args, workers):
         import queue
+
         results = queue.SimpleQueue()
         for w in range(workers):
             self.queues[w].put((kernel, args + (w, workers), results))
@@ -187,7 +194,7 @@ class _Workers:
             raise errors[0]
 
 
-_workers = {}               # thread count -> _Workers
+_workers = {}  # thread count -> _Workers
 _workers_lock = threading.Lock()
 
 
@@ -222,7 +229,8 @@ class NumbaBackend:
 
     @property
     def version(self):
-        from importlib import metadata                   # without importing numba
+        from importlib import metadata  # without importing numba
+
         return "%s (numba %s)" % (__version__, metadata.version("numba"))
 
     def unavailable_reason(self):
@@ -231,18 +239,19 @@ class NumbaBackend:
     def array(self, values, shape, dtype):
         """A C-contiguous NumPy array of that shape and dtype."""
         import numpy as np
+
         if dtype not in self.dtypes:
             raise ValueError("numba computes in float64 or float32, not %s" % dtype)
         shape = tuple(shape)
         a = np.array(values, dtype=dtype)
         if a.shape != shape and not (a.size == 0 and 0 in shape):
-            raise ValueError("values have shape %s, not the %s asked for"
-                             % (a.shape, shape))
+            raise ValueError("values have shape %s, not the %s asked for" % (a.shape, shape))
         return np.ascontiguousarray(a.reshape(shape))
 
     def from_buffer(self, buffer, shape, dtype):
         """The array of a row-major float64 buffer (no Python floats made)."""
         import numpy as np
+
         if dtype not in self.dtypes:
             raise ValueError("numba computes in float64 or float32, not %s" % dtype)
         a = np.frombuffer(buffer, dtype=np.float64)
@@ -250,13 +259,15 @@ class NumbaBackend:
         for s in shape:
             count *= s
         if a.size != count:
-            raise ValueError("the buffer holds %d values, not the %d of shape %s"
-                             % (a.size, count, tuple(shape)))
+            raise ValueError(
+                "the buffer holds %d values, not the %d of shape %s" % (a.size, count, tuple(shape))
+            )
         return np.array(a.reshape(tuple(shape)), dtype=dtype, order="C")
 
     def to_buffer(self, a):
         """a's values row-major, in its own dtype, for the buffer protocol."""
         import numpy as np
+
         return np.ascontiguousarray(a)
 
     def tolist(self, a):
@@ -266,6 +277,7 @@ class NumbaBackend:
         """Compile (or load from the cache) every kernel for one dtype: each
         strategy once (direct, packed, one thread and several)."""
         import numpy as np
+
         bundle = _kernels_for(np.dtype(dtype))
         for n, d, m in ((1, 1, 1), (SMALL_N + 1, 64, 64)):
             x, w, b, dy = (np.ones(s, dtype) for s in ((n, d), (d, m), (m,), (n, m)))
@@ -286,35 +298,43 @@ class NumbaBackend:
         np = _numpy()
         nd = np.ndarray
         arrays = (("x", x), ("w", w), ("b", b), ("dy", dy))
-        if not (isinstance(x, nd) and isinstance(w, nd) and (b is None or isinstance(b, nd))
-                and (dy is None or isinstance(dy, nd))):
+        if not (
+            isinstance(x, nd)
+            and isinstance(w, nd)
+            and (b is None or isinstance(b, nd))
+            and (dy is None or isinstance(dy, nd))
+        ):
             for name, a in arrays:
                 if a is not None and not isinstance(a, nd):
-                    raise TypeError("%s must be a NumPy array, not %s"
-                                    % (name, type(a).__name__))
+                    raise TypeError("%s must be a NumPy array, not %s" % (name, type(a).__name__))
         dtype = x.dtype
         if dtype not in _DTYPES:
-            raise TypeError("x has dtype %s; numba computes in %s"
-                            % (dtype, " or ".join(self.dtypes)))
-        if w.dtype != dtype or (b is not None and b.dtype != dtype) or (
-                dy is not None and dy.dtype != dtype):
+            raise TypeError(
+                "x has dtype %s; numba computes in %s" % (dtype, " or ".join(self.dtypes))
+            )
+        if (
+            w.dtype != dtype
+            or (b is not None and b.dtype != dtype)
+            or (dy is not None and dy.dtype != dtype)
+        ):
             for name, a in arrays[1:]:
                 if a is not None and a.dtype != dtype:
-                    raise TypeError("%s has dtype %s but x has %s: all arrays need "
-                                    "one dtype" % (name, a.dtype, dtype))
-        n, d, m = check_layer_shapes(x.shape, w.shape,
-                                     None if b is None else b.shape,
-                                     None if dy is None else dy.shape)
+                    raise TypeError(
+                        "%s has dtype %s but x has %s: all arrays need "
+                        "one dtype" % (name, a.dtype, dtype)
+                    )
+        n, d, m = check_layer_shapes(
+            x.shape, w.shape, None if b is None else b.shape, None if dy is None else dy.shape
+        )
         c = np.ascontiguousarray
-        return (c(x), c(w), None if b is None else c(b), None if dy is None else c(dy),
-                n, d, m)
+        return (c(x), c(w), None if b is None else c(b), None if dy is None else c(dy), n, d, m)
 
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,), all of one dtype."""
         x, w, b, _, n, d, m = self._prepare(x, w, b)
         kernels = _kernels_for(x.dtype)
         y = _np.empty((n, m), x.dtype)
-        kernels.product(0, x, w, b, y, n, n * d * m)       # (N, D) @ (D, M) -> (N, M)
+        kernels.product(0, x, w, b, y, n, n * d * m)  # (N, D) @ (D, M) -> (N, M)
         return y
 
     def dx(self, x, w, dy):
@@ -344,5 +364,5 @@ class NumbaBackend:
         db = None
         if b is not None:
             db = _np.empty(m, x.dtype)
-            kernels.db(dy, db)                           # Σ_i dY: (N, M) -> (M,)
+            kernels.db(dy, db)  # Σ_i dY: (N, M) -> (M,)
         return self._dx(x, w, dy, n, d, m), self._dw(x, w, dy, n, d, m), db

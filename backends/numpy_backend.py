@@ -14,8 +14,14 @@ backends never imports it.
 
 from refbackprop import __version__
 
-from ._frameworks import (FunctionBackend, check_values, dist_version, host_array,
-                          layout_kind, product)
+from ._frameworks import (
+    FunctionBackend,
+    check_values,
+    dist_version,
+    host_array,
+    layout_kind,
+    product,
+)
 
 _np = None
 
@@ -24,6 +30,7 @@ def _numpy():
     global _np
     if _np is None:
         import numpy
+
         _np = numpy
     return _np
 
@@ -31,10 +38,10 @@ def _numpy():
 def linear_forward(x, w, b=None):
     """y (..., M) = x (..., D) @ w (D, M) + b (M,)."""
     np = _numpy()
-    with np.errstate(all="ignore"):            # Inf·0 = NaN is the IEEE answer
-        y = np.matmul(x, w)                    # (..., D) @ (D, M) -> (..., M)
+    with np.errstate(all="ignore"):  # Inf·0 = NaN is the IEEE answer
+        y = np.matmul(x, w)  # (..., D) @ (D, M) -> (..., M)
         if b is not None:
-            y += b                             # (..., M) + (M,)
+            y += b  # (..., M) + (M,)
     return y
 
 
@@ -61,7 +68,7 @@ def linear_backward(x, w, dy, b=None):
     if b is not None:
         m = w.shape[1]
         with np.errstate(all="ignore"):
-            db = dy.reshape(product(dy.shape[:-1]), m).sum(axis=0)   # (N, M) -> (M,)
+            db = dy.reshape(product(dy.shape[:-1]), m).sum(axis=0)  # (N, M) -> (M,)
     return linear_dx(x, w, dy), linear_dw(x, w, dy), db
 
 
@@ -116,7 +123,7 @@ class NumpyFunctions(FunctionBackend):
         if layout == "strided":
             buf = np.full(a.shape[:-1] + (2 * a.shape[-1],), np.nan, dtype=a.dtype)
             out = buf[..., ::2]
-        else:                                  # offset: one NaN element, then the data
+        else:  # offset: one NaN element, then the data
             buf = np.full(a.size + 1, np.nan, dtype=a.dtype)
             out = buf[1:].reshape(a.shape)
         out[...] = a
@@ -147,18 +154,20 @@ class NumpyFunctions(FunctionBackend):
 
     def _transposed(self, w):
         np = _numpy()
-        t = np.ascontiguousarray(w.T)                              # (D, M) -> (M, D)
+        t = np.ascontiguousarray(w.T)  # (D, M) -> (M, D)
         kind = layout_kind(w.shape, [s // w.itemsize for s in w.strides], _offset(w))
         return t if kind is None else self.view(t, kind)
 
     def _differentiate(self, x_in, w, dy_in, b):
-        raise TypeError("NumPy has no autodiff: %s needs a backward function "
-                        "(numpy:module:forward,backward)" % self.name)
+        raise TypeError(
+            "NumPy has no autodiff: %s needs a backward function "
+            "(numpy:module:forward,backward)" % self.name
+        )
 
 
 def _offset(a):
     """a's element offset from the start of the buffer it views (0 if none)."""
-    base = a.base                  # NumPy keeps the owner here, not a chain
+    base = a.base  # NumPy keeps the owner here, not a chain
     if base is None or not hasattr(base, "__array_interface__"):
         return 0
     start = base.__array_interface__["data"][0]
@@ -169,7 +178,7 @@ class NumpyBackend(NumpyFunctions):
     """The built-in numpy backend: linear_forward / linear_backward above."""
 
     name = "numpy"
-    default_layouts = None                    # every layout, batched included
+    default_layouts = None  # every layout, batched included
 
     def forward_function(self):
         return linear_forward

@@ -16,7 +16,7 @@ def blas_name(np):
     try:
         info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         name = "%s %s" % (info.get("name"), info.get("version"))
-    except Exception:                       # older NumPy: no mode="dicts"
+    except Exception:  # older NumPy: no mode="dicts"
         name = "NumPy %s's BLAS" % np.__version__
     core = _openblas_core(np)
     return name + (" (%s)" % core if core else "")
@@ -27,9 +27,11 @@ def _openblas_core(np):
     (asked through ctypes; threadpoolctl is not needed)."""
     import ctypes
     import glob
+
     here = os.path.dirname(np.__file__)
-    for path in (glob.glob(os.path.join(os.path.dirname(here), "numpy.libs", "*openblas*"))
-                 + glob.glob(os.path.join(here, ".dylibs", "*openblas*"))):
+    for path in glob.glob(
+        os.path.join(os.path.dirname(here), "numpy.libs", "*openblas*")
+    ) + glob.glob(os.path.join(here, ".dylibs", "*openblas*")):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -47,13 +49,13 @@ def _openblas_core(np):
     return None
 
 
-
 class NumpyBaseline(NumpyBackend):
     name = "numpy (baseline)"
 
     @property
     def blas(self):
         import numpy as np
+
         return blas_name(np)
 
 

@@ -28,6 +28,7 @@ else:
 if hasattr(math, "sumprod"):
     _sumprod = math.sumprod
 else:
+
     def _sumprod(a, b):
         return sum(map(_mul, a, b))
 
@@ -78,9 +79,9 @@ class PythonBackend(ListBackendBase):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,)."""
         n, d, m = self.shapes(x, w, b)
         if _PYPY:
-            y = _matmul_saxpy(x.rows, w.rows, m)                  # (N, D) @ (D, M)
+            y = _matmul_saxpy(x.rows, w.rows, m)  # (N, D) @ (D, M)
         else:
-            y = _matmul_nt(x.rows, _columns(w.rows, m))           # (N, D) @ (M, D)ᵀ
+            y = _matmul_nt(x.rows, _columns(w.rows, m))  # (N, D) @ (M, D)ᵀ
         if b is not None:
             y = _add_bias(y, b.rows)
         return ListArray(y, (n, m))
@@ -97,7 +98,7 @@ class PythonBackend(ListBackendBase):
 
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
-        n, d, m = self.shapes(x, w, b, dy)                # validated once, here
+        n, d, m = self.shapes(x, w, b, dy)  # validated once, here
         db = None
         if b is not None:
             db = ListArray([float(sum(c)) for c in _columns(dy.rows, m)], (m,))  # Σ_i dY: (M,)
@@ -106,20 +107,21 @@ class PythonBackend(ListBackendBase):
 
 # Module functions, not methods: a subclass's own attributes cannot shadow them.
 
+
 def _dx(x, w, dy, n, d, m):
     """dX = dY Wᵀ for validated shapes: (N, M) @ (M, D) -> (N, D)."""
     if _PYPY:
-        rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)      # (N, M) @ (M, D)
+        rows = _matmul_saxpy(dy.rows, _columns(w.rows, m), d)  # (N, M) @ (M, D)
     else:
-        rows = _matmul_nt(dy.rows, w.rows)                         # (N, M) @ (D, M)ᵀ
+        rows = _matmul_nt(dy.rows, w.rows)  # (N, M) @ (D, M)ᵀ
     return ListArray(rows, (n, d))
 
 
 def _dw(x, w, dy, n, d, m):
     """dW = Xᵀ dY for validated shapes: (D, N) @ (N, M) -> (D, M)."""
-    xt = _columns(x.rows, d)                                       # (D, N)
+    xt = _columns(x.rows, d)  # (D, N)
     if _PYPY:
-        rows = _matmul_saxpy(xt, dy.rows, m)                       # (D, N) @ (N, M)
+        rows = _matmul_saxpy(xt, dy.rows, m)  # (D, N) @ (N, M)
     else:
-        rows = _matmul_nt(xt, _columns(dy.rows, m))                # (D, N) @ (M, N)ᵀ
+        rows = _matmul_nt(xt, _columns(dy.rows, m))  # (D, N) @ (M, N)ᵀ
     return ListArray(rows, (d, m))

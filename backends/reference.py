@@ -14,7 +14,7 @@ class ReferenceBackend(ListBackendBase):
     name = "reference"
     dtypes = ("float64",)
     version = __version__
-    seconds_per_madd = 6e-8          # a rough upper estimate (budget.py)
+    seconds_per_madd = 6e-8  # a rough upper estimate (budget.py)
 
     def forward(self, x, w, b=None):
         """y (N, M) = x (N, D) @ w (D, M) + b (M,)."""
@@ -25,7 +25,11 @@ class ReferenceBackend(ListBackendBase):
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) for dy (N, M)."""
         n, d, m = self.shapes(x, w, b, dy)
-        dx, dw, db = backward_unchecked(x.rows, w.rows, dy.rows,
-                                        None if b is None else b.rows, n, d, m)
-        return (ListArray(dx, (n, d)), ListArray(dw, (d, m)),
-                None if db is None else ListArray(db, (m,)))
+        dx, dw, db = backward_unchecked(
+            x.rows, w.rows, dy.rows, None if b is None else b.rows, n, d, m
+        )
+        return (
+            ListArray(dx, (n, d)),
+            ListArray(dw, (d, m)),
+            None if db is None else ListArray(db, (m,)),
+        )

@@ -27,8 +27,14 @@ import weakref
 
 from refbackprop import __version__
 
-from ._frameworks import (FunctionBackend, check_values, dist_version, host_array,
-                          layout_kind, product)
+from ._frameworks import (
+    FunctionBackend,
+    check_values,
+    dist_version,
+    host_array,
+    layout_kind,
+    product,
+)
 
 _torch_module = None
 
@@ -37,6 +43,7 @@ def _torch():
     global _torch_module
     if _torch_module is None:
         import torch
+
         _torch_module = torch
     return _torch_module
 
@@ -51,12 +58,16 @@ def cuda_missing(device="cuda"):
         return "torch %s is a CPU-only build: it has no CUDA" % version
     torch = _torch()
     if not torch.cuda.is_available():
-        return ("torch.cuda.is_available() is False (torch %s, built for CUDA %s): "
-                "no usable GPU or driver" % (torch.__version__, torch.version.cuda))
+        return (
+            "torch.cuda.is_available() is False (torch %s, built for CUDA %s): "
+            "no usable GPU or driver" % (torch.__version__, torch.version.cuda)
+        )
     index = torch.device(device).index
     if index is not None and index >= torch.cuda.device_count():
-        return ("%s does not exist: torch sees %d CUDA device(s)"
-                % (device, torch.cuda.device_count()))
+        return "%s does not exist: torch sees %d CUDA device(s)" % (
+            device,
+            torch.cuda.device_count(),
+        )
     return None
 
 
@@ -75,15 +86,28 @@ class TorchFunctions(FunctionBackend):
     # twice, which the one-rounding contract rightly refuses
     default_dtypes = ("float64", "float32")
     # the tensor dtype each contract stores in
-    STORAGE = {"float64": "float64", "float32": "float32", "tf32": "float32",
-               "bfloat16": "bfloat16", "float16": "float16"}
+    STORAGE = {
+        "float64": "float64",
+        "float32": "float32",
+        "tf32": "float32",
+        "bfloat16": "bfloat16",
+        "float16": "float16",
+    }
 
-    def __init__(self, forward=None, backward=None, weight=None, batch=None,
-                 name=None, dtypes=None, layouts=None, device="cpu"):
-        FunctionBackend.__init__(self, forward, backward, weight, batch, name,
-                                 dtypes, layouts)
+    def __init__(
+        self,
+        forward=None,
+        backward=None,
+        weight=None,
+        batch=None,
+        name=None,
+        dtypes=None,
+        layouts=None,
+        device="cpu",
+    ):
+        FunctionBackend.__init__(self, forward, backward, weight, batch, name, dtypes, layouts)
         self.device = device
-        self._tf32 = weakref.WeakValueDictionary()     # id -> tensors made under tf32
+        self._tf32 = weakref.WeakValueDictionary()  # id -> tensors made under tf32
 
     @property
     def version(self):
@@ -101,7 +125,7 @@ class TorchFunctions(FunctionBackend):
         torch = _torch()
         self._require_dtype(dtype)
         check_values(values, shape)
-        try:                        # through NumPy when it is there: 10x faster
+        try:  # through NumPy when it is there: 10x faster
             import numpy as np
         except ImportError:
             t = torch.tensor(values, dtype=torch.float64)
@@ -155,16 +179,19 @@ class TorchFunctions(FunctionBackend):
         torch = _torch()
         split = self._view_checked(a, layout)
         if layout == "transposed":
-            return a.t().contiguous().t()                 # column-major (R, C)
+            return a.t().contiguous().t()  # column-major (R, C)
         if layout == "batched":
             return a.reshape(split + (a.shape[1],))
         if layout == "strided":
-            buf = torch.full(tuple(a.shape[:-1]) + (2 * a.shape[-1],), float("nan"),
-                             dtype=a.dtype, device=a.device)
+            buf = torch.full(
+                tuple(a.shape[:-1]) + (2 * a.shape[-1],),
+                float("nan"),
+                dtype=a.dtype,
+                device=a.device,
+            )
             out = buf[..., ::2]
-        else:                                              # offset
-            buf = torch.full((a.numel() + 1,), float("nan"), dtype=a.dtype,
-                             device=a.device)
+        else:  # offset
+            buf = torch.full((a.numel() + 1,), float("nan"), dtype=a.dtype, device=a.device)
             out = buf[1:].view(tuple(a.shape))
         out.copy_(a)
         return out
@@ -189,10 +216,10 @@ class TorchFunctions(FunctionBackend):
         item = a.element_size()
         if item == b.element_size() and (a.data_ptr() - b.data_ptr()) % item == 0:
             if _dense(a) and _dense(b):
-                return True                # two gapless blocks that overlap
-            whole = False                  # elements start on one grid: compare starts
+                return True  # two gapless blocks that overlap
+            whole = False  # elements start on one grid: compare starts
         else:
-            whole = True                   # mixed sizes or grids: compare every byte
+            whole = True  # mixed sizes or grids: compare every byte
         return bool(torch.isin(_addresses(a, whole), _addresses(b, whole)).any())
 
     # -- FunctionBackend hooks -------------------------------------------
@@ -207,7 +234,7 @@ class TorchFunctions(FunctionBackend):
         return str(a.dtype).replace("torch.", "")
 
     def _transposed(self, w):
-        t = w.t().contiguous()                                     # (D, M) -> (M, D)
+        t = w.t().contiguous()  # (D, M) -> (M, D)
         kind = layout_kind(w.shape, w.stride(), w.storage_offset())
         return t if kind is None else self.view(t, kind)
 
@@ -222,12 +249,13 @@ class TorchFunctions(FunctionBackend):
             y = self.forward_function()(leaves[0], self._weight_in(leaves[1]), bias)
             self._check("forward", "y", y, tuple(dy_in.shape), x_in)
             if not y.requires_grad:
-                raise TypeError("the forward function's y does not require grad: "
-                                "autograd cannot differentiate it; give a backward "
-                                "function (torch:module:forward,backward)")
-            grads = torch.autograd.grad(y, leaves, dy_in, allow_unused=True,
-                                        materialize_grads=True)
-        dx, dw = grads[0], grads[1]                      # (..., D), (D, M)
+                raise TypeError(
+                    "the forward function's y does not require grad: "
+                    "autograd cannot differentiate it; give a backward "
+                    "function (torch:module:forward,backward)"
+                )
+            grads = torch.autograd.grad(y, leaves, dy_in, allow_unused=True, materialize_grads=True)
+        dx, dw = grads[0], grads[1]  # (..., D), (D, M)
         return dx, dw, grads[2] if b is not None else None
 
 

@@ -33,8 +33,12 @@ from refbackprop.compare import OUTPUTS, exact_outputs  # noqa: E402
 from refbackprop.contracts import get as contract  # noqa: E402
 from refbackprop.runner import run_case  # noqa: E402
 
-TORCH = {"float64": torch.float64, "float32": torch.float32,
-         "bfloat16": torch.bfloat16, "float16": torch.float16}
+TORCH = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 class TorchFloat32(T.TorchLinear):
@@ -47,7 +51,7 @@ class TorchFloat32(T.TorchLinear):
         self._dtype = {"float32": torch.float32}
 
 
-BIG = (64, 4096, 64)      # forward, N D M: 4096 outputs of 4096 terms
+BIG = (64, 4096, 64)  # forward, N D M: 4096 outputs of 4096 terms
 
 
 def rows():
@@ -64,20 +68,55 @@ def rows():
         ("emulated (the contract's definition)", True, "bfloat16", EmulatedBackend(), "all"),
         ("pairwise summation", True, "bfloat16", k(K.Pairwise, "bfloat16"), "all"),
         ("flush-to-zero", True, "float16", k(K.FlushToZero, "float16"), "all"),
-        ("sums in bfloat16 (torch, rank-1 updates)", False, "bfloat16",
-         T.TorchAccumulatesInStorage(), "forward"),
-        ("sums in float16 (torch, rank-1 updates)", False, "float16",
-         T.TorchAccumulatesInStorage(), "forward"),
-        ("float32 outputs left unrounded (torch)", False, "bfloat16",
-         T.TorchFloat32Outputs(), "forward"),
-        ("last k term dropped at K = 4096 (torch)", False, "bfloat16",
-         T.TorchDropsTermAt4096(), "forward"),
-        ("last k term dropped at K = 4096 (torch)", False, "float16",
-         T.TorchDropsTermAt4096(), "forward"),
-        ("float16 saturates at 65504 instead of inf (torch)", False, "float16",
-         T.TorchSaturatesFloat16(), "forward"),
-        ("TF32 multiplies (torch, masked operands)", False, "float32",
-         T.TorchTf32Multiplies(), "forward"),
+        (
+            "sums in bfloat16 (torch, rank-1 updates)",
+            False,
+            "bfloat16",
+            T.TorchAccumulatesInStorage(),
+            "forward",
+        ),
+        (
+            "sums in float16 (torch, rank-1 updates)",
+            False,
+            "float16",
+            T.TorchAccumulatesInStorage(),
+            "forward",
+        ),
+        (
+            "float32 outputs left unrounded (torch)",
+            False,
+            "bfloat16",
+            T.TorchFloat32Outputs(),
+            "forward",
+        ),
+        (
+            "last k term dropped at K = 4096 (torch)",
+            False,
+            "bfloat16",
+            T.TorchDropsTermAt4096(),
+            "forward",
+        ),
+        (
+            "last k term dropped at K = 4096 (torch)",
+            False,
+            "float16",
+            T.TorchDropsTermAt4096(),
+            "forward",
+        ),
+        (
+            "float16 saturates at 65504 instead of inf (torch)",
+            False,
+            "float16",
+            T.TorchSaturatesFloat16(),
+            "forward",
+        ),
+        (
+            "TF32 multiplies (torch, masked operands)",
+            False,
+            "float32",
+            T.TorchTf32Multiplies(),
+            "forward",
+        ),
     ]
 
 
@@ -96,8 +135,7 @@ def cases_for(dtype, which, seeds):
 def native_outputs(backend, case):
     """The backend's outputs as torch tensors in the dtype it produced."""
     inp, shapes = case.inputs(), case.shapes()
-    nat = dict((k, backend.array(inp[k], shapes[k], case.dtype))
-               for k in inp if inp[k] is not None)
+    nat = dict((k, backend.array(inp[k], shapes[k], case.dtype)) for k in inp if inp[k] is not None)
     if case.op == "forward":
         outs = (backend.forward(nat["x"], nat["w"], nat.get("b")),)
     else:
@@ -115,8 +153,7 @@ def native_outputs(backend, case):
         for candidate in (fmt, "float32", "float64"):
             if all(formats.is_representable(v, candidate) for v in flat):
                 break
-        out[name] = torch.tensor(values, dtype=torch.float64).reshape(
-            o.shape).to(TORCH[candidate])
+        out[name] = torch.tensor(values, dtype=torch.float64).reshape(o.shape).to(TORCH[candidate])
     return out
 
 
@@ -125,8 +162,11 @@ def assert_close_flags(case, outs):
     specs = exact_outputs(case)
     for name, actual in outs.items():
         shape, refs, mags, k = specs[name]
-        expected = torch.tensor([formats.round_to(r, fmt) for r in refs],
-                                dtype=torch.float64).reshape(shape).to(TORCH[fmt])
+        expected = (
+            torch.tensor([formats.round_to(r, fmt) for r in refs], dtype=torch.float64)
+            .reshape(shape)
+            .to(TORCH[fmt])
+        )
         try:
             torch.testing.assert_close(actual, expected)
         except AssertionError:
@@ -138,8 +178,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1)
     args = parser.parse_args(argv)
-    print("| kernel | contract | correct? | cases | assert_close flags "
-          "| refbackprop flags |")
+    print("| kernel | contract | correct? | cases | assert_close flags | refbackprop flags |")
     print("| --- | --- | --- | --- | --- | --- |")
     for label, correct, dtype, backend, which in rows():
         total = ac = rb = 0
@@ -147,10 +186,19 @@ def main(argv=None):
             total += 1
             ac += assert_close_flags(case, native_outputs(backend, case))
             rb += not run_case(backend, case).passed
-        print("| %s | %s | %s | %s | %d | %d |"
-              % (label, dtype, "yes" if correct else "no",
-                 "%d seeds" % total if which == "big" else "%d %s" % (
-                     total, "cases" if which == "all" else "forward cases"), ac, rb))
+        print(
+            "| %s | %s | %s | %s | %d | %d |"
+            % (
+                label,
+                dtype,
+                "yes" if correct else "no",
+                "%d seeds" % total
+                if which == "big"
+                else "%d %s" % (total, "cases" if which == "all" else "forward cases"),
+                ac,
+                rb,
+            )
+        )
 
 
 if __name__ == "__main__":

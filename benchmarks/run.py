@@ -42,9 +42,12 @@ def _import_backends():
         import refbackprop.backends.pure_python  # noqa: F401  (installed?)
     except ImportError:
         import importlib.util as iu
+
         spec = iu.spec_from_file_location(
-            "refbackprop.backends", os.path.join(ROOT, "backends", "__init__.py"),
-            submodule_search_locations=[os.path.join(ROOT, "backends")])
+            "refbackprop.backends",
+            os.path.join(ROOT, "backends", "__init__.py"),
+            submodule_search_locations=[os.path.join(ROOT, "backends")],
+        )
         module = iu.module_from_spec(spec)
         sys.modules["refbackprop.backends"] = module
         spec.loader.exec_module(module)
@@ -84,18 +87,23 @@ def machine():
                     break
     except OSError:
         pass
-    return "%s, %d cores; %s %s" % (cpu, os.cpu_count() or 0,
-                                     platform.python_implementation(),
-                                     platform.python_version())
+    return "%s, %d cores; %s %s" % (
+        cpu,
+        os.cpu_count() or 0,
+        platform.python_implementation(),
+        platform.python_version(),
+    )
 
 
 # -- python backend vs the fastest idiom of this interpreter ------------------
+
 
 def idiom_products(x, w, dy):
     """forward, dX, dW with the interpreter's best plain idiom, no framework."""
     pypy = sys.implementation.name == "pypy"
     if pypy:
-        def matmul(a, b, cols):            # saxpy over contiguous rows
+
+        def matmul(a, b, cols):  # saxpy over contiguous rows
             out = []
             for ai in a:
                 acc = [0.0] * cols
@@ -106,39 +114,53 @@ def idiom_products(x, w, dy):
                         acc[j] += s * bk[j]
                 out.append(acc)
             return out
+
         m, d = len(w[0]), len(w)
-        return {"forward": lambda: matmul(x, w, m),
-                "dx": lambda: matmul(dy, [list(c) for c in zip(*w)], d),
-                "dw": lambda: matmul([list(c) for c in zip(*x)], dy, m)}
+        return {
+            "forward": lambda: matmul(x, w, m),
+            "dx": lambda: matmul(dy, [list(c) for c in zip(*w)], d),
+            "dw": lambda: matmul([list(c) for c in zip(*x)], dy, m),
+        }
     dot = getattr(math, "sumprod", None) or (lambda a, b: sum(map(operator.mul, a, b)))
 
-    def nt(a, bt):                         # A Bᵀ: each dot over contiguous rows
+    def nt(a, bt):  # A Bᵀ: each dot over contiguous rows
         return [[dot(ai, bj) for bj in bt] for ai in a]
 
-    return {"forward": lambda: nt(x, list(zip(*w))),
-            "dx": lambda: nt(dy, w),
-            "dw": lambda: nt(list(zip(*x)), list(zip(*dy)))}
+    return {
+        "forward": lambda: nt(x, list(zip(*w))),
+        "dx": lambda: nt(dy, w),
+        "dw": lambda: nt(list(zip(*x)), list(zip(*dy))),
+    }
 
 
 def bench_python(repeat):
     _import_backends()
     from refbackprop.backends.pure_python import IDIOM, PythonBackend
     from refbackprop.bench import random_inputs
+
     n, d, m = 64, 256, 256
     x, w, dy = random_inputs(n, d, m)
     be = PythonBackend()
-    xa, wa, dya = (be.array(x, (n, d), "float64"), be.array(w, (d, m), "float64"),
-                   be.array(dy, (n, m), "float64"))
-    ours = {"forward": lambda: be.forward(xa, wa), "dx": lambda: be.dx(xa, wa, dya),
-            "dw": lambda: be.dw(xa, wa, dya)}
+    xa, wa, dya = (
+        be.array(x, (n, d), "float64"),
+        be.array(w, (d, m), "float64"),
+        be.array(dy, (n, m), "float64"),
+    )
+    ours = {
+        "forward": lambda: be.forward(xa, wa),
+        "dx": lambda: be.dx(xa, wa, dya),
+        "dw": lambda: be.dw(xa, wa, dya),
+    }
     plain = idiom_products(x, w, dy)
     fns = {}
     for key in ("forward", "dx", "dw"):
         fns["backend " + key] = ours[key]
         fns["idiom " + key] = plain[key]
     t = interleaved(fns, repeat)
-    print("\n## python backend vs the fastest idiom (%s), N=%d D=%d M=%d, median of %d"
-          % (IDIOM, n, d, m, repeat))
+    print(
+        "\n## python backend vs the fastest idiom (%s), N=%d D=%d M=%d, median of %d"
+        % (IDIOM, n, d, m, repeat)
+    )
     print("%-8s %12s %12s %8s" % ("product", "backend ms", "idiom ms", "ratio"))
     total_b = total_i = 0.0
     for key in ("forward", "dx", "dw"):
@@ -146,13 +168,16 @@ def bench_python(repeat):
         total_b += b
         total_i += i
         print("%-8s %12.2f %12.2f %8.3f" % (key, 1e3 * b, 1e3 * i, b / i))
-    print("%-8s %12.2f %12.2f %8.3f   (target: at most 1.1)" % (
-        "total", 1e3 * total_b, 1e3 * total_i, total_b / total_i))
+    print(
+        "%-8s %12.2f %12.2f %8.3f   (target: at most 1.1)"
+        % ("total", 1e3 * total_b, 1e3 * total_i, total_b / total_i)
+    )
     ns = total_i / (3.0 * n * d * m) * 1e9
     print("idiom cost: %.2f ns per multiply-add" % ns)
 
 
 # -- numba vs NumPy ---------------------------------------------------------------
+
 
 def blas_info():
     try:
@@ -161,8 +186,15 @@ def blas_info():
         return "threadpoolctl not installed (pip install threadpoolctl to name the BLAS kernel)"
     parts = []
     for lib in threadpool_info():
-        parts.append("%s %s (%s, %s threads)" % (lib.get("internal_api"), lib.get("version"),
-                                                lib.get("architecture"), lib.get("num_threads")))
+        parts.append(
+            "%s %s (%s, %s threads)"
+            % (
+                lib.get("internal_api"),
+                lib.get("version"),
+                lib.get("architecture"),
+                lib.get("num_threads"),
+            )
+        )
     return "; ".join(parts) or "none found"
 
 
@@ -170,12 +202,16 @@ def bench_numba(repeat):
     import numba
     import numpy as np
     from refbackprop.backends.numba_jit import NumbaBackend, _kernels_for
+
     be = NumbaBackend()
     n, d, m = 64, 4096, 4096
-    print("\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs"
-          % (n, d, m, repeat))
-    print("numba %s, %d threads; NumPy %s; BLAS: %s" % (numba.__version__, numba.get_num_threads(),
-                                                       np.__version__, blas_info()))
+    print(
+        "\n## numba vs NumPy at N=%d D=%d M=%d, median of %d interleaved runs" % (n, d, m, repeat)
+    )
+    print(
+        "numba %s, %d threads; NumPy %s; BLAS: %s"
+        % (numba.__version__, numba.get_num_threads(), np.__version__, blas_info())
+    )
     rng = np.random.default_rng(0)
     for dtype in ("float64", "float32"):
         x = rng.uniform(-1, 1, (n, d)).astype(dtype)
@@ -184,31 +220,45 @@ def bench_numba(repeat):
         be.warmup(dtype)
         # Outputs are preallocated on both sides, so that page faults of fresh
         # 128 MiB results (which vary a lot run to run) stay out of the figures.
-        y, dx, dw = (np.empty((n, m), dtype), np.empty((n, d), dtype),
-                     np.empty((d, m), dtype))
+        y, dx, dw = (np.empty((n, m), dtype), np.empty((n, d), dtype), np.empty((d, m), dtype))
         k = _kernels_for(np.dtype(dtype))
         work = n * d * m
-        fns = {"numba forward": lambda: k.product(0, x, w, None, y, n, work),
-               "numpy forward": lambda: np.matmul(x, w, out=y),
-               "numba dx": lambda: k.product(1, dy, w, None, dx, n, work),
-               "numpy dx": lambda: np.matmul(dy, w.T, out=dx),
-               "numba dw": lambda: k.product(2, x, dy, None, dw, n, work),
-               "numpy dw": lambda: np.matmul(x.T, dy, out=dw)}
+        fns = {
+            "numba forward": lambda: k.product(0, x, w, None, y, n, work),
+            "numpy forward": lambda: np.matmul(x, w, out=y),
+            "numba dx": lambda: k.product(1, dy, w, None, dx, n, work),
+            "numpy dx": lambda: np.matmul(dy, w.T, out=dx),
+            "numba dw": lambda: k.product(2, x, dy, None, dw, n, work),
+            "numpy dw": lambda: np.matmul(x.T, dy, out=dw),
+        }
         t = interleaved(fns, repeat, settle=0.3)
         flops = 2.0 * n * d * m
-        print("\n%s       %10s %10s %10s %10s %7s" % (dtype, "numba ms", "GFLOP/s", "NumPy ms",
-                                                     "GFLOP/s", "ratio"))
+        print(
+            "\n%s       %10s %10s %10s %10s %7s"
+            % (dtype, "numba ms", "GFLOP/s", "NumPy ms", "GFLOP/s", "ratio")
+        )
         tn = tb = 0.0
         for key in ("forward", "dx", "dw"):
             a, b = t["numba " + key], t["numpy " + key]
             tn += a
             tb += b
-            print("%-13s %10.2f %10.1f %10.2f %10.1f %7.2f" % (key, 1e3 * a, flops / a / 1e9,
-                                                             1e3 * b, flops / b / 1e9, b / a))
+            print(
+                "%-13s %10.2f %10.1f %10.2f %10.1f %7.2f"
+                % (key, 1e3 * a, flops / a / 1e9, 1e3 * b, flops / b / 1e9, b / a)
+            )
         target = "0.8" if dtype == "float64" else "1.0"
-        print("%-13s %10.2f %10.1f %10.2f %10.1f %7.2f   (target: at least %s)" % (
-            "all three", 1e3 * tn, 3 * flops / tn / 1e9, 1e3 * tb, 3 * flops / tb / 1e9,
-            tb / tn, target))
+        print(
+            "%-13s %10.2f %10.1f %10.2f %10.1f %7.2f   (target: at least %s)"
+            % (
+                "all three",
+                1e3 * tn,
+                3 * flops / tn / 1e9,
+                1e3 * tb,
+                3 * flops / tb / 1e9,
+                tb / tn,
+                target,
+            )
+        )
     # conversion, kept out of the kernel figures
     xl = np.random.default_rng(1).uniform(-1, 1, (d, m)).tolist()
     t0 = time.perf_counter()
@@ -216,26 +266,33 @@ def bench_numba(repeat):
     t1 = time.perf_counter()
     be.tolist(arr)
     t2 = time.perf_counter()
-    print("\nconversion of a 4096×4096 matrix: lists -> array %.0f ms, array -> lists %.0f ms"
-          % (1e3 * (t1 - t0), 1e3 * (t2 - t1)))
+    print(
+        "\nconversion of a 4096×4096 matrix: lists -> array %.0f ms, array -> lists %.0f ms"
+        % (1e3 * (t1 - t0), 1e3 * (t2 - t1))
+    )
     compile_and_cache()
 
 
 def compile_and_cache():
     """First-call compile of each dtype's kernels in a fresh cache, then a load."""
-    code = ("import time; from refbackprop.backends.numba_jit import NumbaBackend; "
-            "b = NumbaBackend(); import numba; "
-            "t = time.perf_counter(); b.warmup('%s'); print(time.perf_counter() - t)")
+    code = (
+        "import time; from refbackprop.backends.numba_jit import NumbaBackend; "
+        "b = NumbaBackend(); import numba; "
+        "t = time.perf_counter(); b.warmup('%s'); print(time.perf_counter() - t)"
+    )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         for dtype in ("float64", "float32"):
             first = float(subprocess.check_output([sys.executable, "-c", code % dtype], env=env))
             again = float(subprocess.check_output([sys.executable, "-c", code % dtype], env=env))
-            print("%s kernels: first-call compile %.2f s (target 3), load from cache %.2f s "
-                  "(target 0.3)" % (dtype, first, again))
+            print(
+                "%s kernels: first-call compile %.2f s (target 3), load from cache %.2f s "
+                "(target 0.3)" % (dtype, first, again)
+            )
 
 
 # -- verification at the seed size --------------------------------------------------
+
 
 def bench_verify(full_python):
     """Verification at the seed size: its cost (prepare: the input side,
@@ -246,15 +303,19 @@ def bench_verify(full_python):
     _import_backends()
     from refbackprop.freivalds import default_trials
     from refbackprop.sized import check_at_size
+
     try:
         import numba  # noqa: F401
     except ImportError:
         numba = None
     n, d, m = 64, 4096, 4096
-    print("\n## verification at N=%d D=%d M=%d (cells of 32, %d trial(s))"
-          % (n, d, m, default_trials(n, d, m)))
+    print(
+        "\n## verification at N=%d D=%d M=%d (cells of 32, %d trial(s))"
+        % (n, d, m, default_trials(n, d, m))
+    )
     if numba is not None:
         from refbackprop.registry import get_backend
+
         for dtype in ("float64", "float32"):
             t0 = time.perf_counter()
             result = check_at_size(get_backend("numba"), n, d, m, dtype, seed=1)
@@ -262,22 +323,32 @@ def bench_verify(full_python):
             print("numba %s in process, end to end %.1f s: %s" % (dtype, total, stages(result)))
     if numba is None or full_python:
         from refbackprop.backends.pure_python import PythonBackend
+
         result = check_at_size(PythonBackend(), n, d, m, "float64", seed=1)
         assert result.passed, "\n".join(result.lines())
         compute = result.seconds["compute"]
         verify = result.seconds["prepare"] + result.seconds["verify"]
         print("python float64 end to end: %s" % stages(result))
-        print("python backend forward + backward %.1f s, verification (prepare + verify) "
-              "%.2f s: 1/%.0f (target: at most 1/20)" % (compute, verify, compute / verify))
+        print(
+            "python backend forward + backward %.1f s, verification (prepare + verify) "
+            "%.2f s: 1/%.0f (target: at most 1/20)" % (compute, verify, compute / verify)
+        )
     else:
-        print("(run with --full-python to time the python backend at this size, "
-              "about a minute; without numba that is the default)")
+        print(
+            "(run with --full-python to time the python backend at this size, "
+            "about a minute; without numba that is the default)"
+        )
     if numba is not None:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "refbackprop.cli", "check", "--backend",
-                               "numba", "--seed-size"], capture_output=True, text=True)
-        print("refbackprop check --backend numba --seed-size: %.1f s, exit %d (target: under "
-              "15 s)" % (time.perf_counter() - t0, proc.returncode))
+        proc = subprocess.run(
+            [sys.executable, "-m", "refbackprop.cli", "check", "--backend", "numba", "--seed-size"],
+            capture_output=True,
+            text=True,
+        )
+        print(
+            "refbackprop check --backend numba --seed-size: %.1f s, exit %d (target: under "
+            "15 s)" % (time.perf_counter() - t0, proc.returncode)
+        )
 
 
 def stages(result):

@@ -38,14 +38,26 @@ def main():
     args = p.parse_args()
     shapes = [tuple(s) for s in args.size] if args.size else SWEEP_SHAPES
     dtypes = args.dtype or ["float64", "float32"]
-    print("# %s vs NumPy, forward + backward with bias, median [low–high] of %d samples"
-          % (args.backend, args.repeat))
-    print("# %s; %s %s; load average %s" % (platform.processor() or platform.machine(),
-                                           platform.python_implementation(),
-                                           platform.python_version(),
-                                           " ".join("%.2f" % v for v in os.getloadavg())))
-    rows = sweep(args.backend, shapes, dtypes, args.repeat,
-                 progress=lambda text: print("  ... " + text, file=sys.stderr, flush=True))
+    print(
+        "# %s vs NumPy, forward + backward with bias, median [low–high] of %d samples"
+        % (args.backend, args.repeat)
+    )
+    print(
+        "# %s; %s %s; load average %s"
+        % (
+            platform.processor() or platform.machine(),
+            platform.python_implementation(),
+            platform.python_version(),
+            " ".join("%.2f" % v for v in os.getloadavg()),
+        )
+    )
+    rows = sweep(
+        args.backend,
+        shapes,
+        dtypes,
+        args.repeat,
+        progress=lambda text: print("  ... " + text, file=sys.stderr, flush=True),
+    )
     blas = next((r["numpy"]["blas"] for r in rows if r["numpy"]), None)
     print("# BLAS: %s" % blas)
     for line in sweep_lines(rows, args.backend):

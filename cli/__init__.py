@@ -10,10 +10,12 @@ def main(argv=None):
     except ImportError as e:
         if getattr(e, "name", None) != "click":
             raise
-        sys.stderr.write("refbackprop: the command line needs click; install it "
-                         "with: pip install 'refbackprop[cli]'\n")
+        sys.stderr.write(
+            "refbackprop: the command line needs click; install it "
+            "with: pip install 'refbackprop[cli]'\n"
+        )
         return 2
-    for stream in (sys.stdout, sys.stderr):     # click's own texts (help) too
+    for stream in (sys.stdout, sys.stderr):  # click's own texts (help) too
         try:
             "∂·×".encode(stream.encoding or "utf-8")
         except (UnicodeEncodeError, LookupError):

@@ -12,10 +12,23 @@ The core imports nothing outside the standard library and runs on CPython
 """
 
 from .reference import backward, forward
-from .oracle import (JacobianTooLarge, finite_difference_bound,
-                     finite_differences, jacobian, jacobian_backward,
-                     jacobian_size)
+from .oracle import (
+    JacobianTooLarge,
+    finite_difference_bound,
+    finite_differences,
+    jacobian,
+    jacobian_backward,
+    jacobian_size,
+)
 
 __version__ = "0.1.0"
-__all__ = ["forward", "backward", "jacobian", "jacobian_backward", "finite_differences",
-           "finite_difference_bound", "jacobian_size", "JacobianTooLarge"]
+__all__ = [
+    "forward",
+    "backward",
+    "jacobian",
+    "jacobian_backward",
+    "finite_differences",
+    "finite_difference_bound",
+    "jacobian_size",
+    "JacobianTooLarge",
+]

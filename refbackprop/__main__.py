@@ -12,10 +12,11 @@ if len(sys.argv) > 1:
     try:
         from .cli import main as cli_main
     except ImportError:
-        sys.stderr.write("refbackprop: arguments %s are for the command line, which is not "
-                         "installed here (pip install 'refbackprop[cli]'); without "
-                         "arguments, python -m refbackprop runs the self-test\n"
-                         % " ".join(sys.argv[1:]))
+        sys.stderr.write(
+            "refbackprop: arguments %s are for the command line, which is not "
+            "installed here (pip install 'refbackprop[cli]'); without "
+            "arguments, python -m refbackprop runs the self-test\n" % " ".join(sys.argv[1:])
+        )
         sys.exit(2)
     sys.exit(cli_main(sys.argv[1:]))
 

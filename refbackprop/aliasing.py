@@ -17,7 +17,7 @@ Anything else (torch tensors, JAX arrays, device memory) gives None: the
 caller reports the alias check as skipped, never as passed.
 """
 
-ELEMENT_LIMIT = 1 << 20      # elements enumerated at most, per array
+ELEMENT_LIMIT = 1 << 20  # elements enumerated at most, per array
 
 
 def shares_memory(a, b):
@@ -39,14 +39,15 @@ def shares_memory(a, b):
 
 def _numpy_answer(a, b):
     import sys
+
     np = sys.modules.get("numpy")
     if np is None:
         return None
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
         return None
     try:
-        return bool(np.shares_memory(a, b, max_work=10 ** 7))
-    except Exception:              # TooHardError: fall back to intervals
+        return bool(np.shares_memory(a, b, max_work=10**7))
+    except Exception:  # TooHardError: fall back to intervals
         return None
 
 
@@ -64,7 +65,7 @@ def _interface(a):
         typestr = str(ai.get("typestr", ""))
         itemsize = int(typestr[2:])
         strides = ai.get("strides")
-        if strides is None:            # C-contiguous
+        if strides is None:  # C-contiguous
             strides = []
             step = itemsize
             for s in reversed(shape):
@@ -88,7 +89,7 @@ def _intervals(a):
     for s in shape:
         if s == 0:
             return []
-    if not shape:                      # a 0-d array: one element
+    if not shape:  # a 0-d array: one element
         return [(ptr, ptr + itemsize)]
     # the innermost axis is one interval when its elements are adjacent
     inner, step = shape[-1], strides[-1]

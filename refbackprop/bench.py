@@ -15,8 +15,8 @@ import os
 import sys
 import time
 
-PURE_PYTHON_SIZE = (64, 256, 256)      # default size when a backend declares
-COMPILED_SIZE = (64, 4096, 4096)       # seconds_per_madd ≥ 1e-9, and otherwise
+PURE_PYTHON_SIZE = (64, 256, 256)  # default size when a backend declares
+COMPILED_SIZE = (64, 4096, 4096)  # seconds_per_madd ≥ 1e-9, and otherwise
 
 
 def default_size(seconds_per_madd):
@@ -42,6 +42,7 @@ def _timer(backend):
             if out is None or dt < out:
                 out = dt
         return out
+
     return best
 
 
@@ -50,6 +51,7 @@ def random_inputs(n, d, m, seed=0):
     inputs (±[2^-5, 1), no subnormal products to slow a kernel down), drawn
     at C speed (sized.sized_inputs)."""
     from .sized import sized_inputs
+
     inputs = sized_inputs(n, d, m, "float64", bias=False, seed=seed, kind="uniform")
     return inputs["x"].lists(), inputs["w"].lists(), inputs["dy"].lists()
 
@@ -79,7 +81,7 @@ def bench_backend(backend, n, d, m, dtype="float64", repeat=3, inputs=None, anno
     times = {"forward": best(lambda: backend.forward(xa, wa), repeat)}
     if hasattr(backend, "dx") and hasattr(backend, "dw"):
         say("dx")
-        backend.dx(xa, wa, dya)                          # untimed: a JIT compiles here
+        backend.dx(xa, wa, dya)  # untimed: a JIT compiles here
         times["dx"] = best(lambda: backend.dx(xa, wa, dya), repeat)
         say("dw")
         backend.dw(xa, wa, dya)
@@ -97,17 +99,30 @@ def bench_backend(backend, n, d, m, dtype="float64", repeat=3, inputs=None, anno
     for key in times:
         work = 2 * flops if key == "backward" else flops
         gflops[key] = work / times[key] / 1e9 if times[key] > 0 else float("inf")
-    return {"seconds": times, "gflops": gflops, "to_native": to_native,
-            "to_lists": to_lists, "flops_per_product": flops}
+    return {
+        "seconds": times,
+        "gflops": gflops,
+        "to_native": to_native,
+        "to_lists": to_lists,
+        "flops_per_product": flops,
+    }
 
 
 # -- a sweep of shapes, each side in its own process ----------------------------
 
 # The shapes of issue #18: the notes' size, one token, a few tokens, a training
 # batch, a narrow output, ragged edges, mid-sized and small layers.
-SWEEP_SHAPES = ((64, 4096, 4096), (1, 4096, 4096), (8, 4096, 4096), (2048, 1024, 4096),
-                (4096, 4096, 64), (63, 4095, 4097), (512, 1024, 1024), (256, 256, 256),
-                (32, 32, 32))
+SWEEP_SHAPES = (
+    (64, 4096, 4096),
+    (1, 4096, 4096),
+    (8, 4096, 4096),
+    (2048, 1024, 4096),
+    (4096, 4096, 64),
+    (63, 4095, 4097),
+    (512, 1024, 1024),
+    (256, 256, 256),
+    (32, 32, 32),
+)
 
 # OpenBLAS variables some machines set for old OpenBLAS builds; they slow a
 # current one, so the sweep's processes run without them (docs/performance.md).
@@ -118,8 +133,16 @@ BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 NUMPY = "refbackprop.backends.numpy_baseline:numpy_baseline"
 
 
-def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7,
-          baseline=True, min_sample=0.02, python=None, progress=None):
+def sweep(
+    selector,
+    shapes=SWEEP_SHAPES,
+    dtypes=("float64", "float32"),
+    repeat=7,
+    baseline=True,
+    min_sample=0.02,
+    python=None,
+    progress=None,
+):
     """Forward + backward with bias, through the backend protocol, at each shape
     and dtype: one row (a dict) per pair, the backend and NumPy each measured
     in a fresh process of their own.
@@ -146,16 +169,23 @@ def sweep(selector, shapes=SWEEP_SHAPES, dtypes=("float64", "float32"), repeat=7
     rows = []
     for shape in shapes:
         for dtype in dtypes:
-            row = {"size": list(shape), "dtype": dtype, "backend": None, "numpy": None,
-                   "ratio": None, "error": None}
+            row = {
+                "size": list(shape),
+                "dtype": dtype,
+                "backend": None,
+                "numpy": None,
+                "ratio": None,
+                "error": None,
+            }
             sides = [("backend", selector)]
             if baseline and selector != NUMPY:
                 sides.append(("numpy", NUMPY))
             for key, sel in sides:
                 if progress is not None:
                     progress("%s %s %s" % (sel, "x".join(str(v) for v in shape), dtype))
-                figures, error = _measure_in_child(sel, shape, dtype, repeat, min_sample,
-                                                   python or sys.executable)
+                figures, error = _measure_in_child(
+                    sel, shape, dtype, repeat, min_sample, python or sys.executable
+                )
                 row[key] = figures
                 if error is not None:
                     row["error"] = "%s: %s" % (sel, error)
@@ -169,14 +199,25 @@ def _measure_in_child(selector, shape, dtype, repeat, min_sample, python):
     """(figures, None) from a fresh process, or (None, its error)."""
     import json
     import subprocess
+
     env = dict(os.environ)
     for name in BLAS_OVERRIDES:
         env.pop(name, None)
-    spec = {"selector": selector, "size": list(shape), "dtype": dtype, "repeat": repeat,
-            "min_sample": min_sample}
+    spec = {
+        "selector": selector,
+        "size": list(shape),
+        "dtype": dtype,
+        "repeat": repeat,
+        "min_sample": min_sample,
+    }
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    proc = subprocess.run([python, "-m", "refbackprop.bench", "--child"],
-                          input=json.dumps(spec), capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [python, "-m", "refbackprop.bench", "--child"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         return None, (lines[-1] if lines else "exit status %d" % proc.returncode)
@@ -192,16 +233,26 @@ def sweep_lines(rows, label="backend"):
     NumPy's, the ratio (NumPy / backend: above 1 the backend is faster), the
     backend's forward / backward medians and the load average when its
     process started; a failed side gets a line with its error."""
-    lines = ["| shape N×D×M | dtype | %s | NumPy | ratio | fw / bw (%s) | load |"
-             % (label, label), "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| shape N×D×M | dtype | %s | NumPy | ratio | fw / bw (%s) | load |" % (label, label),
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         b, n = r["backend"], r["numpy"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            "×".join(str(v) for v in r["size"]), r["dtype"], _cell(b), _cell(n),
-            "-" if r["ratio"] is None else "%.2f" % r["ratio"],
-            "-" if b is None else "%s / %s" % (_duration(b["forward"]),
-                                               _duration(b["backward"])),
-            "-" if b is None or b.get("load_before") is None else "%.1f" % b["load_before"]))
+        lines.append(
+            "| %s | %s | %s | %s | %s | %s | %s |"
+            % (
+                "×".join(str(v) for v in r["size"]),
+                r["dtype"],
+                _cell(b),
+                _cell(n),
+                "-" if r["ratio"] is None else "%.2f" % r["ratio"],
+                "-"
+                if b is None
+                else "%s / %s" % (_duration(b["forward"]), _duration(b["backward"])),
+                "-" if b is None or b.get("load_before") is None else "%.1f" % b["load_before"],
+            )
+        )
         if r["error"]:
             lines.append("|   error: %s |" % r["error"])
     return lines
@@ -210,8 +261,11 @@ def sweep_lines(rows, label="backend"):
 def _cell(side):
     if side is None:
         return "-"
-    return "%s [%s–%s]" % (_duration(side["median"]), _duration(side["low"]),
-                           _duration(side["high"]))
+    return "%s [%s–%s]" % (
+        _duration(side["median"]),
+        _duration(side["low"]),
+        _duration(side["high"]),
+    )
 
 
 def _duration(seconds):
@@ -227,18 +281,22 @@ def _median(values):
 def _child_main():
     """One side of a sweep row: reads the spec (JSON) on stdin, prints figures."""
     import json
+
     spec = json.loads(sys.stdin.read())
     n, d, m = spec["size"]
     dtype = spec["dtype"]
     from .registry import BackendError, Registry
+
     try:
         backend = Registry().get(spec["selector"])
     except BackendError as e:
         raise SystemExit(str(e))
     from .sized import sized_inputs
+
     inputs = sized_inputs(n, d, m, dtype, bias=True, kind="uniform")
-    native = dict((k, backend.array(inputs[k].lists(), inputs[k].shape, dtype))
-                  for k in ("x", "w", "b", "dy"))
+    native = dict(
+        (k, backend.array(inputs[k].lists(), inputs[k].shape, dtype)) for k in ("x", "w", "b", "dy")
+    )
     xa, wa, ba, dya = native["x"], native["w"], native["b"], native["dy"]
     del inputs, native
     warm = getattr(backend, "warmup", None)
@@ -259,19 +317,25 @@ def _child_main():
             tb += t2 - t1
         return tf / number, tb / number
 
-    first = sum(sample(1))                      # also the untimed first call
+    first = sum(sample(1))  # also the untimed first call
     number = 1
     while number * first < spec["min_sample"] and number < 1 << 20:
         number *= 2
         first = sum(sample(number))
     samples = [sample(number) for _ in range(spec["repeat"])]
     totals = [f + b for f, b in samples]
-    out = {"median": _median(totals), "low": min(totals), "high": max(totals),
-           "forward": _median([f for f, _ in samples]),
-           "backward": _median([b for _, b in samples]),
-           "samples": len(samples), "number": number, "pid": os.getpid(),
-           "name": getattr(backend, "name", spec["selector"]),
-           "blas": getattr(backend, "blas", None)}
+    out = {
+        "median": _median(totals),
+        "low": min(totals),
+        "high": max(totals),
+        "forward": _median([f for f, _ in samples]),
+        "backward": _median([b for _, b in samples]),
+        "samples": len(samples),
+        "number": number,
+        "pid": os.getpid(),
+        "name": getattr(backend, "name", spec["selector"]),
+        "blas": getattr(backend, "blas", None),
+    }
     print(json.dumps(out))
 
 

@@ -30,16 +30,17 @@ import struct
 
 from . import contracts
 
-UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24}
-SMALLEST_NORMAL = {"float64": 2.0 ** -1022, "float32": 2.0 ** -126}
-SAFETY = 1.0 + 2.0 ** -20
-_U64 = 2.0 ** -53
-_SPLIT = 134217729.0          # 2^27 + 1, Veltkamp's splitter for float64
-_SPLIT_LIMIT = 2.0 ** 995     # beyond this the splitter overflows
+UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
+SMALLEST_NORMAL = {"float64": 2.0**-1022, "float32": 2.0**-126}
+SAFETY = 1.0 + 2.0**-20
+_U64 = 2.0**-53
+_SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter for float64
+_SPLIT_LIMIT = 2.0**995  # beyond this the splitter overflows
 
 try:
     fsum = math.fsum
-except AttributeError:        # MicroPython: Shewchuk's exact partials
+except AttributeError:  # MicroPython: Shewchuk's exact partials
+
     def fsum(values):
         partials = []
         for x in values:
@@ -64,8 +65,7 @@ def gamma(k, u):
     """γ_K(u) = K·u / (1 - K·u); refuses K·u ≥ 1, where no bound exists."""
     ku = k * u
     if ku >= 1:
-        raise ValueError("no rounding-error bound for K=%d at u=%r (K·u ≥ 1)"
-                         % (k, u))
+        raise ValueError("no rounding-error bound for K=%d at u=%r (K·u ≥ 1)" % (k, u))
     return ku / (1 - ku)
 
 
@@ -155,9 +155,11 @@ def _exact_rational(a, b, extra):
     try:
         from fractions import Fraction
     except ImportError:
-        raise ValueError("the exact reference for entries of magnitude 2^995 or "
-                         "more needs exact rationals: the fractions module is "
-                         "missing on this runtime")
+        raise ValueError(
+            "the exact reference for entries of magnitude 2^995 or "
+            "more needs exact rationals: the fractions module is "
+            "missing on this runtime"
+        )
     acc = Fraction(0) if extra is None else Fraction(extra)
     for k in range(len(a)):
         acc += Fraction(a[k]) * Fraction(b[k])
@@ -173,8 +175,12 @@ def element_bound(k, mag, ref, dtype):
     if c.legacy:
         u = UNIT_ROUNDOFF[c.name]
         lam = SMALLEST_NORMAL[c.name]
-        return (gamma(k, u) * mag * SAFETY + k * lam
-                + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])
+        return (
+            gamma(k, u) * mag * SAFETY
+            + k * lam
+            + 2 * _U64 * abs(ref)
+            + 4 * k * SMALLEST_NORMAL["float64"]
+        )
     return _contract_bounds(k, mag, ref, c)[1]
 
 
@@ -202,8 +208,12 @@ def _contract_bounds(k, mag, ref, c):
     acc = c.accumulate
     g = gamma(k, acc.unit_roundoff)
     d = c.operand_rounding
-    b = (g * ((1 + d) * (1 + d)) * mag * SAFETY + k * acc.smallest_normal * (1 + g)
-         + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"])
+    b = (
+        g * ((1 + d) * (1 + d)) * mag * SAFETY
+        + k * acc.smallest_normal * (1 + g)
+        + 2 * _U64 * abs(ref)
+        + 4 * k * SMALLEST_NORMAL["float64"]
+    )
     if d:
         b = b + (2 * d + d * d) * mag * SAFETY
     if not c.rounds_output or k == 0:
@@ -228,8 +238,9 @@ def rounding_free_bound(k, mag, ref, dtype):
         return element_bound(k, 0.0, ref, c)
     acc = c.accumulate
     g = gamma(k, acc.unit_roundoff)
-    under = (k * acc.smallest_normal * (1 + g) + 2 * _U64 * abs(ref)
-             + 4 * k * SMALLEST_NORMAL["float64"])
+    under = (
+        k * acc.smallest_normal * (1 + g) + 2 * _U64 * abs(ref) + 4 * k * SMALLEST_NORMAL["float64"]
+    )
     if not c.rounds_output or k == 0:
         return under
     out = c.output
@@ -278,8 +289,7 @@ def linear_bound_parts(k, dtype):
     acc = c.accumulate
     g = gamma(k, acc.unit_roundoff)
     grow = 1 + c.output.unit_roundoff * SAFETY
-    kappa = ((k * acc.smallest_normal * (1 + g) + 4 * k * SMALLEST_NORMAL["float64"])
-             * grow * SAFETY)
+    kappa = (k * acc.smallest_normal * (1 + g) + 4 * k * SMALLEST_NORMAL["float64"]) * grow * SAFETY
     return alpha, beta, kappa, c.output.smallest_normal * SAFETY
 
 

@@ -31,11 +31,11 @@ per-call timeout instead.  Default budget DEFAULT_SECONDS; --max-seconds.
 
 from .formatting import group_digits, human_bytes
 
-DEFAULT_MEMORY = 4 << 30            # when the system does not say what is available
-MEMORY_FRACTION = 0.5               # of what is available
+DEFAULT_MEMORY = 4 << 30  # when the system does not say what is available
+MEMORY_FRACTION = 0.5  # of what is available
 DEFAULT_SECONDS = 600.0
-SIZED_BYTES_PER_FLOAT = 48          # buffers end to end (see above)
-SIZED_LIST_BYTES_PER_FLOAT = 32     # added when array() takes nested lists
+SIZED_BYTES_PER_FLOAT = 48  # buffers end to end (see above)
+SIZED_LIST_BYTES_PER_FLOAT = 32  # added when array() takes nested lists
 CASE_BYTES_PER_FLOAT = 96
 BENCH_BYTES_PER_FLOAT = 40
 EXACT_SECONDS_PER_PRODUCT = 1.5e-6
@@ -56,6 +56,7 @@ def available_memory():
         pass
     try:
         import os
+
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
@@ -68,8 +69,11 @@ class Budget:
         if max_bytes is None:
             free = available_memory()
             max_bytes = int(MEMORY_FRACTION * free) if free else DEFAULT_MEMORY
-            self.memory_origin = ("half the %s available" % human_bytes(free)
-                                  if free else "the default, the system does not say")
+            self.memory_origin = (
+                "half the %s available" % human_bytes(free)
+                if free
+                else "the default, the system does not say"
+            )
         else:
             self.memory_origin = "--max-memory"
         if max_bytes <= 0:
@@ -87,13 +91,22 @@ class Budget:
             raise TooLarge(
                 "%s refused before allocating anything: %s hold %s floats, and the run "
                 "needs about %s, over the memory budget of %s (%s; --max-memory to "
-                "change it)" % (what, text, group_digits(floats), human_bytes(bytes_needed),
-                                human_bytes(self.max_bytes), self.memory_origin))
+                "change it)"
+                % (
+                    what,
+                    text,
+                    group_digits(floats),
+                    human_bytes(bytes_needed),
+                    human_bytes(self.max_bytes),
+                    self.memory_origin,
+                )
+            )
         if seconds is not None and seconds > self.max_seconds:
             raise TooLarge(
                 "%s refused: %s would take about %s%s, over the time budget of %s "
-                "(--max-seconds to change it)" % (what, text, _duration(seconds), why,
-                                                   _duration(self.max_seconds)))
+                "(--max-seconds to change it)"
+                % (what, text, _duration(seconds), why, _duration(self.max_seconds))
+            )
 
     def sized(self, n, d, m, infos, bias=True):
         """check --size: memory for all backends (one at a time), and the time
@@ -103,8 +116,14 @@ class Budget:
         if any(not i.has("from_buffer") for i in infos):
             per += SIZED_LIST_BYTES_PER_FLOAT
         seconds, why = _declared_time(infos, 3 * n * d * m)
-        self.refuse("--size %d %d %d" % (n, d, m), _layer_shapes(n, d, m, bias), floats,
-                    floats * per, seconds, why)
+        self.refuse(
+            "--size %d %d %d" % (n, d, m),
+            _layer_shapes(n, d, m, bias),
+            floats,
+            floats * per,
+            seconds,
+            why,
+        )
 
     def case(self, case):
         """A catalogue case at any shape (a whole case id given to --case)."""
@@ -112,16 +131,26 @@ class Budget:
         floats = _layer_floats(n, d, m, case.bias)
         products = n * d * m * (1 if case.op == "forward" else 2)
         seconds = products * EXACT_SECONDS_PER_PRODUCT
-        self.refuse("case %s" % case.id, _layer_shapes(n, d, m, case.bias), floats,
-                    floats * CASE_BYTES_PER_FLOAT, seconds,
-                    " to compute its exact values (%s products in pure Python)"
-                    % group_digits(products))
+        self.refuse(
+            "case %s" % case.id,
+            _layer_shapes(n, d, m, case.bias),
+            floats,
+            floats * CASE_BYTES_PER_FLOAT,
+            seconds,
+            " to compute its exact values (%s products in pure Python)" % group_digits(products),
+        )
 
     def bench(self, n, d, m, info):
         floats = _layer_floats(n, d, m, False)
         seconds, why = _declared_time([info], 2 * 3 * n * d * m)
-        self.refuse("bench --size %d %d %d" % (n, d, m), _layer_shapes(n, d, m, False),
-                    floats, floats * BENCH_BYTES_PER_FLOAT, seconds, why)
+        self.refuse(
+            "bench --size %d %d %d" % (n, d, m),
+            _layer_shapes(n, d, m, False),
+            floats,
+            floats * BENCH_BYTES_PER_FLOAT,
+            seconds,
+            why,
+        )
 
 
 def _layer_shapes(n, d, m, bias):
@@ -145,8 +174,11 @@ def _declared_time(infos, madds):
             t = cost * madds
             if worst is None or t > worst:
                 worst = t
-                why = (" for backend %s (it declares %.3g s per multiply-add, %s of them)"
-                       % (info.name, cost, group_digits(madds)))
+                why = " for backend %s (it declares %.3g s per multiply-add, %s of them)" % (
+                    info.name,
+                    cost,
+                    group_digits(madds),
+                )
     return worst, why
 
 
@@ -167,12 +199,13 @@ def parse_bytes(text):
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     t = str(text).strip().upper().rstrip("B").rstrip("I")
     unit = t[-1:] if t[-1:] in units else ""
-    number = t[:len(t) - len(unit)]
+    number = t[: len(t) - len(unit)]
     try:
         value = float(number) * units[unit]
     except ValueError:
-        raise ValueError("%r is not a size; give bytes, or a number with K, M, G or T "
-                         "(e.g. 8G)" % (text,))
+        raise ValueError(
+            "%r is not a size; give bytes, or a number with K, M, G or T (e.g. 8G)" % (text,)
+        )
     if not 0 < value < float("inf"):
         raise ValueError("%r is not a positive, finite size" % (text,))
     return int(value)

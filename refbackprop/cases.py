@@ -23,27 +23,42 @@ from .rng import Rng, seed_from
 from .shapes import check_dims
 
 DTYPES = contracts.NAMES
-DEFAULT_DTYPES = ("float64", "float32")     # what catalogue() covers unless told
+DEFAULT_DTYPES = ("float64", "float32")  # what catalogue() covers unless told
 OPS = ("forward", "backward")
 
 # (N, D, M) with what each shape is for.  Distinct N, D, M wherever possible.
 SHAPES = (
-    (2, 2, 3),        # the notes' worked example
+    (2, 2, 3),  # the notes' worked example
     (1, 1, 1),
-    (0, 3, 4),        # N = 0
-    (3, 4, 0),        # M = 0
-    (4, 0, 3),        # D = 0: Y is the bias (or zeros), dX is empty
-    (1, 5, 3), (4, 1, 3), (3, 5, 1),           # each of N, D, M = 1
-    (7, 13, 11), (5, 3, 17),                   # primes
-    (37, 3, 2), (2, 3, 41),                    # tall, wide
-    (3, 63, 5), (65, 4, 7), (6, 9, 129),       # just off powers of two
-    (17, 31, 33), (9, 6, 10),                  # off block sizes; mixed remainders
-    (8, 16, 12),                               # all multiples of 4
+    (0, 3, 4),  # N = 0
+    (3, 4, 0),  # M = 0
+    (4, 0, 3),  # D = 0: Y is the bias (or zeros), dX is empty
+    (1, 5, 3),
+    (4, 1, 3),
+    (3, 5, 1),  # each of N, D, M = 1
+    (7, 13, 11),
+    (5, 3, 17),  # primes
+    (37, 3, 2),
+    (2, 3, 41),  # tall, wide
+    (3, 63, 5),
+    (65, 4, 7),
+    (6, 9, 129),  # just off powers of two
+    (17, 31, 33),
+    (9, 6, 10),  # off block sizes; mixed remainders
+    (8, 16, 12),  # all multiples of 4
 )
 # Shapes on which every value kind runs (the others run 'normal' only).
 VALUE_SHAPES = ((2, 2, 3), (7, 13, 11), (5, 3, 17), (9, 6, 10))
-VALUE_KINDS = ("normal", "integers", "large", "tiny", "signed_zeros", "nonfinite",
-               "positive", "overflow")
+VALUE_KINDS = (
+    "normal",
+    "integers",
+    "large",
+    "tiny",
+    "signed_zeros",
+    "nonfinite",
+    "positive",
+    "overflow",
+)
 _EDGE_KINDS = VALUE_KINDS[:6]
 
 # Long reductions for the contracts beyond float64/float32: K = D for Y,
@@ -64,13 +79,13 @@ LONG_KINDS = ("normal", "positive")
 # float16: |normal| ≤ 6, so |x|,|w| ≤ 48 and |y| ≤ 17·48² + 48 < 65504
 # for every VALUE_SHAPES case (K ≤ 17).
 _SCALE = {
-    "float64": {"large": 2.0 ** 250, "tiny": 2.0 ** -500},
-    "float32": {"large": 2.0 ** 50, "tiny": 2.0 ** -60},
-    "tf32": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
-    "bfloat16": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
-    "bfloat16-f32out": {"large": 2.0 ** 50, "tiny": 2.0 ** -62},
-    "float16": {"large": 2.0 ** 3, "tiny": 2.0 ** -10, "overflow": 2.0 ** 7},
-    "float16-f32out": {"large": 2.0 ** 3, "tiny": 2.0 ** -10, "overflow": 2.0 ** 7},
+    "float64": {"large": 2.0**250, "tiny": 2.0**-500},
+    "float32": {"large": 2.0**50, "tiny": 2.0**-60},
+    "tf32": {"large": 2.0**50, "tiny": 2.0**-62},
+    "bfloat16": {"large": 2.0**50, "tiny": 2.0**-62},
+    "bfloat16-f32out": {"large": 2.0**50, "tiny": 2.0**-62},
+    "float16": {"large": 2.0**3, "tiny": 2.0**-10, "overflow": 2.0**7},
+    "float16-f32out": {"large": 2.0**3, "tiny": 2.0**-10, "overflow": 2.0**7},
 }
 
 
@@ -101,11 +116,9 @@ class Case:
         if dtype not in DTYPES:
             raise ValueError("dtype must be one of %s, not %r" % (DTYPES, dtype))
         if values not in VALUE_KINDS:
-            raise ValueError("values must be one of %s, not %r"
-                             % (VALUE_KINDS, values))
+            raise ValueError("values must be one of %s, not %r" % (VALUE_KINDS, values))
         if values == "overflow" and "overflow" not in _SCALE[dtype]:
-            raise ValueError("values 'overflow' are for float16 storage, not %s"
-                             % dtype)
+            raise ValueError("values 'overflow' are for float16 storage, not %s" % dtype)
         if layout is not None and layout not in LAYOUTS:
             raise ValueError("layout must be one of %s, not %r" % (LAYOUTS, layout))
         self.op, self.dtype, self.values, self.seed = op, dtype, values, seed
@@ -114,9 +127,17 @@ class Case:
         # the inputs depend on the base id only: a layout variant has the same
         # numbers as its plain case, in another memory layout
         self.base_id = "%s/%s/N%d-D%d-M%d/%s/%s/seed%d" % (
-            op, dtype, n, d, m, "bias" if bias else "nobias", values, seed)
+            op,
+            dtype,
+            n,
+            d,
+            m,
+            "bias" if bias else "nobias",
+            values,
+            seed,
+        )
         self.id = self.base_id if layout is None else "%s/%s" % (self.base_id, layout)
-        self.exact = None          # the exact outputs, once computed (compare.py)
+        self.exact = None  # the exact outputs, once computed (compare.py)
         self._inputs = None
 
     def __repr__(self):
@@ -124,13 +145,13 @@ class Case:
 
     def with_shape(self, n, d, m):
         """The same case at another shape (used to shrink a failure)."""
-        return Case(self.op, self.dtype, n, d, m, self.bias, self.values, self.seed,
-                    self.layout)
+        return Case(self.op, self.dtype, n, d, m, self.bias, self.values, self.seed, self.layout)
 
     def with_layout(self, layout):
         """The same case (the same numbers) with its inputs in a layout."""
-        return Case(self.op, self.dtype, self.n, self.d, self.m, self.bias, self.values,
-                    self.seed, layout)
+        return Case(
+            self.op, self.dtype, self.n, self.d, self.m, self.bias, self.values, self.seed, layout
+        )
 
     def inputs(self):
         """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M) or None}.
@@ -140,9 +161,12 @@ class Case:
         if self._inputs is None:
             self._inputs = _draw(self)
         x, w, b, dy = self._inputs
-        return {"x": [list(r) for r in x], "w": [list(r) for r in w],
-                "b": None if b is None else list(b),
-                "dy": None if dy is None else [list(r) for r in dy]}
+        return {
+            "x": [list(r) for r in x],
+            "w": [list(r) for r in w],
+            "b": None if b is None else list(b),
+            "dy": None if dy is None else [list(r) for r in dy],
+        }
 
     def shapes(self):
         """The shape of every input, as the backend's array() receives it."""
@@ -164,7 +188,7 @@ def _draw(case):
         scale = _SCALE[dtype][kind]
         draw = lambda: normal() * scale
     elif kind == "positive":
-        draw = lambda: 1.0 - rng.uniform()          # (0, 1]
+        draw = lambda: 1.0 - rng.uniform()  # (0, 1]
     else:
         draw = normal
 
@@ -185,17 +209,17 @@ def _plant_nonfinite(x, w, b, dy, n, d, m):
     finite.  Any IEEE summation order gives the same class (NaN, +Inf, -Inf)."""
     inf, nan = float("inf"), float("nan")
     if n and d:
-        x[0][0] = inf                     # row 0 of Y and dW's row 0 go infinite
+        x[0][0] = inf  # row 0 of Y and dW's row 0 go infinite
         x[n - 1][d - 1] = -inf
     if d and m:
-        w[0][m - 1] = 0.0                 # Inf·0 = NaN in Y[0][M-1]
+        w[0][m - 1] = 0.0  # Inf·0 = NaN in Y[0][M-1]
         w[d - 1][0] = nan
     if b is not None and m > 1:
         b[1] = -inf
     if dy is not None and n and m:
         dy[n - 1][m - 1] = inf
         if n > 1:
-            dy[0][0] = 0.0                # Inf·0 in dW[0][0]
+            dy[0][0] = 0.0  # Inf·0 in dW[0][0]
 
 
 def catalogue(dtypes=DEFAULT_DTYPES, seed=0, ops=OPS):
@@ -224,21 +248,33 @@ def parse_case_id(case_id):
     or with a layout: '.../seed0/strided')."""
     parts = case_id.split("/")
     if len(parts) == 7 and parts[6] not in LAYOUTS:
-        raise ValueError("%r ends in the layout %r, which is not one of %s"
-                         % (case_id, parts[6], ", ".join(LAYOUTS)))
+        raise ValueError(
+            "%r ends in the layout %r, which is not one of %s"
+            % (case_id, parts[6], ", ".join(LAYOUTS))
+        )
     try:
         layout = parts.pop() if len(parts) == 7 else None
         op, dtype, dims, bias, values, seed = parts
         n, d, m = dims.split("-")
         if bias not in ("bias", "nobias") or not seed.startswith("seed"):
             raise ValueError
-        return Case(op, dtype, int(n[1:]), int(d[1:]), int(m[1:]),
-                    bias == "bias", values, int(seed[4:]), layout)
+        return Case(
+            op,
+            dtype,
+            int(n[1:]),
+            int(d[1:]),
+            int(m[1:]),
+            bias == "bias",
+            values,
+            int(seed[4:]),
+            layout,
+        )
     except ValueError:
-        raise ValueError("%r is not a case id; expected "
-                         "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>[/layout], "
-                         "e.g. backward/float32/N7-D13-M11/bias/normal/seed0"
-                         % (case_id,))
+        raise ValueError(
+            "%r is not a case id; expected "
+            "op/dtype/N<n>-D<d>-M<m>/bias|nobias/values/seed<k>[/layout], "
+            "e.g. backward/float32/N7-D13-M11/bias/normal/seed0" % (case_id,)
+        )
 
 
 # The shapes whose cases also run in every layout a backend declares: N

@@ -39,7 +39,7 @@ def exact_outputs(case):
     x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
     n, d, m = case.n, case.d, case.m
     contract = contracts.get(case.dtype)
-    exact_products = contract.storage.p <= 26          # a·b exact in float64
+    exact_products = contract.storage.p <= 26  # a·b exact in float64
     floor = None
     if contract.operand_rounding:
         floor = contract.multiply.smallest_normal
@@ -56,16 +56,16 @@ def exact_outputs(case):
 
     out = {}
     if case.op == "forward":
-        refs, mags = dots(x, transpose(w, m), b)                    # X W + b: (N, M)
+        refs, mags = dots(x, transpose(w, m), b)  # X W + b: (N, M)
         out["y"] = ((n, m), refs, mags, d + (1 if b is not None else 0))
     else:
-        dyt = transpose(dy, m)                                     # (M, N)
-        refs, mags = dots(dy, w)                                   # dY Wᵀ: (N, D)
+        dyt = transpose(dy, m)  # (M, N)
+        refs, mags = dots(dy, w)  # dY Wᵀ: (N, D)
         out["dx"] = ((n, d), refs, mags, m)
-        refs, mags = dots(transpose(x, d), dyt)                    # Xᵀ dY: (D, M)
+        refs, mags = dots(transpose(x, d), dyt)  # Xᵀ dY: (D, M)
         out["dw"] = ((d, m), refs, mags, n)
         if b is not None:
-            refs, mags = dots([[1.0] * n], dyt)                    # Σ_i dY: (M,)
+            refs, mags = dots([[1.0] * n], dyt)  # Σ_i dY: (M,)
             out["db"] = ((m,), refs, mags, n)
         else:
             out["db"] = None
@@ -88,15 +88,15 @@ class OutputVerdict:
         self.name = name
         self.shape = shape
         self.passed = True
-        self.failures = 0          # elements outside their bound
-        self.message = ""          # what went wrong, if anything
-        self.worst = None          # label of the worst element, e.g. 'dx[3][4]'
-        self.worst_index = None    # its index tuple
+        self.failures = 0  # elements outside their bound
+        self.message = ""  # what went wrong, if anything
+        self.worst = None  # label of the worst element, e.g. 'dx[3][4]'
+        self.worst_index = None  # its index tuple
         self.expected = None
         self.got = None
         self.bound = None
-        self.ratio = 0.0           # worst |got - exact| / bound (inf: mismatch)
-        self.ratios = None         # every element's ratio, row-major, when it failed
+        self.ratio = 0.0  # worst |got - exact| / bound (inf: mismatch)
+        self.ratios = None  # every element's ratio, row-major, when it failed
 
     def fail(self, message):
         self.passed = False
@@ -104,13 +104,19 @@ class OutputVerdict:
             self.message = message
 
     def to_dict(self):
-        return {"output": self.name, "shape": list(self.shape),
-                "passed": self.passed, "failures": self.failures,
-                "message": self.message, "worst": self.worst,
-                "index": None if self.worst_index is None else list(self.worst_index),
-                "expected": json_float(self.expected),
-                "got": json_float(self.got), "bound": json_float(self.bound),
-                "ratio": json_float(self.ratio)}
+        return {
+            "output": self.name,
+            "shape": list(self.shape),
+            "passed": self.passed,
+            "failures": self.failures,
+            "message": self.message,
+            "worst": self.worst,
+            "index": None if self.worst_index is None else list(self.worst_index),
+            "expected": json_float(self.expected),
+            "got": json_float(self.got),
+            "bound": json_float(self.bound),
+            "ratio": json_float(self.ratio),
+        }
 
 
 def _describe(v):
@@ -118,11 +124,13 @@ def _describe(v):
 
 
 def _not_in_format(label, g, contract):
-    text = ("%s = %r is not a %s value: the backend computed in another precision"
-            % (label, g, contract.output.name))
+    text = "%s = %r is not a %s value: the backend computed in another precision" % (
+        label,
+        g,
+        contract.output.name,
+    )
     if not contract.legacy:
-        text += " (the %s contract's outputs are %s values)" % (
-            contract.name, contract.output.name)
+        text += " (the %s contract's outputs are %s values)" % (contract.name, contract.output.name)
     return text
 
 
@@ -159,8 +167,7 @@ def judge_output(name, got, spec, dtype):
     for idx in range(len(refs)):
         g, ref, mag = flat[idx], refs[idx], mags[idx]
         if type(g) is not float:
-            verdict.fail("%s is %s, not a float" % (_index(name, shape, idx)[0],
-                                                    _entry_text(g)))
+            verdict.fail("%s is %s, not a float" % (_index(name, shape, idx)[0], _entry_text(g)))
             verdict.ratio = _INF
             return verdict
         if bounds.is_finite(ref):
@@ -171,10 +178,18 @@ def judge_output(name, got, spec, dtype):
             if outcome != "finite":
                 ratio, note = _overflow_ratio(outcome, g, ref, err, bound)
                 if note:
-                    verdict.fail("%s = %r %s: its exact value %r is beyond %s's "
-                                 "overflow threshold %r by more than the bound"
-                                 % (_index(name, shape, idx)[0], g, note, ref,
-                                    out_format.name, out_format.overflow_threshold))
+                    verdict.fail(
+                        "%s = %r %s: its exact value %r is beyond %s's "
+                        "overflow threshold %r by more than the bound"
+                        % (
+                            _index(name, shape, idx)[0],
+                            g,
+                            note,
+                            ref,
+                            out_format.name,
+                            out_format.overflow_threshold,
+                        )
+                    )
         else:
             bound = 0.0
             same = (bounds.is_nan(ref) and bounds.is_nan(g)) or g == ref
@@ -188,17 +203,29 @@ def judge_output(name, got, spec, dtype):
             verdict.worst, verdict.worst_index = label, index
             verdict.expected, verdict.got = ref, g
             verdict.bound, verdict.ratio = bound, ratio
-        if (out_format.p < 53 and bounds.is_finite(g)
-                and not formats.is_representable(g, out_format)):
+        if (
+            out_format.p < 53
+            and bounds.is_finite(g)
+            and not formats.is_representable(g, out_format)
+        ):
             verdict.fail(_not_in_format(_index(name, shape, idx)[0], g, contract))
     if not verdict.passed or verdict.failures:
-        verdict.ratios = ratios          # for the error map of a report
+        verdict.ratios = ratios  # for the error map of a report
     if verdict.failures:
-        verdict.fail("%d of %d elements of %s outside their bound; worst %s: "
-                     "expected %s, got %s, bound %.3g, error/bound %.3g"
-                     % (verdict.failures, len(refs), name, verdict.worst,
-                        _describe(verdict.expected), _describe(verdict.got),
-                        verdict.bound, verdict.ratio))
+        verdict.fail(
+            "%d of %d elements of %s outside their bound; worst %s: "
+            "expected %s, got %s, bound %.3g, error/bound %.3g"
+            % (
+                verdict.failures,
+                len(refs),
+                name,
+                verdict.worst,
+                _describe(verdict.expected),
+                _describe(verdict.got),
+                verdict.bound,
+                verdict.ratio,
+            )
+        )
     return verdict
 
 
@@ -213,17 +240,22 @@ def _entry_text(v):
 def shape_problem(got, shape):
     """'' when got (nested lists) has the shape, else what is wrong with it."""
     if not isinstance(got, list):
-        kind = got[1] if isinstance(got, tuple) and len(got) == 3 and got[0] == "!" \
+        kind = (
+            got[1]
+            if isinstance(got, tuple) and len(got) == 3 and got[0] == "!"
             else type(got).__name__
+        )
         return "tolist gave %s, not a list" % kind
     if len(got) != shape[0]:
         return "expected %s, got %d %s" % (
-            _shape_text(shape), len(got), "rows" if len(shape) == 2 else "entries")
+            _shape_text(shape),
+            len(got),
+            "rows" if len(shape) == 2 else "entries",
+        )
     if len(shape) == 2:
         for i in range(len(got)):
             if not isinstance(got[i], list) or len(got[i]) != shape[1]:
-                return "expected %s, row %d is %s" % (_shape_text(shape), i,
-                                                      _entry_text(got[i]))
+                return "expected %s, row %d is %s" % (_shape_text(shape), i, _entry_text(got[i]))
     return ""
 
 

@@ -30,11 +30,20 @@ from . import formats
 class Contract:
     """One precision contract (see the module's table)."""
 
-    __slots__ = ("name", "storage", "multiply", "accumulate", "output",
-                 "operand_rounding", "legacy", "summary")
+    __slots__ = (
+        "name",
+        "storage",
+        "multiply",
+        "accumulate",
+        "output",
+        "operand_rounding",
+        "legacy",
+        "summary",
+    )
 
-    def __init__(self, name, storage, multiply, accumulate, output,
-                 operand_rounding=0.0, summary=""):
+    def __init__(
+        self, name, storage, multiply, accumulate, output, operand_rounding=0.0, summary=""
+    ):
         self.name = name
         self.storage = formats.get(storage)
         self.multiply = formats.get(multiply)
@@ -56,34 +65,67 @@ class Contract:
         return self.output.p < self.accumulate.p
 
     def to_dict(self):
-        return {"name": self.name, "storage": self.storage.name,
-                "multiply": self.multiply.name, "accumulate": self.accumulate.name,
-                "output": self.output.name, "operand_rounding": self.operand_rounding,
-                "summary": self.summary}
+        return {
+            "name": self.name,
+            "storage": self.storage.name,
+            "multiply": self.multiply.name,
+            "accumulate": self.accumulate.name,
+            "output": self.output.name,
+            "operand_rounding": self.operand_rounding,
+            "summary": self.summary,
+        }
 
 
 # TF32 conversion: one TF32 ulp relative (2^-10), not half of one, because
 # tensor cores are documented to take float32 operands by dropping the low
 # 13 bits (truncation) as well as by rounding to nearest; the bound must
 # hold for both.
-_TF32_CONVERSION = 2.0 ** -10
+_TF32_CONVERSION = 2.0**-10
 
 _ALL = (
-    Contract("float64", "float64", "float64", "float64", "float64",
-             summary="float64 throughout"),
-    Contract("float32", "float32", "float32", "float32", "float32",
-             summary="float32 throughout"),
-    Contract("tf32", "float32", "tf32", "float32", "float32", _TF32_CONVERSION,
-             summary="float32 storage, TF32 multiplies, float32 accumulation "
-                     "and outputs"),
-    Contract("bfloat16", "bfloat16", "bfloat16", "float32", "bfloat16",
-             summary="bfloat16 storage and outputs, float32 accumulation"),
-    Contract("float16", "float16", "float16", "float32", "float16",
-             summary="float16 storage and outputs, float32 accumulation"),
-    Contract("bfloat16-f32out", "bfloat16", "bfloat16", "float32", "float32",
-             summary="bfloat16 storage, float32 accumulation and outputs"),
-    Contract("float16-f32out", "float16", "float16", "float32", "float32",
-             summary="float16 storage, float32 accumulation and outputs"),
+    Contract("float64", "float64", "float64", "float64", "float64", summary="float64 throughout"),
+    Contract("float32", "float32", "float32", "float32", "float32", summary="float32 throughout"),
+    Contract(
+        "tf32",
+        "float32",
+        "tf32",
+        "float32",
+        "float32",
+        _TF32_CONVERSION,
+        summary="float32 storage, TF32 multiplies, float32 accumulation and outputs",
+    ),
+    Contract(
+        "bfloat16",
+        "bfloat16",
+        "bfloat16",
+        "float32",
+        "bfloat16",
+        summary="bfloat16 storage and outputs, float32 accumulation",
+    ),
+    Contract(
+        "float16",
+        "float16",
+        "float16",
+        "float32",
+        "float16",
+        summary="float16 storage and outputs, float32 accumulation",
+    ),
+    Contract(
+        "bfloat16-f32out",
+        "bfloat16",
+        "bfloat16",
+        "float32",
+        "float32",
+        summary="bfloat16 storage, float32 accumulation and outputs",
+    ),
+    Contract(
+        "float16-f32out",
+        "float16",
+        "float16",
+        "float32",
+        "float32",
+        summary="float16 storage, float32 accumulation and outputs",
+    ),
 )
 CONTRACTS = {}
 for _c in _ALL:
@@ -99,8 +141,7 @@ def get(name):
     try:
         return CONTRACTS[name]
     except (KeyError, TypeError):
-        raise ValueError("unknown precision contract %r; known: %s"
-                         % (name, ", ".join(NAMES)))
+        raise ValueError("unknown precision contract %r; known: %s" % (name, ", ".join(NAMES)))
 
 
 def to_storage(v, name):

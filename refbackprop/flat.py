@@ -28,7 +28,7 @@ class Matrix:
     def row(self, i):
         """Row i as a list of floats (a vector: itself)."""
         c = self.shape[-1]
-        return _tolist(self.values[i * c:(i + 1) * c])
+        return _tolist(self.values[i * c : (i + 1) * c])
 
     def col(self, j):
         """Column j as a list of floats."""
@@ -49,7 +49,7 @@ class Matrix:
         if len(self.shape) == 1:
             return view
         cols = self.shape[1]
-        return [view[i * cols:(i + 1) * cols] for i in range(self.shape[0])]
+        return [view[i * cols : (i + 1) * cols] for i in range(self.shape[0])]
 
     def lists(self):
         """Nested lists (2-D) or a flat list (1-D) of Python floats."""
@@ -66,7 +66,7 @@ def _tolist(a):
 def _stepped():
     try:
         return array("d", [1.0, 2.0, 3.0])[1::2] == array("d", [2.0])
-    except Exception:                 # MicroPython: no stepped slices of arrays
+    except Exception:  # MicroPython: no stepped slices of arrays
         return False
 
 

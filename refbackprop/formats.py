@@ -36,20 +36,30 @@ import math
 
 try:
     import struct
+
     struct.pack("<f", 1.0)
-except (ImportError, AttributeError, ValueError):   # a runtime without 'f'
+except (ImportError, AttributeError, ValueError):  # a runtime without 'f'
     struct = None
 
 _INF = float("inf")
 _NAN = float("nan")
-_MAGIC = 4503599627370496.0          # 2^52
+_MAGIC = 4503599627370496.0  # 2^52
 
 
 class Format:
     """One binary floating-point format: p, emin, its largest finite value."""
 
-    __slots__ = ("name", "p", "emin", "max", "has_inf", "unit_roundoff",
-                 "smallest_normal", "smallest_subnormal", "overflow_threshold")
+    __slots__ = (
+        "name",
+        "p",
+        "emin",
+        "max",
+        "has_inf",
+        "unit_roundoff",
+        "smallest_normal",
+        "smallest_subnormal",
+        "overflow_threshold",
+    )
 
     def __init__(self, name, p, emin, largest, has_inf=True):
         self.name, self.p, self.emin, self.max = name, p, emin, largest
@@ -72,16 +82,17 @@ def _largest(p, emax):
 
 
 FORMATS = {}
-for _f in (Format("float64", 53, -1022, _largest(53, 1023)),
-           Format("float32", 24, -126, _largest(24, 127)),
-           Format("tf32", 11, -126, _largest(11, 127)),
-           Format("bfloat16", 8, -126, _largest(8, 127)),
-           Format("float16", 11, -14, _largest(11, 15)),
-           Format("float8_e5m2", 3, -14, _largest(3, 15)),
-           Format("float8_e4m3fn", 4, -6, 448.0, has_inf=False)):
+for _f in (
+    Format("float64", 53, -1022, _largest(53, 1023)),
+    Format("float32", 24, -126, _largest(24, 127)),
+    Format("tf32", 11, -126, _largest(11, 127)),
+    Format("bfloat16", 8, -126, _largest(8, 127)),
+    Format("float16", 11, -14, _largest(11, 15)),
+    Format("float8_e5m2", 3, -14, _largest(3, 15)),
+    Format("float8_e4m3fn", 4, -6, 448.0, has_inf=False),
+):
     FORMATS[_f.name] = _f
-NAMES = ("float64", "float32", "tf32", "bfloat16", "float16", "float8_e5m2",
-         "float8_e4m3fn")
+NAMES = ("float64", "float32", "tf32", "bfloat16", "float16", "float8_e5m2", "float8_e4m3fn")
 
 
 def get(fmt):
@@ -91,8 +102,7 @@ def get(fmt):
     try:
         return FORMATS[fmt]
     except (KeyError, TypeError):
-        raise ValueError("unknown floating-point format %r; known: %s"
-                         % (fmt, ", ".join(NAMES)))
+        raise ValueError("unknown floating-point format %r; known: %s" % (fmt, ", ".join(NAMES)))
 
 
 def _overflow(v, f, saturate):
@@ -106,13 +116,13 @@ def _overflow(v, f, saturate):
 def _round(v, f, saturate):
     """v (a float) rounded to nearest, ties to even, in format f."""
     if v != v or v == 0.0:
-        return v                                 # NaN, and ±0 with its sign
+        return v  # NaN, and ±0 with its sign
     a = v if v > 0 else -v
     if a == _INF:
         return v if f.has_inf and not saturate else _overflow(v, f, saturate)
-    e = math.frexp(a)[1]                         # a = m·2^e, ½ ≤ m < 1
+    e = math.frexp(a)[1]  # a = m·2^e, ½ ≤ m < 1
     q = (e if e > f.emin else f.emin + 1) - f.p  # the result's last place 2^q
-    n = (math.ldexp(a, -q) + _MAGIC) - _MAGIC    # a/2^q < 2^p, rounded to even
+    n = (math.ldexp(a, -q) + _MAGIC) - _MAGIC  # a/2^q < 2^p, rounded to even
     r = math.ldexp(n, q)
     if r > f.max:
         return _overflow(v, f, saturate)
@@ -195,16 +205,19 @@ else:
 
 try:
     from operator import mul as _mul
-except ImportError:                         # MicroPython
+except ImportError:  # MicroPython
+
     def _mul(a, b):
         return a * b
+
 
 try:
     from array import array as _array
     import sys as _sys
+
     _LITTLE = _sys.byteorder == "little"
     _array("f", [1.0]).tobytes()
-except (ImportError, AttributeError):       # a runtime without array.tobytes
+except (ImportError, AttributeError):  # a runtime without array.tobytes
     _array, _LITTLE = None, False
 
 # Significand bits a float32 value must have clear to be a value of a format
@@ -244,7 +257,7 @@ def _fast_clear(values, f):
     """True only when every value is surely a value of f (else: check slowly)."""
     code = getattr(values, "typecode", None)
     if code == "f":
-        as32 = values                   # float32 values already
+        as32 = values  # float32 values already
     else:
         try:
             as32 = _array("f", values)
@@ -255,13 +268,13 @@ def _fast_clear(values, f):
             return False
     if f.name == "float32":
         return True
-    raw = as32.tobytes()            # little-endian: byte 0 of each value is lowest
+    raw = as32.tobytes()  # little-endian: byte 0 of each value is lowest
     if any(raw[0::4]):
         return False
     if f.name == "bfloat16":
         return not any(raw[1::4])
     if any(raw[1::4].translate(_CLEAR_LOW5)):
-        return False                # tf32 and float16 keep 11 bits: 13 clear
+        return False  # tf32 and float16 keep 11 bits: 13 clear
     if f.name == "tf32":
         return True
     # float16: a float32 value with 11 significant bits is a float16 value iff
@@ -279,7 +292,7 @@ def _f16_range_and_grid(as32, f, raw):
     count = outside.count(1)
     if count == 0:
         return True
-    if count <= len(as32) // 16:                # a few: one by one, found at C speed
+    if count <= len(as32) // 16:  # a few: one by one, found at C speed
         k = outside.find(1)
         while k >= 0:
             if not is_representable(as32[k], f):
@@ -290,11 +303,12 @@ def _f16_range_and_grid(as32, f, raw):
     is_integer = getattr(float, "is_integer", None)
     if isfinite is None or is_integer is None:
         return False
-    finite = as32 if not (as32.count(_INF) or as32.count(-_INF)) \
-        else _array("f", filter(isfinite, as32))
+    finite = (
+        as32 if not (as32.count(_INF) or as32.count(-_INF)) else _array("f", filter(isfinite, as32))
+    )
     if not finite:
         return True
-    if max(map(abs, finite)) > f.max:          # NaN: max ignores it or returns it
+    if max(map(abs, finite)) > f.max:  # NaN: max ignores it or returns it
         return False
-    scale = [f.smallest_subnormal ** -1] * len(finite)
+    scale = [f.smallest_subnormal**-1] * len(finite)
     return all(map(is_integer, map(_mul, finite, scale)))

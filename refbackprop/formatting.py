@@ -7,7 +7,7 @@ def group_digits(n):
     head = len(s) % 3 or 3
     parts = [s[:head]]
     for k in range(head, len(s), 3):
-        parts.append(s[k:k + 3])
+        parts.append(s[k : k + 3])
     return ",".join(parts)
 
 
@@ -25,7 +25,6 @@ def human_bytes(n):
     return "%s %s" % (text, units[k])
 
 
-
 def json_float(v):
     """Floats for JSON: NaN and ±Inf as the strings 'nan', 'inf', '-inf'."""
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
@@ -34,10 +33,31 @@ def json_float(v):
 
 
 # Our notation, and how to write it where a terminal cannot.
-_ASCII = (("∂", "d"), ("×", "x"), ("≤", "<="), ("≥", ">="), ("≠", "!="), ("γ", "gamma"),
-          ("λ", "lambda"), ("Σ", "sum"), ("ᵀ", "^T"), ("·", "*"), ("−", "-"), ("…", "..."),
-          ("²", "^2"), ("⁻", "^-"), ("√", "sqrt"), ("‖", "||"), ("⊗", "(x)"), ("±", "+-"),
-          ("→", "->"), ("–", "-"), ("—", "-"), ("≈", "~"), ("∞", "inf"))
+_ASCII = (
+    ("∂", "d"),
+    ("×", "x"),
+    ("≤", "<="),
+    ("≥", ">="),
+    ("≠", "!="),
+    ("γ", "gamma"),
+    ("λ", "lambda"),
+    ("Σ", "sum"),
+    ("ᵀ", "^T"),
+    ("·", "*"),
+    ("−", "-"),
+    ("…", "..."),
+    ("²", "^2"),
+    ("⁻", "^-"),
+    ("√", "sqrt"),
+    ("‖", "||"),
+    ("⊗", "(x)"),
+    ("±", "+-"),
+    ("→", "->"),
+    ("–", "-"),
+    ("—", "-"),
+    ("≈", "~"),
+    ("∞", "inf"),
+)
 
 
 def terminal_text(text, encoding):

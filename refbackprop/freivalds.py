@@ -67,20 +67,23 @@ from .formatting import json_float
 from .rng import Rng, seed_from
 
 _U = UNIT_ROUNDOFF["float64"]
-_UP = 1.0 + 2.0 ** -40        # on every tolerance: covers its own float evaluation
-CELL = 32                     # elements per projected cell (along a line)
-FALSE_ALARM = 1e-9            # default chance that a correct backend fails a whole check
+_UP = 1.0 + 2.0**-40  # on every tolerance: covers its own float evaluation
+CELL = 32  # elements per projected cell (along a line)
+FALSE_ALARM = 1e-9  # default chance that a correct backend fails a whole check
 MAX_TRIALS = 12
-PACK_TRIALS = 3               # from this many trials on, W's block sums go through packed.py
-TRIAL_BUDGET = 1 << 25        # multiply-adds all trials may take at least (default trials)
+PACK_TRIALS = 3  # from this many trials on, W's block sums go through packed.py
+TRIAL_BUDGET = 1 << 25  # multiply-adds all trials may take at least (default trials)
 
 _JIT = getattr(sys.implementation, "name", "") == "pypy"
-_HYPOT = (getattr(sys.implementation, "name", "") == "cpython"
-          and sys.version_info >= (3, 10))       # math.hypot: error < 1 ulp, documented
+_HYPOT = getattr(sys.implementation, "name", "") == "cpython" and sys.version_info >= (
+    3,
+    10,
+)  # math.hypot: error < 1 ulp, documented
 
 try:
     from operator import add, lt, mul, sub, truediv
-except ImportError:                              # MicroPython
+except ImportError:  # MicroPython
+
     def add(a, b):
         return a + b
 
@@ -96,20 +99,25 @@ except ImportError:                              # MicroPython
     def truediv(a, b):
         return a / b
 
-_dot = getattr(math, "sumprod", None)            # CPython 3.12+: one C loop
+
+_dot = getattr(math, "sumprod", None)  # CPython 3.12+: one C loop
 if _dot is None and _JIT:
+
     def _dot(a, b):
         s = 0.0
         for i in range(len(a)):
             s += a[i] * b[i]
         return s
 elif _dot is None:
+
     def _dot(a, b):
         return sum(map(mul, a, b))
 
+
 try:
     from itertools import repeat
-except ImportError:                              # MicroPython
+except ImportError:  # MicroPython
+
     def repeat(v, n=None):
         return [v] * n
 
@@ -138,6 +146,7 @@ def linear_bound(k, dtype):
         alpha, beta, kappa = coeffs(k, dtype)
     else:
         from .bounds import SAFETY
+
         alpha = gamma(k, UNIT_ROUNDOFF[dtype]) * SAFETY
         beta = 2 * _U
         kappa = k * SMALLEST_NORMAL[dtype] + 4 * k * SMALLEST_NORMAL["float64"]
@@ -146,6 +155,7 @@ def linear_bound(k, dtype):
 
 def _bounds():
     from . import bounds
+
     return bounds
 
 
@@ -153,6 +163,7 @@ def _contract(dtype):
     """The precision contract of dtype, or None where contracts do not exist."""
     try:
         from . import contracts
+
         return contracts.get(dtype)
     except (ImportError, ValueError):
         return None
@@ -220,8 +231,7 @@ def default_trials(n, d, m, cell=CELL):
 
 def _trial_cost(n, d, m, cell):
     b = max(1, cell)
-    return (n * _blocks(m, b) * d + n * _blocks(d, b) * m + _blocks(d, b) * m * n
-            + d * m)
+    return n * _blocks(m, b) * d + n * _blocks(d, b) * m + _blocks(d, b) * m * n + d * m
 
 
 def _blocks(length, cell):
@@ -232,12 +242,12 @@ def _norm(values):
     """An upper bound on ‖values‖₂ (a list or an array), or None if not finite."""
     if _HYPOT:
         v = math.hypot(*values)
-        return v * (1.0 + 2.0 ** -51) if is_finite(v) else None
+        return v * (1.0 + 2.0**-51) if is_finite(v) else None
     return _norm_bound(values)
 
 
-_TINY = 2.0 ** -1074
-_SMALL = 2.0 ** -900
+_TINY = 2.0**-1074
+_SMALL = 2.0**-900
 
 
 def _norm_bound(row):
@@ -247,7 +257,7 @@ def _norm_bound(row):
     squares = _dot(row, row)
     scale = 1.0
     if not (is_finite(squares) and squares >= _SMALL):
-        scale = 2.0 ** 600 if is_finite(squares) else 2.0 ** -600
+        scale = 2.0**600 if is_finite(squares) else 2.0**-600
         scaled = [v * scale for v in row]
         squares = _dot(scaled, scaled)
         if not is_finite(squares):
@@ -263,7 +273,7 @@ def _abs_sum(values):
 
 def _block_norms(norms, cell):
     """‖·‖₂ of consecutive blocks of norms (upper bounds), None if not finite."""
-    return [_norm(norms[a:a + cell]) for a in range(0, len(norms), cell)]
+    return [_norm(norms[a : a + cell]) for a in range(0, len(norms), cell)]
 
 
 def _signs(rng, count):
@@ -277,7 +287,7 @@ def _signs(rng, count):
     return out
 
 
-FAILED_CELLS_KEPT = 1 << 16     # failed cells remembered per output (for a report's map)
+FAILED_CELLS_KEPT = 1 << 16  # failed cells remembered per output (for a report's map)
 
 
 class OutputCheck:
@@ -286,21 +296,21 @@ class OutputCheck:
 
     def __init__(self, name, lines, blocks, cell, k, trials, cell_index):
         self.name = name
-        self.lines, self.blocks = lines, blocks     # cells = lines × blocks
+        self.lines, self.blocks = lines, blocks  # cells = lines × blocks
         self.cell, self.k, self.trials = cell, k, trials
-        self.cell_index = cell_index                # element index -> cell number
+        self.cell_index = cell_index  # element index -> cell number
         self.worst_ratio = 0.0
         self.worst_cell = None
         self.worst_trial = None
         self.failed_cells = 0
         self.message = ""
-        self.t = None                               # Hoeffding's t (None: worst case)
-        self.tolerances = None                      # cell -> (T, V max over trials, B)
-        self.sampled = None                         # sampling.Sample of this output
-        self.fingerprint = None                     # sampling.Fingerprint
-        self.failed = {}                            # cell -> worst |diff|/tolerance (capped)
-        self.problems = []                          # elements judged one by one: non-finite
-        self.settled = 0                            # ±inf a correct kernel may return
+        self.t = None  # Hoeffding's t (None: worst case)
+        self.tolerances = None  # cell -> (T, V max over trials, B)
+        self.sampled = None  # sampling.Sample of this output
+        self.fingerprint = None  # sampling.Fingerprint
+        self.failed = {}  # cell -> worst |diff|/tolerance (capped)
+        self.problems = []  # elements judged one by one: non-finite
+        self.settled = 0  # ±inf a correct kernel may return
 
     @property
     def cells(self):
@@ -308,9 +318,12 @@ class OutputCheck:
 
     @property
     def passed(self):
-        return self.failed_cells == 0 and not self.problems \
-            and (self.sampled is None or self.sampled.passed) \
+        return (
+            self.failed_cells == 0
+            and not self.problems
+            and (self.sampled is None or self.sampled.passed)
             and (self.fingerprint is None or self.fingerprint.passed)
+        )
 
     @property
     def projections_passed(self):
@@ -318,12 +331,13 @@ class OutputCheck:
 
     def note(self, trial, cell, diff, tol):
         ratio = diff / tol if tol > 0 else (0.0 if diff == 0 else float("inf"))
-        if not ratio <= 1.0:                        # NaN counts as a failure
+        if not ratio <= 1.0:  # NaN counts as a failure
             self.failed_cells += 1
             if not self.message:
-                self.message = ("%s cell %s, trial %d: |got·r − reference·r| = %.6g exceeds "
-                                "the tolerance %.6g" % (self.name, self.describe(cell), trial,
-                                                       diff, tol))
+                self.message = (
+                    "%s cell %s, trial %d: |got·r − reference·r| = %.6g exceeds "
+                    "the tolerance %.6g" % (self.name, self.describe(cell), trial, diff, tol)
+                )
             if ratio != ratio:
                 ratio = float("inf")
             if cell in self.failed or len(self.failed) < FAILED_CELLS_KEPT:
@@ -341,8 +355,7 @@ class OutputCheck:
                 if top <= 1.0:
                     if top > self.worst_ratio or self.worst_cell is None:
                         k = ratios.index(top)
-                        self.worst_ratio, self.worst_cell, self.worst_trial = \
-                            top, first + k, trial
+                        self.worst_ratio, self.worst_cell, self.worst_trial = top, first + k, trial
                     return
         for k in range(len(diffs)):
             self.note(trial, first + k, diffs[k], tols[k])
@@ -365,8 +378,11 @@ class OutputCheck:
         """'(i, columns a..b)' for a cell number."""
         if cell is None:
             return "-"
-        line, block = divmod(cell, self.blocks) if self.name != "dw" else (cell % self.lines,
-                                                                           cell // self.lines)
+        line, block = (
+            divmod(cell, self.blocks)
+            if self.name != "dw"
+            else (cell % self.lines, cell // self.lines)
+        )
         a = block * self.cell
         if self.name == "dw":
             return "(rows %d..%d, column %d)" % (a, a + self.cell - 1, line)
@@ -392,16 +408,23 @@ class OutputCheck:
 
     def to_dict(self):
         t, v = (None, None) if self.worst_cell is None else self.tolerances(self.worst_cell)[:2]
-        out = {"output": self.name, "passed": self.passed,
-               "projections_passed": self.projections_passed,
-               "cells": self.cells, "cell_size": self.cell, "reduction": self.k,
-               "failed_cells": self.failed_cells,
-               "worst_ratio": json_float(self.worst_ratio),
-               "worst_cell": self.describe(self.worst_cell), "worst_trial": self.worst_trial,
-               "tolerance": json_float(None if t is None else (t + v) * _UP),
-               "detect_above": json_float(None if t is None else self.detect(self.worst_cell)),
-               "message": self.message, "problems": list(self.problems),
-               "overflowed": self.settled}
+        out = {
+            "output": self.name,
+            "passed": self.passed,
+            "projections_passed": self.projections_passed,
+            "cells": self.cells,
+            "cell_size": self.cell,
+            "reduction": self.k,
+            "failed_cells": self.failed_cells,
+            "worst_ratio": json_float(self.worst_ratio),
+            "worst_cell": self.describe(self.worst_cell),
+            "worst_trial": self.worst_trial,
+            "tolerance": json_float(None if t is None else (t + v) * _UP),
+            "detect_above": json_float(None if t is None else self.detect(self.worst_cell)),
+            "message": self.message,
+            "problems": list(self.problems),
+            "overflowed": self.settled,
+        }
         if self.sampled is not None:
             out["sampled"] = self.sampled.to_dict(self)
         if self.fingerprint is not None:
@@ -432,23 +455,33 @@ class Verification:
     def miss_probability(self):
         """Upper bound on P(an element beyond its cell's detection threshold
         went unseen), per element: 2^-trials."""
-        return 0.5 ** self.trials
+        return 0.5**self.trials
 
     def lines(self):
         from .sampling import report_lines
+
         return report_lines(self)
 
     def to_dict(self):
-        return {"N": self.n, "D": self.d, "M": self.m, "dtype": self.dtype,
-                "trials": self.trials, "seed": self.seed, "passed": self.passed,
-                "cell_size": self.cell, "worst_case": self.worst_case,
-                "hoeffding_t": json_float(self.t), "tests": self.tests,
-                "hoeffding_tests": self.hoeffding_tests,
-                "false_alarm": self.false_alarm,
-                "requested_false_alarm": self.requested_false_alarm,
-                "fingerprint_false_alarm": self.fingerprint_false_alarm,
-                "miss_probability": self.miss_probability,
-                "outputs": [o.to_dict() for o in self.outputs]}
+        return {
+            "N": self.n,
+            "D": self.d,
+            "M": self.m,
+            "dtype": self.dtype,
+            "trials": self.trials,
+            "seed": self.seed,
+            "passed": self.passed,
+            "cell_size": self.cell,
+            "worst_case": self.worst_case,
+            "hoeffding_t": json_float(self.t),
+            "tests": self.tests,
+            "hoeffding_tests": self.hoeffding_tests,
+            "false_alarm": self.false_alarm,
+            "requested_false_alarm": self.requested_false_alarm,
+            "fingerprint_false_alarm": self.fingerprint_false_alarm,
+            "miss_probability": self.miss_probability,
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
 
 
 def _shapes(x, w, b, dy):
@@ -468,9 +501,25 @@ def _shapes(x, w, b, dy):
     return n, d, m
 
 
-def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=None, seed=0,
-           false_alarm=FALSE_ALARM, worst_case=False, cell=CELL, samples=None,
-           fingerprint_check=False, fingerprint_false_alarm=None):
+def verify(
+    x,
+    w,
+    b,
+    dy,
+    y,
+    dx,
+    dw,
+    db,
+    dtype,
+    trials=None,
+    seed=0,
+    false_alarm=FALSE_ALARM,
+    worst_case=False,
+    cell=CELL,
+    samples=None,
+    fingerprint_check=False,
+    fingerprint_false_alarm=None,
+):
     """Verify y (N, M), dx (N, D), dw (D, M), db (M,) or None for x (N, D),
     w (D, M), b (M,) or None, dy (N, M), computed in dtype.
 
@@ -487,28 +536,80 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, trials=None, seed=0,
     right (the caller checks them).  Returns a Verification.
 
     Same as prepare(x, w, b, dy, dtype, ...).finish(y, dx, dw, db)."""
-    plan = prepare(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell, samples,
-                   fingerprint_check, fingerprint_false_alarm)
+    plan = prepare(
+        x,
+        w,
+        b,
+        dy,
+        dtype,
+        trials,
+        seed,
+        false_alarm,
+        worst_case,
+        cell,
+        samples,
+        fingerprint_check,
+        fingerprint_false_alarm,
+    )
     return plan.finish(y, dx, dw, db)
 
 
-def prepare(x, w, b, dy, dtype, trials=None, seed=0, false_alarm=FALSE_ALARM,
-            worst_case=False, cell=CELL, samples=None, fingerprint_check=False,
-            fingerprint_false_alarm=None):
+def prepare(
+    x,
+    w,
+    b,
+    dy,
+    dtype,
+    trials=None,
+    seed=0,
+    false_alarm=FALSE_ALARM,
+    worst_case=False,
+    cell=CELL,
+    samples=None,
+    fingerprint_check=False,
+    fingerprint_false_alarm=None,
+):
     """Everything of a verification that the inputs and the signs decide:
     the signs, the reference side of every cell, the tolerances' input
     terms, the sampled elements' exact values.  The sized runner does this
     in its own process while the backend computes in its worker (the signs
     are never sent there).  Arguments as verify's; returns a Prepared."""
-    return Prepared(x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
-                    samples, fingerprint_check, fingerprint_false_alarm)
+    return Prepared(
+        x,
+        w,
+        b,
+        dy,
+        dtype,
+        trials,
+        seed,
+        false_alarm,
+        worst_case,
+        cell,
+        samples,
+        fingerprint_check,
+        fingerprint_false_alarm,
+    )
 
 
 class Prepared:
     """A verification prepared from the inputs (prepare); finish() judges outputs."""
 
-    def __init__(self, x, w, b, dy, dtype, trials, seed, false_alarm, worst_case, cell,
-                 samples, fingerprint_check, fingerprint_false_alarm):
+    def __init__(
+        self,
+        x,
+        w,
+        b,
+        dy,
+        dtype,
+        trials,
+        seed,
+        false_alarm,
+        worst_case,
+        cell,
+        samples,
+        fingerprint_check,
+        fingerprint_false_alarm,
+    ):
         n, d, m = _shapes(x, w, b, dy)
         x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
         b = as_matrix(b, (m,)) if b is not None else None
@@ -521,34 +622,47 @@ class Prepared:
         self.trials, self.seed, self.false_alarm = trials, seed, false_alarm
         self.worst_case, self.cell = worst_case, cell
         self.fingerprint_check = fingerprint_check
-        self.fingerprint_false_alarm = (fingerprint_false_alarm
-                                        if fingerprint_false_alarm is not None else false_alarm)
+        self.fingerprint_false_alarm = (
+            fingerprint_false_alarm if fingerprint_false_alarm is not None else false_alarm
+        )
         rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
-        by, bd = min(cell, m) or 1, min(cell, d) or 1      # cell sizes along M and D
+        by, bd = min(cell, m) or 1, min(cell, d) or 1  # cell sizes along M and D
         self.by, self.bd = by, bd
         nby, nbd = _blocks(m, by), _blocks(d, bd)
         self.tests = trials * (n * nby + n * nbd + nbd * m)
         self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
-        pairs = ([(min(by, m - c * by), trials * n) for c in range(nby)]
-                 + [(min(bd, d - c * bd), trials * (n + m)) for c in range(nbd)])
+        pairs = [(min(by, m - c * by), trials * n) for c in range(nby)] + [
+            (min(bd, d - c * bd), trials * (n + m)) for c in range(nbd)
+        ]
         self.hoeffding_tests = hoeffding_cells(self.t, pairs)
         # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
         self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
         self.bias = b is not None
         ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd, trials)
         self.checks = [
-            OutputCheck("y", n, nby, by, d + (1 if b is not None else 0), trials,
-                        lambda i, j: i * nby + j // by),
+            OutputCheck(
+                "y",
+                n,
+                nby,
+                by,
+                d + (1 if b is not None else 0),
+                trials,
+                lambda i, j: i * nby + j // by,
+            ),
             OutputCheck("dx", n, nbd, bd, m, trials, lambda i, k: i * nbd + k // bd),
-            OutputCheck("dw", m, nbd, bd, n, trials, lambda k, j: (k // bd) * m + j)]
+            OutputCheck("dw", m, nbd, bd, n, trials, lambda k, j: (k // bd) * m + j),
+        ]
         for c in self.checks:
             c.t = self.t
-        self.parts = [ctx.prepare_y(self.checks[0], rng, trials),
-                      ctx.prepare_dx(self.checks[1], rng, trials),
-                      ctx.prepare_dw(self.checks[2], rng, trials)]
+        self.parts = [
+            ctx.prepare_y(self.checks[0], rng, trials),
+            ctx.prepare_dx(self.checks[1], rng, trials),
+            ctx.prepare_dw(self.checks[2], rng, trials),
+        ]
         self.samples = None
         if samples is not False:
             from . import sampling
+
             plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
             self.samples = sampling.prepare(plan, ctx, self.checks, rng)
         ctx.release()
@@ -559,8 +673,9 @@ class Prepared:
         n, d, m = self.n, self.d, self.m
         y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
         db = as_matrix(db, (m,)) if db is not None else None
-        result = Verification(n, d, m, self.dtype, self.trials, self.seed, self.risk,
-                              self.worst_case, self.cell)
+        result = Verification(
+            n, d, m, self.dtype, self.trials, self.seed, self.risk, self.worst_case, self.cell
+        )
         result.t, result.tests = self.t, self.tests
         result.hoeffding_tests = self.hoeffding_tests
         result.requested_false_alarm = self.false_alarm
@@ -574,8 +689,14 @@ class Prepared:
             result.outputs.append(_check_db(self.ctx.dy, db, n, m, self.dtype))
         if self.samples is not None:
             from . import sampling
-            sampling.finish(self.samples, {"y": y, "dx": dx, "dw": dw}, self.dtype,
-                            self.fingerprint_check, self.fingerprint_false_alarm)
+
+            sampling.finish(
+                self.samples,
+                {"y": y, "dx": dx, "dw": dw},
+                self.dtype,
+                self.fingerprint_check,
+                self.fingerprint_false_alarm,
+            )
             if self.fingerprint_check:
                 result.fingerprint_false_alarm = self.fingerprint_false_alarm
         return result
@@ -593,8 +714,8 @@ class Prepared:
         product of its K terms), within MAX_NONFINITE_PRODUCTS."""
         values = out.values
         total = sum(values)
-        if total - total == 0 or not self.ctx.finite:   # every element finite
-            return out                                  # (else: unverifiable anyway)
+        if total - total == 0 or not self.ctx.finite:  # every element finite
+            return out  # (else: unverifiable anyway)
         cols = out.shape[1]
         where = _nonfinite_indices(values)
         products = len(where) * check.k
@@ -603,12 +724,14 @@ class Prepared:
             check.problems.append(
                 "%s has %d non-finite elements: judging each against its exact value "
                 "would take %d products, more than the verifier's %d; not verified"
-                % (check.name, len(where), products, limit))
+                % (check.name, len(where), products, limit)
+            )
             return out
         from . import bounds
         from .compare import _overflow_ratio
         from .sampling import exact_value
-        judged = array("d", values)                     # a copy, float64 ('f' too)
+
+        judged = array("d", values)  # a copy, float64 ('f' too)
         wrong = []
         for index in where:
             i, j = divmod(index, cols)
@@ -627,8 +750,8 @@ class Prepared:
         return Matrix(judged, out.shape)
 
 
-MAX_NONFINITE_PRODUCTS = 1 << 26   # at least; N·D·M/4 where that is more
-COUNT_BELOW = 16                   # float16's λ_out is counted where above B/16
+MAX_NONFINITE_PRODUCTS = 1 << 26  # at least; N·D·M/4 where that is more
+COUNT_BELOW = 16  # float16's λ_out is counted where above B/16
 
 
 def _nonfinite_indices(values):
@@ -637,6 +760,7 @@ def _nonfinite_indices(values):
     try:
         from itertools import compress
         from operator import not_
+
         return list(compress(range(len(values)), map(not_, map(math.isfinite, values))))
     except (ImportError, AttributeError):
         return [k for k in range(len(values)) if not is_finite(values[k])]
@@ -645,12 +769,15 @@ def _nonfinite_indices(values):
 def _nonfinite_text(name, wrong, dtype):
     """What is wrong with non-finite elements a correct kernel cannot return."""
     from . import contracts
+
     out_format = contracts.get(dtype).output
     i, j, got, ref, outcome = wrong[0]
     if outcome == "finite":
-        why = ("no correct %s kernel returns a non-finite value there (the sum cannot "
-               "reach %s's overflow threshold %r)"
-               % (dtype, out_format.name, out_format.overflow_threshold))
+        why = (
+            "no correct %s kernel returns a non-finite value there (the sum cannot "
+            "reach %s's overflow threshold %r)"
+            % (dtype, out_format.name, out_format.overflow_threshold)
+        )
         if contracts.get(dtype).legacy:
             why = "a finite exact value must give a finite %s output" % out_format.name
     elif got != got:
@@ -658,8 +785,7 @@ def _nonfinite_text(name, wrong, dtype):
     else:
         why = "an overflow keeps the exact value's sign"
     more = "" if len(wrong) == 1 else " (and %d more non-finite elements)" % (len(wrong) - 1)
-    return ("%s[%d][%d] = %r, but its exact value is %r: %s%s"
-            % (name, i, j, got, ref, why, more))
+    return "%s[%d][%d] = %r, but its exact value is %r: %s%s" % (name, i, j, got, ref, why, more)
 
 
 class _Context:
@@ -670,27 +796,30 @@ class _Context:
         self.x, self.w, self.b, self.dy = x, w, b, dy
         self.n, self.d, self.m, self.dtype, self.t = n, d, m, dtype, t
         self.by, self.bd = by, bd
-        self.xr = x.row_lists()                               # (N, D)
-        self.dyr = dy.row_lists()                             # (N, M)
-        self.bl = b.lists() if b is not None else None        # (M,)
-        self.x_norms = [_norm(r) for r in self.xr]            # ‖X_i‖₂, (N,)
-        self.x_abs = [_abs_sum(r) for r in self.xr]           # ‖X_i‖₁
-        self.dy_norms = [_norm(r) for r in self.dyr]          # ‖dY_i‖₂
+        self.xr = x.row_lists()  # (N, D)
+        self.dyr = dy.row_lists()  # (N, M)
+        self.bl = b.lists() if b is not None else None  # (M,)
+        self.x_norms = [_norm(r) for r in self.xr]  # ‖X_i‖₂, (N,)
+        self.x_abs = [_abs_sum(r) for r in self.xr]  # ‖X_i‖₁
+        self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
-        w_rows = [_norm(w.values[k * m:(k + 1) * m]) for k in range(d)]      # ‖W_k‖₂
-        self.finite = None not in w_rows and None not in self.x_norms \
-            and None not in self.dy_norms \
+        w_rows = [_norm(w.values[k * m : (k + 1) * m]) for k in range(d)]  # ‖W_k‖₂
+        self.finite = (
+            None not in w_rows
+            and None not in self.x_norms
+            and None not in self.dy_norms
             and (self.bl is None or None not in [_norm(self.bl)])
+        )
         self.w_row_norms = w_rows
         self.grid = None
         # W on a grid pays from PACK_TRIALS trials on (one conversion, then
         # cheap exact sums a trial); fewer trials sum W's blocks as floats.
         if self.finite and not _JIT and trials >= PACK_TRIALS and packed.available():
-            bounds = [max(w_rows[a:a + bd]) for a in range(0, d, bd)]     # ≥ max |W| a block
+            bounds = [max(w_rows[a : a + bd]) for a in range(0, d, bd)]  # ≥ max |W| a block
             try:
                 self.grid = packed.Packed(w, bounds, bd, max(by, bd))
-            except ValueError:                                # beyond the packed range
+            except ValueError:  # beyond the packed range
                 pass
         # Σ_K step_K·Σ_{k∈K}|X_ik|: what W's grid adds to X_i·(W_J r_J), per entry of J
         self.x_grid = [0.0] * n
@@ -698,8 +827,9 @@ class _Context:
             steps = self.grid.steps
             for i in range(n):
                 row = self.xr[i]
-                self.x_grid[i] = sum([_abs_sum(row[c * bd:c * bd + bd]) * steps[c]
-                                      for c in range(len(steps))]) * (1 + 2.0 ** -50)
+                self.x_grid[i] = sum(
+                    [_abs_sum(row[c * bd : c * bd + bd]) * steps[c] for c in range(len(steps))]
+                ) * (1 + 2.0**-50)
 
     def release(self):
         """Drop what only preparing needed (W's grid)."""
@@ -709,12 +839,12 @@ class _Context:
 
     def xt(self):
         if self._xt is None:
-            self._xt = self.x.col_lists()                     # (D, N)
+            self._xt = self.x.col_lists()  # (D, N)
         return self._xt
 
     def dyt(self):
         if self._dyt is None:
-            self._dyt = self.dy.col_lists()                   # (M, N)
+            self._dyt = self.dy.col_lists()  # (M, N)
         return self._dyt
 
     def _w_columns(self, signs, block):
@@ -731,7 +861,7 @@ class _Context:
                 col = w.values[j::m] if _STEPPED else w.col(j)
                 if _HYPOT:
                     v = math.hypot(*col)
-                    norms.append(v * (1.0 + 2.0 ** -51) if is_finite(v) else None)
+                    norms.append(v * (1.0 + 2.0**-51) if is_finite(v) else None)
                 else:
                     norms.append(_norm(_tolist(col)))
                 cols.append(col)
@@ -754,6 +884,7 @@ class _Context:
             check.failed_cells = check.cells or 1
             check.message = "%s not verified: %s" % (check.name, why)
             check.worst_ratio = float("inf")
+
         return finish
 
     # -- Y = X W + b: cells (i, J) ------------------------------------------------
@@ -768,12 +899,12 @@ class _Context:
         inv, gfac = _beta_factors(beta)
         under = under * inv * _UP
         lam = _operand_floor(self.dtype)
-        signs = [_signs(rng, m) for _ in range(trials)]        # r ∈ {±1}^M a trial
+        signs = [_signs(rng, m) for _ in range(trials)]  # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
         cols, along = self._w_columns(signs if self.grid is None else [], by)
         if None in cols:
             return self._unverifiable(check, "W has a column with no finite norm")
-        wf = _block_norms(cols, by)                            # ‖W_{:,J}‖_F, (blocks,)
+        wf = _block_norms(cols, by)  # ‖W_{:,J}‖_F, (blocks,)
         bl = self.bl
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
         sizes = [min(by, m - c * by) for c in range(nb)]
@@ -781,35 +912,55 @@ class _Context:
         # (tf32: the norms of the clamped operands, + λ√len; output rounding:
         # divided by 1 − β, and β/(1 − β)·‖Y_{i,J}‖₂ added when y arrives)
         xl, wl = lam * math.sqrt(d), [lam * math.sqrt(d * size) for size in sizes]
-        bmag = [[alpha * ((xn + xl) * (wf[c] + wl[c]) + bn[c]) * _UP
-                 + kappa * math.sqrt(sizes[c]) for c in range(nb)] for xn in self.x_norms]
+        bmag = [
+            [
+                alpha * ((xn + xl) * (wf[c] + wl[c]) + bn[c]) * _UP + kappa * math.sqrt(sizes[c])
+                for c in range(nb)
+            ]
+            for xn in self.x_norms
+        ]
         base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_d = gamma(d + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
-        bias_err = [g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0
-                    for c in range(nb)]
+        bias_err = [
+            g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0 for c in range(nb)
+        ]
         runs = []
         for trial in range(trials):
             r = signs[trial]
-            vs, grid_err = self._w_block_sums_along(r, by, wf,   # W_J r_J, (blocks,) of (D,)
-                                                    along[trial] if along else None)
+            vs, grid_err = self._w_block_sums_along(
+                r,
+                by,
+                wf,  # W_J r_J, (blocks,) of (D,)
+                along[trial] if along else None,
+            )
             vnorm = [_norm(v) or 0.0 for v in vs]
             bsum = [0.0] * nb
             if bl is not None:
                 br = list(map(mul, bl, r))
-                bsum = [sum(br[c * by:c * by + by]) for c in range(nb)]
+                bsum = [sum(br[c * by : c * by + by]) for c in range(nb)]
             refs, vrefs = [], []
             for i in range(n):
                 xi, xn = self.xr[i], self.x_norms[i]
                 ref = [_dot(xi, vs[c]) + bsum[c] for c in range(nb)]
                 refs.append(ref)
-                vrefs.append([(g_d + 2 * _U) * xn * vnorm[c] + grid_err(i, c) + bias_err[c]
-                              + _U * abs(ref[c]) for c in range(nb)])
+                vrefs.append(
+                    [
+                        (g_d + 2 * _U) * xn * vnorm[c]
+                        + grid_err(i, c)
+                        + bias_err[c]
+                        + _U * abs(ref[c])
+                        for c in range(nb)
+                    ]
+                )
             runs.append((r, refs, vrefs))
         vmax = [[0.0] * nb for _ in range(n)]
-        check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
-                                         bmag[cell // nb][cell % nb])
+        check.tolerances = lambda cell: (
+            tt[cell // nb][cell % nb],
+            vmax[cell // nb][cell % nb],
+            bmag[cell // nb][cell % nb],
+        )
         factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(y):
@@ -818,14 +969,15 @@ class _Context:
                 row = yrows[i]
                 if gfac:
                     self._refine_line(tt[i], bmag[i], base[i], row, by, gfac, under, factors)
-                gabs = [g_n[c] * _abs_sum(row[c * by:c * by + by]) for c in range(nb)]
+                gabs = [g_n[c] * _abs_sum(row[c * by : c * by + by]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
                     yr = list(map(mul, row, r))
-                    got = [sum(yr[c * by:c * by + by]) for c in range(nb)]
+                    got = [sum(yr[c * by : c * by + by]) for c in range(nb)]
                     diffs = list(map(abs, map(sub, got, refs[i])))
                     tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
                     check.note_many(trial, i * nb, diffs, tols)
+
         return finish
 
     @staticmethod
@@ -847,14 +999,14 @@ class _Context:
         cell's elements that may be subnormal or flushed: |got| < λ_out +
         2·B with λ_out charged to all, since β_e ≤ B), T = f·B."""
         for c in range(len(trow)):
-            cell = row[c * block:c * block + block]
+            cell = row[c * block : c * block + block]
             b = base[c]
             if gfac:
                 b = b + gfac * (_norm(cell) or 0.0) * _UP
             if under:
                 charged = under * math.sqrt(len(cell))
                 full = b + charged
-                if charged * COUNT_BELOW < b:              # at most 1/16 of B: keep it
+                if charged * COUNT_BELOW < b:  # at most 1/16 of B: keep it
                     b = full
                 else:
                     small = sum(map(lt, map(abs, cell), repeat(under + 2 * full, len(cell))))
@@ -886,18 +1038,23 @@ class _Context:
         inv, gfac = _beta_factors(beta)
         under = under * inv * _UP
         lam = _operand_floor(self.dtype)
-        wf = _block_norms(self.w_row_norms, bd)               # ‖W_{K,:}‖_F
+        wf = _block_norms(self.w_row_norms, bd)  # ‖W_{K,:}‖_F
         sizes = [min(bd, d - c * bd) for c in range(nb)]
         dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
-        bmag = [[alpha * (dn + dl) * (wf[c] + wl[c]) * _UP + kappa * math.sqrt(sizes[c])
-                 for c in range(nb)] for dn in self.dy_norms]
+        bmag = [
+            [
+                alpha * (dn + dl) * (wf[c] + wl[c]) * _UP + kappa * math.sqrt(sizes[c])
+                for c in range(nb)
+            ]
+            for dn in self.dy_norms
+        ]
         base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_m = gamma(m + 2, _U)
         g_n = [gamma(size + 1, _U) for size in sizes]
         runs = []
         for trial in range(trials):
-            r = _signs(rng, d)                                 # r ∈ {±1}^D
+            r = _signs(rng, d)  # r ∈ {±1}^D
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
             refs, vrefs = [], []
@@ -905,12 +1062,14 @@ class _Context:
                 dyi, dn = self.dyr[i], self.dy_norms[i]
                 ref = [_dot(dyi, us[c]) for c in range(nb)]
                 refs.append(ref)
-                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c)
-                              for c in range(nb)])
+                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) for c in range(nb)])
             runs.append((r, refs, vrefs))
         vmax = [[0.0] * nb for _ in range(n)]
-        check.tolerances = lambda cell: (tt[cell // nb][cell % nb], vmax[cell // nb][cell % nb],
-                                         bmag[cell // nb][cell % nb])
+        check.tolerances = lambda cell: (
+            tt[cell // nb][cell % nb],
+            vmax[cell // nb][cell % nb],
+            bmag[cell // nb][cell % nb],
+        )
         factors = [_factor(self.t, size) * _UP for size in sizes]
 
         def finish(dx):
@@ -919,14 +1078,15 @@ class _Context:
                 row = rows[i]
                 if gfac:
                     self._refine_line(tt[i], bmag[i], base[i], row, bd, gfac, under, factors)
-                gabs = [g_n[c] * _abs_sum(row[c * bd:c * bd + bd]) for c in range(nb)]
+                gabs = [g_n[c] * _abs_sum(row[c * bd : c * bd + bd]) for c in range(nb)]
                 for trial in range(trials):
                     r, refs, vrefs = runs[trial]
                     xr = list(map(mul, row, r))
-                    got = [sum(xr[c * bd:c * bd + bd]) for c in range(nb)]
+                    got = [sum(xr[c * bd : c * bd + bd]) for c in range(nb)]
                     diffs = list(map(abs, map(sub, got, refs[i])))
                     tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
                     check.note_many(trial, i * nb, diffs, tols)
+
         return finish
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
@@ -941,14 +1101,14 @@ class _Context:
         inv, gfac = _beta_factors(beta)
         lam = _operand_floor(self.dtype)
         xt, dyt = self.xt(), self.dyt()
-        xf = _block_norms([_norm(c) for c in xt], bd)          # ‖X_{:,K}‖_F, (blocks,)
-        dcn = [_norm(c) for c in dyt]                          # ‖dY_{:,j}‖₂, (M,)
+        xf = _block_norms([_norm(c) for c in xt], bd)  # ‖X_{:,K}‖_F, (blocks,)
+        dcn = [_norm(c) for c in dyt]  # ‖dY_{:,j}‖₂, (M,)
         sizes = [min(bd, d - c * bd) for c in range(nb)]
-        dl = lam * math.sqrt(n)                                # tf32: ‖dY_{:,j}‖ + λ√N
+        dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
         g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
         # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
-        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0 ** -30
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
         #     (tf32: norms of the clamped operands, + λ√len; output
@@ -963,7 +1123,7 @@ class _Context:
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         up3 = _UP * _UP * _UP
         bcoef, bconst, pc, qc, gc, tc = [], [], [], [], [], []
-        under = under * inv * _UP                              # λ_out in B, an element
+        under = under * inv * _UP  # λ_out in B, an element
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
@@ -971,7 +1131,7 @@ class _Context:
             xfc = xf[c] + lam * math.sqrt(n * sizes[c])
             a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
             if beta:
-                a1, a0 = a1 * inv, a0 * inv                     # B = a1·dcn + a0
+                a1, a0 = a1 * inv, a0 * inv  # B = a1·dcn + a0
             bcoef.append(a1)
             bconst.append(a0)
             got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
@@ -980,26 +1140,25 @@ class _Context:
                 got0 = got0 + got1 * dl
             pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
-            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)    # times ‖dW_{K,j}‖₂
-            tc.append(f * (1 + _U * _UP) * up3 * _UP)           # times λ_out·√s
-        slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3             # times ‖u‖·dcn
+            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
+            tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
+        slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
         tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
         unmax = [0.0] * nb
         for trial in range(trials):
-            r = _signs(rng, d)                                 # r ∈ {±1}^D
+            r = _signs(rng, d)  # r ∈ {±1}^D
             blocks = []
             for c in range(nb):
                 a = c * bd
                 # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
-                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])])
-                     for i in range(n)]
-                un = (_norm(u) or 0.0) * (1 + 2 * _U)          # ≥ ‖exact X_{:,K} r_K‖₂
+                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])]) for i in range(n)]
+                un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
                 if un > unmax[c]:
                     unmax[c] = un
-                blocks.append((_dots(u, dyt), un))            # (M,)
+                blocks.append((_dots(u, dyt), un))  # (M,)
             runs.append((r, blocks))
-        gnorm, small = [], []                                  # [block][column] at finish
+        gnorm, small = [], []  # [block][column] at finish
 
         def tolerances(cell):
             c, j = divmod(cell, m)
@@ -1009,24 +1168,28 @@ class _Context:
             if gnorm:
                 total = total + gc[c] * gnorm[c][j] + tc[c] * small[c][j]
             return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c] + g
+
         check.tolerances = tolerances
 
         def finish(dw):
             values = dw.values
             if gfac:
                 for c in range(nb):
-                    rows = [values[k * m:(k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
+                    rows = [values[k * m : (k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
                     gn = [v or 0.0 for v in map(_norm, zip(*rows))] if rows else [0.0] * m
                     gnorm.append(gn)
-                    small.append(self._small_counts(rows, gn, dcn, bcoef[c], bconst[c],
-                                                    gfac, under, math.sqrt(sizes[c]), m))
+                    small.append(
+                        self._small_counts(
+                            rows, gn, dcn, bcoef[c], bconst[c], gfac, under, math.sqrt(sizes[c]), m
+                        )
+                    )
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
                     a = c * bd
                     plus, minus = [], []
                     for k in range(a, a + sizes[c]):
-                        (plus if r[k] > 0 else minus).append(values[k * m:(k + 1) * m])
+                        (plus if r[k] > 0 else minus).append(values[k * m : (k + 1) * m])
                     got = _column_sums(plus, m, exact)
                     if minus:
                         got = list(map(sub, got, _column_sums(minus, m, exact)))
@@ -1039,6 +1202,7 @@ class _Context:
                     if under:
                         tols = list(map(add, tols, map(mul, small[c], repeat(tc[c], m))))
                     check.note_many(trial, c * m, diffs, tols)
+
         return finish
 
     @staticmethod
@@ -1051,7 +1215,7 @@ class _Context:
             return [0.0] * m
         charged = under * root
         rest = [a1 * dcn[j] + a0 + gfac * gn[j] * _UP for j in range(m)]
-        if charged * COUNT_BELOW < min(rest):         # at most 1/16 of every B
+        if charged * COUNT_BELOW < min(rest):  # at most 1/16 of every B
             return [charged] * m
         thr = [under + 2 * (v + charged) for v in rest]
         counts = [0] * m
@@ -1088,19 +1252,18 @@ class _Context:
         if self.grid is not None:
             sums = self.grid.along_rows([r], block)[0]
             xg = self.x_grid
-            half = [0.5 * (size + 1) * (1 + 2.0 ** -52) for size in sizes]
+            half = [0.5 * (size + 1) * (1 + 2.0**-52) for size in sizes]
             return sums, lambda i, c: half[c] * xg[i]
-        if floats is not None:                 # from _w_columns
+        if floats is not None:  # from _w_columns
             sums = floats
         else:
             sums = [[0.0] * d for _ in range(nb)]
             w = self.w.values
             for k in range(d):
-                row = list(map(mul, w[k * m:(k + 1) * m], r))
+                row = list(map(mul, w[k * m : (k + 1) * m], r))
                 for c in range(nb):
-                    sums[c][k] = sum(row[c * block:c * block + block])
-        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
-                for c, size in enumerate(sizes)]
+                    sums[c][k] = sum(row[c * block : c * block + block])
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP for c, size in enumerate(sizes)]
         xn = self.x_norms
         return sums, lambda i, c: coef[c] * xn[i]
 
@@ -1122,13 +1285,12 @@ class _Context:
         for c in range(nb):
             plus, minus = [], []
             for k in range(c * block, c * block + sizes[c]):
-                (plus if r[k] > 0 else minus).append(w[k * m:(k + 1) * m])
+                (plus if r[k] > 0 else minus).append(w[k * m : (k + 1) * m])
             acc = _column_sums(plus, m)
             if minus:
                 acc = list(map(sub, acc, _column_sums(minus, m)))
             sums.append(acc)
-        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP
-                for c, size in enumerate(sizes)]
+        coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP for c, size in enumerate(sizes)]
         dn = self.dy_norms
         return sums, lambda i, c: coef[c] * dn[i]
 
@@ -1171,20 +1333,23 @@ def _check_db(dy, db, n, m, dtype):
     check.tolerances = lambda cell: (0.0, 0.0, 0.0)
     from .bounds import overflow_outcome
     from .compare import _overflow_ratio
+
     dbl = db.lists()
     for j in range(m):
         col = dy.col(j)
-        ref = fsum(col)                                  # correctly rounded exact sum
+        ref = fsum(col)  # correctly rounded exact sum
         mag = fsum([abs(v) for v in col])
         got, bound = dbl[j], element_bound(n, mag, ref, dtype)
         diff = abs(got - ref)
         outcome = overflow_outcome(n, mag, ref, dtype) if is_finite(ref) else "finite"
-        if outcome != "finite":                          # float16: ±inf may, or must, be
+        if outcome != "finite":  # float16: ±inf may, or must, be
             ratio, note = _overflow_ratio(outcome, got, ref, diff, bound)
             diff = 0.0 if ratio == 0 else (diff if ratio < float("inf") else float("inf"))
             if note:
-                check.problems.append("db[%d] = %r %s: its exact value %r is beyond the "
-                                      "output format's overflow threshold by more than "
-                                      "the bound" % (j, got, note, ref))
+                check.problems.append(
+                    "db[%d] = %r %s: its exact value %r is beyond the "
+                    "output format's overflow threshold by more than "
+                    "the bound" % (j, got, note, ref)
+                )
         check.note(0, j, diff, bound)
     return check

@@ -58,9 +58,11 @@ from . import contracts
 
 try:
     from operator import mul as _mul
-except ImportError:                              # MicroPython
+except ImportError:  # MicroPython
+
     def _mul(a, b):
         return a * b
+
 
 KINDS = ("normal", "uniform", "integers", "wide", "tiny", "same-sign")
 MIXED = ("normal", "wide", "integers", "tiny", "same-sign")
@@ -69,9 +71,8 @@ OVERFLOW = "overflow"
 CHOICES = KINDS + ("mixed", OVERFLOW)
 # The storage formats values() draws, and the low mantissa bits each lacks, as
 # (bytes zeroed from byte 0, the mask of the next byte) of a little-endian double.
-_CLEAR = {"float64": (0, 0xFF), "float32": (3, 0xE0), "bfloat16": (5, 0xE0),
-          "float16": (5, 0xFC)}
-_F16_RANGE = 2 ** 15           # float16: K·R² and K·max|a·b| kept below this (< 65504)
+_CLEAR = {"float64": (0, 0xFF), "float32": (3, 0xE0), "bfloat16": (5, 0xE0), "float16": (5, 0xFC)}
+_F16_RANGE = 2**15  # float16: K·R² and K·max|a·b| kept below this (< 65504)
 
 
 def storage(dtype):
@@ -83,11 +84,12 @@ def storage(dtype):
 def allowed(kind, dtype):
     """'' when inputs of this kind can be drawn for the contract, else why not."""
     if kind not in CHOICES:
-        return ("unknown input kind %r; the kinds are %s" % (kind, ", ".join(CHOICES)))
+        return "unknown input kind %r; the kinds are %s" % (kind, ", ".join(CHOICES))
     if kind == OVERFLOW and storage(dtype) != "float16":
-        return ("inputs 'overflow' (sums past float16's 65520) are for the float16-storage "
-                "contracts float16 and float16-f32out, not %s (%s storage)"
-                % (dtype, storage(dtype)))
+        return (
+            "inputs 'overflow' (sums past float16's 65520) are for the float16-storage "
+            "contracts float16 and float16-f32out, not %s (%s storage)" % (dtype, storage(dtype))
+        )
     return ""
 
 
@@ -101,7 +103,7 @@ def integer_limit(k, dtype):
     contract's accumulation format (and, for float16 storage, stay below
     2^15 < 65504 in every sum)."""
     c = contracts.get(dtype)
-    top = 2 ** c.accumulate.p
+    top = 2**c.accumulate.p
     if c.storage.name == "float16":
         top = min(top, _F16_RANGE)
     limit = 31
@@ -129,22 +131,22 @@ def _exponent_tables(kind, fmt):
     each through a table, so sign, h and l are independent."""
     signs = kind != "same-sign"
     if kind in ("normal", "same-sign"):
-        hs = [63]                                     # e = 1008 + l
+        hs = [63]  # e = 1008 + l
         ls = [15] * 4 + [14] * 5 + [13] * 3 + [12] * 2 + [11, 10]
     elif kind == "uniform":
         hs = [63]
         ls = [14] * 8 + [13] * 4 + [12] * 2 + [11, 10]
     elif kind == "wide" and fmt == "float16":
-        hs = [63]                                     # e in [1009, 1024): [2^-14, 2)
+        hs = [63]  # e in [1009, 1024): [2^-14, 2)
         ls = list(range(1, 16)) + [15]
     elif kind == "wide":
-        hs = [63]                                     # e in [1008, 1023)
+        hs = [63]  # e in [1008, 1023)
         ls = list(range(15)) + [14]
     elif kind == "tiny" and fmt == "float16":
-        hs = [63]                                     # e in {1009, 1010}: [2^-14, 2^-12)
+        hs = [63]  # e in {1009, 1010}: [2^-14, 2^-12)
         ls = [1] * 8 + [2] * 8
     elif kind == "tiny":
-        hs = [31] if fmt == "float64" else [59]       # e in 496 + [8, 16), 944 + [8, 16)
+        hs = [31] if fmt == "float64" else [59]  # e in 496 + [8, 16), 944 + [8, 16)
         ls = list(range(8, 16)) * 2
     else:
         raise ValueError("no exponent table for kind %r" % (kind,))
@@ -172,7 +174,7 @@ def _integer_tables(limit, shift=0):
         while (a >> (top + 1)) != 0:
             top += 1
         e = 1023 + top - shift
-        mant = (a - (1 << top)) << (4 - top)          # 4 bits below the leading 1
+        mant = (a - (1 << top)) << (4 - top)  # 4 bits below the leading 1
         t7[r] = (0x80 if v < 0 else 0) | (e >> 4)
         t6[r] = ((e & 0x0F) << 4) | mant
     return bytes(t7), bytes(t6)
@@ -185,6 +187,7 @@ def _random_bytes(seed, count):
         return b""
     try:
         import hashlib
+
         return hashlib.shake_128(b"refbackprop-inputs/%d" % seed).digest(count)
     except (ImportError, AttributeError, ValueError):
         gen = random.Random(seed)
@@ -208,13 +211,12 @@ def values(kind, count, dtype, seed, k=1, shift=0):
         raw[7::8] = bytes(raw[7::8]).translate(t7)
         raw[6::8] = bytes(raw[6::8]).translate(t6)
     else:
-        raise ValueError("unknown input kind %r; the kinds are %s"
-                         % (kind, ", ".join(KINDS)))
+        raise ValueError("unknown input kind %r; the kinds are %s" % (kind, ", ".join(KINDS)))
     zeroed, mask = _CLEAR[fmt]
-    if zeroed and kind != "integers":                 # integers: bytes 0-5 are zero
+    if zeroed and kind != "integers":  # integers: bytes 0-5 are zero
         zeros = bytes(count)
-        for byte in range(zeroed):                    # the low mantissa bits cleared:
-            raw[byte::8] = zeros                      # what remains is a value of fmt
+        for byte in range(zeroed):  # the low mantissa bits cleared:
+            raw[byte::8] = zeros  # what remains is a value of fmt
         raw[zeroed::8] = bytes(raw[zeroed::8]).translate(_MASKS[mask])
     out = array("d")
     out.frombytes(raw)
@@ -226,7 +228,7 @@ def values(kind, count, dtype, seed, k=1, shift=0):
 def matrix(kind, rows, cols, dtype, seed, k=1):
     """A (rows, cols) matrix, row-major, of one kind or 'mixed' (row bands)."""
     if kind == OVERFLOW:
-        kind = "normal"                               # sized_inputs scales its rows
+        kind = "normal"  # sized_inputs scales its rows
     if kind != "mixed":
         return values(kind, rows * cols, dtype, seed, k)
     out = array("d")
@@ -235,8 +237,16 @@ def matrix(kind, rows, cols, dtype, seed, k=1):
     for band in range(bands):
         stop = (rows * (band + 1)) // bands
         if stop > start:
-            out.extend(values(MIXED[band], (stop - start) * cols, dtype,
-                              (seed * 8 + band) & ((1 << 64) - 1), k, 5))
+            out.extend(
+                values(
+                    MIXED[band],
+                    (stop - start) * cols,
+                    dtype,
+                    (seed * 8 + band) & ((1 << 64) - 1),
+                    k,
+                    5,
+                )
+            )
         start = stop
     return out
 
@@ -245,16 +255,16 @@ def scale_row(values, cols, row, factor):
     """Multiply one row of a row-major array('d') by a power of two, in place
     (exact: every value stays a value of its format while |v|·factor does)."""
     a = row * cols
-    values[a:a + cols] = array("d", map(_mul, values[a:a + cols], [factor] * cols))
+    values[a : a + cols] = array("d", map(_mul, values[a : a + cols], [factor] * cols))
 
 
-_MASKS = {0xE0: bytes(r & 0xE0 for r in range(256)),
-          0xFC: bytes(r & 0xFC for r in range(256))}
+_MASKS = {0xE0: bytes(r & 0xE0 for r in range(256)), 0xFC: bytes(r & 0xFC for r in range(256))}
 _ENDIAN = []
 
 
 def _little_endian():
     if not _ENDIAN:
         import sys
+
         _ENDIAN.append(sys.byteorder == "little")
     return _ENDIAN[0]

@@ -8,16 +8,21 @@ escaped here and nowhere else.  Standard library only; MicroPython-friendly.
 
 from .symbolic import Poly
 
-MINUS = "\u2212"             # the minus sign, not the hyphen
+MINUS = "\u2212"  # the minus sign, not the hyphen
 TIMES = "\u00d7"
 INVISIBLE_TIMES = "\u2062"
-_TIGHT = ' lspace="0" rspace="0" stretchy="false"'    # hugging its number
+_TIGHT = ' lspace="0" rspace="0" stretchy="false"'  # hugging its number
 
 
 def escape(s):
     """&, <, > and " as entities (html.escape is not on MicroPython)."""
-    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        str(s)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
 
 
 def _el(tag, content, attrs=""):

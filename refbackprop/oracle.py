@@ -36,8 +36,7 @@ def jacobian_size(n, d, m, bias=False):
     """
     check_dims(n, d, m)
     rows = n * m
-    shapes = {"dy_dx": (rows, n * d), "dy_dw": (rows, d * m),
-              "dy_db": (rows, m) if bias else None}
+    shapes = {"dy_dx": (rows, n * d), "dy_dw": (rows, d * m), "dy_db": (rows, m) if bias else None}
     entries = 0
     for key in ("dy_dx", "dy_dw", "dy_db"):
         if shapes[key] is not None:
@@ -55,25 +54,43 @@ def describe_size(n, d, m, bias=False):
             continue
         r, c = size[key]
         e = r * c
-        lines.append("%s is (%s, %s): %s entries, %s at float32, %s at float64"
-                     % (label, group_digits(r), group_digits(c), group_digits(e),
-                        human_bytes(4 * e), human_bytes(8 * e)))
+        lines.append(
+            "%s is (%s, %s): %s entries, %s at float32, %s at float64"
+            % (
+                label,
+                group_digits(r),
+                group_digits(c),
+                group_digits(e),
+                human_bytes(4 * e),
+                human_bytes(8 * e),
+            )
+        )
     return lines
 
 
 def check_budget(n, d, m, bias=False, budget=None):
     """Raise JacobianTooLarge when the Jacobians exceed the budget."""
     if budget is not None and (type(budget) is not int or budget < 0):
-        raise ValueError("budget must be a non-negative int (entries), or None for "
-                         "JACOBIAN_BUDGET, not %r" % (budget,))
+        raise ValueError(
+            "budget must be a non-negative int (entries), or None for "
+            "JACOBIAN_BUDGET, not %r" % (budget,)
+        )
     limit = JACOBIAN_BUDGET if budget is None else budget
     entries = jacobian_size(n, d, m, bias)["entries"]
     if entries > limit:
         raise JacobianTooLarge(
             "explicit Jacobians for N=%d, D=%d, M=%d refused: %s entries in all, "
             "over the budget of %s (refbackprop.oracle.JACOBIAN_BUDGET, or "
-            "budget=); %s" % (n, d, m, group_digits(entries), group_digits(limit),
-                              "; ".join(describe_size(n, d, m, bias))))
+            "budget=); %s"
+            % (
+                n,
+                d,
+                m,
+                group_digits(entries),
+                group_digits(limit),
+                "; ".join(describe_size(n, d, m, bias)),
+            )
+        )
 
 
 def _zeros(rows, cols):
@@ -83,13 +100,13 @@ def _zeros(rows, cols):
 def jacobian_unchecked(x, w, b, n, d, m):
     """(dY/dX, dY/dW, dY/db) as lists of rows, built one column at a time."""
     rows = n * m
-    cols_x = []                                    # N·D columns, each (N·M,)
+    cols_x = []  # N·D columns, each (N·M,)
     for k in range(n):
         for l in range(d):
             e = _zeros(n, d)
             e[k][l] = 1
             cols_x.append(flatten(forward_unchecked(e, w, None, n, m)))
-    cols_w = []                                    # D·M columns, each (N·M,)
+    cols_w = []  # D·M columns, each (N·M,)
     for k in range(d):
         for l in range(m):
             e = _zeros(d, m)
@@ -99,12 +116,11 @@ def jacobian_unchecked(x, w, b, n, d, m):
     dy_dw = [[c[r] for c in cols_w] for r in range(rows)]
     dy_db = None
     if b is not None:
-        cols_b = []                                # M columns, each (N·M,)
+        cols_b = []  # M columns, each (N·M,)
         for l in range(m):
             e = [0] * m
             e[l] = 1
-            cols_b.append(flatten(forward_unchecked(_zeros(n, d), _zeros(d, m),
-                                                     e, n, m)))
+            cols_b.append(flatten(forward_unchecked(_zeros(n, d), _zeros(d, m), e, n, m)))
         dy_db = [[c[r] for c in cols_b] for r in range(rows)]
     return dy_dx, dy_dw, dy_db
 
@@ -128,7 +144,7 @@ def vec_times(v, jac, cols):
 
 
 def reshape(flat, rows, cols):
-    return [flat[i * cols:(i + 1) * cols] for i in range(rows)]
+    return [flat[i * cols : (i + 1) * cols] for i in range(rows)]
 
 
 def jacobian_backward(x, w, dy, b=None, budget=None):
@@ -141,10 +157,10 @@ def jacobian_backward(x, w, dy, b=None, budget=None):
     n, d, m = linear_shapes(x, w, b, dy)
     check_budget(n, d, m, b is not None, budget)
     dy_dx, dy_dw, dy_db = jacobian_unchecked(x, w, b, n, d, m)
-    g = flatten(dy)                                               # vec(dY): (N·M,)
-    dx = reshape(vec_times(g, dy_dx, n * d), n, d)               # (N·M,) @ (N·M, N·D) -> (N, D)
-    dw = reshape(vec_times(g, dy_dw, d * m), d, m)               # (N·M,) @ (N·M, D·M) -> (D, M)
-    db = None if b is None else vec_times(g, dy_db, m)            # (N·M,) @ (N·M, M) -> (M,)
+    g = flatten(dy)  # vec(dY): (N·M,)
+    dx = reshape(vec_times(g, dy_dx, n * d), n, d)  # (N·M,) @ (N·M, N·D) -> (N, D)
+    dw = reshape(vec_times(g, dy_dw, d * m), d, m)  # (N·M,) @ (N·M, D·M) -> (D, M)
+    db = None if b is None else vec_times(g, dy_db, m)  # (N·M,) @ (N·M, M) -> (M,)
     return dx, dw, db
 
 
@@ -197,7 +213,7 @@ def finite_differences(x, w, dy, b=None, budget=None):
     return dx, dw, db
 
 
-def finite_difference_bound(x, w, dy, b=None, u=2.0 ** -53):
+def finite_difference_bound(x, w, dy, b=None, u=2.0**-53):
     """One bound on |finite_differences(...) - exact gradient| for floats.
 
     Each loss evaluation L = Σ dY∘(X W + b) has K = D + 1 + N·M rounded
@@ -213,7 +229,7 @@ def finite_difference_bound(x, w, dy, b=None, u=2.0 ** -53):
     if type(u) is not float or not 0 < u < 1:
         raise ValueError("u must be a unit roundoff, a float in (0, 1), not %r" % (u,))
     k_ops = d + 1 + n * m
-    gamma = bounds_gamma(k_ops, u)       # refuses K·u ≥ 1: no bound exists there
+    gamma = bounds_gamma(k_ops, u)  # refuses K·u ≥ 1: no bound exists there
     big = 1.0
     for mat in (x, w, [b] if b is not None else []):
         for row in mat:

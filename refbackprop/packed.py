@@ -38,7 +38,7 @@ import math
 import sys
 from array import array
 
-_BIAS_BITS = 63                     # fields are read back as Σ + 2^63, unsigned
+_BIAS_BITS = 63  # fields are read back as Σ + 2^63, unsigned
 
 
 def _word(value):
@@ -56,7 +56,7 @@ def _block_sums(vectors, count, signs, block, decode, offset):
     blocks = (count + block - 1) // block
     trials = len(signs)
     acc = [[0] * blocks for _ in range(trials)]
-    net = [[0] * blocks for _ in range(trials)]          # Σ r_k in the block
+    net = [[0] * blocks for _ in range(trials)]  # Σ r_k in the block
     k = 0
     for v in vectors:
         c = k // block
@@ -68,8 +68,9 @@ def _block_sums(vectors, count, signs, block, decode, offset):
                 acc[t][c] -= v
                 net[t][c] -= 1
         k += 1
-    return [[decode(c, acc[t][c] + offset(c, net[t][c])) for c in range(blocks)]
-            for t in range(trials)]
+    return [
+        [decode(c, acc[t][c] + offset(c, net[t][c])) for c in range(blocks)] for t in range(trials)
+    ]
 
 
 class Packed:
@@ -85,19 +86,19 @@ class Packed:
 
     def __init__(self, matrix, bounds, block, terms):
         k, length = matrix.shape
-        bits = min(50, 62 - _bit_length(max(terms, 1)))           # Q
+        bits = min(50, 62 - _bit_length(max(terms, 1)))  # Q
         self.block, self.k, self.l = block, k, length
         self.steps, magics, self._words_of = [], [], []
         for bound in bounds:
             exponent = _exponent(bound) - bits
             if exponent < -1074:
-                exponent = -1074            # every double is a multiple of 2^-1074
-            if exponent > 971:              # 1.5·2^(52+e) must stay below 2^1024
+                exponent = -1074  # every double is a multiple of 2^-1074
+            if exponent > 971:  # 1.5·2^(52+e) must stay below 2^1024
                 raise ValueError("entries up to %r are beyond the packed range" % (bound,))
-            self.steps.append(2.0 ** exponent)
+            self.steps.append(2.0**exponent)
             magics.append(1.5 * 2.0 ** (52 + exponent))
             self._words_of.append(_word(magics[-1]))
-        words = array("d", [0.0]) * (k * length)      # (K·L,), filled row by row
+        words = array("d", [0.0]) * (k * length)  # (K·L,), filled row by row
         values = matrix.values
         start = 0
         for row in range(k):
@@ -118,7 +119,7 @@ class Packed:
         words, order, l, k = self._words, sys.byteorder, self.l, self.k
         bias = self._bias
         ones = _ones(k)
-        offsets = 0                                   # Σ_k word(row k)·2^(64 k)
+        offsets = 0  # Σ_k word(row k)·2^(64 k)
         for r in range(k - 1, -1, -1):
             offsets = (offsets << 64) | self._words_of[r // self.block]
         steps = [self.steps[r // self.block] for r in range(k)]
@@ -128,8 +129,9 @@ class Packed:
             return [(f - bias) * s for f, s in zip(fields, steps)]
 
         columns = (int.from_bytes(words[j::l], order) for j in range(l))
-        return _block_sums(columns, l, signs, block, decode,
-                           lambda c, net: bias * ones - net * offsets)
+        return _block_sums(
+            columns, l, signs, block, decode, lambda c, net: bias * ones - net * offsets
+        )
 
     def down_columns(self, signs):
         """[[Σ_{k in block c} r_k·A[k] for each block c of rows] per trial],
@@ -143,9 +145,15 @@ class Packed:
             fields = array("Q", exact.to_bytes(8 * l, order))
             return [(f - bias) * step for f in fields]
 
-        rows = (int.from_bytes(view[i * l:(i + 1) * l], order) for i in range(self.k))
-        return _block_sums(rows, self.k, signs, self.block, decode,
-                           lambda c, net: (bias - net * self._words_of[c]) * ones)
+        rows = (int.from_bytes(view[i * l : (i + 1) * l], order) for i in range(self.k))
+        return _block_sums(
+            rows,
+            self.k,
+            signs,
+            self.block,
+            decode,
+            lambda c, net: (bias - net * self._words_of[c]) * ones,
+        )
 
 
 def _ones(length):
@@ -158,7 +166,7 @@ def grid_error(count, step):
     step, less the u·Σ|a| of the decoded float (which callers' rounding
     covers): count roundings to the grid, and one more step/2 if the
     decoded value is subnormal."""
-    return (count + 1) * step * 0.5 * (1.0 + 2.0 ** -52)
+    return (count + 1) * step * 0.5 * (1.0 + 2.0**-52)
 
 
 def _bit_length(n):
@@ -184,14 +192,15 @@ def available():
     if _available is None:
         try:
             from .flat import Matrix
-            values = array("d", [1.0, -2.5, 0.375, -0.75, 3.0, 2.0 ** -30])
+
+            values = array("d", [1.0, -2.5, 0.375, -0.75, 3.0, 2.0**-30])
             p = Packed(Matrix(values, (2, 3)), [3.0], 2, 3)
-            down = p.down_columns([[1, -1]])                     # r = (+1, −1)
-            along = p.along_rows([[-1, 1, 1], [-1, -1, 1]], 2)   # blocks {0, 1}, {2}
-            _available = (
-                down == [[[1.75, -5.5, 0.375 - 2.0 ** -30]]]
-                and along == [[[-1.0 - 2.5, 0.75 + 3.0], [0.375, 2.0 ** -30]],
-                              [[-1.0 + 2.5, 0.75 - 3.0], [0.375, 2.0 ** -30]]])
-        except Exception:               # a missing typecode or method: sum floats
+            down = p.down_columns([[1, -1]])  # r = (+1, −1)
+            along = p.along_rows([[-1, 1, 1], [-1, -1, 1]], 2)  # blocks {0, 1}, {2}
+            _available = down == [[[1.75, -5.5, 0.375 - 2.0**-30]]] and along == [
+                [[-1.0 - 2.5, 0.75 + 3.0], [0.375, 2.0**-30]],
+                [[-1.0 + 2.5, 0.75 - 3.0], [0.375, 2.0**-30]],
+            ]
+        except Exception:  # a missing typecode or method: sum floats
             _available = False
     return _available

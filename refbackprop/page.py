@@ -9,15 +9,44 @@ example, the Jacobian slices, the structure of the whole Jacobians, each
 explicit Jacobian, and the notes cited.  Standard library only.
 """
 
-from .explain import (EXAMPLE_RANGE, NOTES, _NOTES_EQS, check_shape, derive, example,
-                      products, slice_b, slice_w, slice_x, verdict)
-from .mathml import (INVISIBLE_TIMES, TIMES, escape, factor, frac, index, math, matrix,
-                     mi, mn, mo, number, paren, partial, poly, row, sub, sup)
+from .explain import (
+    EXAMPLE_RANGE,
+    NOTES,
+    _NOTES_EQS,
+    check_shape,
+    derive,
+    example,
+    products,
+    slice_b,
+    slice_w,
+    slice_x,
+    verdict,
+)
+from .mathml import (
+    INVISIBLE_TIMES,
+    TIMES,
+    escape,
+    factor,
+    frac,
+    index,
+    math,
+    matrix,
+    mi,
+    mn,
+    mo,
+    number,
+    paren,
+    partial,
+    poly,
+    row,
+    sub,
+    sup,
+)
 from .reference import transpose
 from .symbolic import Poly
 
-CELL = 38                    # px, one Jacobian entry in the pictures
-_DISPLAY = ' displaystyle="true"'   # inline math, left where the text puts it, full size
+CELL = 38  # px, one Jacobian entry in the pictures
+_DISPLAY = ' displaystyle="true"'  # inline math, left where the text puts it, full size
 
 
 def _m(name):
@@ -43,14 +72,20 @@ def _t(base):
 
 
 def _eq(content, tag=None, attrs=""):
-    return ('<div class="eq">%s<span class="tag">%s</span></div>'
-            % (math(content, attrs=attrs), "(%d)" % tag if tag else ""))
+    return '<div class="eq">%s<span class="tag">%s</span></div>' % (
+        math(content, attrs=attrs),
+        "(%d)" % tag if tag else "",
+    )
 
 
 def _figure(content, caption, cls="card", caption_width=None):
     style = ' style="max-width: %dpx"' % caption_width if caption_width else ""
-    return ('<figure class="%s">%s<figcaption%s>%s</figcaption></figure>'
-            % (cls, content, style, caption))
+    return '<figure class="%s">%s<figcaption%s>%s</figcaption></figure>' % (
+        cls,
+        content,
+        style,
+        caption,
+    )
 
 
 def _inline(content):
@@ -65,7 +100,7 @@ def _numbers(rows):
     return matrix(rows, number)
 
 
-MATRIX_PX = 800              # wider than this (estimated), a matrix goes entry by entry
+MATRIX_PX = 800  # wider than this (estimated), a matrix goes entry by entry
 
 
 def _entry_px(e):
@@ -73,8 +108,9 @@ def _entry_px(e):
     fraction, 20 an operator (measured on the 2 2 3 page in Chromium)."""
     if not isinstance(e, Poly):
         return 20
-    return 20 * len(e.terms) + sum(sum(45 if v[0] == "dy" else 40 for v, _ in mono)
-                                   for mono in e.terms)
+    return 20 * len(e.terms) + sum(
+        sum(45 if v[0] == "dy" else 40 for v, _ in mono) for mono in e.terms
+    )
 
 
 def _matrix_eq(lhs, rows, entry_lhs, tag=None, rest=""):
@@ -83,10 +119,15 @@ def _matrix_eq(lhs, rows, entry_lhs, tag=None, rest=""):
     width = sum(max(_entry_px(r[c]) for r in rows) + 24 for c in range(len(rows[0])))
     if width <= MATRIX_PX:
         return _eq(row(lhs, mo("="), matrix(rows), rest), tag)
-    items = "".join(math(row(entry_lhs(i + 1, j + 1), mo("="), poly(e)), False, _DISPLAY)
-                    for i, r in enumerate(rows) for j, e in enumerate(r))
-    return ('<div class="eq"><div class="entries">%s</div><span class="tag">%s</span></div>'
-            % (items, "(%d)" % tag if tag else ""))
+    items = "".join(
+        math(row(entry_lhs(i + 1, j + 1), mo("="), poly(e)), False, _DISPLAY)
+        for i, r in enumerate(rows)
+        for j, e in enumerate(r)
+    )
+    return '<div class="eq"><div class="entries">%s</div><span class="tag">%s</span></div>' % (
+        items,
+        "(%d)" % tag if tag else "",
+    )
 
 
 def _hsl(h, s, l):
@@ -96,8 +137,11 @@ def _hsl(h, s, l):
     x = c * (1 - abs(hp % 2 - 1))
     r, g, b = [(c, x, 0), (x, c, 0), (0, c, x), (0, x, c), (x, 0, c), (c, 0, x)][int(hp) % 6]
     mm = l - c / 2
-    return "#%02x%02x%02x" % (int(round((r + mm) * 255)), int(round((g + mm) * 255)),
-                              int(round((b + mm) * 255)))
+    return "#%02x%02x%02x" % (
+        int(round((r + mm) * 255)),
+        int(round((g + mm) * 255)),
+        int(round((b + mm) * 255)),
+    )
 
 
 def _entry_var(e):
@@ -114,9 +158,11 @@ def _entry_var(e):
 def _svg_label(x, y, name, ix, anchor="middle", size=13, cls=""):
     """'w' with the subscript '1,2' as SVG text."""
     sub_ = ",".join(str(i) for i in ix)
-    return ('<text x="%d" y="%d" text-anchor="%s" font-size="%d"%s>%s'
-            '<tspan font-size="%d" dy="4">%s</tspan></text>'
-            % (x, y, anchor, size, cls, escape(name), size - 3, escape(sub_)))
+    return (
+        '<text x="%d" y="%d" text-anchor="%s" font-size="%d"%s>%s'
+        '<tspan font-size="%d" dy="4">%s</tspan></text>'
+        % (x, y, anchor, size, cls, escape(name), size - 3, escape(sub_))
+    )
 
 
 def svg_width(jac):
@@ -142,36 +188,52 @@ def structure_svg(jac, row_names, col_names, row_block, col_block, label):
     colors = {}
     for k, v in enumerate(keys):
         colors[v] = _hsl(360.0 * k / max(len(keys), 1) + 200, 0.55, 0.82)
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" class="jac" width="%d" height="%d" '
-           'viewBox="0 0 %d %d" role="img" aria-label="%s"><title>%s</title>'
-           % (width, height, width, height, escape(label), escape(label))]
+    out = [
+        '<svg xmlns="http://www.w3.org/2000/svg" class="jac" width="%d" height="%d" '
+        'viewBox="0 0 %d %d" role="img" aria-label="%s"><title>%s</title>'
+        % (width, height, width, height, escape(label), escape(label))
+    ]
     for c, (name, ix) in enumerate(col_names):
-        out.append(_svg_label(left + c * CELL + CELL // 2 - 2, top - 12, name, ix,
-                              cls=' class="lab"'))
+        out.append(
+            _svg_label(left + c * CELL + CELL // 2 - 2, top - 12, name, ix, cls=' class="lab"')
+        )
     for r, (name, ix) in enumerate(row_names):
-        out.append(_svg_label(left - 10, top + r * CELL + CELL // 2 + 2, name, ix,
-                              anchor="end", cls=' class="lab"'))
+        out.append(
+            _svg_label(
+                left - 10,
+                top + r * CELL + CELL // 2 + 2,
+                name,
+                ix,
+                anchor="end",
+                cls=' class="lab"',
+            )
+        )
     for r in range(nr):
         for c in range(nc):
             x0, y0 = left + c * CELL, top + r * CELL
             v = _entry_var(jac[r][c])
             fill = colors[v] if v is not None else "#ffffff"
-            out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
-                       'stroke="#d0d0d0" stroke-width="1"/>' % (x0, y0, CELL, CELL, fill))
+            out.append(
+                '<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
+                'stroke="#d0d0d0" stroke-width="1"/>' % (x0, y0, CELL, CELL, fill)
+            )
             if v is None:
                 continue
             cx, cy = x0 + CELL // 2, y0 + CELL // 2 + 3
             if type(v) is tuple:
                 out.append(_svg_label(cx - 2, cy, v[0], v[1:], size=14))
             else:
-                out.append('<text x="%d" y="%d" text-anchor="middle" font-size="14">%s'
-                           '</text>' % (cx, cy + 1, escape(v)))
+                out.append(
+                    '<text x="%d" y="%d" text-anchor="middle" font-size="14">%s'
+                    "</text>" % (cx, cy + 1, escape(v))
+                )
     for r0 in range(0, nr, row_block):
         for c0 in range(0, nc, col_block):
-            out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
-                       'stroke="#333" stroke-width="1.5"/>'
-                       % (left + c0 * CELL, top + r0 * CELL, col_block * CELL,
-                          row_block * CELL))
+            out.append(
+                '<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
+                'stroke="#333" stroke-width="1.5"/>'
+                % (left + c0 * CELL, top + r0 * CELL, col_block * CELL, row_block * CELL)
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -229,21 +291,33 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
     ei, ej = element
     B = []
     title = "Backpropagation through a linear layer, N=%d, D=%d, M=%d" % (n, d, m)
-    B.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-             "<title>%s</title><style>%s</style></head><body>" % (escape(title), _CSS))
+    B.append(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>%s</title><style>%s</style></head><body>" % (escape(title), _CSS)
+    )
     B.append("<header><h1>Backpropagation through a linear layer</h1>")
-    B.append('<p class="lede">%s, %s, %s: %s is %s, %s is %s%s, %s is %s.  After %s, '
-             '\u201c<a href="%s">%s</a>\u201d (%s); the equation numbers are the '
-             "notes\u2019.</p></header>" % (
-                 _inline(row(mi("N"), mo("="), mn(n))), _inline(row(mi("D"), mo("="), mn(d))),
-                 _inline(row(mi("M"), mo("="), mn(m))), _inline(mi("X")),
-                 _shape(n, d), _inline(mi("W")), _shape(d, m),
-                 (", " + _inline(mi("b")) + " has %d entries" % m) if bias else "",
-                 _inline(row(mi("Y"), mo("="), mi("X"), mi("W"),
-                             *([mo("+"), mi("b")] if bias else []))),
-                 _shape(n, m), escape(NOTES["author"]), escape(NOTES["url"]),
-                 escape(NOTES["title"]), escape(NOTES["date"])))
+    B.append(
+        '<p class="lede">%s, %s, %s: %s is %s, %s is %s%s, %s is %s.  After %s, '
+        '\u201c<a href="%s">%s</a>\u201d (%s); the equation numbers are the '
+        "notes\u2019.</p></header>"
+        % (
+            _inline(row(mi("N"), mo("="), mn(n))),
+            _inline(row(mi("D"), mo("="), mn(d))),
+            _inline(row(mi("M"), mo("="), mn(m))),
+            _inline(mi("X")),
+            _shape(n, d),
+            _inline(mi("W")),
+            _shape(d, m),
+            (", " + _inline(mi("b")) + " has %d entries" % m) if bias else "",
+            _inline(row(mi("Y"), mo("="), mi("X"), mi("W"), *([mo("+"), mi("b")] if bias else []))),
+            _shape(n, m),
+            escape(NOTES["author"]),
+            escape(NOTES["url"]),
+            escape(NOTES["title"]),
+            escape(NOTES["date"]),
+        )
+    )
 
     # 1. forward
     B.append("<h2>1. The forward pass</h2>")
@@ -253,112 +327,212 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
     B.append('<div class="row">%s</div>' % "".join(_figure(math(s), "") for s in syms))
     y_rhs = row(mi("X"), mi("W"), *([mo("+"), mi("b")] if bias else []))
     B.append("<p>Element by element:</p>")
-    B.append(_matrix_eq(row(mi("Y"), mo("="), y_rhs), p["y"],
-                        lambda i, j: sub(mi("y"), index(i, j)), 3))
-    B.append('<div class="example"><p><strong>The worked example.</strong> Nonzero '
-             "integers from \u2212%d to %d, drawn with seed %d (the same on every "
-             "interpreter); %s is the upstream gradient, which a loss would supply:</p>"
-             % (EXAMPLE_RANGE, EXAMPLE_RANGE, ex["seed"], _inline(_dl(mi("Y")))))
+    B.append(
+        _matrix_eq(row(mi("Y"), mo("="), y_rhs), p["y"], lambda i, j: sub(mi("y"), index(i, j)), 3)
+    )
+    B.append(
+        '<div class="example"><p><strong>The worked example.</strong> Nonzero '
+        "integers from \u2212%d to %d, drawn with seed %d (the same on every "
+        "interpreter); %s is the upstream gradient, which a loss would supply:</p>"
+        % (EXAMPLE_RANGE, EXAMPLE_RANGE, ex["seed"], _inline(_dl(mi("Y"))))
+    )
     nums = [("ex-x", mi("X"), ex["x"]), ("ex-w", mi("W"), ex["w"])]
     if bias:
         nums.append(("ex-b", mi("b"), [ex["b"]]))
     nums += [("ex-dy", _dl(mi("Y")), ex["dy"]), ("ex-y", mi("Y"), ex["y"])]
-    B.append('<div class="row">%s</div></div>' % "".join(
-        math(row(lhs, mo("="), _numbers(v)), attrs=' id="%s" class="num"' % ident)
-        for ident, lhs, v in nums))
+    B.append(
+        '<div class="row">%s</div></div>'
+        % "".join(
+            math(row(lhs, mo("="), _numbers(v)), attrs=' id="%s" class="num"' % ident)
+            for ident, lhs, v in nums
+        )
+    )
 
     # 2. slices
     B.append("<h2>2. The Jacobian, one slice at a time</h2>")
-    B.append("<p>By the chain rule (eq. 6) %s, where %s has %s entries.  Forming it "
-             "is hopeless at real sizes, but its columns are easy: the column for "
-             "%s is the slice %s, an %s matrix with one nonzero row (eq. 8).  The "
-             "slices for %s and %s follow the same pattern.</p>" % (
-                 _inline(row(_dl(mi("X")), mo("="), _dl(mi("Y")), mo(INVISIBLE_TIMES),
-                             _dy(mi("X")))),
-                 _inline(_dy(mi("X"))),
-                 _inline(row(paren(row(mi("N"), mo("\u00b7"), mi("M"))), mo(TIMES),
-                             paren(row(mi("N"), mo("\u00b7"), mi("D"))), mo("="),
-                             mn(n * m), mo(TIMES), mn(n * d))),
-                 _inline(sub(mi("x"), index("k", "l"))),
-                 _inline(_dy(sub(mi("x"), index("k", "l")))), _shape(n, m),
-                 _inline(sub(mi("w"), index("k", "l"))),
-                 _inline(sub(mi("b"), index("l")))))
-    cards = [_figure(_eq(row(_dy(_x(ei, ej)), mo("="),
-                             matrix(slice_x(p["dy_dx"], n, d, m, ei, ej))), 8),
-                     "%s = %s if %s, else 0" % (
-                         _inline(sub(row(mo("("), _dy(sub(mi("x"), index("k", "l"))),
-                                         mo(")")), index("i", "j"))),
-                         _inline(sub(mi("w"), index("l", "j"))),
-                         _inline(row(mi("i"), mo("="), mi("k"))))),
-             _figure(math(row(_dy(sub(mi("w"), index(1, 1))), mo("="),
-                              matrix(slice_w(p["dy_dw"], n, m, 1, 1)))),
-                     "%s = %s if %s, else 0" % (
-                         _inline(sub(row(mo("("), _dy(sub(mi("w"), index("k", "l"))),
-                                         mo(")")), index("i", "j"))),
-                         _inline(sub(mi("x"), index("i", "k"))),
-                         _inline(row(mi("j"), mo("="), mi("l")))))]
+    B.append(
+        "<p>By the chain rule (eq. 6) %s, where %s has %s entries.  Forming it "
+        "is hopeless at real sizes, but its columns are easy: the column for "
+        "%s is the slice %s, an %s matrix with one nonzero row (eq. 8).  The "
+        "slices for %s and %s follow the same pattern.</p>"
+        % (
+            _inline(row(_dl(mi("X")), mo("="), _dl(mi("Y")), mo(INVISIBLE_TIMES), _dy(mi("X")))),
+            _inline(_dy(mi("X"))),
+            _inline(
+                row(
+                    paren(row(mi("N"), mo("\u00b7"), mi("M"))),
+                    mo(TIMES),
+                    paren(row(mi("N"), mo("\u00b7"), mi("D"))),
+                    mo("="),
+                    mn(n * m),
+                    mo(TIMES),
+                    mn(n * d),
+                )
+            ),
+            _inline(sub(mi("x"), index("k", "l"))),
+            _inline(_dy(sub(mi("x"), index("k", "l")))),
+            _shape(n, m),
+            _inline(sub(mi("w"), index("k", "l"))),
+            _inline(sub(mi("b"), index("l"))),
+        )
+    )
+    cards = [
+        _figure(
+            _eq(row(_dy(_x(ei, ej)), mo("="), matrix(slice_x(p["dy_dx"], n, d, m, ei, ej))), 8),
+            "%s = %s if %s, else 0"
+            % (
+                _inline(
+                    sub(row(mo("("), _dy(sub(mi("x"), index("k", "l"))), mo(")")), index("i", "j"))
+                ),
+                _inline(sub(mi("w"), index("l", "j"))),
+                _inline(row(mi("i"), mo("="), mi("k"))),
+            ),
+        ),
+        _figure(
+            math(
+                row(
+                    _dy(sub(mi("w"), index(1, 1))), mo("="), matrix(slice_w(p["dy_dw"], n, m, 1, 1))
+                )
+            ),
+            "%s = %s if %s, else 0"
+            % (
+                _inline(
+                    sub(row(mo("("), _dy(sub(mi("w"), index("k", "l"))), mo(")")), index("i", "j"))
+                ),
+                _inline(sub(mi("x"), index("i", "k"))),
+                _inline(row(mi("j"), mo("="), mi("l"))),
+            ),
+        ),
+    ]
     if bias:
-        cards.append(_figure(math(row(_dy(sub(mi("b"), index(1))), mo("="),
-                                      matrix(slice_b(p["dy_db"], n, m, 1)))),
-                             "%s = 1 if %s, else 0" % (
-                                 _inline(sub(row(mo("("), _dy(sub(mi("b"), index("l"))),
-                                                 mo(")")), index("i", "j"))),
-                                 _inline(row(mi("j"), mo("="), mi("l"))))))
+        cards.append(
+            _figure(
+                math(
+                    row(_dy(sub(mi("b"), index(1))), mo("="), matrix(slice_b(p["dy_db"], n, m, 1)))
+                ),
+                "%s = 1 if %s, else 0"
+                % (
+                    _inline(
+                        sub(row(mo("("), _dy(sub(mi("b"), index("l"))), mo(")")), index("i", "j"))
+                    ),
+                    _inline(row(mi("j"), mo("="), mi("l"))),
+                ),
+            )
+        )
     B.append('<div class="row" id="slices">%s</div>' % "".join(cards))
 
     # 3. structure
     sp = p["structure_proved"]
     B.append("<h2>3. The structure of the whole Jacobians</h2>")
-    B.append("<p>Each square is one entry, coloured by the variable it holds; blank "
-             "squares are zeros.  Each Kronecker form below is checked entry by entry "
-             "against the Jacobian built from the forward pass alone.</p>")
+    B.append(
+        "<p>Each square is one entry, coloured by the variable it holds; blank "
+        "squares are zeros.  Each Kronecker form below is checked entry by entry "
+        "against the Jacobian built from the forward pass alone.</p>"
+    )
     rows_y = [("y", (i + 1, j + 1)) for i in range(n) for j in range(m)]
-    figs = [_figure(structure_svg(p["dy_dx"], rows_y,
-                                  [("x", (k + 1, l + 1)) for k in range(n) for l in range(d)],
-                                  m, d, "dY/dX = I_%d kron W^T: block-diagonal" % n),
-                    "%s (%s): block-diagonal, one copy of %s (%s) for each row of %s; %s."
-                    % (_inline(row(_dy(mi("X")), mo("="), sub(mi("I", True), mn(n)),
-                                   mo("\u2297"), _t(mi("W")))),
-                       _shape(n * m, n * d), _inline(_t(mi("W"))), _shape(m, d),
-                       _inline(mi("X")), _verdict_html(sp["dy_dx"])), "card pic",
-                    max(260, svg_width(p["dy_dx"]))),
-            _figure(structure_svg(p["dy_dw"], rows_y,
-                                  [("w", (k + 1, l + 1)) for k in range(d) for l in range(m)],
-                                  m, m, "dY/dW = X kron I_%d" % m),
-                    "%s (%s): block (i, k) is %s, so %s is %s when %s; %s."
-                    % (_inline(row(_dy(mi("W")), mo("="), mi("X"), mo("\u2297"),
-                                   sub(mi("I", True), mn(m)))),
-                       _shape(n * m, d * m),
-                       _inline(row(sub(mi("x"), index("i", "k")),
-                                   sub(mi("I", True), mn(m)))),
-                       _inline(frac(row(mi("\u2202", True), sub(mi("y"), index("i", "j"))),
-                                    row(mi("\u2202", True), sub(mi("w"), index("k", "l"))))),
-                       _inline(sub(mi("x"), index("i", "k"))),
-                       _inline(row(mi("j"), mo("="), mi("l"))),
-                       _verdict_html(sp["dy_dw"])), "card pic",
-                    max(260, svg_width(p["dy_dw"])))]
+    figs = [
+        _figure(
+            structure_svg(
+                p["dy_dx"],
+                rows_y,
+                [("x", (k + 1, l + 1)) for k in range(n) for l in range(d)],
+                m,
+                d,
+                "dY/dX = I_%d kron W^T: block-diagonal" % n,
+            ),
+            "%s (%s): block-diagonal, one copy of %s (%s) for each row of %s; %s."
+            % (
+                _inline(
+                    row(_dy(mi("X")), mo("="), sub(mi("I", True), mn(n)), mo("\u2297"), _t(mi("W")))
+                ),
+                _shape(n * m, n * d),
+                _inline(_t(mi("W"))),
+                _shape(m, d),
+                _inline(mi("X")),
+                _verdict_html(sp["dy_dx"]),
+            ),
+            "card pic",
+            max(260, svg_width(p["dy_dx"])),
+        ),
+        _figure(
+            structure_svg(
+                p["dy_dw"],
+                rows_y,
+                [("w", (k + 1, l + 1)) for k in range(d) for l in range(m)],
+                m,
+                m,
+                "dY/dW = X kron I_%d" % m,
+            ),
+            "%s (%s): block (i, k) is %s, so %s is %s when %s; %s."
+            % (
+                _inline(
+                    row(_dy(mi("W")), mo("="), mi("X"), mo("\u2297"), sub(mi("I", True), mn(m)))
+                ),
+                _shape(n * m, d * m),
+                _inline(row(sub(mi("x"), index("i", "k")), sub(mi("I", True), mn(m)))),
+                _inline(
+                    frac(
+                        row(mi("\u2202", True), sub(mi("y"), index("i", "j"))),
+                        row(mi("\u2202", True), sub(mi("w"), index("k", "l"))),
+                    )
+                ),
+                _inline(sub(mi("x"), index("i", "k"))),
+                _inline(row(mi("j"), mo("="), mi("l"))),
+                _verdict_html(sp["dy_dw"]),
+            ),
+            "card pic",
+            max(260, svg_width(p["dy_dw"])),
+        ),
+    ]
     if bias:
-        figs.append(_figure(structure_svg(p["dy_db"], rows_y,
-                                          [("b", (l + 1,)) for l in range(m)], m, m,
-                                          "dY/db = 1_%d kron I_%d" % (n, m)),
-                            "%s (%s): one %s for each row of %s; %s."
-                            % (_inline(row(_dy(mi("b")), mo("="), sub(mn(1), mn(n)),
-                                           mo("\u2297"), sub(mi("I", True), mn(m)))),
-                               _shape(n * m, m), _inline(sub(mi("I", True), mn(m))),
-                               _inline(mi("X")), _verdict_html(sp["dy_db"])), "card pic",
-                            max(260, svg_width(p["dy_db"]))))
+        figs.append(
+            _figure(
+                structure_svg(
+                    p["dy_db"],
+                    rows_y,
+                    [("b", (l + 1,)) for l in range(m)],
+                    m,
+                    m,
+                    "dY/db = 1_%d kron I_%d" % (n, m),
+                ),
+                "%s (%s): one %s for each row of %s; %s."
+                % (
+                    _inline(
+                        row(
+                            _dy(mi("b")),
+                            mo("="),
+                            sub(mn(1), mn(n)),
+                            mo("\u2297"),
+                            sub(mi("I", True), mn(m)),
+                        )
+                    ),
+                    _shape(n * m, m),
+                    _inline(sub(mi("I", True), mn(m))),
+                    _inline(mi("X")),
+                    _verdict_html(sp["dy_db"]),
+                ),
+                "card pic",
+                max(260, svg_width(p["dy_db"])),
+            )
+        )
     B.append('<div class="row" id="structure">%s</div>' % "".join(figs))
 
     # 4. one element at a time
     B.append("<h2>4. %s one element at a time, with numbers</h2>" % _inline(_dl(mi("X"))))
-    B.append("<p>Each %s is the sum of %s times the slice %s, entry by entry (eqs. 7, "
-             "9\u201310); only the slice\u2019s nonzero entries leave a product.  The "
-             "second column puts in the worked example\u2019s numbers.</p>" % (
-                 _inline(_dl(sub(mi("x"), index("i", "j")))), _inline(_dl(mi("Y"))),
-                 _inline(_dy(sub(mi("x"), index("i", "j"))))))
+    B.append(
+        "<p>Each %s is the sum of %s times the slice %s, entry by entry (eqs. 7, "
+        "9\u201310); only the slice\u2019s nonzero entries leave a product.  The "
+        "second column puts in the worked example\u2019s numbers.</p>"
+        % (
+            _inline(_dl(sub(mi("x"), index("i", "j")))),
+            _inline(_dl(mi("Y"))),
+            _inline(_dy(sub(mi("x"), index("i", "j")))),
+        )
+    )
     B.append('<table class="grad" id="elements">')
-    order = [(ei, ej)] + [(i + 1, j + 1) for i in range(n) for j in range(d)
-                          if (i + 1, j + 1) != (ei, ej)]
+    order = [(ei, ej)] + [
+        (i + 1, j + 1) for i in range(n) for j in range(d) if (i + 1, j + 1) != (ei, ej)
+    ]
     for i, j in order:
         eq = _NOTES_EQS.get((i, j)) if (n, d) == (2, 2) else None
         prods = products(p, ex, n, d, m, i, j)
@@ -369,91 +543,196 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
         for k, (_, a, v) in enumerate(prods):
             if k:
                 nums.append(mo("+"))
-            nums.append(row(factor(a), mo("\u00b7", ' lspace="0.1em" rspace="0.1em"'),
-                            factor(v)))
+            nums.append(row(factor(a), mo("\u00b7", ' lspace="0.1em" rspace="0.1em"'), factor(v)))
         value = ex["via_jacobian"][0][i - 1][j - 1]
         symbolic = math(row(_dl(_x(i, j)), mo("="), poly(total)), False, _DISPLAY)
-        numeric = math(row(mo("="), *(nums + [mo("="), number(value)])), False,
-                       _DISPLAY + ' class="num" data-i="%d" data-j="%d"' % (i, j))
+        numeric = math(
+            row(mo("="), *(nums + [mo("="), number(value)])),
+            False,
+            _DISPLAY + ' class="num" data-i="%d" data-j="%d"' % (i, j),
+        )
         tag = "(%d)" % eq if eq else ""
-        if _entry_px(total) + 95 * len(prods) + 160 <= MATRIX_PX:   # side by side
-            B.append('<tr><td>%s</td><td>%s</td><td class="tag">%s</td></tr>'
-                     % (symbolic, numeric, tag))
-        else:                                                     # numbers underneath
-            B.append('<tr><td>%s</td><td class="tag">%s</td></tr><tr class="under">'
-                     '<td>%s</td><td></td></tr>' % (symbolic, tag, numeric))
+        if _entry_px(total) + 95 * len(prods) + 160 <= MATRIX_PX:  # side by side
+            B.append(
+                '<tr><td>%s</td><td>%s</td><td class="tag">%s</td></tr>' % (symbolic, numeric, tag)
+            )
+        else:  # numbers underneath
+            B.append(
+                '<tr><td>%s</td><td class="tag">%s</td></tr><tr class="under">'
+                "<td>%s</td><td></td></tr>" % (symbolic, tag, numeric)
+            )
     B.append("</table>")
 
     # 5. whole gradients
     B.append("<h2>5. The whole gradient</h2>")
     B.append(_matrix_eq(_dl(mi("X")), p["via_jacobian"][0], lambda i, j: _dl(_x(i, j)), 22))
-    B.append(_eq(row(mo("="), matrix(p["dy"]), matrix(transpose(p["w"], m)), mo("="),
-                     _dl(mi("Y")), _t(mi("W"))), 23))
-    B.append("<p>%s (eq. 24) %s symbolically: every entry of %s, formed through the "
-             "explicit Jacobian, equals the entry of %s as a polynomial.</p>" % (
-                 _inline(row(_dl(mi("X")), mo("="), _dl(mi("Y")), _t(mi("W")))),
-                 _verdict_html(p["dx_proved"]),
-                 _inline(row(sup(row(mi("vec"), mo("("), _dl(mi("Y")), mo(")")),
-                                 mi("T", True)), _dy(mi("X")))),
-                 _inline(row(_dl(mi("Y")), _t(mi("W"))))))
-    B.append(_matrix_eq(_dl(mi("W")), p["via_jacobian"][1],
-                        lambda i, j: _dl(sub(mi("w"), index(i, j))), 25,
-                        row(mo("="), _t(mi("X")), _dl(mi("Y")))))
-    B.append("<p>%s (eq. 25) %s symbolically.</p>" % (
-        _inline(row(_dl(mi("W")), mo("="), _t(mi("X")), _dl(mi("Y")))),
-        _verdict_html(p["dw_proved"])))
+    B.append(
+        _eq(
+            row(
+                mo("="),
+                matrix(p["dy"]),
+                matrix(transpose(p["w"], m)),
+                mo("="),
+                _dl(mi("Y")),
+                _t(mi("W")),
+            ),
+            23,
+        )
+    )
+    B.append(
+        "<p>%s (eq. 24) %s symbolically: every entry of %s, formed through the "
+        "explicit Jacobian, equals the entry of %s as a polynomial.</p>"
+        % (
+            _inline(row(_dl(mi("X")), mo("="), _dl(mi("Y")), _t(mi("W")))),
+            _verdict_html(p["dx_proved"]),
+            _inline(
+                row(
+                    sup(row(mi("vec"), mo("("), _dl(mi("Y")), mo(")")), mi("T", True)), _dy(mi("X"))
+                )
+            ),
+            _inline(row(_dl(mi("Y")), _t(mi("W")))),
+        )
+    )
+    B.append(
+        _matrix_eq(
+            _dl(mi("W")),
+            p["via_jacobian"][1],
+            lambda i, j: _dl(sub(mi("w"), index(i, j))),
+            25,
+            row(mo("="), _t(mi("X")), _dl(mi("Y"))),
+        )
+    )
+    B.append(
+        "<p>%s (eq. 25) %s symbolically.</p>"
+        % (
+            _inline(row(_dl(mi("W")), mo("="), _t(mi("X")), _dl(mi("Y")))),
+            _verdict_html(p["dw_proved"]),
+        )
+    )
     if bias:
         B.append(_eq(row(_dl(mi("b")), mo("="), matrix([p["via_jacobian"][2]]))))
-        B.append("<p>%s %s symbolically.</p>" % (
-            _inline(row(_dl(sub(mi("b"), mi("j"))), mo("="),
-                        row(mo("\u2211"), mi("i")), _dl(sub(mi("y"), index("i", "j"))))),
-            _verdict_html(p["db_proved"])))
+        B.append(
+            "<p>%s %s symbolically.</p>"
+            % (
+                _inline(
+                    row(
+                        _dl(sub(mi("b"), mi("j"))),
+                        mo("="),
+                        row(mo("\u2211"), mi("i")),
+                        _dl(sub(mi("y"), index("i", "j"))),
+                    )
+                ),
+                _verdict_html(p["db_proved"]),
+            )
+        )
 
     # 6. example through the explicit Jacobian
     dx, dw, db = ex["via_jacobian"]
     vec_dy = [[v for r in ex["dy"] for v in r]]
     vec_t = sup(row(mi("vec"), mo("("), _dl(mi("Y")), mo(")")), mi("T", True))
     B.append("<h2>6. The worked example through the explicit Jacobian</h2>")
-    B.append('<div class="example"><p>%s lists %s row by row; %s in numbers has rows '
-             "%s and columns %s.  The product, read back as %s, is %s, and %s gives "
-             "the same: <strong>%s</strong>.</p>" % (
-                 _inline(vec_t), _inline(_dl(mi("Y"))), _inline(_dy(mi("X"))),
-                 _inline(sub(mi("y"), index("i", "j"))),
-                 _inline(sub(mi("x"), index("k", "l"))), _shape(n, d),
-                 _inline(_dl(mi("X"))), _inline(row(_dl(mi("Y")), _t(mi("W")))),
-                 "equal" if ex["closed"][0] == dx else "DIFFERENT"))
+    B.append(
+        '<div class="example"><p>%s lists %s row by row; %s in numbers has rows '
+        "%s and columns %s.  The product, read back as %s, is %s, and %s gives "
+        "the same: <strong>%s</strong>.</p>"
+        % (
+            _inline(vec_t),
+            _inline(_dl(mi("Y"))),
+            _inline(_dy(mi("X"))),
+            _inline(sub(mi("y"), index("i", "j"))),
+            _inline(sub(mi("x"), index("k", "l"))),
+            _shape(n, d),
+            _inline(_dl(mi("X"))),
+            _inline(row(_dl(mi("Y")), _t(mi("W")))),
+            "equal" if ex["closed"][0] == dx else "DIFFERENT",
+        )
+    )
     vec_dx = sup(row(mi("vec"), mo("("), _dl(mi("X")), mo(")")), mi("T", True))
     vec_dw = sup(row(mi("vec"), mo("("), _dl(mi("W")), mo(")")), mi("T", True))
-    B.append(_eq(row(vec_t, _dy(mi("X")), mo("="), _numbers(vec_dy), _numbers(ex["dy_dx"]),
-                     mo("="), _numbers([[v for r in dx for v in r]]), mo("="), vec_dx),
-                 attrs=' class="num" id="ex-jacobian-x"'))
-    B.append('<div class="row">%s%s</div>' % (
-        math(row(_dl(mi("X")), mo("="), _numbers(dx)), attrs=' id="ex-dx" class="num"'),
-        math(row(_dl(mi("Y")), _t(mi("W")), mo("="), _numbers(ex["closed"][0])),
-             attrs=' id="ex-dx-closed" class="num"')))
-    B.append("<p>The same for %s, through %s (%s): <strong>%s</strong>.</p>" % (
-        _inline(_dl(mi("W"))), _inline(_dy(mi("W"))), _shape(n * m, d * m),
-        "equal" if ex["closed"][1] == dw else "DIFFERENT"))
-    B.append(_eq(row(vec_t, _dy(mi("W")), mo("="), _numbers(vec_dy), _numbers(ex["dy_dw"]),
-                     mo("="), _numbers([[v for r in dw for v in r]]), mo("="), vec_dw),
-                 attrs=' class="num" id="ex-jacobian-w"'))
-    cards = [math(row(_dl(mi("W")), mo("="), _numbers(dw)), attrs=' id="ex-dw" class="num"'),
-             math(row(_t(mi("X")), _dl(mi("Y")), mo("="), _numbers(ex["closed"][1])),
-                  attrs=' id="ex-dw-closed" class="num"')]
+    B.append(
+        _eq(
+            row(
+                vec_t,
+                _dy(mi("X")),
+                mo("="),
+                _numbers(vec_dy),
+                _numbers(ex["dy_dx"]),
+                mo("="),
+                _numbers([[v for r in dx for v in r]]),
+                mo("="),
+                vec_dx,
+            ),
+            attrs=' class="num" id="ex-jacobian-x"',
+        )
+    )
+    B.append(
+        '<div class="row">%s%s</div>'
+        % (
+            math(row(_dl(mi("X")), mo("="), _numbers(dx)), attrs=' id="ex-dx" class="num"'),
+            math(
+                row(_dl(mi("Y")), _t(mi("W")), mo("="), _numbers(ex["closed"][0])),
+                attrs=' id="ex-dx-closed" class="num"',
+            ),
+        )
+    )
+    B.append(
+        "<p>The same for %s, through %s (%s): <strong>%s</strong>.</p>"
+        % (
+            _inline(_dl(mi("W"))),
+            _inline(_dy(mi("W"))),
+            _shape(n * m, d * m),
+            "equal" if ex["closed"][1] == dw else "DIFFERENT",
+        )
+    )
+    B.append(
+        _eq(
+            row(
+                vec_t,
+                _dy(mi("W")),
+                mo("="),
+                _numbers(vec_dy),
+                _numbers(ex["dy_dw"]),
+                mo("="),
+                _numbers([[v for r in dw for v in r]]),
+                mo("="),
+                vec_dw,
+            ),
+            attrs=' class="num" id="ex-jacobian-w"',
+        )
+    )
+    cards = [
+        math(row(_dl(mi("W")), mo("="), _numbers(dw)), attrs=' id="ex-dw" class="num"'),
+        math(
+            row(_t(mi("X")), _dl(mi("Y")), mo("="), _numbers(ex["closed"][1])),
+            attrs=' id="ex-dw-closed" class="num"',
+        ),
+    ]
     if bias:
-        cards.append(math(row(_dl(mi("b")), mo("="), _numbers([db])),
-                          attrs=' id="ex-db" class="num"'))
+        cards.append(
+            math(row(_dl(mi("b")), mo("="), _numbers([db])), attrs=' id="ex-db" class="num"')
+        )
     B.append('<div class="row">%s</div></div>' % "".join(cards))
 
-    B.append("<footer><p>Every closed form on this page is proved, not sampled: the "
-             "derivation runs on symbolic polynomials (refbackprop/symbolic.py), the "
-             "gradients are formed through the explicit Jacobian built from the forward "
-             "pass alone, and each entry is compared with the closed form in canonical "
-             "form.  Generated by <code>refbackprop explain %d %d %d%s --html</code>."
-             "</p><p>Reference: %s, \u201c%s\u201d, %s. <a href=\"%s\">%s</a></p>"
-             "</footer>" % (n, d, m, " --bias" if bias else "", escape(NOTES["author"]),
-                            escape(NOTES["title"]), escape(NOTES["date"]),
-                            escape(NOTES["url"]), escape(NOTES["url"])))
+    B.append(
+        "<footer><p>Every closed form on this page is proved, not sampled: the "
+        "derivation runs on symbolic polynomials (refbackprop/symbolic.py), the "
+        "gradients are formed through the explicit Jacobian built from the forward "
+        "pass alone, and each entry is compared with the closed form in canonical "
+        "form.  Generated by <code>refbackprop explain %d %d %d%s --html</code>."
+        '</p><p>Reference: %s, \u201c%s\u201d, %s. <a href="%s">%s</a></p>'
+        "</footer>"
+        % (
+            n,
+            d,
+            m,
+            " --bias" if bias else "",
+            escape(NOTES["author"]),
+            escape(NOTES["title"]),
+            escape(NOTES["date"]),
+            escape(NOTES["url"]),
+            escape(NOTES["url"]),
+        )
+    )
     B.append("</body></html>\n")
     return "\n".join(B)
 

@@ -52,7 +52,7 @@ def flatten(a):
 
 def forward_unchecked(x, w, b, n, m):
     """Y = X W (+ b) for shapes already validated: (N, D) @ (D, M) -> (N, M)."""
-    wt = transpose(w, m)                                 # (M, D)
+    wt = transpose(w, m)  # (M, D)
     if b is None:
         return [[dot(x[i], wt[j]) for j in range(m)] for i in range(n)]
     return [[dot(x[i], wt[j]) + b[j] for j in range(m)] for i in range(n)]
@@ -62,11 +62,11 @@ def backward_unchecked(x, w, dy, b, n, d, m):
     """(dX, dW, db) for shapes already validated."""
     # dX = dY Wᵀ: (N, M) @ (M, D) -> (N, D); row k of W is column k of Wᵀ
     dx = [[dot(dy[i], w[k]) for k in range(d)] for i in range(n)]
-    xt = transpose(x, d)                                             # (D, N)
-    dyt = transpose(dy, m)                                           # (M, N)
+    xt = transpose(x, d)  # (D, N)
+    dyt = transpose(dy, m)  # (M, N)
     # dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M)
     dw = [[dot(xt[k], dyt[j]) for j in range(m)] for k in range(d)]
-    db = None if b is None else [total(dyt[j]) for j in range(m)]    # Σ_i dY[i][j]: (M,)
+    db = None if b is None else [total(dyt[j]) for j in range(m)]  # Σ_i dY[i][j]: (M,)
     return dx, dw, db
 
 

@@ -24,9 +24,21 @@ from .cases import DTYPES
 
 REQUIRED = ("name", "dtypes", "array", "tolist", "forward", "backward")
 # Optional members, discovered with getattr (README, "The backend protocol").
-OPTIONAL = ("unavailable_reason", "version", "warmup", "shares_memory", "dx", "dw",
-            "synchronize", "seconds_per_madd", "dtype_reasons", "from_buffer",
-            "to_buffer", "layouts", "view")
+OPTIONAL = (
+    "unavailable_reason",
+    "version",
+    "warmup",
+    "shares_memory",
+    "dx",
+    "dw",
+    "synchronize",
+    "seconds_per_madd",
+    "dtype_reasons",
+    "from_buffer",
+    "to_buffer",
+    "layouts",
+    "view",
+)
 KNOWN_DTYPES = DTYPES
 GROUP = "refbackprop.backends"
 # Selector kinds, KIND:MODULE:FUNCTION[,...]: any function as a backend
@@ -51,28 +63,35 @@ class BackendInfo:
     """
 
     def __init__(self, name, target, origin):
-        self.name = name              # the registered name (or the selector)
-        self.target = target          # 'package.module:attr'
+        self.name = name  # the registered name (or the selector)
+        self.target = target  # 'package.module:attr'
         self.origin = origin
         self.status = "unloaded"
         self.reason = ""
-        self.backend = None           # the object, when loaded in this process
-        self.factory = None           # 'module:attr' making the backend from the selector
-        self.backend_name = ""        # the object's own name, read once
+        self.backend = None  # the object, when loaded in this process
+        self.factory = None  # 'module:attr' making the backend from the selector
+        self.backend_name = ""  # the object's own name, read once
         self.dtypes = ()
         self.version = ""
         self.members = ()
         self.seconds_per_madd = None
         self.dtype_reasons = {}
-        self.layouts = ()             # memory layouts it takes (cases.LAYOUTS)
+        self.layouts = ()  # memory layouts it takes (cases.LAYOUTS)
 
     def __repr__(self):
         return "BackendInfo(%r, %s)" % (self.name, self.status)
 
     def to_dict(self):
-        return {"name": self.name, "status": self.status, "reason": self.reason,
-                "dtypes": list(self.dtypes), "dtype_reasons": dict(self.dtype_reasons),
-                "origin": self.origin, "target": self.target, "version": self.version}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "dtypes": list(self.dtypes),
+            "dtype_reasons": dict(self.dtype_reasons),
+            "origin": self.origin,
+            "target": self.target,
+            "version": self.version,
+        }
 
     def describe(self):
         """The plain-data description (what a worker process sends back)."""
@@ -104,7 +123,7 @@ class BackendInfo:
 def _distributions():
     try:
         from importlib import metadata
-    except ImportError:           # MicroPython, and CPython 3.7 (unsupported)
+    except ImportError:  # MicroPython, and CPython 3.7 (unsupported)
         return []
     return metadata.distributions()
 
@@ -128,7 +147,7 @@ def entry_points(group=GROUP):
             continue
         for name, value in eps:
             key = (name, value, dist_name)
-            if key in seen:       # one distribution seen twice on sys.path
+            if key in seen:  # one distribution seen twice on sys.path
                 continue
             seen.add(key)
             out.append((name, value, origin))
@@ -139,8 +158,7 @@ def entry_points(group=GROUP):
 def _import_target(target):
     """Import 'package.module:attr' (attr may be dotted)."""
     if target.count(":") != 1 or target.startswith(":") or target.endswith(":"):
-        raise BackendError("%r is not an import path; use package.module:attr"
-                           % target)
+        raise BackendError("%r is not an import path; use package.module:attr" % target)
     module_name, attr = target.split(":", 1)
     module = __import__(module_name, None, None, ["__name__"])
     obj = module
@@ -171,16 +189,18 @@ def normalize_dtypes(value):
     """A tuple of known dtype names from a backend's dtypes, read once, or
     ValueError saying what is wrong with it."""
     if isinstance(value, (str, bytes)):
-        raise ValueError("dtypes must be a tuple of names such as ('float64',), "
-                         "not the string %r" % (value,))
-    names = tuple(value)              # a one-shot iterable is read here, once
+        raise ValueError(
+            "dtypes must be a tuple of names such as ('float64',), not the string %r" % (value,)
+        )
+    names = tuple(value)  # a one-shot iterable is read here, once
     if not names:
-        raise ValueError("dtypes is empty; declare at least one of %s"
-                         % ", ".join(KNOWN_DTYPES))
+        raise ValueError("dtypes is empty; declare at least one of %s" % ", ".join(KNOWN_DTYPES))
     for d in names:
         if not isinstance(d, str) or d not in KNOWN_DTYPES:
-            raise ValueError("dtypes must be a non-empty subset of %s, not %r "
-                             "(unknown: %r)" % (KNOWN_DTYPES, names, d))
+            raise ValueError(
+                "dtypes must be a non-empty subset of %s, not %r "
+                "(unknown: %r)" % (KNOWN_DTYPES, names, d)
+            )
     for i in range(len(names)):
         if names[i] in names[:i]:
             raise ValueError("dtypes %r names %s twice" % (names, names[i]))
@@ -201,9 +221,11 @@ def _member(backend, name):
 def _normalize_layouts(value, view):
     """A backend's layouts as a tuple of known names; it needs view() too."""
     from .cases import LAYOUTS
+
     if isinstance(value, (str, bytes)):
-        raise ValueError("layouts must be a tuple of names such as ('strided',), not "
-                         "the string %r" % (value,))
+        raise ValueError(
+            "layouts must be a tuple of names such as ('strided',), not the string %r" % (value,)
+        )
     names = tuple(value)
     for name in names:
         if name not in LAYOUTS:
@@ -227,10 +249,16 @@ def describe(info, backend):
         if missing:
             raise ValueError("missing required member(s): %s" % ", ".join(missing))
         name = got["name"]
-        if not isinstance(name, str) or not name or len(name) > 200 or \
-                [c for c in name if ord(c) < 32 or ord(c) == 127]:
-            raise ValueError("name must be a non-empty str of printable characters "
-                             "(at most 200), not %r" % (name,))
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 200
+            or [c for c in name if ord(c) < 32 or ord(c) == 127]
+        ):
+            raise ValueError(
+                "name must be a non-empty str of printable characters "
+                "(at most 200), not %r" % (name,)
+            )
         dtypes = normalize_dtypes(got["dtypes"])
         for m in ("array", "tolist", "forward", "backward"):
             if not callable(got[m]):
@@ -241,10 +269,14 @@ def describe(info, backend):
             info.backend, info.backend_name, info.dtypes = backend, name, dtypes
             info.status, info.reason = "unavailable", str(reason)
             return info
-        optional = dict((m, _member(backend, m)) for m in OPTIONAL
-                        if m != "unavailable_reason")
-        members = tuple(m for m in OPTIONAL if m == "unavailable_reason" and
-                        check is not _ABSENT or optional.get(m, _ABSENT) is not _ABSENT)
+        optional = dict((m, _member(backend, m)) for m in OPTIONAL if m != "unavailable_reason")
+        members = tuple(
+            m
+            for m in OPTIONAL
+            if m == "unavailable_reason"
+            and check is not _ABSENT
+            or optional.get(m, _ABSENT) is not _ABSENT
+        )
         version = optional["version"]
         version = "" if version is _ABSENT or version is None else _printable(str(version))
         cost = optional["seconds_per_madd"]
@@ -282,8 +314,8 @@ def load(info):
             backend = instantiate(_import_target(info.target))
     except KeyboardInterrupt:
         raise
-    except BaseException as e:        # SystemExit at import included
-        reason = getattr(e, "reason", None)     # an adapter whose framework is missing
+    except BaseException as e:  # SystemExit at import included
+        reason = getattr(e, "reason", None)  # an adapter whose framework is missing
         info.status = "unavailable" if reason else "broken"
         info.reason = str(reason) if reason else _text(e)
         return info
@@ -295,7 +327,7 @@ class Registry:
 
     def __init__(self, group=GROUP):
         self.group = group
-        self.infos = []           # BackendInfo, by name (several when ambiguous)
+        self.infos = []  # BackendInfo, by name (several when ambiguous)
         by_name = {}
         for name, target, origin in entry_points(group):
             by_name.setdefault(name, []).append(BackendInfo(name, target, origin))
@@ -306,7 +338,7 @@ class Registry:
                     info.status = "ambiguous"
                     info.reason = _ambiguity(name, group_infos)
             self.infos.extend(group_infos)
-        self.selector_kinds = {}      # KIND -> (factory, origin)
+        self.selector_kinds = {}  # KIND -> (factory, origin)
         for kind, factory, origin in entry_points(SELECTOR_GROUP):
             self.selector_kinds.setdefault(kind, (factory, origin))
 
@@ -328,8 +360,10 @@ class Registry:
         name, or an import path 'package.module:attr'.  BackendError when the
         name is unknown or ambiguous."""
         if not isinstance(selector, str) or not selector.strip():
-            raise BackendError("a backend selector must be a registered name or "
-                               "package.module:attr, not %r" % (selector,))
+            raise BackendError(
+                "a backend selector must be a registered name or "
+                "package.module:attr, not %r" % (selector,)
+            )
         found = [info for info in self.infos if info.name == selector]
         if len(found) > 1:
             raise BackendError("backend %r is ambiguous: %s" % (selector, found[0].reason))
@@ -343,15 +377,16 @@ class Registry:
             return info
         if ":" in selector:
             return BackendInfo(selector, selector, selector)
-        raise BackendError("unknown backend %r; known backends: %s (or give "
-                           "an import path package.module:attr)"
-                           % (selector, ", ".join(self.names()) or "none"))
+        raise BackendError(
+            "unknown backend %r; known backends: %s (or give "
+            "an import path package.module:attr)" % (selector, ", ".join(self.names()) or "none")
+        )
 
     def info(self, selector):
         """The loaded BackendInfo for a registered name or an import path."""
         info = load(self.resolve(selector))
         if info.target == selector and info.backend_name:
-            info.name = info.backend_name         # an import path: the backend's name
+            info.name = info.backend_name  # an import path: the backend's name
         return info
 
     def get(self, selector):
@@ -370,7 +405,11 @@ def dtype_problem(info, dtype, label=None):
         return ""
     why = info.dtype_reasons.get(dtype)
     return "backend %r declares dtypes %s, not %s%s" % (
-        label or info.name, ", ".join(info.dtypes), dtype, (": " + why) if why else "")
+        label or info.name,
+        ", ".join(info.dtypes),
+        dtype,
+        (": " + why) if why else "",
+    )
 
 
 def usable(info, selector):
@@ -382,8 +421,10 @@ def usable(info, selector):
 
 def _ambiguity(name, infos):
     parts = ["%s (%s)" % (i.origin, i.target) for i in infos]
-    return ("the name is declared by %s; select one by its import path, e.g. "
-            "--backend %s" % (" and by ".join(parts), infos[0].target))
+    return "the name is declared by %s; select one by its import path, e.g. --backend %s" % (
+        " and by ".join(parts),
+        infos[0].target,
+    )
 
 
 def get_backend(name):

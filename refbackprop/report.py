@@ -18,22 +18,35 @@ ratio it shows) and a <title> that a browser shows on hover.
 import math
 
 
-MAP_CELLS = 64              # at most this many cells along each side of a map
-MAP_PIXELS = 512            # the largest side of a map, in pixels
-MISMATCH = "#000000"        # NaN/Inf where the exact value is finite, or the reverse
+MAP_CELLS = 64  # at most this many cells along each side of a map
+MAP_PIXELS = 512  # the largest side of a map, in pixels
+MISMATCH = "#000000"  # NaN/Inf where the exact value is finite, or the reverse
 
 # The colour scale of error/bound ratios, on log10(ratio): within the bound
 # in blues (pale: far below it), beyond it from yellow through red to dark red.
-_WITHIN = ((-6.0, (240, 246, 252)), (-3.0, (189, 215, 238)), (-1.0, (107, 174, 214)),
-           (0.0, (33, 113, 181)))
-_BEYOND = ((0.0, (254, 224, 139)), (3.0, (253, 141, 60)), (8.0, (227, 26, 28)),
-           (16.0, (103, 0, 13)))
+_WITHIN = (
+    (-6.0, (240, 246, 252)),
+    (-3.0, (189, 215, 238)),
+    (-1.0, (107, 174, 214)),
+    (0.0, (33, 113, 181)),
+)
+_BEYOND = (
+    (0.0, (254, 224, 139)),
+    (3.0, (253, 141, 60)),
+    (8.0, (227, 26, 28)),
+    (16.0, (103, 0, 13)),
+)
 
 
 def escape(text):
     """text for HTML: &, <, >, quotes."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        str(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
 
 
 def ratio_color(ratio):
@@ -93,36 +106,76 @@ def error_map_svg(name, ratios, shape, cells=MAP_CELLS):
     n_r, n_c = -(-rows // step_r), -(-cols // step_c)
     size = max(4, min(24, MAP_PIXELS // max(n_r, n_c, 1)))
     width, height = n_c * size, n_r * size
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" class="errmap" width="%d" '
-             'height="%d" viewBox="0 0 %d %d" data-output="%s" data-shape="%s" '
-             'data-block="%dx%d" role="img" aria-label="error map of %s">'
-             % (width, height, width, height, escape(name), "x".join(map(str, shape)),
-                step_r, step_c, escape(name))]
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" class="errmap" width="%d" '
+        'height="%d" viewBox="0 0 %d %d" data-output="%s" data-shape="%s" '
+        'data-block="%dx%d" role="img" aria-label="error map of %s">'
+        % (
+            width,
+            height,
+            width,
+            height,
+            escape(name),
+            "x".join(map(str, shape)),
+            step_r,
+            step_c,
+            escape(name),
+        )
+    ]
     for r0, r1, c0, c1, worst in blocks:
         x, y = (c0 // step_c) * size, (r0 // step_r) * size
-        where = ("%s[%d][%d]" % (name, r0, c0) if (r1 - r0, c1 - c0) == (1, 1)
-                 else "%s[%d:%d][%d:%d]" % (name, r0, r1, c0, c1))
+        where = (
+            "%s[%d][%d]" % (name, r0, c0)
+            if (r1 - r0, c1 - c0) == (1, 1)
+            else "%s[%d:%d][%d:%d]" % (name, r0, r1, c0, c1)
+        )
         if len(shape) == 1:
             where = "%s[%d]" % (name, c0) if c1 - c0 == 1 else "%s[%d:%d]" % (name, c0, c1)
-        parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
-                     'data-rows="%d-%d" data-cols="%d-%d" data-ratio="%s">'
-                     '<title>%s: worst error/bound %s</title></rect>'
-                     % (x, y, size, size, ratio_color(worst), r0, r1, c0, c1,
-                        _ratio_text(worst), escape(where), _ratio_text(worst)))
+        parts.append(
+            '<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
+            'data-rows="%d-%d" data-cols="%d-%d" data-ratio="%s">'
+            "<title>%s: worst error/bound %s</title></rect>"
+            % (
+                x,
+                y,
+                size,
+                size,
+                ratio_color(worst),
+                r0,
+                r1,
+                c0,
+                c1,
+                _ratio_text(worst),
+                escape(where),
+                _ratio_text(worst),
+            )
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def legend_svg():
     """The colour scale, with the bound (ratio 1) marked."""
-    stops = [(0.0, "0"), (1e-4, "1e-4"), (1e-2, "0.01"), (1.0, "1 = bound"),
-             (1e3, "1e3"), (1e8, "1e8"), (1e16, "≥1e16"), (float("inf"), "mismatch")]
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" class="legend" width="%d" '
-             'height="44" role="img" aria-label="colour scale">' % (len(stops) * 78)]
+    stops = [
+        (0.0, "0"),
+        (1e-4, "1e-4"),
+        (1e-2, "0.01"),
+        (1.0, "1 = bound"),
+        (1e3, "1e3"),
+        (1e8, "1e8"),
+        (1e16, "≥1e16"),
+        (float("inf"), "mismatch"),
+    ]
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" class="legend" width="%d" '
+        'height="44" role="img" aria-label="colour scale">' % (len(stops) * 78)
+    ]
     for k, (r, label) in enumerate(stops):
-        parts.append('<rect x="%d" y="2" width="70" height="18" fill="%s" stroke="#888"/>'
-                     '<text x="%d" y="36" font-size="12">%s</text>'
-                     % (k * 78, ratio_color(r), k * 78, escape(label)))
+        parts.append(
+            '<rect x="%d" y="2" width="70" height="18" fill="%s" stroke="#888"/>'
+            '<text x="%d" y="36" font-size="12">%s</text>'
+            % (k * 78, ratio_color(r), k * 78, escape(label))
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -146,30 +199,46 @@ svg.errmap rect { shape-rendering: crispEdges; }
 
 
 def _page(title, body):
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<title>%s</title><style>%s</style></head><body>%s</body></html>\n"
-            % (escape(title), _CSS, body))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>%s</title><style>%s</style></head><body>%s</body></html>\n"
+        % (escape(title), _CSS, body)
+    )
 
 
 def _verdict_line(ok, summary, interrupted=False):
     cls = "pass" if ok else "fail"
     word = "PASSED" if ok else ("INTERRUPTED" if interrupted else "FAILED")
-    return '<p class="verdict"><span class="%s">%s</span> — %s</p>' % (
-        cls, word, escape(summary))
+    return '<p class="verdict"><span class="%s">%s</span> — %s</p>' % (cls, word, escape(summary))
 
 
 def _backends_table(backends, not_run):
-    rows = ["<table><tr><th>backend</th><th>selector</th><th>dtypes</th><th>origin</th>"
-            "<th>version</th><th>supervised</th></tr>"]
+    rows = [
+        "<table><tr><th>backend</th><th>selector</th><th>dtypes</th><th>origin</th>"
+        "<th>version</th><th>supervised</th></tr>"
+    ]
     for b in backends:
-        rows.append("<tr><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>"
-                    "<td>%s</td><td>%s</td></tr>" % tuple(escape(v) for v in (
-                        b["name"], b["selector"], ", ".join(b["dtypes"]), b["origin"],
-                        b.get("version", ""), "yes" if b.get("supervised") else "no")))
+        rows.append(
+            "<tr><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>"
+            "<td>%s</td><td>%s</td></tr>"
+            % tuple(
+                escape(v)
+                for v in (
+                    b["name"],
+                    b["selector"],
+                    ", ".join(b["dtypes"]),
+                    b["origin"],
+                    b.get("version", ""),
+                    "yes" if b.get("supervised") else "no",
+                )
+            )
+        )
     for item in not_run:
-        rows.append('<tr><td>%s</td><td colspan="5">not run: %s</td></tr>'
-                    % (escape(item["backend"]), escape(item["why"])))
+        rows.append(
+            '<tr><td>%s</td><td colspan="5">not run: %s</td></tr>'
+            % (escape(item["backend"]), escape(item["why"]))
+        )
     rows.append("</table>")
     return "".join(rows)
 
@@ -177,39 +246,61 @@ def _backends_table(backends, not_run):
 def catalogue_report(session, command=""):
     """The HTML page for a CheckSession that has run."""
     doc = session.to_dict()
-    body = ["<h1>refbackprop check</h1>",
-            _verdict_line(session.ok, session.summary(), session.interrupted)]
+    body = [
+        "<h1>refbackprop check</h1>",
+        _verdict_line(session.ok, session.summary(), session.interrupted),
+    ]
     if command:
         body.append("<p>command: <code>%s</code></p>" % escape(command))
-    body.append("<p>seed %d%s</p>" % (doc["seed"], "" if doc["pattern"] is None else
-                                       "; cases matching <code>%s</code>"
-                                       % escape(doc["pattern"])))
+    body.append(
+        "<p>seed %d%s</p>"
+        % (
+            doc["seed"],
+            ""
+            if doc["pattern"] is None
+            else "; cases matching <code>%s</code>" % escape(doc["pattern"]),
+        )
+    )
     body.append("<h2>Backends</h2>" + _backends_table(doc["backends"], doc["not_run"]))
-    body.append("<h2>Checks</h2><table><tr><th>backend</th><th>dtype</th><th>checks</th>"
-                "<th>passed</th><th>failed</th><th>worst error/bound</th></tr>")
+    body.append(
+        "<h2>Checks</h2><table><tr><th>backend</th><th>dtype</th><th>checks</th>"
+        "<th>passed</th><th>failed</th><th>worst error/bound</th></tr>"
+    )
     for row in doc["rows"]:
         worst = row["worst_ratio"]
-        body.append('<tr><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d'
-                    '</td><td class="num %s">%d</td><td class="num">%s</td></tr>' % (
-                        escape(row["backend"]), escape(row["dtype"]), row["checks"],
-                        row["passed"], "fail" if row["failed"] else "", row["failed"],
-                        "-" if row["backend"].startswith("oracle") else
-                        escape(_ratio_text(float(worst)))))
+        body.append(
+            '<tr><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d'
+            '</td><td class="num %s">%d</td><td class="num">%s</td></tr>'
+            % (
+                escape(row["backend"]),
+                escape(row["dtype"]),
+                row["checks"],
+                row["passed"],
+                "fail" if row["failed"] else "",
+                row["failed"],
+                "-" if row["backend"].startswith("oracle") else escape(_ratio_text(float(worst))),
+            )
+        )
     body.append("</table>")
     cross = doc["cross_check"]
     if cross["pairs"]:
-        body.append("<p>cross-check: %d pairs of backend results on shared cases, %d "
-                    "disagree beyond the sum of their bounds.</p>"
-                    % (cross["pairs"], cross["failed_pairs"]))
+        body.append(
+            "<p>cross-check: %d pairs of backend results on shared cases, %d "
+            "disagree beyond the sum of their bounds.</p>" % (cross["pairs"], cross["failed_pairs"])
+        )
     for problem in cross["problems"]:
         body.append('<p class="fail">CROSS-CHECK FAILED %s</p>' % escape(problem))
     for note in doc["notes"]:
-        body.append("<p>note: %s, %d checks: %s</p>" % (
-            escape(note["backend"]), note["checks"], escape(note["note"])))
+        body.append(
+            "<p>note: %s, %d checks: %s</p>"
+            % (escape(note["backend"]), note["checks"], escape(note["note"]))
+        )
     if session.failures:
-        body.append("<h2>Failures</h2><p>Each error map shows |got − exact| / bound for "
-                    "every element of the output (rows down, columns across), the "
-                    "worst element of each block where the output is large:</p>")
+        body.append(
+            "<h2>Failures</h2><p>Each error map shows |got − exact| / bound for "
+            "every element of the output (rows down, columns across), the "
+            "worst element of each block where the output is large:</p>"
+        )
         body.append(legend_svg())
         for result, shrunk in session.failures:
             body.append(_failure_html(result, shrunk))
@@ -217,34 +308,52 @@ def catalogue_report(session, command=""):
 
 
 def _failure_html(result, shrunk):
-    out = ['<section class="failure"><h3>FAILED <code>%s</code> [%s]</h3>'
-           % (escape(result.check_id), escape(result.backend))]
+    out = [
+        '<section class="failure"><h3>FAILED <code>%s</code> [%s]</h3>'
+        % (escape(result.check_id), escape(result.backend))
+    ]
     for problem in result.problems:
         out.append("<pre>%s</pre>" % escape(problem))
     maps = []
     for o in result.outputs:
         if o.passed:
             continue
-        out.append("<p><b>%s</b> %s: %s</p>" % (escape(o.name), "×".join(
-            map(str, o.shape)), escape(o.message)))
+        out.append(
+            "<p><b>%s</b> %s: %s</p>"
+            % (escape(o.name), "×".join(map(str, o.shape)), escape(o.message))
+        )
         if o.ratios is not None and o.ratios:
-            maps.append('<figure class="map">%s<figcaption>%s %s: worst %s, expected %r, '
-                        'got %r, bound %.3g, error/bound %s; %d of %d elements beyond '
-                        'their bound</figcaption></figure>' % (
-                            error_map_svg(o.name, o.ratios, o.shape), escape(o.name),
-                            "×".join(map(str, o.shape)), escape(o.worst), o.expected,
-                            o.got, o.bound or 0.0, escape(_ratio_text(o.ratio)),
-                            o.failures, len(o.ratios)))
+            maps.append(
+                '<figure class="map">%s<figcaption>%s %s: worst %s, expected %r, '
+                "got %r, bound %.3g, error/bound %s; %d of %d elements beyond "
+                "their bound</figcaption></figure>"
+                % (
+                    error_map_svg(o.name, o.ratios, o.shape),
+                    escape(o.name),
+                    "×".join(map(str, o.shape)),
+                    escape(o.worst),
+                    o.expected,
+                    o.got,
+                    o.bound or 0.0,
+                    escape(_ratio_text(o.ratio)),
+                    o.failures,
+                    len(o.ratios),
+                )
+            )
     if maps:
         out.append('<div class="maps">%s</div>' % "".join(maps))
     printed = [line for line in result.output.splitlines() if line.strip()]
     if printed:
-        out.append("<p>the backend printed (last lines):</p><pre>%s</pre>"
-                   % escape("\n".join(printed[-12:])))
+        out.append(
+            "<p>the backend printed (last lines):</p><pre>%s</pre>"
+            % escape("\n".join(printed[-12:]))
+        )
     out.append("<p>repro: <code>%s</code></p>" % escape(result.repro()))
     if shrunk is not None and shrunk.id != result.case_id:
-        out.append("<p>shrunk: still fails at N=%d, D=%d, M=%d: <code>%s</code></p>"
-                   % (shrunk.n, shrunk.d, shrunk.m, escape(result.repro(shrunk.id))))
+        out.append(
+            "<p>shrunk: still fails at N=%d, D=%d, M=%d: <code>%s</code></p>"
+            % (shrunk.n, shrunk.d, shrunk.m, escape(result.repro(shrunk.id)))
+        )
     out.append("</section>")
     return "".join(out)
 
@@ -253,20 +362,32 @@ def sized_report(session, command=""):
     """The HTML page for a SizedSession that has run."""
     doc = session.to_dict()
     n, d, m = doc["size"]
-    summary = "%d passed, %d failed%s" % (session.passed, session.failed,
-                                          ", interrupted" if session.interrupted else "")
-    body = ["<h1>refbackprop check at N=%d, D=%d, M=%d</h1>" % (n, d, m),
-            _verdict_line(bool(session.ok), summary, session.interrupted)]
+    summary = "%d passed, %d failed%s" % (
+        session.passed,
+        session.failed,
+        ", interrupted" if session.interrupted else "",
+    )
+    body = [
+        "<h1>refbackprop check at N=%d, D=%d, M=%d</h1>" % (n, d, m),
+        _verdict_line(bool(session.ok), summary, session.interrupted),
+    ]
     if command:
         body.append("<p>command: <code>%s</code></p>" % escape(command))
-    backends = [{"name": r.label, "selector": r.selector, "dtypes": list(r.info.dtypes),
-                 "origin": r.info.origin, "version": r.info.version,
-                 "supervised": getattr(r, "supervised", False)} for r in session.executors]
+    backends = [
+        {
+            "name": r.label,
+            "selector": r.selector,
+            "dtypes": list(r.info.dtypes),
+            "origin": r.info.origin,
+            "version": r.info.version,
+            "supervised": getattr(r, "supervised", False),
+        }
+        for r in session.executors
+    ]
     body.append("<h2>Backends</h2>" + _backends_table(backends, doc["not_run"]))
     for result in session.results:
         body.append(_sized_html(result))
-    return _page("refbackprop check --size %d %d %d: %s" % (n, d, m, summary),
-                 "".join(body))
+    return _page("refbackprop check --size %d %d %d: %s" % (n, d, m, summary), "".join(body))
 
 
 def _cells_figure(check):
@@ -274,30 +395,53 @@ def _cells_figure(check):
     ratios = [0.0] * (rows * cols)
     for cell, ratio in check.failed.items():
         ratios[check.grid_index(cell)] = ratio
-    return ('<figure class="map">%s<figcaption>%s: %d of %d cells failed (a cell may fail '
-            'in several trials); worst %s</figcaption></figure>'
-            % (error_map_svg(check.name + " cells", ratios, (rows, cols)), escape(check.name),
-               len(check.failed), check.cells, escape(check.describe(check.worst_cell))))
+    return (
+        '<figure class="map">%s<figcaption>%s: %d of %d cells failed (a cell may fail '
+        "in several trials); worst %s</figcaption></figure>"
+        % (
+            error_map_svg(check.name + " cells", ratios, (rows, cols)),
+            escape(check.name),
+            len(check.failed),
+            check.cells,
+            escape(check.describe(check.worst_cell)),
+        )
+    )
 
 
 def _samples_table(check):
-    rows = ["<p>%s: sampled elements beyond their own bound:</p><table><tr><th>element</th>"
-            "<th>expected</th><th>got</th><th>bound</th><th>error/bound</th></tr>" % escape(
-                check.name)]
+    rows = [
+        "<p>%s: sampled elements beyond their own bound:</p><table><tr><th>element</th>"
+        "<th>expected</th><th>got</th><th>bound</th><th>error/bound</th></tr>" % escape(check.name)
+    ]
     for e in sorted(check.sampled.failed, key=lambda e: -e.ratio)[:50]:
-        rows.append('<tr><td>%s%s</td><td class="num">%r</td><td class="num">%r</td>'
-                    '<td class="num">%.3g</td><td class="num fail">%s</td></tr>'
-                    % (escape(check.name), escape(list(e.index)), e.ref, e.got, e.bound,
-                       escape(_ratio_text(e.ratio))))
+        rows.append(
+            '<tr><td>%s%s</td><td class="num">%r</td><td class="num">%r</td>'
+            '<td class="num">%.3g</td><td class="num fail">%s</td></tr>'
+            % (
+                escape(check.name),
+                escape(list(e.index)),
+                e.ref,
+                e.got,
+                e.bound,
+                escape(_ratio_text(e.ratio)),
+            )
+        )
     rows.append("</table>")
     return "".join(rows)
 
 
 def _sized_html(result):
     ok = result.passed
-    out = ['<section class="%s"><h2>%s %s: <span class="%s">%s</span></h2>'
-           % ("" if ok else "failure", escape(result.backend), escape(result.dtype),
-              "pass" if ok else "fail", "passed" if ok else "FAILED")]
+    out = [
+        '<section class="%s"><h2>%s %s: <span class="%s">%s</span></h2>'
+        % (
+            "" if ok else "failure",
+            escape(result.backend),
+            escape(result.dtype),
+            "pass" if ok else "fail",
+            "passed" if ok else "FAILED",
+        )
+    ]
     for problem in result.problems:
         out.append("<pre>%s</pre>" % escape(problem))
     for note in result.notes:
@@ -311,13 +455,17 @@ def _sized_html(result):
             if check.sampled is not None and check.sampled.failed:
                 out.append(_samples_table(check))
         if maps:
-            out.append("<p>Where the failing cells are: each square is a cell of %d "
-                       "elements along a row (y, dx) or down a column (dW), coloured by "
-                       "its worst |got·r − reference·r| / tolerance; pale cells passed:</p>"
-                       % result.verification.cell)
+            out.append(
+                "<p>Where the failing cells are: each square is a cell of %d "
+                "elements along a row (y, dx) or down a column (dW), coloured by "
+                "its worst |got·r − reference·r| / tolerance; pale cells passed:</p>"
+                % result.verification.cell
+            )
             out.append(legend_svg() + '<div class="maps">%s</div>' % "".join(maps))
-    out.append("<p>seconds: %s</p>" % escape(", ".join(
-        "%s %.2f" % (k, v) for k, v in sorted(result.seconds.items()))))
+    out.append(
+        "<p>seconds: %s</p>"
+        % escape(", ".join("%s %.2f" % (k, v) for k, v in sorted(result.seconds.items())))
+    )
     if not ok:
         out.append("<p>repro: <code>%s</code></p>" % escape(result.repro()))
     out.append("</section>")

@@ -11,9 +11,9 @@ _MASK = (1 << 64) - 1
 
 def seed_from(text, seed=0):
     """A 64-bit seed from a string (FNV-1a) and an integer: stable everywhere."""
-    h = 0xcbf29ce484222325
+    h = 0xCBF29CE484222325
     for ch in ("%s/%d" % (text, seed)).encode("utf-8"):
-        h = ((h ^ ch) * 0x100000001b3) & _MASK
+        h = ((h ^ ch) * 0x100000001B3) & _MASK
     return h
 
 
@@ -24,10 +24,10 @@ class Rng:
         self.state = seed & _MASK
 
     def next64(self):
-        self.state = (self.state + 0x9e3779b97f4a7c15) & _MASK
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK
         z = self.state
-        z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
         return z ^ (z >> 31)
 
     def uniform(self):

@@ -24,7 +24,7 @@ from .reference import flatten
 from . import aliasing
 
 INPUT_NAMES = {"forward": ("x", "w", "b"), "backward": ("x", "w", "dy", "b")}
-NOT_A_FLOAT = "!"           # first item of the marker that replaces a non-float
+NOT_A_FLOAT = "!"  # first item of the marker that replaces a non-float
 
 
 class CaseResult:
@@ -34,14 +34,14 @@ class CaseResult:
         self.backend = backend_label
         self.case = case
         self.case_id = case.id
-        self.check_id = case.id    # the conformance check's id (repeat/..., oracle/...)
-        self.selector = backend_label   # how the CLI selects the backend (name or path)
+        self.check_id = case.id  # the conformance check's id (repeat/..., oracle/...)
+        self.selector = backend_label  # how the CLI selects the backend (name or path)
         self.kind = "case"
-        self.outputs = []          # OutputVerdict per output
-        self.problems = []         # exceptions, exits, modified inputs, aliasing
-        self.notes = []            # what could not be checked (alias check skipped, ...)
-        self.values = {}           # name -> nested lists the backend returned
-        self.output = ""           # what the backend printed, when it helps
+        self.outputs = []  # OutputVerdict per output
+        self.problems = []  # exceptions, exits, modified inputs, aliasing
+        self.notes = []  # what could not be checked (alias check skipped, ...)
+        self.values = {}  # name -> nested lists the backend returned
+        self.output = ""  # what the backend printed, when it helps
 
     @property
     def passed(self):
@@ -68,15 +68,21 @@ class CaseResult:
 
     def repro(self, check_id=None):
         """The one-line command that runs this check (or another case id) alone."""
-        return repro_command(self.selector, "--case", check_id or self.check_id,
-                             seed=self.case.seed)
+        return repro_command(
+            self.selector, "--case", check_id or self.check_id, seed=self.case.seed
+        )
 
     def to_dict(self):
-        return {"backend": self.backend, "case": self.case_id,
-                "passed": self.passed, "problems": list(self.problems),
-                "notes": list(self.notes), "output": self.output,
-                "outputs": [o.to_dict() for o in self.outputs],
-                "repro": self.repro()}
+        return {
+            "backend": self.backend,
+            "case": self.case_id,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+            "output": self.output,
+            "outputs": [o.to_dict() for o in self.outputs],
+            "repro": self.repro(),
+        }
 
 
 def repro_command(selector, *args, **options):
@@ -118,9 +124,14 @@ def exception_text(e):
 
 def _library_file(path):
     import os
+
     stdlib = os.path.dirname(os.__file__)
-    return path.startswith(stdlib + os.sep) and "site-packages" not in path \
-        or (os.sep + "_pytest" + os.sep) in path or (os.sep + "pluggy" + os.sep) in path
+    return (
+        path.startswith(stdlib + os.sep)
+        and "site-packages" not in path
+        or (os.sep + "_pytest" + os.sep) in path
+        or (os.sep + "pluggy" + os.sep) in path
+    )
 
 
 class _Calls:
@@ -152,8 +163,7 @@ def plain(value, rank):
         return _marker(value)
     if rank == 1:
         return [_entry(v) for v in value]
-    return [[_entry(v) for v in row] if isinstance(row, list) else _marker(row)
-            for row in value]
+    return [[_entry(v) for v in row] if isinstance(row, list) else _marker(row) for row in value]
 
 
 def _entry(v):
@@ -204,8 +214,9 @@ def execute(backend, case, repeat=1, announce=None, reraise=KeyboardInterrupt):
         if not ok:
             return raw
         if case.layout is not None and k in LAYOUT_INPUTS[case.layout]:
-            ok, native[k] = call("view(%s, %s)" % (k, case.layout), backend.view,
-                                 native[k], case.layout)
+            ok, native[k] = call(
+                "view(%s, %s)" % (k, case.layout), backend.view, native[k], case.layout
+            )
             if not ok:
                 return raw
     for k in names:
@@ -218,15 +229,21 @@ def execute(backend, case, repeat=1, announce=None, reraise=KeyboardInterrupt):
         before[k] = _words(plain(got, len(shapes[k])), len(shapes[k]))
     for _ in range(repeat):
         if case.op == "forward":
-            ok, outs = call("forward", backend.forward, native["x"], native["w"],
-                            native.get("b"))
+            ok, outs = call("forward", backend.forward, native["x"], native["w"], native.get("b"))
             outs = (outs,)
         else:
-            ok, outs = call("backward", backend.backward, native["x"], native["w"],
-                            native["dy"], native.get("b"))
+            ok, outs = call(
+                "backward",
+                backend.backward,
+                native["x"],
+                native["w"],
+                native["dy"],
+                native.get("b"),
+            )
             if ok and not (isinstance(outs, tuple) and len(outs) == 3):
-                raw["problems"].append("backward returned %s, not a tuple (dx, dw, db)"
-                                       % _marker(outs)[2])
+                raw["problems"].append(
+                    "backward returned %s, not a tuple (dx, dw, db)" % _marker(outs)[2]
+                )
                 ok = False
         if not ok:
             return raw
@@ -237,16 +254,21 @@ def execute(backend, case, repeat=1, announce=None, reraise=KeyboardInterrupt):
 
 def _outputs(call, raw, backend, case, native, outs):
     values = {}
-    shapes = {"y": (case.n, case.m), "dx": (case.n, case.d), "dw": (case.d, case.m),
-              "db": (case.m,)}
+    shapes = {
+        "y": (case.n, case.m),
+        "dx": (case.n, case.d),
+        "dw": (case.d, case.m),
+        "db": (case.m,),
+    }
     for name, out in zip(OUTPUTS[case.op], outs):
         if name == "db" and not case.bias:
             if out is not None:
                 raw["problems"].append("db should be None without a bias")
             continue
         if out is None:
-            raw["problems"].append("%s is None but the case %s" % (
-                name, "has a bias" if name == "db" else "needs it"))
+            raw["problems"].append(
+                "%s is None but the case %s" % (name, "has a bias" if name == "db" else "needs it")
+            )
             continue
         for k in sorted(native):
             _alias(call, raw, backend, name, out, k, native[k])
@@ -268,9 +290,11 @@ def _alias(call, raw, backend, name, out, k, array):
     if answer is None:
         answer = aliasing.shares_memory(out, array)
     if answer is None:
-        note = ("alias check skipped: cannot tell whether outputs share memory with "
-                "inputs (%s arrays have no __array_interface__ and the backend has "
-                "no shares_memory hook that decides)" % type(out).__name__)
+        note = (
+            "alias check skipped: cannot tell whether outputs share memory with "
+            "inputs (%s arrays have no __array_interface__ and the backend has "
+            "no shares_memory hook that decides)" % type(out).__name__
+        )
         if note not in raw["notes"]:
             raw["notes"].append(note)
     elif answer:
@@ -287,11 +311,15 @@ def _check_inputs(call, raw, backend, native, before, shapes):
         if after != before[k]:
             first = 0
             old = before[k] or []
-            while after is not None and first < min(len(after), len(old)) \
-                    and after[first] == old[first]:
+            while (
+                after is not None
+                and first < min(len(after), len(old))
+                and after[first] == old[first]
+            ):
                 first += 1
-            raw["problems"].append("input %s was modified by the call (first change at "
-                                   "flat index %d)" % (k, first))
+            raw["problems"].append(
+                "input %s was modified by the call (first change at flat index %d)" % (k, first)
+            )
 
 
 def judge(label, case, raw):
@@ -332,7 +360,7 @@ def cross_check(a, b):
             continue
         shape, refs, mags, k = spec
         if not (_well_formed(a.values[name], shape) and _well_formed(b.values[name], shape)):
-            continue          # already a failure of that backend's own check
+            continue  # already a failure of that backend's own check
         va = a.values[name] if len(shape) == 1 else flatten(a.values[name])
         vb = b.values[name] if len(shape) == 1 else flatten(b.values[name])
         for idx in range(len(va)):
@@ -340,13 +368,17 @@ def cross_check(a, b):
             if is_finite(refs[idx]) and is_finite(x) and is_finite(y):
                 limit = 2 * element_bound(k, mags[idx], refs[idx], a.case.dtype)
                 if abs(x - y) > limit:
-                    problems.append("%s element %d: %s gives %r, %s gives %r, "
-                                    "apart by more than the sum of their bounds %.3g"
-                                    % (name, idx, a.backend, x, b.backend, y, limit))
+                    problems.append(
+                        "%s element %d: %s gives %r, %s gives %r, "
+                        "apart by more than the sum of their bounds %.3g"
+                        % (name, idx, a.backend, x, b.backend, y, limit)
+                    )
                     break
             elif not ((is_nan(x) and is_nan(y)) or x == y):
-                problems.append("%s element %d: %s gives %r, %s gives %r"
-                                % (name, idx, a.backend, x, b.backend, y))
+                problems.append(
+                    "%s element %d: %s gives %r, %s gives %r"
+                    % (name, idx, a.backend, x, b.backend, y)
+                )
                 break
     return problems
 
@@ -363,4 +395,3 @@ def _well_formed(value, shape):
             if type(v) is not float:
                 return False
     return True
-

@@ -42,27 +42,39 @@ The fingerprint (per output, from the sampled elements):
 
 import math
 
-from .bounds import (UNIT_ROUNDOFF, element_bound, exact_dot, fsum, gamma, is_finite,
-                     overflow_outcome, rounding_free_bound)
+from .bounds import (
+    UNIT_ROUNDOFF,
+    element_bound,
+    exact_dot,
+    fsum,
+    gamma,
+    is_finite,
+    overflow_outcome,
+    rounding_free_bound,
+)
 from .formatting import json_float
 
 try:
     from operator import mul, sub
-except ImportError:                              # MicroPython
+except ImportError:  # MicroPython
+
     def mul(a, b):
         return a * b
 
     def sub(a, b):
         return a - b
 
+
 try:
     from itertools import repeat
-except ImportError:                              # MicroPython
+except ImportError:  # MicroPython
+
     def repeat(v, n=None):
         return [v] * n
 
-_U64 = 2.0 ** -53
-_TINY = 2.0 ** -1074                             # a product's underflow, at most
+
+_U64 = 2.0**-53
+_TINY = 2.0**-1074  # a product's underflow, at most
 
 
 class Plan:
@@ -77,8 +89,7 @@ class Plan:
         elements: fewer random ones in float64, whose exact values cost
         about four times as much."""
         random_long = 32 if dtype == "float64" else 64
-        return cls({"y": (1, 0, random_long), "dx": (1, 0, random_long),
-                    "dw": (1, 1, 256)})
+        return cls({"y": (1, 0, random_long), "dx": (1, 0, random_long), "dw": (1, 1, 256)})
 
     @classmethod
     def none(cls):
@@ -107,6 +118,7 @@ class Element:
         e = self.error
         if self.outcome != "finite":
             from .compare import _overflow_ratio
+
             return _overflow_ratio(self.outcome, self.got, self.ref, e, self.bound)[0]
         if not e == e:
             return float("inf")
@@ -157,7 +169,7 @@ class Sample:
         nr = len(self.randoms)
         nc, nq = len(self.columns), len(self.rows)
         out = {}
-        out["fraction_1pct"] = 0.99 ** nr if total else 1.0
+        out["fraction_1pct"] = 0.99**nr if total else 1.0
         out["row"] = 0.0 if nc else ((1 - 1.0 / r_count) ** nr if r_count else 1.0)
         out["column"] = 0.0 if nq else ((1 - 1.0 / c_count) ** nr if c_count else 1.0)
         a, b = min(32, r_count), min(32, c_count)
@@ -174,16 +186,29 @@ class Sample:
     def to_dict(self, check):
         w = self.worst()
         th = thresholds(check)
-        return {"elements": len(self.elements), "columns": self.columns, "rows": self.rows,
-                "random": len(self.randoms), "failed": len(self.failed), "passed": self.passed,
-                "worst": None if w is None else {
-                    "index": list(w.index), "expected": json_float(w.ref),
-                    "got": json_float(w.got), "bound": json_float(w.bound),
-                    "ratio": json_float(w.ratio)},
-                "threshold_units": th,
-                "escape_at_100": escape_at(check, 100.0),
-                "coverage": dict((k, json_float(v) if not isinstance(v, list) else v)
-                                 for k, v in self.coverage().items())}
+        return {
+            "elements": len(self.elements),
+            "columns": self.columns,
+            "rows": self.rows,
+            "random": len(self.randoms),
+            "failed": len(self.failed),
+            "passed": self.passed,
+            "worst": None
+            if w is None
+            else {
+                "index": list(w.index),
+                "expected": json_float(w.ref),
+                "got": json_float(w.got),
+                "bound": json_float(w.bound),
+                "ratio": json_float(w.ratio),
+            },
+            "threshold_units": th,
+            "escape_at_100": escape_at(check, 100.0),
+            "coverage": dict(
+                (k, json_float(v) if not isinstance(v, list) else v)
+                for k, v in self.coverage().items()
+            ),
+        }
 
 
 def thresholds(check):
@@ -207,8 +232,10 @@ def escape_at(check, times):
     cell within bounds (None without samples)."""
     if check.sampled is None or not check.sampled.elements:
         return None
-    probs = sorted(check.escape(check.cell_index(*e.index), times * e.bound) ** check.trials
-                   for e in check.sampled.elements)
+    probs = sorted(
+        check.escape(check.cell_index(*e.index), times * e.bound) ** check.trials
+        for e in check.sampled.elements
+    )
     return {"median": probs[len(probs) // 2], "max": probs[-1]}
 
 
@@ -220,8 +247,7 @@ class Fingerprint:
         self.checked = check_it
         u, delta, u_out = model(dtype)
         ratios = sorted(e.ratio for e in elements)
-        self.rms_ratio = math.sqrt(fsum([r * r for r in ratios]) / len(ratios)) \
-            if ratios else 0.0
+        self.rms_ratio = math.sqrt(fsum([r * r for r in ratios]) / len(ratios)) if ratios else 0.0
         self.median_ratio = ratios[len(ratios) // 2] if ratios else 0.0
         self.max_ratio = ratios[-1] if ratios else 0.0
         # elements whose sum may overflow tell nothing of rounding: left out
@@ -265,28 +291,41 @@ class Fingerprint:
             return "no rounding error seen"
         u, delta, u_out = model(self.dtype)
         coarsest = -math.log(max(u, delta, u_out)) / math.log(2.0)
-        if coarsest >= 20 and self.bits < 12:      # float32 sums, float32 outputs
-            return ("errors typical of a %.0f-bit significand: bfloat16 or float16 operands, "
-                    "products or outputs?" % self.bits)
+        if coarsest >= 20 and self.bits < 12:  # float32 sums, float32 outputs
+            return (
+                "errors typical of a %.0f-bit significand: bfloat16 or float16 operands, "
+                "products or outputs?" % self.bits
+            )
         if coarsest < 20 and self.bits < coarsest - 5:
             # tf32 (10 bits), bfloat16 (8), float16 (11): correct kernels measure
             # from about 3 bits below to 2 above the contract's coarsest rounding
             # (docs/verification.md, the fingerprint)
-            return ("errors typical of a %.0f-bit significand, coarser than any rounding "
-                    "of the %s contract (%.0f bits): sums in a narrower format?"
-                    % (self.bits, self.dtype, coarsest))
+            return (
+                "errors typical of a %.0f-bit significand, coarser than any rounding "
+                "of the %s contract (%.0f bits): sums in a narrower format?"
+                % (self.bits, self.dtype, coarsest)
+            )
         if self.dtype == "float64" and self.bits < 30:
-            return ("errors typical of a %.0f-bit significand: float32 somewhere in a "
-                    "float64 kernel?" % self.bits)
+            return (
+                "errors typical of a %.0f-bit significand: float32 somewhere in a "
+                "float64 kernel?" % self.bits
+            )
         return "errors typical of %s rounding" % self.dtype
 
     def to_dict(self):
-        return {"elements": self.count, "rms_ratio": json_float(self.rms_ratio),
-                "median_ratio": json_float(self.median_ratio),
-                "max_ratio": json_float(self.max_ratio), "u_eff": json_float(self.u_eff),
-                "bits": json_float(self.bits), "mean_z2": json_float(self.mean_z2),
-                "tau": json_float(self.tau), "checked": self.checked,
-                "passed": self.passed, "hint": self.hint()}
+        return {
+            "elements": self.count,
+            "rms_ratio": json_float(self.rms_ratio),
+            "median_ratio": json_float(self.median_ratio),
+            "max_ratio": json_float(self.max_ratio),
+            "u_eff": json_float(self.u_eff),
+            "bits": json_float(self.bits),
+            "mean_z2": json_float(self.mean_z2),
+            "tau": json_float(self.tau),
+            "checked": self.checked,
+            "passed": self.passed,
+            "hint": self.hint(),
+        }
 
 
 def model(dtype):
@@ -296,11 +335,15 @@ def model(dtype):
     format is narrower than the accumulation (bfloat16, float16), else 0."""
     try:
         from . import contracts
+
         c = contracts.get(dtype)
     except (ImportError, ValueError):
         return unit_roundoff(dtype), 0.0, 0.0
-    return (unit_roundoff(dtype), c.operand_rounding,
-            c.output.unit_roundoff if c.rounds_output else 0.0)
+    return (
+        unit_roundoff(dtype),
+        c.operand_rounding,
+        c.output.unit_roundoff if c.rounds_output else 0.0,
+    )
 
 
 def unit_roundoff(dtype):
@@ -309,6 +352,7 @@ def unit_roundoff(dtype):
     dtype's own (float64, float32)."""
     try:
         from . import contracts
+
         return contracts.get(dtype).accumulate.unit_roundoff
     except (ImportError, AttributeError, KeyError, ValueError):
         return UNIT_ROUNDOFF.get(dtype, UNIT_ROUNDOFF["float32"])
@@ -338,6 +382,7 @@ def tau(count, p):
 
 # -- exact values ----------------------------------------------------------------
 
+
 class _Exact:
     """Each sampled element's reference: exact wherever the storage format
     has at most 26 significant bits (float32, tf32, bfloat16, float16:
@@ -352,6 +397,7 @@ class _Exact:
     def __init__(self, dtype):
         try:
             from . import contracts
+
             c = contracts.get(dtype)
             self.exact = c.storage.p <= 26
             self.floor = c.multiply.smallest_normal if c.operand_rounding else None
@@ -382,10 +428,15 @@ class _Exact:
             return ref, mag, 0.0
         if self.floor is not None:
             lam = self.floor
-            mag = fsum(map(mul, map(max, map(abs, a), repeat(lam, len(a))),
-                           map(max, map(abs, b), repeat(lam, len(b)))))
+            mag = fsum(
+                map(
+                    mul,
+                    map(max, map(abs, a), repeat(lam, len(a))),
+                    map(max, map(abs, b), repeat(lam, len(b))),
+                )
+            )
             if extra is not None:
-                mag = mag + abs(extra)               # rounds up below: slack
+                mag = mag + abs(extra)  # rounds up below: slack
                 mag = mag * (1 + 2 * _U64)
         if self.exact:
             return fsum(products), mag, 0.0
@@ -402,7 +453,7 @@ def _rss(values):
     """√(Σ v²) without underflow (math.hypot where it takes many arguments)."""
     try:
         return math.hypot(*values)
-    except (TypeError, AttributeError):              # MicroPython: two arguments, or none
+    except (TypeError, AttributeError):  # MicroPython: two arguments, or none
         top = max(map(abs, values)) if values else 0.0
         if not top > 0 or not is_finite(top):
             return top
@@ -410,6 +461,7 @@ def _rss(values):
 
 
 # -- drawing and judging ---------------------------------------------------------
+
 
 def _pick(rng, count, limit):
     """count indices in [0, limit) (distinct when count ≤ limit)."""
@@ -452,14 +504,12 @@ def prepare(plan, ctx, checks, rng):
         for i in rows:
             wanted.extend((i, j) for j in range(cols_count))
         wanted.extend(randoms)
-        for (i, j) in wanted:
+        for i, j in wanted:
             ref, mag, rss, slack = _reference(ctx, exact, name, i, j)
             bound = element_bound(check.k, mag, ref, ctx.dtype) + slack
             floor = rounding_free_bound(check.k, mag, ref, ctx.dtype) + slack
-            outcome = (overflow_outcome(check.k, mag, ref, ctx.dtype) if is_finite(ref)
-                       else "finite")
-            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor,
-                                           outcome))
+            outcome = overflow_outcome(check.k, mag, ref, ctx.dtype) if is_finite(ref) else "finite"
+            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor, outcome))
         out.append((check, sample))
     return out
 
@@ -475,8 +525,9 @@ def finish(prepared, outputs, dtype, fingerprint_check, false_alarm):
             i, j = e.index
             e.got = vals[i * cols + j]
         check.sampled = sample
-        check.fingerprint = Fingerprint(check.name, dtype, sample.elements, check.k,
-                                        fingerprint_check, false_alarm)
+        check.fingerprint = Fingerprint(
+            check.name, dtype, sample.elements, check.k, fingerprint_check, false_alarm
+        )
 
 
 def _reference(ctx, exact, name, i, j):
@@ -498,78 +549,127 @@ def _operands(ctx, name, i, j, dot):
 
 # -- the report --------------------------------------------------------------------
 
+
 def report_lines(v):
     """Text lines of a Verification: per output the projections, the
     thresholds, the sampled elements and the fingerprint."""
     if v.worst_case or not v.hoeffding_tests:
-        how = ("tolerances Σ of element bounds%s: a correct backend never fails"
-               % ("" if v.worst_case else " (smaller than Hoeffding's at t = %.2f)" % v.t))
+        how = "tolerances Σ of element bounds%s: a correct backend never fails" % (
+            "" if v.worst_case else " (smaller than Hoeffding's at t = %.2f)" % v.t
+        )
     else:
-        how = ("Hoeffding, t = %.2f, on %d of %d cell tests (Σ of bounds on the rest): a "
-               "correct backend fails with probability ≤ %.3g"
-               % (v.t, v.hoeffding_tests, v.tests, v.false_alarm))
-    out = ["verified N=%d, D=%d, M=%d in %s: %d sign trial%s of cells of %d, %s (seed %d)"
-           % (v.n, v.d, v.m, v.dtype, v.trials, "" if v.trials == 1 else "s", v.cell, how,
-              v.seed)]
+        how = (
+            "Hoeffding, t = %.2f, on %d of %d cell tests (Σ of bounds on the rest): a "
+            "correct backend fails with probability ≤ %.3g"
+            % (v.t, v.hoeffding_tests, v.tests, v.false_alarm)
+        )
+    out = [
+        "verified N=%d, D=%d, M=%d in %s: %d sign trial%s of cells of %d, %s (seed %d)"
+        % (v.n, v.d, v.m, v.dtype, v.trials, "" if v.trials == 1 else "s", v.cell, how, v.seed)
+    ]
     for o in v.outputs:
         status = "ok  " if o.passed else "FAIL"
         if o.name == "db":
-            out.append("  %-3s %s: every element exactly against its bound, worst ratio %.3g%s"
-                       % (o.name, status, o.worst_ratio,
-                          "; " + o.message if o.message else ""))
+            out.append(
+                "  %-3s %s: every element exactly against its bound, worst ratio %.3g%s"
+                % (o.name, status, o.worst_ratio, "; " + o.message if o.message else "")
+            )
             out.extend("      " + p for p in o.problems)
             continue
-        out.append("  %-3s %s: %d cells × %d trials, worst |diff|/tolerance %.3g%s"
-                   % (o.name, status, o.cells, v.trials, o.worst_ratio,
-                      "" if o.projections_passed else "; " + o.message))
+        out.append(
+            "  %-3s %s: %d cells × %d trials, worst |diff|/tolerance %.3g%s"
+            % (
+                o.name,
+                status,
+                o.cells,
+                v.trials,
+                o.worst_ratio,
+                "" if o.projections_passed else "; " + o.message,
+            )
+        )
         out.extend("      " + p for p in o.problems)
         if o.settled:
-            out.append("      %d element%s overflowed to ±inf where the exact value allows it "
-                       "(judged one by one; their cells use the exact value)"
-                       % (o.settled, "" if o.settled == 1 else "s"))
+            out.append(
+                "      %d element%s overflowed to ±inf where the exact value allows it "
+                "(judged one by one; their cells use the exact value)"
+                % (o.settled, "" if o.settled == 1 else "s")
+            )
         th = thresholds(o)
         if th is not None:
             esc = escape_at(o, 100.0)
-            out.append("      one element off by more than %.0f× its own bound (median over "
-                       "sampled elements; at most %.0f×) escapes with probability ≤ 2^-%d; "
-                       "one off by 100× among right ones, ≤ %s (median; at most %s)"
-                       % (th["median"], th["max"], v.trials, _prob(esc["median"]),
-                          _prob(esc["max"])))
+            out.append(
+                "      one element off by more than %.0f× its own bound (median over "
+                "sampled elements; at most %.0f×) escapes with probability ≤ 2^-%d; "
+                "one off by 100× among right ones, ≤ %s (median; at most %s)"
+                % (th["median"], th["max"], v.trials, _prob(esc["median"]), _prob(esc["max"]))
+            )
         s = o.sampled
         if s is not None:
             cov = s.coverage()
             w = s.worst()
             what = []
             if s.columns:
-                what.append("%d whole column%s" % (len(s.columns), "" if len(s.columns) == 1
-                                                   else "s"))
+                what.append(
+                    "%d whole column%s" % (len(s.columns), "" if len(s.columns) == 1 else "s")
+                )
             if s.rows:
                 what.append("%d whole row%s" % (len(s.rows), "" if len(s.rows) == 1 else "s"))
             what.append("%d random" % len(s.randoms))
-            line = ("      sampled %d elements (%s) against their own bounds: %s, worst ratio "
-                    "%.3g" % (len(s.elements), ", ".join(what),
-                              "%d FAIL" % len(s.failed) if s.failed else "ok",
-                              w.ratio if w else 0.0))
+            line = (
+                "      sampled %d elements (%s) against their own bounds: %s, worst ratio "
+                "%.3g"
+                % (
+                    len(s.elements),
+                    ", ".join(what),
+                    "%d FAIL" % len(s.failed) if s.failed else "ok",
+                    w.ratio if w else 0.0,
+                )
+            )
             out.append(line)
             if s.failed:
                 e = s.failed[0]
-                out.append("      %s%s: expected %.17g, got %.17g, bound %.3g (ratio %.3g)%s"
-                           % (o.name, list(e.index), e.ref, e.got, e.bound, e.ratio,
-                              ": " + e.note if e.note else ""))
-            out.append("      a bug in 1%% of the elements escapes the sample with probability "
-                       "%s; a whole row %s, a whole column %s, a %d×%d tile %s"
-                       % (_prob(cov["fraction_1pct"]), _prob(cov["row"]),
-                          _prob(cov["column"]), cov.get("tile_shape", [0, 0])[0],
-                          cov.get("tile_shape", [0, 0])[1], _prob(cov.get("tile", 1.0))))
+                out.append(
+                    "      %s%s: expected %.17g, got %.17g, bound %.3g (ratio %.3g)%s"
+                    % (
+                        o.name,
+                        list(e.index),
+                        e.ref,
+                        e.got,
+                        e.bound,
+                        e.ratio,
+                        ": " + e.note if e.note else "",
+                    )
+                )
+            out.append(
+                "      a bug in 1%% of the elements escapes the sample with probability "
+                "%s; a whole row %s, a whole column %s, a %d×%d tile %s"
+                % (
+                    _prob(cov["fraction_1pct"]),
+                    _prob(cov["row"]),
+                    _prob(cov["column"]),
+                    cov.get("tile_shape", [0, 0])[0],
+                    cov.get("tile_shape", [0, 0])[1],
+                    _prob(cov.get("tile", 1.0)),
+                )
+            )
         f = o.fingerprint
         if f is not None and f.count:
-            out.append("      fingerprint: errors %.3g× their bounds (RMS; median %.3g, max "
-                       "%.3g), %s bits per product (%s); mean z² %.3g (τ %.3g%s)"
-                       % (f.rms_ratio, f.median_ratio, f.max_ratio,
-                          "∞" if f.bits == float("inf") else "%.1f" % f.bits, f.hint(),
-                          f.mean_z2, f.tau,
-                          ", checked: %s" % ("ok" if f.passed else "FAIL") if f.checked
-                          else ", not checked"))
+            out.append(
+                "      fingerprint: errors %.3g× their bounds (RMS; median %.3g, max "
+                "%.3g), %s bits per product (%s); mean z² %.3g (τ %.3g%s)"
+                % (
+                    f.rms_ratio,
+                    f.median_ratio,
+                    f.max_ratio,
+                    "∞" if f.bits == float("inf") else "%.1f" % f.bits,
+                    f.hint(),
+                    f.mean_z2,
+                    f.tau,
+                    ", checked: %s" % ("ok" if f.passed else "FAIL")
+                    if f.checked
+                    else ", not checked",
+                )
+            )
     return out
 
 

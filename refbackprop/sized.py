@@ -42,13 +42,14 @@ from .rng import seed_from
 from .compare import shape_problem
 from .runner import _alias, _Calls, plain, repro_command
 
-SEED_SIZE = (64, 4096, 4096)   # the notes' N, D, M
+SEED_SIZE = (64, 4096, 4096)  # the notes' N, D, M
 STAGES = ("generate", "prepare", "to_native", "compute", "to_lists", "verify")
 
 
 def fresh_seed():
     """A run seed nobody can predict (32 bits, easy to type back)."""
     import os
+
     return int.from_bytes(os.urandom(4), "little")
 
 
@@ -57,9 +58,10 @@ def derived_seed(seed, purpose):
     SHA-256, so that one cannot be computed from the other."""
     try:
         import hashlib
+
         digest = hashlib.sha256(("refbackprop/%s/%d" % (purpose, seed)).encode()).digest()
         return int.from_bytes(digest[:8], "little")
-    except ImportError:                  # a runtime without hashlib: not secret
+    except ImportError:  # a runtime without hashlib: not secret
         return seed_from("refbackprop/%s" % purpose, seed)
 
 
@@ -70,10 +72,10 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
     seed is the inputs' own seed (derived_seed(run seed, 'inputs') in a
     run): the same numbers in every process (inputs.py)."""
     base = seed_from("sized/N%d-D%d-M%d/%s/%s" % (n, d, m, dtype, kind), seed)
-    k = max(d + 1, m, n)                 # the longest reduction, for 'integers'
+    k = max(d + 1, m, n)  # the longest reduction, for 'integers'
 
     def matrix(shape, part):
-        rows, cols = (shape if len(shape) == 2 else (1, shape[0]))
+        rows, cols = shape if len(shape) == 2 else (1, shape[0])
         values = kinds.matrix(kind, rows, cols, dtype, (base + part) & ((1 << 64) - 1), k)
         return Matrix(values, shape)
 
@@ -91,8 +93,9 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
     return {"x": x, "w": w, "b": b, "dy": dy}
 
 
-def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
-                  inputs=None, kind=kinds.DEFAULT):
+def execute_sized(
+    backend, announce, reraise, n, d, m, dtype, seed=0, bias=True, inputs=None, kind=kinds.DEFAULT
+):
     """Run backend at (N, D, M) on sized_inputs; plain data out (module
     docstring): {'outputs': {name: (typecode, bytes)}, 'problems': [...],
     'notes': [...], 'seconds': {...}}."""
@@ -113,10 +116,10 @@ def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
         ok, native[k] = _to_native(call, backend, k, inputs[k], dtype)
         if not ok:
             return raw
-    inputs = None                       # the backend's arrays hold them now
+    inputs = None  # the backend's arrays hold them now
     scratch = {"problems": [], "notes": []}
     quiet = _Calls(scratch, announce, reraise)
-    for k in names:                     # what the call must leave unchanged
+    for k in names:  # what the call must leave unchanged
         # read back quietly: a backend that cannot is reported on its outputs
         before[k] = _digest(quiet, scratch, backend, k, native[k], in_shapes[k])
     raw["seconds"]["to_native"] = clock() - t0
@@ -124,13 +127,15 @@ def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
     ok, y = call("forward", backend.forward, native["x"], native["w"], native.get("b"))
     if not ok:
         return raw
-    ok, grads = call("backward", backend.backward, native["x"], native["w"], native["dy"],
-                     native.get("b"))
+    ok, grads = call(
+        "backward", backend.backward, native["x"], native["w"], native["dy"], native.get("b")
+    )
     if not ok:
         return raw
     if not (isinstance(grads, tuple) and len(grads) == 3):
-        raw["problems"].append("backward returned %r, not a tuple (dx, dw, db)"
-                               % (type(grads).__name__,))
+        raw["problems"].append(
+            "backward returned %r, not a tuple (dx, dw, db)" % (type(grads).__name__,)
+        )
         return raw
     raw["seconds"]["compute"] = clock() - t0
     t0 = clock()
@@ -152,8 +157,9 @@ def execute_sized(backend, announce, reraise, n, d, m, dtype, seed=0, bias=True,
             raw["outputs"][name] = flat
     for k in names:
         if before[k] is None:
-            raw["notes"].append("input %s could not be read back before the call: "
-                                "not checked for modification" % k)
+            raw["notes"].append(
+                "input %s could not be read back before the call: not checked for modification" % k
+            )
             continue
         after = _digest(call, raw, backend, k, native[k], in_shapes[k])
         if after is not None and after != before[k]:
@@ -167,6 +173,7 @@ def _digest(call, raw, backend, name, a, shape):
     without copying it, where the backend has to_buffer), or None with a
     problem."""
     import hashlib
+
     got = _buffer_of(call, raw, backend, name, a, shape)
     if got is None:
         return None
@@ -178,8 +185,13 @@ def _digest(call, raw, backend, name, a, shape):
 
 def _to_native(call, backend, k, matrix, dtype):
     if hasattr(backend, "from_buffer"):
-        return call("from_buffer(%s)" % k, backend.from_buffer, memoryview(matrix.values),
-                    matrix.shape, dtype)
+        return call(
+            "from_buffer(%s)" % k,
+            backend.from_buffer,
+            memoryview(matrix.values),
+            matrix.shape,
+            dtype,
+        )
     return call("array(%s)" % k, backend.array, matrix.lists(), matrix.shape, dtype)
 
 
@@ -208,18 +220,23 @@ def _buffer_of(call, raw, backend, name, out, shape):
             fmt, size = view.format, view.nbytes
             contiguous = view.c_contiguous
         except BaseException as e:
-            raw["problems"].append("to_buffer(%s) gave %s, which has no readable "
-                                   "buffer (%s)" % (name, type(buf).__name__, e))
+            raw["problems"].append(
+                "to_buffer(%s) gave %s, which has no readable "
+                "buffer (%s)" % (name, type(buf).__name__, e)
+            )
             return None
         if fmt not in ("d", "f") or not contiguous:
-            raw["problems"].append("to_buffer(%s) gave a buffer of format %r%s; it must "
-                                   "be row-major float64 'd' or float32 'f'"
-                                   % (name, fmt, "" if contiguous else ", not contiguous"))
+            raw["problems"].append(
+                "to_buffer(%s) gave a buffer of format %r%s; it must "
+                "be row-major float64 'd' or float32 'f'"
+                % (name, fmt, "" if contiguous else ", not contiguous")
+            )
             return None
         if size != count * (8 if fmt == "d" else 4):
-            raw["problems"].append("%s has the wrong size: %d values, expected %s = %d"
-                                   % (name, size // (8 if fmt == "d" else 4),
-                                      _shape_text(shape), count))
+            raw["problems"].append(
+                "%s has the wrong size: %d values, expected %s = %d"
+                % (name, size // (8 if fmt == "d" else 4), _shape_text(shape), count)
+            )
             return None
         return fmt, view.cast("B")
     ok, got = call("tolist(%s)" % name, backend.tolist, out)
@@ -231,11 +248,12 @@ def _buffer_of(call, raw, backend, name, out, shape):
         raw["problems"].append("%s has the wrong shape: %s" % (name, problem))
         return None
     flat = array("d")
-    for row in (value if len(shape) == 2 else [value]):
+    for row in value if len(shape) == 2 else [value]:
         for j in range(len(row)):
             if type(row[j]) is not float:
-                raw["problems"].append("%s has an entry %s (%s), not a float"
-                                       % (name, row[j][2], row[j][1]))
+                raw["problems"].append(
+                    "%s has an entry %s (%s), not a float" % (name, row[j][2], row[j][1])
+                )
                 return None
         flat.extend(row)
     return "d", memoryview(flat).cast("B")
@@ -248,40 +266,72 @@ def _shape_text(shape):
 class SizedResult:
     """A backend checked at one size and dtype: timings, problems, verification."""
 
-    def __init__(self, label, n, d, m, dtype, seed=0, trials=None, selector=None,
-                 kind=kinds.DEFAULT, options=()):
+    def __init__(
+        self,
+        label,
+        n,
+        d,
+        m,
+        dtype,
+        seed=0,
+        trials=None,
+        selector=None,
+        kind=kinds.DEFAULT,
+        options=(),
+    ):
         self.backend, self.n, self.d, self.m, self.dtype = label, n, d, m, dtype
         self.seed, self.trials, self.kind = seed, trials, kind
-        self.options = list(options)     # repro arguments beyond the defaults
+        self.options = list(options)  # repro arguments beyond the defaults
         self.selector = selector or label
-        self.seconds = {}          # generate, to_native, compute, to_lists, verify
-        self.problems = []         # exceptions, exits, wrong shapes
-        self.notes = []            # what could not be checked
-        self.output = ""           # what the backend printed
+        self.seconds = {}  # generate, to_native, compute, to_lists, verify
+        self.problems = []  # exceptions, exits, wrong shapes
+        self.notes = []  # what could not be checked
+        self.output = ""  # what the backend printed
         self.verification = None
 
     @property
     def passed(self):
-        return not self.problems and self.verification is not None \
-            and self.verification.passed
+        return not self.problems and self.verification is not None and self.verification.passed
 
     def repro(self):
-        args = ["--size", self.n, self.d, self.m, "--dtype", self.dtype, "--seed", self.seed,
-                "--inputs", self.kind]
+        args = [
+            "--size",
+            self.n,
+            self.d,
+            self.m,
+            "--dtype",
+            self.dtype,
+            "--seed",
+            self.seed,
+            "--inputs",
+            self.kind,
+        ]
         if self.trials is not None:
             args.extend(["--trials", self.trials])
         return repro_command(self.selector, *(args + self.options))
 
     def lines(self):
-        out = ["%s %s at N=%d, D=%d, M=%d: %s (%s inputs, seed %d)" % (
-            self.backend, self.dtype, self.n, self.d, self.m,
-            "passed" if self.passed else "FAILED", self.kind, self.seed)]
+        out = [
+            "%s %s at N=%d, D=%d, M=%d: %s (%s inputs, seed %d)"
+            % (
+                self.backend,
+                self.dtype,
+                self.n,
+                self.d,
+                self.m,
+                "passed" if self.passed else "FAILED",
+                self.kind,
+                self.seed,
+            )
+        ]
         out.extend("  " + p for p in self.problems)
         out.extend("  note: " + p for p in self.notes)
         if self.verification is not None:
             out.extend("  " + line for line in self.verification.lines())
-        out.append("  seconds: " + ", ".join(
-            "%s %.2f" % (k, self.seconds[k]) for k in STAGES if k in self.seconds))
+        out.append(
+            "  seconds: "
+            + ", ".join("%s %.2f" % (k, self.seconds[k]) for k in STAGES if k in self.seconds)
+        )
         if not self.passed:
             printed = [line for line in self.output.splitlines() if line.strip()]
             if printed:
@@ -291,18 +341,42 @@ class SizedResult:
         return out
 
     def to_dict(self):
-        return {"backend": self.backend, "selector": self.selector, "N": self.n,
-                "D": self.d, "M": self.m, "dtype": self.dtype, "inputs": self.kind,
-                "seed": self.seed, "trials": self.trials, "passed": self.passed,
-                "problems": self.problems, "notes": self.notes, "output": self.output,
-                "seconds": self.seconds, "repro": self.repro(),
-                "verification": None if self.verification is None
-                else self.verification.to_dict()}
+        return {
+            "backend": self.backend,
+            "selector": self.selector,
+            "N": self.n,
+            "D": self.d,
+            "M": self.m,
+            "dtype": self.dtype,
+            "inputs": self.kind,
+            "seed": self.seed,
+            "trials": self.trials,
+            "passed": self.passed,
+            "problems": self.problems,
+            "notes": self.notes,
+            "output": self.output,
+            "seconds": self.seconds,
+            "repro": self.repro(),
+            "verification": None if self.verification is None else self.verification.to_dict(),
+        }
 
 
-def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
-                  progress=None, inputs=kinds.DEFAULT, false_alarm=FALSE_ALARM,
-                  worst_case=False, fingerprint_check=False, cell=None):
+def check_at_size(
+    backend,
+    n,
+    d,
+    m,
+    dtype,
+    trials=None,
+    seed=None,
+    bias=True,
+    progress=None,
+    inputs=kinds.DEFAULT,
+    false_alarm=FALSE_ALARM,
+    worst_case=False,
+    fingerprint_check=False,
+    cell=None,
+):
     """Run backend (an executor, or a backend object run in this process) at
     (N, D, M) on inputs of one kind and verify it (freivalds.verify: trials,
     false_alarm, worst_case, fingerprint_check, cell).  seed None draws a
@@ -310,6 +384,7 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
     SizedResult."""
     from .conformance import executor
     from .freivalds import CELL
+
     why = kinds.allowed(inputs, dtype)
     if why:
         raise ValueError(why)
@@ -326,12 +401,26 @@ def check_at_size(backend, n, d, m, dtype, trials=None, seed=None, bias=True,
     if fingerprint_check:
         options.append("--fingerprint-check")
     runs = executor(backend)
-    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs,
-                         options)
+    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs, options)
     try:
-        _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, inputs,
-                        false_alarm, worst_case, fingerprint_check, cell)
-    except Exception as e:          # refbackprop's own side failed: a result, not a traceback
+        _run_and_verify(
+            result,
+            runs,
+            n,
+            d,
+            m,
+            dtype,
+            trials,
+            seed,
+            bias,
+            progress,
+            inputs,
+            false_alarm,
+            worst_case,
+            fingerprint_check,
+            cell,
+        )
+    except Exception as e:  # refbackprop's own side failed: a result, not a traceback
         result.problems.append(verifier_error(e))
     return result
 
@@ -345,21 +434,48 @@ def verifier_error(e):
         tb = tb.tb_next
     if tb is not None:
         code = tb.tb_frame.f_code
-        where = " (in %s, %s line %d)" % (code.co_name, code.co_filename.replace("\\", "/")
-                                          .split("/refbackprop/")[-1], tb.tb_lineno)
-    return ("refbackprop's verifier failed: %s: %s%s. This is a bug in refbackprop, "
-            "not a verdict on the backend; the outputs were not judged"
-            % (type(e).__name__, e, where))
+        where = " (in %s, %s line %d)" % (
+            code.co_name,
+            code.co_filename.replace("\\", "/").split("/refbackprop/")[-1],
+            tb.tb_lineno,
+        )
+    return (
+        "refbackprop's verifier failed: %s: %s%s. This is a bug in refbackprop, "
+        "not a verdict on the backend; the outputs were not judged" % (type(e).__name__, e, where)
+    )
 
 
-def _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, inputs,
-                    false_alarm, worst_case, fingerprint_check, cell):
+def _run_and_verify(
+    result,
+    runs,
+    n,
+    d,
+    m,
+    dtype,
+    trials,
+    seed,
+    bias,
+    progress,
+    inputs,
+    false_alarm,
+    worst_case,
+    fingerprint_check,
+    cell,
+):
     """check_at_size's work once the result exists; fills in result."""
     import threading
+
     clock = time.perf_counter
     input_seed = derived_seed(seed, "inputs")
-    args = {"n": n, "d": d, "m": m, "dtype": dtype, "seed": input_seed, "bias": bias,
-            "kind": inputs}
+    args = {
+        "n": n,
+        "d": d,
+        "m": m,
+        "dtype": dtype,
+        "seed": input_seed,
+        "bias": bias,
+        "kind": inputs,
+    }
     mine = {}
 
     def generate():
@@ -371,16 +487,26 @@ def _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, 
         """The verification's input side: signs, references, tolerances."""
         t0 = clock()
         given = mine["inputs"]
-        mine["prepared"] = prepare(given["x"], given["w"], given["b"], given["dy"], dtype,
-                                   trials, derived_seed(seed, "signs"), false_alarm,
-                                   worst_case, cell, fingerprint_check=fingerprint_check)
+        mine["prepared"] = prepare(
+            given["x"],
+            given["w"],
+            given["b"],
+            given["dy"],
+            dtype,
+            trials,
+            derived_seed(seed, "signs"),
+            false_alarm,
+            worst_case,
+            cell,
+            fingerprint_check=fingerprint_check,
+        )
         result.seconds["prepare"] = clock() - t0
 
     def in_parallel():
         try:
             generate()
             get_ready()
-        except BaseException as e:      # reported after the worker's reply
+        except BaseException as e:  # reported after the worker's reply
             mine["error"] = e
 
     if progress is not None:
@@ -415,16 +541,15 @@ def _run_and_verify(result, runs, n, d, m, dtype, trials, seed, bias, progress, 
         if name == "db" and not bias:
             continue
         outs[name] = _output_matrix(result, name, raw["outputs"][name], shapes[name], dtype)
-        raw["outputs"][name] = None     # the bytes: not held twice
+        raw["outputs"][name] = None  # the bytes: not held twice
     if result.problems:
         return
     if progress is not None:
         progress("verify")
-    if "prepared" not in mine:          # in this process: only after the backend's call
+    if "prepared" not in mine:  # in this process: only after the backend's call
         get_ready()
     t0 = clock()
-    result.verification = mine["prepared"].finish(outs["y"], outs["dx"], outs["dw"],
-                                                  outs.get("db"))
+    result.verification = mine["prepared"].finish(outs["y"], outs["dx"], outs["dw"], outs.get("db"))
     result.verification.seed = seed
     result.seconds["verify"] = clock() - t0
 
@@ -435,6 +560,7 @@ def _output_matrix(result, name, flat, shape, dtype):
     at C speed; ±inf and NaN pass here and are judged by the verifier)."""
     from . import contracts, formats
     from .compare import _not_in_format
+
     code, data = flat
     values = array(code)
     values.frombytes(data)
@@ -442,8 +568,11 @@ def _output_matrix(result, name, flat, shape, dtype):
     if contract.output.p < 53 and not (code == "f" and contract.output.name == "float32"):
         k = formats.first_unrepresentable(values, contract.output)
         if k >= 0:
-            label = ("%s[%d]" % (name, k) if len(shape) == 1
-                     else "%s[%d][%d]" % (name, k // shape[1], k % shape[1]))
+            label = (
+                "%s[%d]" % (name, k)
+                if len(shape) == 1
+                else "%s[%d][%d]" % (name, k // shape[1], k % shape[1])
+            )
             result.problems.append(_not_in_format(label, values[k], contract))
     return Matrix(values, shape)
 
@@ -451,10 +580,21 @@ def _output_matrix(result, name, flat, shape, dtype):
 class SizedSession:
     """check --size for several backends (executors) and dtypes."""
 
-    def __init__(self, executors, size, dtype=None, seed=None, trials=None,
-                 not_run=(), inputs=kinds.DEFAULT, false_alarm=FALSE_ALARM,
-                 worst_case=False, fingerprint_check=False):
+    def __init__(
+        self,
+        executors,
+        size,
+        dtype=None,
+        seed=None,
+        trials=None,
+        not_run=(),
+        inputs=kinds.DEFAULT,
+        false_alarm=FALSE_ALARM,
+        worst_case=False,
+        fingerprint_check=False,
+    ):
         from .conformance.session import distinct_labels
+
         self.executors = distinct_labels(list(executors))
         if seed is None:
             seed = fresh_seed()
@@ -468,7 +608,7 @@ class SizedSession:
                 if dtype not in (None, dt):
                     continue
                 why = kinds.allowed(inputs, dt)
-                if why:             # 'overflow' inputs: float16 storage only
+                if why:  # 'overflow' inputs: float16 storage only
                     self.not_run.append(("%s %s" % (runs.label, dt), why))
                 else:
                     self.plan.append((runs, dt))
@@ -487,10 +627,22 @@ class SizedSession:
                 if progress is not None:
                     label = "%s %s N=%d D=%d M=%d" % (runs.label, dt, n, d, m)
                     report = lambda stage, label=label: progress(label, stage)
-                self.results.append(check_at_size(
-                    runs, n, d, m, dt, self.trials, self.seed, progress=report,
-                    inputs=self.inputs, false_alarm=self.false_alarm,
-                    worst_case=self.worst_case, fingerprint_check=self.fingerprint_check))
+                self.results.append(
+                    check_at_size(
+                        runs,
+                        n,
+                        d,
+                        m,
+                        dt,
+                        self.trials,
+                        self.seed,
+                        progress=report,
+                        inputs=self.inputs,
+                        false_alarm=self.false_alarm,
+                        worst_case=self.worst_case,
+                        fingerprint_check=self.fingerprint_check,
+                    )
+                )
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -508,8 +660,12 @@ class SizedSession:
 
     @property
     def ok(self):
-        return (not self.interrupted and self.failed == 0 and self.results
-                and len(self.results) == len(self.plan))
+        return (
+            not self.interrupted
+            and self.failed == 0
+            and self.results
+            and len(self.results) == len(self.plan)
+        )
 
     def lines(self):
         out = []
@@ -518,20 +674,34 @@ class SizedSession:
         for r in self.results:
             out.extend(r.lines())
         if self.interrupted:
-            out.append("INTERRUPTED after %d of %d runs: the run is not complete"
-                       % (len(self.results), len(self.plan)))
-        out.append("%d passed, %d failed%s" % (self.passed, self.failed,
-                                               ", interrupted" if self.interrupted else ""))
+            out.append(
+                "INTERRUPTED after %d of %d runs: the run is not complete"
+                % (len(self.results), len(self.plan))
+            )
+        out.append(
+            "%d passed, %d failed%s"
+            % (self.passed, self.failed, ", interrupted" if self.interrupted else "")
+        )
         return out
 
     def to_dict(self):
         from .conformance.session import JSON_SCHEMA_VERSION
+
         n, d, m = self.size
-        return {"schema": JSON_SCHEMA_VERSION, "mode": "size", "size": [n, d, m],
-                "seed": self.seed, "trials": self.trials, "inputs": self.inputs,
-                "false_alarm": 0.0 if self.worst_case else self.false_alarm,
-                "worst_case": self.worst_case, "fingerprint_check": self.fingerprint_check,
-                "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
-                "results": [r.to_dict() for r in self.results],
-                "interrupted": self.interrupted, "passed": self.passed,
-                "failed": self.failed, "ok": bool(self.ok)}
+        return {
+            "schema": JSON_SCHEMA_VERSION,
+            "mode": "size",
+            "size": [n, d, m],
+            "seed": self.seed,
+            "trials": self.trials,
+            "inputs": self.inputs,
+            "false_alarm": 0.0 if self.worst_case else self.false_alarm,
+            "worst_case": self.worst_case,
+            "fingerprint_check": self.fingerprint_check,
+            "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
+            "results": [r.to_dict() for r in self.results],
+            "interrupted": self.interrupted,
+            "passed": self.passed,
+            "failed": self.failed,
+            "ok": bool(self.ok),
+        }

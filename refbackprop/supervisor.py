@@ -39,11 +39,11 @@ from .registry import BackendInfo
 from .runner import exception_text
 from .worker import BOOT, Channel
 
-DEFAULT_TIMEOUT = 60.0          # seconds per call, before the work term
-SECONDS_PER_MADD = 1e-8         # allowed per multiply-add (10x a declared cost if larger)
-SECONDS_PER_ELEMENT = 1e-6      # allowed per element converted (array, tolist)
-MAX_LOSSES = 5                  # workers lost in a row before a backend stops being run
-OUTPUT_TAIL = 4000              # characters of captured output kept with a failure
+DEFAULT_TIMEOUT = 60.0  # seconds per call, before the work term
+SECONDS_PER_MADD = 1e-8  # allowed per multiply-add (10x a declared cost if larger)
+SECONDS_PER_ELEMENT = 1e-6  # allowed per element converted (array, tolist)
+MAX_LOSSES = 5  # workers lost in a row before a backend stops being run
+OUTPUT_TAIL = 4000  # characters of captured output kept with a failure
 _COMPUTE = ("forward", "backward", "dx", "dw", "warmup", "bench", "compute")
 
 
@@ -62,8 +62,7 @@ class WorkerError(Exception):
 
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        raise pickle.UnpicklingError("a reply may hold plain data only, not %s.%s"
-                                     % (module, name))
+        raise pickle.UnpicklingError("a reply may hold plain data only, not %s.%s" % (module, name))
 
 
 def plain_loads(data):
@@ -78,6 +77,7 @@ def exit_text(status):
         return "stopped answering"
     if status < 0:
         import signal
+
         try:
             name = signal.Signals(-status).name
         except (ValueError, AttributeError):
@@ -101,8 +101,7 @@ class Timeouts:
 
     def __init__(self, fixed=None, seconds_per_madd=None, base=DEFAULT_TIMEOUT):
         if fixed is not None and not fixed > 0:
-            raise ValueError("timeout must be a positive number of seconds, not %r"
-                             % (fixed,))
+            raise ValueError("timeout must be a positive number of seconds, not %r" % (fixed,))
         self.fixed, self.base = fixed, base
         per = SECONDS_PER_MADD
         if seconds_per_madd is not None and 10 * seconds_per_madd > per:
@@ -125,13 +124,17 @@ class WorkerProcess:
         self.offset = 0
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-c", BOOT, json.dumps(sys.path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.capture,
-            close_fds=True, start_new_session=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.capture,
+            close_fds=True,
+            start_new_session=True,
+        )
         self.replies = queue.Queue()
-        self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno(),
-                               loads=plain_loads)
-        reader = threading.Thread(target=self._read, daemon=True,
-                                  name="refbackprop-worker-reader")
+        self.channel = Channel(
+            self.proc.stdout.fileno(), self.proc.stdin.fileno(), loads=plain_loads
+        )
+        reader = threading.Thread(target=self._read, daemon=True, name="refbackprop-worker-reader")
         reader.start()
 
     def _read(self):
@@ -144,9 +147,12 @@ class WorkerProcess:
             if message is None:
                 self.replies.put(("eof", None))
                 return
-            if not (isinstance(message, tuple) and len(message) == 2
-                    and message[0] in ("stage", "result", "error")
-                    and (message[0] == "result" or isinstance(message[1], str))):
+            if not (
+                isinstance(message, tuple)
+                and len(message) == 2
+                and message[0] in ("stage", "result", "error")
+                and (message[0] == "result" or isinstance(message[1], str))
+            ):
                 self.replies.put(("garbled", "not a reply: %s" % repr(message)[:80]))
                 return
             self.replies.put(message)
@@ -157,7 +163,7 @@ class WorkerProcess:
         try:
             self.channel.send((op, args))
         except OSError:
-            pass                    # a dead worker: its end of file says how
+            pass  # a dead worker: its end of file says how
         call = first_call
         seconds = limit(call or op)
         while True:
@@ -165,8 +171,9 @@ class WorkerProcess:
                 kind, payload = self.replies.get(timeout=min(seconds, threading.TIMEOUT_MAX))
             except queue.Empty:
                 self.kill()
-                raise WorkerLost("gave no answer in %s" % seconds_text(seconds), call,
-                                 self.output())
+                raise WorkerLost(
+                    "gave no answer in %s" % seconds_text(seconds), call, self.output()
+                )
             if kind == "stage":
                 call, seconds = payload, limit(payload)
             elif kind == "result":
@@ -182,8 +189,7 @@ class WorkerProcess:
                 raise WorkerLost(exit_text(status), call, self.output())
             else:
                 self.kill()
-                raise WorkerLost("sent an unreadable reply (%s)" % payload, call,
-                                 self.output())
+                raise WorkerLost("sent an unreadable reply (%s)" % payload, call, self.output())
 
     def output(self):
         """What the worker printed since the last call (the tail of it)."""
@@ -255,8 +261,12 @@ class Supervised:
         worker = WorkerProcess()
         base = Timeouts(self.timeout)
         try:
-            desc = worker.request("load", {"selector": self.selector},
-                                  lambda call: base.limit(call), "loading the backend")
+            desc = worker.request(
+                "load",
+                {"selector": self.selector},
+                lambda call: base.limit(call),
+                "loading the backend",
+            )
         except (WorkerLost, WorkerError) as e:
             worker.stop()
             info = BackendInfo(self.selector, self.selector, self.origin or self.selector)
@@ -285,8 +295,7 @@ class Supervised:
     def sequence(self, cases):
         """[execute(case) for case in cases], in one call sequence."""
         work = (max(_case_work(c)[0] for c in cases), max(_case_work(c)[1] for c in cases))
-        return self._request("sequence", {"case_ids": [c.id for c in cases]}, work,
-                             len(cases))
+        return self._request("sequence", {"case_ids": [c.id for c in cases]}, work, len(cases))
 
     def request(self, op, args, madds=0, elements=0):
         """A raw request (cases, sized runs, bench): (result, None, output)
@@ -296,8 +305,9 @@ class Supervised:
             return None, problem, ""
         limits = self.timeouts()
         try:
-            result = self.worker.request(op, args, lambda call: limits.limit(
-                call, madds, elements), None)
+            result = self.worker.request(
+                op, args, lambda call: limits.limit(call, madds, elements), None
+            )
         except WorkerLost as e:
             self._lost(e)
             return None, "the backend's worker %s" % e, e.output
@@ -319,10 +329,12 @@ class Supervised:
     def _ready(self):
         """'' when a worker with the backend loaded is there; else why not."""
         if self.worker is not None:
-            return ""               # alive or not: a request finds out, and says so
+            return ""  # alive or not: a request finds out, and says so
         if self.losses >= MAX_LOSSES:
-            return ("not run: the backend's worker was lost %d times in a row "
-                    "(last: %s)" % (self.losses, self.last_loss))
+            return "not run: the backend's worker was lost %d times in a row (last: %s)" % (
+                self.losses,
+                self.last_loss,
+            )
         self.restarts += 1
         info = self._start()
         if info.status != "available":
@@ -368,8 +380,9 @@ def open_backends(selectors, supervised=True, timeout=None, dtype=None):
     """
     from .registry import BackendError, Registry, dtype_problem, usable
     from .worker import InProcess
+
     if any(":" in s for s in selectors) and "" not in sys.path:
-        sys.path.insert(0, "")         # import paths resolve from the current folder
+        sys.path.insert(0, "")  # import paths resolve from the current folder
     reg = Registry()
 
     def start(selector, info):
@@ -404,14 +417,16 @@ def open_backends(selectors, supervised=True, timeout=None, dtype=None):
                 not_run.append((info.name, "%s: %s" % (status, runs.info.reason)))
                 runs.close()
             elif dtype is not None and dtype not in runs.info.dtypes:
-                not_run.append((info.name, "declares %s, not %s" % (
-                    ", ".join(runs.info.dtypes), dtype)))
+                not_run.append(
+                    (info.name, "declares %s, not %s" % (", ".join(runs.info.dtypes), dtype))
+                )
                 runs.close()
             else:
                 executors.append(runs)
         if not executors:
-            raise BackendError("no backend can run: %s" % "; ".join(
-                "%s (%s)" % item for item in not_run))
+            raise BackendError(
+                "no backend can run: %s" % "; ".join("%s (%s)" % item for item in not_run)
+            )
         return executors, not_run
     except BaseException:
         for runs in executors:
@@ -423,6 +438,7 @@ def list_backends(supervised=True, timeout=None):
     """Every registered backend's BackendInfo, each loaded in its own worker
     (in this process when supervised is False), in name order."""
     from .registry import Registry, load
+
     reg = Registry()
     out = []
     for info in reg.infos:

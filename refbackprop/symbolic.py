@@ -103,8 +103,9 @@ class Poly:
 
     def sorted_terms(self):
         """(monomial, coefficient) in display order."""
-        return sorted(self.terms.items(),
-                      key=lambda t: (not t[0], [_var_key(v) + (p,) for v, p in t[0]]))
+        return sorted(
+            self.terms.items(), key=lambda t: (not t[0], [_var_key(v) + (p,) for v, p in t[0]])
+        )
 
     def signed_terms(self, style=TEXT):
         """[('+', 'x_{1,1} w_{1,1}'), ('-', '2 b_{1}'), ...] in display order,

@@ -56,7 +56,7 @@ class Channel:
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _read_exactly(fd, size):
@@ -102,6 +102,7 @@ class Worker:
 
     def op_load(self, selector):
         from .registry import Registry
+
         self.announce("loading the backend")
         info = Registry().info(selector)
         if info.status == "available":
@@ -111,22 +112,26 @@ class Worker:
     def op_case(self, case_id, repeat=1):
         from .cases import parse_case_id
         from .runner import execute
-        return execute(self._loaded(), parse_case_id(case_id), repeat, self.announce,
-                       self.reraise)
+
+        return execute(self._loaded(), parse_case_id(case_id), repeat, self.announce, self.reraise)
 
     def op_sequence(self, case_ids):
         from .cases import parse_case_id
         from .runner import execute
+
         backend = self._loaded()
-        return [execute(backend, parse_case_id(c), 1, self.announce, self.reraise)
-                for c in case_ids]
+        return [
+            execute(backend, parse_case_id(c), 1, self.announce, self.reraise) for c in case_ids
+        ]
 
     def op_sized(self, **args):
         from .sized import execute_sized
+
         return execute_sized(self._loaded(), self.announce, self.reraise, **args)
 
     def op_bench(self, **args):
         from .bench import bench_backend
+
         return bench_backend(self._loaded(), announce=self.announce, **args)
 
     def _loaded(self):
@@ -174,10 +179,11 @@ class InProcess:
 def main():
     """The worker's loop (see the module docstring)."""
     import signal
+
     requests, replies = os.dup(0), os.dup(1)
     quiet = os.open(os.devnull, os.O_RDONLY)
     os.dup2(quiet, 0)
-    os.dup2(2, 1)                      # the backend's stdout: the capture file
+    os.dup2(2, 1)  # the backend's stdout: the capture file
     os.close(quiet)
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -185,6 +191,7 @@ def main():
         pass
     try:
         import faulthandler
+
         faulthandler.enable(file=sys.stderr)
     except Exception:
         pass
@@ -199,8 +206,9 @@ def main():
         op, args = message
         try:
             reply = ("result", worker.handle(op, args))
-        except BaseException as e:                 # the harness's own trouble
+        except BaseException as e:  # the harness's own trouble
             from .runner import exception_text
+
             reply = ("error", exception_text(e))
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -209,12 +217,15 @@ def main():
                 pass
         try:
             channel.send(reply)
-        except BaseException as e:                 # e.g. a reply that cannot pickle
+        except BaseException as e:  # e.g. a reply that cannot pickle
             from .runner import exception_text
+
             channel.send(("error", "the reply could not be sent: %s" % exception_text(e)))
     os._exit(0)
 
 
 # The command a supervisor starts: the parent's sys.path comes as argv[1].
-BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-        "from refbackprop.worker import main; main()")
+BOOT = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+    "from refbackprop.worker import main; main()"
+)

@@ -12,11 +12,12 @@ from refbackprop.backends.numpy_baseline import NumpyBaseline
 from refbackprop.bounds import element_bound, exact_dot
 
 F32, F64 = np.float32, np.float64
-TINY32 = np.float32(2.0 ** -126)
+TINY32 = np.float32(2.0**-126)
 
 
 class Kernels(NumpyBaseline):
     """BLAS (blocked, FMA) in the dtype of the inputs; subclasses override product()."""
+
     name = "numpy-kernels"
     dtypes = ("float64", "float32")
 
@@ -49,6 +50,7 @@ class Kernels(NumpyBaseline):
 
 class Sequential(Kernels):
     """One running sum per element, k = 0, 1, ...: products rounded, then sums."""
+
     name = "sequential"
 
     def product(self, a, b):
@@ -60,6 +62,7 @@ class Sequential(Kernels):
 
 class Pairwise(Kernels):
     """NumPy's pairwise summation over the products (K contiguous)."""
+
     name = "pairwise"
 
     def product(self, a, b):
@@ -69,18 +72,20 @@ class Pairwise(Kernels):
 
 class Blocked(Kernels):
     """Blocks of 64 along K by BLAS, the block sums added in order."""
+
     name = "blocked"
 
     def product(self, a, b):
         acc = np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
         for k in range(0, a.shape[1], 64):
-            acc = (acc + a[:, k:k + 64] @ b[k:k + 64, :]).astype(a.dtype)
+            acc = (acc + a[:, k : k + 64] @ b[k : k + 64, :]).astype(a.dtype)
         return acc
 
 
 class Fma32(Kernels):
     """float32 with fused multiply-adds: each step a·b + s exactly in float64
     (float32 products are exact there), then rounded to float32."""
+
     name = "fma32"
     dtypes = ("float32",)
 
@@ -95,6 +100,7 @@ class Fma32(Kernels):
 class FlushToZero32(Kernels):
     """float32, sequential, with every product and partial sum below the
     smallest normal flushed to zero (as GPUs do)."""
+
     name = "ftz32"
     dtypes = ("float32",)
 
@@ -122,6 +128,7 @@ def bf16(a):
 class Bf16Products(Kernels):
     """float32 forward whose operands are rounded to bfloat16 first (a
     "float32" kernel on a bf16 tensor-core path); backward is right."""
+
     name = "bf16-products"
     dtypes = ("float32",)
 
@@ -150,13 +157,14 @@ def exact_element(name, inputs, i, j):
 class OffByTimesBound(Kernels):
     """BLAS, with chosen elements set to exact + times × their own element
     bound: {output: [(i, j), ...]}."""
+
     name = "off-by-times-bound"
 
     def __init__(self, targets, times, dtype_name=None):
         self.targets, self.times = targets, times
 
     def after(self, name, out, inputs):
-        for (i, j) in self.targets.get(name, ()):
+        for i, j in self.targets.get(name, ()):
             dtype = "float32" if out.dtype == F32 else "float64"
             ref, k, mag = exact_element(name, inputs, i, j)
             bound = element_bound(k, mag, ref, dtype)
@@ -166,12 +174,13 @@ class OffByTimesBound(Kernels):
 
 class RelativeOff(Kernels):
     """BLAS, with chosen elements multiplied by (1 + rel): {output: [(i, j)]}."""
+
     name = "relative-off"
 
     def __init__(self, targets, rel):
         self.targets, self.rel = targets, rel
 
     def after(self, name, out, inputs):
-        for (i, j) in self.targets.get(name, ()):
+        for i, j in self.targets.get(name, ()):
             out[i, j] = out[i, j] * (1 + self.rel)
         return out

@@ -37,12 +37,21 @@ import zlib
 
 # The flags the machine notes prescribe for a closed network: no background
 # traffic, no first-run UI, no sandbox (we run as root), no GPU.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-         "--mute-audio", "--force-device-scale-factor=1",
-         "--disable-features=Translate,MediaRouter,OptimizationHints",
-         "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--force-device-scale-factor=1",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    "--remote-debugging-pipe",
+)
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -64,8 +73,10 @@ def skip_reason():
     if os.name != "posix":
         return "the harness drives Chromium over inherited pipes, which needs POSIX"
     if chromium_path() is None:
-        return ("no Chromium on this machine (apt-get install chromium, or set "
-                "REFBACKPROP_CHROMIUM); .ci/run installs it")
+        return (
+            "no Chromium on this machine (apt-get install chromium, or set "
+            "REFBACKPROP_CHROMIUM); .ci/run installs it"
+        )
     return None
 
 
@@ -83,9 +94,11 @@ class Page:
 
     def evaluate(self, expression):
         """The value of a JavaScript expression in the page (JSON-able)."""
-        res = self._browser.call("Runtime.evaluate",
-                                 {"expression": expression, "returnByValue": True,
-                                  "awaitPromise": True}, self._session)
+        res = self._browser.call(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            self._session,
+        )
         if "exceptionDetails" in res:
             raise BrowserError("%s: %s" % (expression, res["exceptionDetails"]))
         return res["result"].get("value")
@@ -95,10 +108,15 @@ class Page:
         if width is None or height is None:
             size = self.evaluate("[innerWidth, innerHeight]")
             width, height = width or size[0], height or size[1]
-        shot = self._browser.call("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": x, "y": y, "width": width, "height": height, "scale": scale}},
-            self._session)
+        shot = self._browser.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": x, "y": y, "width": width, "height": height, "scale": scale},
+            },
+            self._session,
+        )
         return base64.b64decode(shot["data"])
 
 
@@ -112,11 +130,12 @@ class Browser:
         self.timeout = timeout
         self._next_id = 0
         self._buf = b""
-        self._events = []            # (sessionId, method, params) not yet consumed
+        self._events = []  # (sessionId, method, params) not yet consumed
         self._proc = None
 
     def __enter__(self):
-        import fcntl                     # POSIX only; skip_reason() says so elsewhere
+        import fcntl  # POSIX only; skip_reason() says so elsewhere
+
         self._profile = tempfile.mkdtemp(prefix="refbackprop-chromium-")
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -127,16 +146,20 @@ class Browser:
         os.close(to_child_r)
         os.close(from_child_w)
 
-        def pipes_to_3_and_4():        # runs in the child, before exec
-            os.dup2(a, 3)                # dup2 clears close-on-exec on 3 and 4
+        def pipes_to_3_and_4():  # runs in the child, before exec
+            os.dup2(a, 3)  # dup2 clears close-on-exec on 3 and 4
             os.dup2(b, 4)
 
-        args = [self.path] + list(FLAGS) + ["--user-data-dir=" + self._profile,
-                                            "about:blank"]
+        args = [self.path] + list(FLAGS) + ["--user-data-dir=" + self._profile, "about:blank"]
         self._log = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(args, close_fds=False, preexec_fn=pipes_to_3_and_4,
-                                      stdin=subprocess.DEVNULL, stdout=self._log,
-                                      stderr=self._log)
+        self._proc = subprocess.Popen(
+            args,
+            close_fds=False,
+            preexec_fn=pipes_to_3_and_4,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
         os.close(a)
         os.close(b)
         self._w, self._r = to_child_w, from_child_r
@@ -183,21 +206,24 @@ class Browser:
             msg["sessionId"] = session
         data = json.dumps(msg).encode("utf-8") + b"\0"
         while data:
-            data = data[os.write(self._w, data):]
+            data = data[os.write(self._w, data) :]
         return self._next_id
 
     def _read_message(self, deadline):
         while b"\0" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BrowserError("Chromium did not answer within %.0f s\n%s"
-                                   % (self.timeout, self.stderr()))
+                raise BrowserError(
+                    "Chromium did not answer within %.0f s\n%s" % (self.timeout, self.stderr())
+                )
             ready, _, _ = select.select([self._r], [], [], left)
             if ready:
                 chunk = os.read(self._r, 1 << 20)
                 if not chunk:
-                    raise BrowserError("Chromium closed the pipe (exit %s)\n%s"
-                                       % (self._proc.poll(), self.stderr()))
+                    raise BrowserError(
+                        "Chromium closed the pipe (exit %s)\n%s"
+                        % (self._proc.poll(), self.stderr())
+                    )
                 self._buf += chunk
         raw, self._buf = self._buf.split(b"\0", 1)
         return json.loads(raw.decode("utf-8"))
@@ -214,8 +240,7 @@ class Browser:
                     raise BrowserError("%s: %s" % (method, msg["error"]))
                 return msg.get("result", {})
             if "method" in msg:
-                self._events.append((msg.get("sessionId"), msg["method"],
-                                     msg.get("params", {})))
+                self._events.append((msg.get("sessionId"), msg["method"], msg.get("params", {})))
 
     def wait_for(self, method, session):
         """Block until the event arrives (or was already kept)."""
@@ -228,8 +253,7 @@ class Browser:
                 k += 1
             msg = self._read_message(deadline)
             if "method" in msg:
-                self._events.append((msg.get("sessionId"), msg["method"],
-                                     msg.get("params", {})))
+                self._events.append((msg.get("sessionId"), msg["method"], msg.get("params", {})))
 
     # -- a page --------------------------------------------------------------
 
@@ -238,14 +262,17 @@ class Browser:
         and collect console messages, requests, the DOM and a full-page PNG."""
         url = "file://" + os.path.abspath(str(path))
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.call("Target.attachToTarget",
-                            {"targetId": target, "flatten": True})["sessionId"]
+        session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         page = Page(self, session, url)
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(domain + ".enable", {}, session)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1,
-                   "mobile": False}, session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         self._events = [e for e in self._events if e[0] != session]
         nav = self.call("Page.navigate", {"url": url}, session)
         if nav.get("errorText"):
@@ -262,10 +289,12 @@ class Browser:
             if method == "Network.requestWillBeSent":
                 page.requests.append(params["request"]["url"])
             elif method == "Runtime.consoleAPICalled":
-                text = " ".join(str(a.get("value", a.get("description", "")))
-                                for a in params.get("args", []))
-                level = {"warning": "warning", "error": "error",
-                         "assert": "error"}.get(params["type"], "info")
+                text = " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+                )
+                level = {"warning": "warning", "error": "error", "assert": "error"}.get(
+                    params["type"], "info"
+                )
                 page.console.append({"level": level, "text": text, "source": "console"})
             elif method == "Runtime.exceptionThrown":
                 d = params["exceptionDetails"]
@@ -273,8 +302,9 @@ class Browser:
                 page.console.append({"level": "error", "text": text, "source": "exception"})
             elif method == "Log.entryAdded":
                 e = params["entry"]
-                page.console.append({"level": e["level"], "text": e["text"],
-                                     "source": e.get("source", "")})
+                page.console.append(
+                    {"level": e["level"], "text": e["text"], "source": e.get("source", "")}
+                )
         self._events = [e for e in self._events if e[0] != session]
         return page
 
@@ -286,8 +316,8 @@ def decode_png(data):
         raise ValueError("not a PNG")
     pos, idat, header = 8, [], None
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -295,16 +325,17 @@ def decode_png(data):
         pos += 12 + length
     width, height, depth, color, _, _, interlace = header
     if depth != 8 or color not in (2, 6) or interlace:
-        raise ValueError("PNG depth %d color type %d interlace %d: not read here"
-                         % (depth, color, interlace))
+        raise ValueError(
+            "PNG depth %d color type %d interlace %d: not read here" % (depth, color, interlace)
+        )
     bpp = 3 if color == 2 else 4
     raw = zlib.decompress(b"".join(idat))
     stride = width * bpp
     rows, prev = [], bytearray(stride)
     for y in range(height):
         f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        if f == 2:                                  # Up, the commonest: no carry chain
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        if f == 2:  # Up, the commonest: no carry chain
             line = bytearray([(v + u) & 255 for v, u in zip(line, prev)])
         elif f:
             for i in range(stride):
@@ -320,7 +351,7 @@ def decode_png(data):
                     pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                     pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
                     line[i] = (line[i] + pred) & 255
-        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(width)])
+        rows.append([tuple(line[x * bpp : x * bpp + 3]) for x in range(width)])
         prev = line
     return width, height, rows
 

@@ -12,6 +12,7 @@ def browser():
     """One headless Chromium for the session (tests/browser.py); the test
     skips, with the reason, where there is none."""
     from browser import Browser, skip_reason
+
     reason = skip_reason()
     if reason and os.environ.get("REFBACKPROP_REQUIRE_BROWSER"):
         pytest.fail("REFBACKPROP_REQUIRE_BROWSER is set (CI) but: %s" % reason)

@@ -16,6 +16,7 @@ from refbackprop.backends.pure_python import PythonBackend
 
 class ExitsZero(PythonBackend):
     """sys.exit(0) in backward."""
+
     name = "exits-zero"
 
     def backward(self, x, w, dy, b=None):
@@ -24,6 +25,7 @@ class ExitsZero(PythonBackend):
 
 class OsExitZero(PythonBackend):
     """os._exit(0) in backward: no exception, the process just ends."""
+
     name = "os-exit-zero"
 
     def backward(self, x, w, dy, b=None):
@@ -32,6 +34,7 @@ class OsExitZero(PythonBackend):
 
 class Segfaults(PythonBackend):
     """Dies on SIGSEGV in forward, as a kernel reading a bad address does."""
+
     name = "segfaults"
 
     def forward(self, x, w, b=None):
@@ -41,6 +44,7 @@ class Segfaults(PythonBackend):
 
 class Hangs(PythonBackend):
     """Never returns from backward (and says so in the file $HANGS_MARKER, if set)."""
+
     name = "hangs"
 
     def backward(self, x, w, dy, b=None):
@@ -53,24 +57,29 @@ class Hangs(PythonBackend):
 
 class SkipsItself(PythonBackend):
     """Raises pytest's skip outcome inside backward."""
+
     name = "skips-itself"
 
     def backward(self, x, w, dy, b=None):
         import pytest
+
         pytest.skip("backward is not implemented yet")
 
 
 class XfailsItself(PythonBackend):
     """Raises pytest's xfail outcome inside forward."""
+
     name = "xfails-itself"
 
     def forward(self, x, w, b=None):
         import pytest
+
         pytest.xfail("forward is known to be wrong")
 
 
 class KeyboardInterrupts(PythonBackend):
     """Raises KeyboardInterrupt in backward, as if someone pressed Ctrl-C."""
+
     name = "keyboard-interrupts"
 
     def backward(self, x, w, dy, b=None):
@@ -80,6 +89,7 @@ class KeyboardInterrupts(PythonBackend):
 class Noisy(PythonBackend):
     """Correct, but prints on stdout and stderr, from Python and from the
     file descriptors themselves, on every call: must pass, JSON stays clean."""
+
     name = "noisy"
 
     def forward(self, x, w, b=None):
@@ -96,6 +106,7 @@ class Noisy(PythonBackend):
 
 class NoisyWrong(Noisy):
     """Prints a clue, then returns a wrong dx: the clue comes with the failure."""
+
     name = "noisy-wrong"
 
     def backward(self, x, w, dy, b=None):
@@ -108,6 +119,7 @@ class NoisyWrong(Noisy):
 class WearsOut(PythonBackend):
     """Right for its first 150 forward/backward calls, wrong afterwards: a
     verdict must not depend on how the checks were split across processes."""
+
     name = "wears-out"
     calls = 0
 
@@ -127,13 +139,15 @@ class WearsOut(PythonBackend):
 
 class GarblesReplies(PythonBackend):
     """Writes junk into every pipe it can find, the worker's reply pipe included."""
+
     name = "garbles-replies"
 
     def backward(self, x, w, dy, b=None):
         for fd in range(3, 64):
             try:
-                if os.path.islink("/proc/self/fd/%d" % fd) and \
-                        os.readlink("/proc/self/fd/%d" % fd).startswith("pipe:"):
+                if os.path.islink("/proc/self/fd/%d" % fd) and os.readlink(
+                    "/proc/self/fd/%d" % fd
+                ).startswith("pipe:"):
                     os.write(fd, b"\x00\x00\x00\x00\x00\x00\x00\x05junk!")
             except OSError:
                 pass
@@ -142,6 +156,7 @@ class GarblesReplies(PythonBackend):
 
 class OverflowsFloat32(PythonBackend):
     """Declares float32 and returns values far beyond its range."""
+
     name = "overflows-float32"
     dtypes = ("float32",)
 
@@ -153,6 +168,7 @@ class OverflowsFloat32(PythonBackend):
 
 class OddEntries(PythonBackend):
     """tolist gives strings and None among the floats."""
+
     name = "odd-entries"
 
     def tolist(self, a):
@@ -165,6 +181,7 @@ class OddEntries(PythonBackend):
 
 class TupleRows(PythonBackend):
     """tolist gives tuples instead of lists for outputs."""
+
     name = "tuple-rows"
 
     def tolist(self, a):
@@ -174,6 +191,7 @@ class TupleRows(PythonBackend):
 
 class BadHook(PythonBackend):
     """A shares_memory hook that raises."""
+
     name = "bad-hook"
 
     def shares_memory(self, a, b):
@@ -183,6 +201,7 @@ class BadHook(PythonBackend):
 class UndecidedHook(PythonBackend):
     """Correct; its hook says None (cannot tell) for arrays that are not lists:
     here it wraps its arrays so that nothing else can tell either."""
+
     name = "undecided-hook"
 
     def shares_memory(self, a, b):
@@ -195,12 +214,12 @@ class UndecidedHook(PythonBackend):
         return PythonBackend.tolist(self, a.inner)
 
     def forward(self, x, w, b=None):
-        return Opaque(PythonBackend.forward(self, x.inner, w.inner,
-                                            None if b is None else b.inner))
+        return Opaque(PythonBackend.forward(self, x.inner, w.inner, None if b is None else b.inner))
 
     def backward(self, x, w, dy, b=None):
-        outs = PythonBackend.backward(self, x.inner, w.inner, dy.inner,
-                                      None if b is None else b.inner)
+        outs = PythonBackend.backward(
+            self, x.inner, w.inner, dy.inner, None if b is None else b.inner
+        )
         return tuple(None if o is None else Opaque(o) for o in outs)
 
 
@@ -233,8 +252,9 @@ class RaisingAvailability(PythonBackend):
 
 
 class _ArrayWithoutDtypes(PythonBackend):
-    def array(self, values, shape, dtype):          # never reads dtypes again
+    def array(self, values, shape, dtype):  # never reads dtypes again
         from refbackprop.backends._lists import ListArray
+
         if len(shape) == 1:
             return ListArray([float(v) for v in values], shape)
         return ListArray([[float(v) for v in r] for r in values], shape)
@@ -242,12 +262,14 @@ class _ArrayWithoutDtypes(PythonBackend):
 
 class OneShotDtypes(_ArrayWithoutDtypes):
     """dtypes is an iterator: it can be read once.  Correct otherwise."""
+
     name = "one-shot-dtypes"
     dtypes = iter(["float64"])
 
 
 class ShiftingDtypes(_ArrayWithoutDtypes):
     """dtypes answers differently on every read: read once, it is float64."""
+
     name = "shifting-dtypes"
     reads = 0
 
@@ -265,11 +287,13 @@ class DuplicateDtypes(PythonBackend):
 class DisjointBlocks:
     """Correct, NumPy: inputs and outputs are disjoint blocks of one buffer, which is
     not aliasing (and an output in the same buffer as an input must not be called so)."""
+
     name = "disjoint-blocks"
     dtypes = ("float64",)
 
     def __init__(self):
         import numpy as np
+
         self.np = np
         self.pool = np.zeros(1 << 20)
         self.used = 0
@@ -280,7 +304,7 @@ class DisjointBlocks:
             count *= s
         if self.used + count > self.pool.size:
             self.used = 0
-        block = self.pool[self.used:self.used + count].reshape(shape)
+        block = self.pool[self.used : self.used + count].reshape(shape)
         self.used += count + 1
         return block
 
@@ -311,17 +335,19 @@ class DisjointBlocks:
 
 class OverlapsInput(DisjointBlocks):
     """NumPy, and dx is written over the second half of x's block and beyond."""
+
     name = "overlaps-input"
 
     def backward(self, x, w, dy, b=None):
         dx, dw, db = DisjointBlocks.backward(self, x, w, dy, b)
         if x.size > 1:
-            start = (x.__array_interface__["data"][0] - self.pool.__array_interface__["data"][0]) // 8
-            over = self.pool[start + x.size // 2:start + x.size // 2 + dx.size].reshape(dx.shape)
+            start = (
+                x.__array_interface__["data"][0] - self.pool.__array_interface__["data"][0]
+            ) // 8
+            over = self.pool[start + x.size // 2 : start + x.size // 2 + dx.size].reshape(dx.shape)
             over[...] = dx
             return over, dw, db
         return dx, dw, db
-
 
 
 class NoisyWrongTwin(NoisyWrong):
@@ -330,11 +356,13 @@ class NoisyWrongTwin(NoisyWrong):
 
 class ForgesLines(PythonBackend):
     """A name with a newline and a forged summary line."""
+
     name = "forges\n1116 passed, 0 failed"
 
 
 class MultilineError(PythonBackend):
     """An exception whose message looks like the end of a passing run."""
+
     name = "multiline-error"
 
     def backward(self, x, w, dy, b=None):

@@ -30,8 +30,10 @@ def native_input(backend, name, values, shape, dtype, layout=None):
         return native
     declared = tuple(getattr(backend, "layouts", ()))
     if layout not in declared or not hasattr(backend, "view"):
-        raise ValueError("backend %r does not declare the %r layout (it declares: %s)"
-                         % (backend.name, layout, ", ".join(declared) or "none"))
+        raise ValueError(
+            "backend %r does not declare the %r layout (it declares: %s)"
+            % (backend.name, layout, ", ".join(declared) or "none")
+        )
     return backend.view(native, layout)
 
 
@@ -45,8 +47,9 @@ def run_in_layout(backend, case, layout):
     notes = []
     inputs, shapes = case.inputs(), case.shapes()
     names = [k for k in INPUT_NAMES[case.op] if inputs[k] is not None]
-    native = dict((k, native_input(backend, k, inputs[k], shapes[k], case.dtype, layout))
-                  for k in names)
+    native = dict(
+        (k, native_input(backend, k, inputs[k], shapes[k], case.dtype, layout)) for k in names
+    )
     before = dict((k, _snapshot(backend, native[k], len(shapes[k]))) for k in names)
     try:
         if case.op == "forward":
@@ -63,8 +66,9 @@ def run_in_layout(backend, case, layout):
     for name, out in zip(OUTPUTS[case.op], outs):
         if specs[name] is None or out is None:
             if (specs[name] is None) != (out is None):
-                result.problems.append("%s is %s" % (name, "missing" if out is None
-                                                     else "given without a bias"))
+                result.problems.append(
+                    "%s is %s" % (name, "missing" if out is None else "given without a bias")
+                )
             continue
         for k in names:
             shared = backend.shares_memory(out, native[k])
@@ -72,6 +76,5 @@ def run_in_layout(backend, case, layout):
                 notes.append("alias check skipped: %s and input %s" % (name, k))
             elif shared:
                 result.problems.append("%s aliases input %s" % (name, k))
-        result.outputs.append(judge_output(name, backend.tolist(out), specs[name],
-                                           case.dtype))
+        result.outputs.append(judge_output(name, backend.tolist(out), specs[name], case.dtype))
     return result, notes

@@ -23,12 +23,16 @@ def _flush(v, tiny):
 
 def backend(kernel, name, dtypes):
     """An EmulatedBackend that computes with kernel, under these contracts."""
-    cls = type("Backend_" + name.replace("-", "_"), (EmulatedBackend,),
-               {"name": name, "dtypes": tuple(dtypes), "kernel_class": kernel})
+    cls = type(
+        "Backend_" + name.replace("-", "_"),
+        (EmulatedBackend,),
+        {"name": name, "dtypes": tuple(dtypes), "kernel_class": kernel},
+    )
     return cls()
 
 
 # -- correct: every one is within every bound ----------------------------------
+
 
 class Reversed(_Kernel):
     """Sums from the last term to the first, the bias first."""
@@ -139,11 +143,20 @@ class Tf32Skipped(_Kernel):
         self.operand = lambda v: v
 
 
-CORRECT = (Reversed, Blocked, Pairwise, Fused, FlushToZero, WideAccumulation,
-           Tf32Truncated, Tf32Skipped)
+CORRECT = (
+    Reversed,
+    Blocked,
+    Pairwise,
+    Fused,
+    FlushToZero,
+    WideAccumulation,
+    Tf32Truncated,
+    Tf32Skipped,
+)
 
 
 # -- wrong: each breaks its contract -------------------------------------------
+
 
 class AccumulatesInStorage(_Kernel):
     """Running sums rounded to the storage format (bfloat16 or float16)

@@ -1,6 +1,6 @@
 """What a test needs that may not be installed: skip markers with the reason.
 
-    from requires import numba_needed, backend_params
+from requires import numba_needed, backend_params
 """
 
 import importlib.util
@@ -25,9 +25,11 @@ def backend_param(name, *values, **kw):
     """pytest.param(name, *values) that skips, with the registry's reason, when
     the backend cannot run here (numba without numba, ...)."""
     from refbackprop.registry import Registry
+
     info = Registry().info(name)
     marks = list(kw.get("marks", ()))
     if info.status != "available":
-        marks.append(pytest.mark.skip(reason="backend %s is %s: %s"
-                                      % (name, info.status, info.reason)))
+        marks.append(
+            pytest.mark.skip(reason="backend %s is %s: %s" % (name, info.status, info.reason))
+        )
     return pytest.param(name, *values, marks=marks, id=kw.get("id"))

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 
 np = pytest.importorskip("numpy")
 
-import atsize_backends as kb                                    # noqa: E402
-from refbackprop import inputs as kinds                         # noqa: E402
-from refbackprop.bounds import element_bound, exact_dot         # noqa: E402
-from refbackprop.cli.app import cli                             # noqa: E402
+import atsize_backends as kb  # noqa: E402
+from refbackprop import inputs as kinds  # noqa: E402
+from refbackprop.bounds import element_bound, exact_dot  # noqa: E402
+from refbackprop.cli.app import cli  # noqa: E402
 from refbackprop.freivalds import hoeffding_t, prepare, verify  # noqa: E402
-from refbackprop.sampling import tau                            # noqa: E402
-from refbackprop.sized import check_at_size, sized_inputs       # noqa: E402
+from refbackprop.sampling import tau  # noqa: E402
+from refbackprop.sized import check_at_size, sized_inputs  # noqa: E402
 
 
 def failing(result):
@@ -37,6 +37,7 @@ def output(result, name):
 
 
 # -- the bugs of the issue, caught ------------------------------------------------
+
 
 def test_one_dx_element_doubled_in_float32_is_caught():
     """8×2048×512 float32: one dx element doubled (~200× its bound) passed before."""
@@ -69,38 +70,50 @@ def test_seed_size_single_elements_at_100_times_their_bound_are_caught(dtype):
     """The issue's 'done when': at 64×4096×4096 one wrong element in y, dx or
     dw is caught once it exceeds 100× its own element bound."""
     targets = {"y": [(17, 2049)], "dx": [(40, 777)], "dw": [(3001, 5)]}
-    result = check_at_size(kb.OffByTimesBound(targets, 100.0), 64, 4096, 4096, dtype,
-                           seed=14, inputs="normal")
+    result = check_at_size(
+        kb.OffByTimesBound(targets, 100.0), 64, 4096, 4096, dtype, seed=14, inputs="normal"
+    )
     assert failing(result) == ["dw", "dx", "y"], "\n".join(result.lines())
     for name in ("y", "dx", "dw"):
         o = output(result, name)
-        assert o.failed_cells >= 1 and o.sampled.passed      # seen by the projections
+        assert o.failed_cells >= 1 and o.sampled.passed  # seen by the projections
 
 
 def test_fingerprint_tells_bf16_products_from_correct_float32_at_k_4096():
     """At K = 4096 the bf16-products kernel stays inside the float32 element
     bounds, so no element check can call it wrong; the fingerprint can,
     and fails it under --fingerprint-check, while correct kernels pass it."""
-    bad = check_at_size(kb.Bf16Products(), 16, 4096, 256, "float32", seed=15,
-                        inputs="uniform", fingerprint_check=True)
+    bad = check_at_size(
+        kb.Bf16Products(),
+        16,
+        4096,
+        256,
+        "float32",
+        seed=15,
+        inputs="uniform",
+        fingerprint_check=True,
+    )
     y = output(bad, "y")
-    assert y.sampled.passed and y.projections_passed     # inside the worst-case bounds
+    assert y.sampled.passed and y.projections_passed  # inside the worst-case bounds
     assert not y.fingerprint.passed and y.fingerprint.bits < 10
     assert failing(bad) == ["y"]
-    good = check_at_size(kb.Kernels(), 16, 4096, 256, "float32", seed=15, inputs="uniform",
-                         fingerprint_check=True)
+    good = check_at_size(
+        kb.Kernels(), 16, 4096, 256, "float32", seed=15, inputs="uniform", fingerprint_check=True
+    )
     assert good.passed, "\n".join(good.lines())
     assert output(good, "y").fingerprint.bits > 15
 
 
 # -- correct kernels never fail ---------------------------------------------------
 
+
 @pytest.mark.parametrize("kernel", kb.CORRECT32, ids=lambda k: k.name)
 @pytest.mark.parametrize("kind", kinds.kinds_for("float32"))
 def test_correct_float32_kernels_never_fail(kernel, kind):
     for seed in range(3):
-        result = check_at_size(kernel(), 6, 70, 45, "float32", seed=seed, inputs=kind,
-                               fingerprint_check=True, trials=4)
+        result = check_at_size(
+            kernel(), 6, 70, 45, "float32", seed=seed, inputs=kind, fingerprint_check=True, trials=4
+        )
         assert result.passed, "\n".join(result.lines())
 
 
@@ -108,8 +121,9 @@ def test_correct_float32_kernels_never_fail(kernel, kind):
 @pytest.mark.parametrize("kind", kinds.kinds_for("float64"))
 def test_correct_float64_kernels_never_fail(kernel, kind):
     for seed in range(3):
-        result = check_at_size(kernel(), 6, 70, 45, "float64", seed=seed, inputs=kind,
-                               fingerprint_check=True, trials=4)
+        result = check_at_size(
+            kernel(), 6, 70, 45, "float64", seed=seed, inputs=kind, fingerprint_check=True, trials=4
+        )
         assert result.passed, "\n".join(result.lines())
 
 
@@ -118,12 +132,14 @@ def test_correct_float64_kernels_never_fail(kernel, kind):
 def test_correct_kernels_at_a_larger_size_over_seeds(dtype):
     for seed in range(4):
         for kernel in (kb.Kernels, kb.Blocked):
-            result = check_at_size(kernel(), 16, 600, 300, dtype, seed=100 + seed,
-                                   fingerprint_check=True)
+            result = check_at_size(
+                kernel(), 16, 600, 300, dtype, seed=100 + seed, fingerprint_check=True
+            )
             assert result.passed, "\n".join(result.lines())
 
 
 # -- the stated rates, counted ----------------------------------------------------
+
 
 def _case(n, d, m, dtype, seed, kind="normal"):
     g = sized_inputs(n, d, m, dtype, True, seed, kind)
@@ -172,8 +188,20 @@ def test_maximal_correct_errors_never_raise_a_false_alarm():
             signs = rng.choice([-1.0, 1.0], size=ref.shape)
             outs[name] = (ref + 0.999 * signs * bound).tolist()
         db = arrays[3].sum(axis=0).tolist()
-        v = verify(x, w, b, dy, outs["y"], outs["dx"], outs["dw"], db, "float32",
-                   trials=4, seed=seed, samples=False)
+        v = verify(
+            x,
+            w,
+            b,
+            dy,
+            outs["y"],
+            outs["dx"],
+            outs["dw"],
+            db,
+            "float32",
+            trials=4,
+            seed=seed,
+            samples=False,
+        )
         fails += not v.passed
     assert fails == 0
 
@@ -190,8 +218,12 @@ def test_an_error_just_above_the_detection_threshold_is_caught():
         cy = plan.checks[0]
         threshold = cy.detect(cy.cell_index(1, 20))
         outs["y"][1, 20] += 1.01 * threshold
-        v = plan.finish(outs["y"].tolist(), outs["dx"].tolist(), outs["dw"].tolist(),
-                        arrays[3].sum(axis=0).tolist())
+        v = plan.finish(
+            outs["y"].tolist(),
+            outs["dx"].tolist(),
+            outs["dw"].tolist(),
+            arrays[3].sum(axis=0).tolist(),
+        )
         caught += not v.outputs[0].passed
     assert caught == 30
 
@@ -210,8 +242,12 @@ def test_cancelling_errors_escape_at_most_half_the_trials():
         big = 50 * plan.checks[0].detect(plan.checks[0].cell_index(2, 3))
         outs["y"][2, 3] += big
         outs["y"][2, 4] -= big
-        v = plan.finish(outs["y"].tolist(), outs["dx"].tolist(), outs["dw"].tolist(),
-                        arrays[3].sum(axis=0).tolist())
+        v = plan.finish(
+            outs["y"].tolist(),
+            outs["dx"].tolist(),
+            outs["dw"].tolist(),
+            arrays[3].sum(axis=0).tolist(),
+        )
         escapes += v.outputs[0].passed
     # Binomial(200, 1/2): mean 100, sd 7.1; the statement is 'at most 1/2'
     assert 60 <= escapes <= 130
@@ -223,17 +259,19 @@ def test_stated_escape_at_100_times_holds():
     cell taken at its bounds) is at most a few percent here; it is caught in
     every run, since a correct cell's errors are far below their bounds."""
     from refbackprop.sized import derived_seed
+
     caught, stated = 0, []
     for seed in range(20):
         backend = kb.OffByTimesBound({"dx": [(2, 100)]}, 100.0)
-        result = check_at_size(backend, 8, 600, 400, "float32", seed=200 + seed,
-                               inputs="normal", trials=1)
+        result = check_at_size(
+            backend, 8, 600, 400, "float32", seed=200 + seed, inputs="normal", trials=1
+        )
         dx = output(result, "dx")
-        g = sized_inputs(8, 600, 400, "float32", True, derived_seed(200 + seed, "inputs"),
-                         "normal")
+        g = sized_inputs(8, 600, 400, "float32", True, derived_seed(200 + seed, "inputs"), "normal")
         ref, mag = exact_dot(g["dy"].row(2), g["w"].row(100))
-        stated.append(dx.escape(dx.cell_index(2, 100), 100 * element_bound(400, mag, ref,
-                                                                            "float32")))
+        stated.append(
+            dx.escape(dx.cell_index(2, 100), 100 * element_bound(400, mag, ref, "float32"))
+        )
         caught += not dx.projections_passed
     assert max(stated) < 0.2 and min(stated) < 0.01 and caught == 20
 
@@ -248,16 +286,19 @@ def test_hoeffding_t_and_tau():
 
 # -- inputs -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_input_kinds_have_their_stated_properties(dtype):
     from array import array
+
     count = 20000
     for kind in kinds.KINDS:
         v = kinds.values(kind, count, dtype, 5, k=4096)
-        assert len(v) == count and all(t == t and abs(t) < (32 if kind == "integers" else 2)
-                                       for t in v)
+        assert len(v) == count and all(
+            t == t and abs(t) < (32 if kind == "integers" else 2) for t in v
+        )
         if dtype == "float32":
-            assert array("d", array("f", v)) == v         # float32 values exactly
+            assert array("d", array("f", v)) == v  # float32 values exactly
         mags = [abs(t) for t in v if t]
         if kind == "integers":
             limit = kinds.integer_limit(4096, dtype)
@@ -265,9 +306,9 @@ def test_input_kinds_have_their_stated_properties(dtype):
             assert 4096 * limit * limit <= 2 ** (24 if dtype == "float32" else 53)
         elif kind == "tiny":
             small = 2.0 ** (-126 if dtype == "float32" else -1022)
-            assert all(a * a < small for a in mags)        # every product underflows
+            assert all(a * a < small for a in mags)  # every product underflows
         elif kind == "wide":
-            assert min(mags) < 2.0 ** -14 and max(mags) > 0.5 and max(mags) < 1
+            assert min(mags) < 2.0**-14 and max(mags) > 0.5 and max(mags) < 1
         elif kind == "same-sign":
             assert all(t > 0 for t in v)
         if kind in ("normal", "uniform", "wide", "tiny", "integers"):
@@ -277,9 +318,11 @@ def test_input_kinds_have_their_stated_properties(dtype):
 
 def test_inputs_are_the_same_in_another_process():
     digest = hashlib.sha256(kinds.matrix("mixed", 50, 70, "float32", 9, 100).tobytes())
-    code = ("import hashlib; from refbackprop import inputs as k; "
-            "print(hashlib.sha256(k.matrix('mixed', 50, 70, 'float32', 9, 100).tobytes())"
-            ".hexdigest())")
+    code = (
+        "import hashlib; from refbackprop import inputs as k; "
+        "print(hashlib.sha256(k.matrix('mixed', 50, 70, 'float32', 9, 100).tobytes())"
+        ".hexdigest())"
+    )
     other = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
     assert other == digest.hexdigest()
 
@@ -292,9 +335,11 @@ def test_integer_inputs_make_correct_kernels_exact():
 
 # -- the report and the command line --------------------------------------------------
 
+
 def test_cli_size_json_reports_thresholds_coverage_fingerprint():
-    r = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "70", "40",
-                                 "--seed", "7", "--json"])
+    r = CliRunner().invoke(
+        cli, ["check", "--backend", "python", "--size", "4", "70", "40", "--seed", "7", "--json"]
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["seed"] == 7 and doc["inputs"] == "mixed" and doc["false_alarm"] == 1e-9
@@ -310,21 +355,47 @@ def test_cli_size_json_reports_thresholds_coverage_fingerprint():
 
 
 def test_cli_fresh_seed_unless_given_and_repro_repeats_the_run():
-    a = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "3",
-                                            "40", "9", "--json"]).output)
-    b = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "3",
-                                            "40", "9", "--json"]).output)
+    a = json.loads(
+        CliRunner()
+        .invoke(cli, ["check", "--backend", "python", "--size", "3", "40", "9", "--json"])
+        .output
+    )
+    b = json.loads(
+        CliRunner()
+        .invoke(cli, ["check", "--backend", "python", "--size", "3", "40", "9", "--json"])
+        .output
+    )
     assert a["seed"] != b["seed"]
-    again = json.loads(CliRunner().invoke(cli, ["check", "--backend", "python", "--size",
-                                                "3", "40", "9", "--seed", str(a["seed"]),
-                                                "--json"]).output)
-    assert again["results"][0]["verification"]["outputs"] == \
-        a["results"][0]["verification"]["outputs"]
+    again = json.loads(
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "check",
+                "--backend",
+                "python",
+                "--size",
+                "3",
+                "40",
+                "9",
+                "--seed",
+                str(a["seed"]),
+                "--json",
+            ],
+        )
+        .output
+    )
+    assert (
+        again["results"][0]["verification"]["outputs"] == a["results"][0]["verification"]["outputs"]
+    )
 
 
 def _thresholds(extra):
-    r = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "300", "200",
-                                 "--seed", "1", "--json"] + extra)
+    r = CliRunner().invoke(
+        cli,
+        ["check", "--backend", "python", "--size", "4", "300", "200", "--seed", "1", "--json"]
+        + extra,
+    )
     ver = json.loads(r.output)["results"][0]["verification"]
     return ver, [o["sampled"]["threshold_units"]["median"] for o in ver["outputs"][:3]]
 
@@ -337,10 +408,13 @@ def test_hoeffding_where_it_beats_the_worst_case_sum():
     assert small["hoeffding_tests"] == 0 and small["false_alarm"] == 0.0
     assert small["requested_false_alarm"] == 1e-9
     from refbackprop.freivalds import _factor
+
     assert _factor(7.0, 32) < 7.0 and _factor(7.0, 256) == 7.0
-    x, w, b, dy = [sized_inputs(4, 300, 200, "float64", True, 1, "normal")[k]
-                   for k in ("x", "w", "b", "dy")]
+    x, w, b, dy = [
+        sized_inputs(4, 300, 200, "float64", True, 1, "normal")[k] for k in ("x", "w", "b", "dy")
+    ]
     from refbackprop.reference import backward, forward
+
     xl, wl, bl, dyl = x.lists(), w.lists(), b.lists(), dy.lists()
     y = forward(xl, wl, bl)
     dx, dw, db = backward(xl, wl, dyl, bl)
@@ -352,14 +426,17 @@ def test_hoeffding_where_it_beats_the_worst_case_sum():
         assert bo.detect(0) < wo.detect(0)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--inputs", "wide"], "--inputs goes with --size"),
-    (["--false-alarm", "0.01"], "--false-alarm goes with --size"),
-    (["--worst-case"], "--worst-case goes with --size"),
-    (["--fingerprint-check"], "--fingerprint-check goes with --size"),
-    (["--size", "2", "3", "4", "--inputs", "huge"], "Invalid value for '--inputs'"),
-    (["--size", "2", "3", "4", "--false-alarm", "1.5"], "Invalid value for '--false-alarm'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--inputs", "wide"], "--inputs goes with --size"),
+        (["--false-alarm", "0.01"], "--false-alarm goes with --size"),
+        (["--worst-case"], "--worst-case goes with --size"),
+        (["--fingerprint-check"], "--fingerprint-check goes with --size"),
+        (["--size", "2", "3", "4", "--inputs", "huge"], "Invalid value for '--inputs'"),
+        (["--size", "2", "3", "4", "--false-alarm", "1.5"], "Invalid value for '--false-alarm'"),
+    ],
+)
 def test_cli_size_option_errors(args, needle):
     result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
     assert result.exit_code == 2 and needle in result.output
@@ -370,6 +447,7 @@ def test_the_worker_is_never_sent_the_signs_seed():
     another SHA-256 of the run seed, which it cannot compute from that."""
     from refbackprop.sized import derived_seed
     from refbackprop.conformance import executor
+
     sent = []
     runs = executor(kb.Kernels())
     request = runs.request

@@ -35,7 +35,7 @@ from refbackprop.sized import SizedSession, check_at_size, sized_inputs
 import precision_kernels as pk
 
 NAMES = contracts.NAMES
-LOW = NAMES[2:]                                  # tf32, bfloat16, float16, the f32outs
+LOW = NAMES[2:]  # tf32, bfloat16, float16, the f32outs
 LONG = ((4, 1024, 8), (4, 8, 1024), (1024, 8, 4))  # K = 1024 in y, dx, dw
 LONG_OUTPUT = dict(zip(LONG, ("y", "dx", "dw")))
 INF = float("inf")
@@ -60,6 +60,7 @@ def storage(dtype):
 
 # -- inputs in each storage format ---------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", NAMES)
 def test_every_input_kind_is_values_of_the_storage_format(dtype):
     for kind in kinds.kinds_for(dtype):
@@ -77,8 +78,9 @@ def _truncated(v, p):
     return struct.unpack("<d", struct.pack("<Q", word & ~((1 << (53 - p)) - 1)))[0]
 
 
-@pytest.mark.parametrize("dtype,p", [("float32", 24), ("tf32", 24), ("bfloat16", 8),
-                                     ("float16", 11)])
+@pytest.mark.parametrize(
+    "dtype,p", [("float32", 24), ("tf32", 24), ("bfloat16", 8), ("float16", 11)]
+)
 def test_storage_values_are_the_float64_draw_with_low_bits_cleared(dtype, p):
     """The same seed gives the same bytes; each format keeps the top p bits
     of the float64 draw (the tables keep every kind in the normal range)."""
@@ -92,16 +94,16 @@ def test_float16_kinds_keep_every_sum_in_range_and_tiny_gives_subnormal_outputs(
     k = 4096
     for kind in ("normal", "uniform", "same-sign", "wide"):
         v = [abs(t) for t in kinds.values(kind, 20000, "float16", 5, k=k)]
-        assert k * max(v) * max(v) < 65504 and min(v) >= 2.0 ** -14    # normal range
-    assert kinds.integer_limit(k, "float16") == 2                      # K·R² ≤ 2^15
+        assert k * max(v) * max(v) < 65504 and min(v) >= 2.0**-14  # normal range
+    assert kinds.integer_limit(k, "float16") == 2  # K·R² ≤ 2^15
     assert kinds.integer_limit(k, "bfloat16") == kinds.integer_limit(k, "float32") == 31
     assert kinds.integer_limit(30, "float16") == 31
     tiny = [abs(t) for t in kinds.values("tiny", 20000, "float16", 5)]
-    assert 2.0 ** -14 <= min(tiny) and max(tiny) < 2.0 ** -12
+    assert 2.0**-14 <= min(tiny) and max(tiny) < 2.0**-12
     # every sum of 64 products of tiny values: below float16's smallest normal
-    assert 64 * max(tiny) ** 2 < 2.0 ** -14 * 2 ** -4
+    assert 64 * max(tiny) ** 2 < 2.0**-14 * 2**-4
     wide = [abs(t) for t in kinds.values("wide", 20000, "float16", 5)]
-    assert min(wide) < 2.0 ** -13 and max(wide) > 1.0
+    assert min(wide) < 2.0**-13 and max(wide) > 1.0
 
 
 def test_overflow_inputs_pass_65520_in_one_row_of_y_and_of_dx():
@@ -116,7 +118,7 @@ def test_overflow_inputs_pass_65520_in_one_row_of_y_and_of_dx():
     over_dx = (np.abs(dx) > 65520).sum(axis=1)
     assert 0.2 * m < over_y[0] < 0.8 * m and over_y[1:].sum() == 0
     assert 0.2 * d < over_dx[-1] < 0.8 * d and over_dx[:-1].sum() == 0
-    assert kinds.overflow_scale(1) == 2.0 ** 15 and kinds.overflow_scale(4096) == 2.0 ** 11
+    assert kinds.overflow_scale(1) == 2.0**15 and kinds.overflow_scale(4096) == 2.0**11
     for dtype in ("float32", "bfloat16", "tf32"):
         assert "float16-storage" in kinds.allowed("overflow", dtype)
         with pytest.raises(ValueError, match="float16-storage"):
@@ -125,9 +127,11 @@ def test_overflow_inputs_pass_65520_in_one_row_of_y_and_of_dx():
 
 
 def test_low_precision_inputs_are_the_same_in_another_process():
-    code = ("import hashlib; from refbackprop import inputs as k; "
-            "print(hashlib.sha256(k.matrix('mixed', 30, 70, '%s', 9, 100).tobytes())"
-            ".hexdigest())")
+    code = (
+        "import hashlib; from refbackprop import inputs as k; "
+        "print(hashlib.sha256(k.matrix('mixed', 30, 70, '%s', 9, 100).tobytes())"
+        ".hexdigest())"
+    )
     for dtype in ("bfloat16", "float16"):
         here = hashlib.sha256(kinds.matrix("mixed", 30, 70, dtype, 9, 100).tobytes())
         there = subprocess.check_output([sys.executable, "-c", code % dtype], text=True)
@@ -136,22 +140,22 @@ def test_low_precision_inputs_are_the_same_in_another_process():
 
 # -- outputs: values of the output format, at C speed ---------------------------------
 
+
 @pytest.mark.parametrize("code", ["d", "f", "list"])
 def test_first_unrepresentable_on_arrays_by_hand(code):
     def first(values, fmt):
         arg = list(values) if code == "list" else array(code, values)
         return formats.first_unrepresentable(arg, fmt)
-    ok16 = [1.0, -65504.0, 2.0 ** -24, -3 * 2.0 ** -24, 2.0 ** -14, 1 + 2.0 ** -10, 0.0,
-            -0.0, INF, -INF]
+
+    ok16 = [1.0, -65504.0, 2.0**-24, -3 * 2.0**-24, 2.0**-14, 1 + 2.0**-10, 0.0, -0.0, INF, -INF]
     assert first(ok16, "float16") == -1
-    for bad in (65505.0 if code != "f" else 65536.0, 65536.0, 3 * 2.0 ** -25, 2.0 ** -30,
-                1 + 2.0 ** -11):
+    for bad in (65505.0 if code != "f" else 65536.0, 65536.0, 3 * 2.0**-25, 2.0**-30, 1 + 2.0**-11):
         assert first(ok16 + [bad], "float16") == len(ok16), bad
     big = formats.round_to(3.0e38, "bfloat16")
-    assert first([1.0, 1 + 2.0 ** -7, 2.0 ** -133, big], "bfloat16") == -1
-    assert first([1.0, 1 + 2.0 ** -8], "bfloat16") == 1
-    assert first([1.0, 1 + 2.0 ** -10, 2.0 ** -136], "tf32") == -1
-    assert first([1 + 2.0 ** -11], "tf32") == 0
+    assert first([1.0, 1 + 2.0**-7, 2.0**-133, big], "bfloat16") == -1
+    assert first([1.0, 1 + 2.0**-8], "bfloat16") == 1
+    assert first([1.0, 1 + 2.0**-10, 2.0**-136], "tf32") == -1
+    assert first([1 + 2.0**-11], "tf32") == 0
     if code != "f":
         assert first([1.0, 0.1], "float32") == 1
         assert first([1.0, 1e300], "float32") == 1
@@ -161,13 +165,16 @@ def test_first_unrepresentable_agrees_with_is_representable_on_random_arrays():
     rng = Rng(seed_from("unrepresentable"))
     for fmt in ("float16", "bfloat16", "tf32"):
         for trial in range(30):
-            values = [formats.round_to(rng.normal() * 2.0 ** rng.integer(-30, 17), fmt)
-                      for _ in range(300)]
+            values = [
+                formats.round_to(rng.normal() * 2.0 ** rng.integer(-30, 17), fmt)
+                for _ in range(300)
+            ]
             if trial % 2:
                 k = rng.integer(0, 299)
-                values[k] = values[k] * (1 + 2.0 ** -rng.integer(9, 23)) + 2.0 ** -27
-            want = next((i for i, v in enumerate(values)
-                         if not formats.is_representable(v, fmt)), -1)
+                values[k] = values[k] * (1 + 2.0 ** -rng.integer(9, 23)) + 2.0**-27
+            want = next(
+                (i for i, v in enumerate(values) if not formats.is_representable(v, fmt)), -1
+            )
             assert formats.first_unrepresentable(array("d", values), fmt) == want
             if all(abs(v) < 3e38 for v in values):
                 assert formats.first_unrepresentable(array("f", values), fmt) == want
@@ -175,13 +182,15 @@ def test_first_unrepresentable_agrees_with_is_representable_on_random_arrays():
 
 # -- correct kernels never fail ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", LOW)
 @pytest.mark.parametrize("size", LONG, ids=["K1024-y", "K1024-dx", "K1024-dw"])
 def test_the_emulated_backend_passes_at_k_1024_over_seeds_and_kinds(dtype, size):
     for kind in kinds.kinds_for(dtype):
         for seed in range(2):
-            result = check_at_size(EmulatedBackend(), *size, dtype, seed=seed, inputs=kind,
-                                   fingerprint_check=True)
+            result = check_at_size(
+                EmulatedBackend(), *size, dtype, seed=seed, inputs=kind, fingerprint_check=True
+            )
             assert result.passed, text(result)
 
 
@@ -190,8 +199,9 @@ def test_the_emulated_backend_passes_at_k_1024_over_seeds_and_kinds(dtype, size)
 def test_correct_kernels_of_other_orders_pass(kernel, dtype):
     backend = pk.backend(kernel, kernel.__name__.lower(), (dtype,))
     for kind in ("mixed", "tiny") + (("overflow",) if storage(dtype).name == "float16" else ()):
-        result = check_at_size(backend, 5, 96, 40, dtype, seed=1, inputs=kind,
-                               fingerprint_check=True)
+        result = check_at_size(
+            backend, 5, 96, 40, dtype, seed=1, inputs=kind, fingerprint_check=True
+        )
         assert result.passed, text(result)
 
 
@@ -209,6 +219,7 @@ def _exact_elements(g, n, d, m, dtype):
         ref, mag = bounds.exact_dot(a, bb, extra, True, floor)
         out[name][0].append(ref)
         out[name][1].append(bounds.element_bound(k, mag, ref, dtype))
+
     for i in range(n):
         for j in range(m):
             put("y", d + 1, x.row(i), wt[j], b.values[j])
@@ -222,7 +233,7 @@ def _exact_elements(g, n, d, m, dtype):
 
 
 def _rows(flat, cols):
-    return [flat[a:a + cols] for a in range(0, len(flat), cols)]
+    return [flat[a : a + cols] for a in range(0, len(flat), cols)]
 
 
 @pytest.mark.parametrize("dtype", LOW + ("float32",))
@@ -238,22 +249,38 @@ def test_errors_of_their_whole_bound_signed_like_the_verifier_never_fail(dtype, 
     db = [math.fsum(g["dy"].col(j)) for j in range(m)]
     for seed in range(3):
         rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
-        r = {"y": freivalds._signs(rng, m), "dx": freivalds._signs(rng, d),
-             "dw": freivalds._signs(rng, d)}
+        r = {
+            "y": freivalds._signs(rng, m),
+            "dx": freivalds._signs(rng, d),
+            "dw": freivalds._signs(rng, d),
+        }
         for direction in (1.0, -1.0):
             outs = {}
             for name, (refs, bnds) in exact.items():
                 cols = {"y": m, "dx": d, "dw": m}[name]
-                sign = [r[name][e % cols] if name != "dw" else r[name][e // cols]
-                        for e in range(len(refs))]
-                outs[name] = [refs[e] + direction * sign[e] * 0.99 * bnds[e]
-                              for e in range(len(refs))]
-            v = freivalds.verify(g["x"], g["w"], g["b"], g["dy"], _rows(outs["y"], m),
-                                 _rows(outs["dx"], d), _rows(outs["dw"], m), db, dtype,
-                                 trials=1, seed=seed)
+                sign = [
+                    r[name][e % cols] if name != "dw" else r[name][e // cols]
+                    for e in range(len(refs))
+                ]
+                outs[name] = [
+                    refs[e] + direction * sign[e] * 0.99 * bnds[e] for e in range(len(refs))
+                ]
+            v = freivalds.verify(
+                g["x"],
+                g["w"],
+                g["b"],
+                g["dy"],
+                _rows(outs["y"], m),
+                _rows(outs["dx"], d),
+                _rows(outs["dw"], m),
+                db,
+                dtype,
+                trials=1,
+                seed=seed,
+            )
             assert v.passed, "\n".join(v.lines())
             worst = max(o.worst_ratio for o in v.outputs[:3])
-            assert worst > 0.05          # the cells were really loaded
+            assert worst > 0.05  # the cells were really loaded
 
 
 def test_tf32_operands_below_float32_smallest_normal_are_clamped():
@@ -263,24 +290,26 @@ def test_tf32_operands_below_float32_smallest_normal_are_clamped():
     tf32 kernel's outputs pass only because the verifier clamps the norms
     (‖max(|a|, λ)‖ ≤ ‖a‖ + λ√len) as the element bound clamps mag."""
     n, d, m = 3, 40, 5
-    tiny = 3 * 2.0 ** -141
-    x = [[tiny] * d for _ in range(n)]                                   # (N, D)
-    w = [[2.0 ** 40] * m for _ in range(d)]                              # (D, M)
-    dy = [[1.0] * m for _ in range(n)]                                   # (N, M)
+    tiny = 3 * 2.0**-141
+    x = [[tiny] * d for _ in range(n)]  # (N, D)
+    w = [[2.0**40] * m for _ in range(d)]  # (D, M)
+    dy = [[1.0] * m for _ in range(n)]  # (N, M)
     backend = EmulatedBackend()
 
     def mk(v, shape):
         return backend.array(v, shape, "tf32")
+
     y = backend.forward(mk(x, (n, d)), mk(w, (d, m))).rows
     dx, dw, _ = backend.backward(mk(x, (n, d)), mk(w, (d, m)), mk(dy, (n, m)))
-    ref, mag = bounds.exact_dot(x[0], [2.0 ** 40] * d, None, True)
-    assert y[0][0] == 0.0 and ref == d * tiny * 2.0 ** 40
-    assert bounds.element_bound(d, mag, ref, "tf32") < ref            # unclamped: fails
+    ref, mag = bounds.exact_dot(x[0], [2.0**40] * d, None, True)
+    assert y[0][0] == 0.0 and ref == d * tiny * 2.0**40
+    assert bounds.element_bound(d, mag, ref, "tf32") < ref  # unclamped: fails
     v = freivalds.verify(x, w, None, dy, y, dx.rows, dw.rows, None, "tf32", trials=4, seed=1)
     assert v.passed, "\n".join(v.lines())
 
 
 # -- each contract's defects, caught where they are -------------------------------------
+
 
 @pytest.mark.parametrize("dtype", pk.accumulates_in_storage.dtypes)
 @pytest.mark.parametrize("size", LONG, ids=["K1024-y", "K1024-dx", "K1024-dw"])
@@ -295,16 +324,18 @@ def test_unrounded_outputs_are_named_output_by_output(dtype):
     result = check_at_size(pk.unrounded_outputs, 4, 1024, 8, dtype, seed=2)
     assert not result.passed and result.verification is None
     for name in ("y[", "dx[", "dw[", "db["):
-        assert any(p.startswith(name) and "is not a %s value" % dtype in p
-                   and "the %s contract's outputs are %s values" % (dtype, dtype) in p
-                   for p in result.problems), result.problems
+        assert any(
+            p.startswith(name)
+            and "is not a %s value" % dtype in p
+            and "the %s contract's outputs are %s values" % (dtype, dtype) in p
+            for p in result.problems
+        ), result.problems
 
 
 def test_tf32_multiplies_fail_float32_where_products_are_and_keep_tf32():
     for kind in ("mixed", "normal"):
-        result = check_at_size(pk.tf32_multiplies, 16, 64, 32, "float32", seed=3,
-                               inputs=kind)
-        assert failing(result) == ["dw", "dx", "y"], text(result)     # db has no products
+        result = check_at_size(pk.tf32_multiplies, 16, 64, 32, "float32", seed=3, inputs=kind)
+        assert failing(result) == ["dw", "dx", "y"], text(result)  # db has no products
     as_tf32 = pk.backend(pk.Tf32Multiplies, "tf32-multiplies", ("tf32",))
     assert check_at_size(as_tf32, 16, 64, 32, "tf32", seed=3).passed
 
@@ -312,6 +343,7 @@ def test_tf32_multiplies_fail_float32_where_products_are_and_keep_tf32():
 def _overflowing_outputs(n, d, m, dtype, seed):
     np = pytest.importorskip("numpy")
     from refbackprop.sized import derived_seed
+
     g = sized_inputs(n, d, m, dtype, True, derived_seed(seed, "inputs"), "overflow")
     x, w, b, dy = [np.frombuffer(g[k].values) for k in ("x", "w", "b", "dy")]
     x, w, dy = x.reshape(n, d), w.reshape(d, m), dy.reshape(n, m)
@@ -325,30 +357,33 @@ def test_float16_saturating_at_65504_fails_in_every_output_that_overflows(size):
     for seed in range(2):
         want = _overflowing_outputs(*size, "float16", seed)
         assert "y" in want and "dx" in want
-        result = check_at_size(pk.saturates_float16, *size, "float16", seed=seed,
-                               inputs="overflow")
+        result = check_at_size(pk.saturates_float16, *size, "float16", seed=seed, inputs="overflow")
         assert failing(result) == want, text(result)
-        correct = check_at_size(EmulatedBackend(), *size, "float16", seed=seed,
-                                inputs="overflow", fingerprint_check=True)
+        correct = check_at_size(
+            EmulatedBackend(),
+            *size,
+            "float16",
+            seed=seed,
+            inputs="overflow",
+            fingerprint_check=True,
+        )
         assert correct.passed, text(correct)
         assert output(correct, "y").settled > 0 and output(correct, "dx").settled > 0
         # float16-f32out: the same sums are finite float32 values
-        assert check_at_size(EmulatedBackend(), *size, "float16-f32out", seed=seed,
-                             inputs="overflow").passed
+        assert check_at_size(
+            EmulatedBackend(), *size, "float16-f32out", seed=seed, inputs="overflow"
+        ).passed
 
 
 def test_saturation_is_named_on_a_sampled_element():
-    result = check_at_size(pk.saturates_float16, 16, 64, 32, "float16", seed=5,
-                           inputs="overflow")
+    result = check_at_size(pk.saturates_float16, 16, 64, 32, "float16", seed=5, inputs="overflow")
     assert "should overflow to" in text(result)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "bfloat16-f32out",
-                                   "float16-f32out"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "bfloat16-f32out", "float16-f32out"])
 def test_a_term_dropped_at_k_4096_fails_y_only(dtype):
     for seed in range(2):
-        result = check_at_size(pk.drops_term_at_4096, 4, 4096, 8, dtype, seed=seed,
-                               inputs="normal")
+        result = check_at_size(pk.drops_term_at_4096, 4, 4096, 8, dtype, seed=seed, inputs="normal")
         assert failing(result) == ["y"], text(result)
 
 
@@ -356,17 +391,18 @@ def test_a_term_dropped_at_k_4096_is_below_what_tf32_can_tell():
     """The stated limit: under tf32 the operand term 2^-9·mag is larger than
     one average term at K = 4096, so the dropped term passes (on these inputs;
     a term eight times the average would not)."""
-    result = check_at_size(pk.drops_term_at_4096, 4, 4096, 8, "tf32", seed=0,
-                           inputs="normal")
+    result = check_at_size(pk.drops_term_at_4096, 4, 4096, 8, "tf32", seed=0, inputs="normal")
     assert result.passed
     y = output(result, "y")
-    assert all(e.bound > 2.0 ** -9 * e.mag for e in y.sampled.elements)
+    assert all(e.bound > 2.0**-9 * e.mag for e in y.sampled.elements)
 
 
 # -- non-finite outputs, judged element by element ------------------------------------
 
+
 class SetsOne(EmulatedBackend):
     """The emulated backend with one element of one output replaced."""
+
     name = "sets-one"
 
     def __init__(self, output_name, index, value=None, dtypes=None):
@@ -392,8 +428,7 @@ class SetsOne(EmulatedBackend):
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float16-f32out"])
 def test_inf_where_no_sum_can_overflow_fails_naming_the_element(dtype):
-    result = check_at_size(SetsOne("dx", (2, 7), INF), 4, 64, 8, dtype, seed=1,
-                           inputs="normal")
+    result = check_at_size(SetsOne("dx", (2, 7), INF), 4, 64, 8, dtype, seed=1, inputs="normal")
     assert failing(result) == ["dx"]
     problems = output(result, "dx").problems
     assert problems and problems[0].startswith("dx[2][7] = inf, but its exact value is")
@@ -407,28 +442,32 @@ def test_nan_or_the_wrong_sign_where_float16_overflows_fails():
     # Y's first row overflows: find one of its infinities in the emulated output
     backend = EmulatedBackend()
     from refbackprop.sized import derived_seed
+
     g = sized_inputs(n, d, m, "float16", True, derived_seed(2, "inputs"), "overflow")
     x, w, b = [backend.array(g[k].lists(), g[k].shape, "float16") for k in ("x", "w", "b")]
     out = backend.forward(x, w, b).rows[0]
     j = [k for k in range(m) if abs(out[k]) == INF][0]
     for value, why in ((float("nan"), "not NaN"), (-out[j], "keeps the exact value's sign")):
-        result = check_at_size(SetsOne("y", (0, j), value, ["float16"]), n, d, m, "float16",
-                               seed=2, inputs="overflow")
+        result = check_at_size(
+            SetsOne("y", (0, j), value, ["float16"]), n, d, m, "float16", seed=2, inputs="overflow"
+        )
         assert "y" in failing(result)
         assert why in " ".join(output(result, "y").problems)
 
 
 # -- refbackprop's own failures are results -------------------------------------------
 
-def test_a_verifier_exception_is_a_failed_result_and_the_session_reaches_its_summary(
-        monkeypatch):
+
+def test_a_verifier_exception_is_a_failed_result_and_the_session_reaches_its_summary(monkeypatch):
     from refbackprop.conformance import executor
+
     real = freivalds.Prepared.finish
 
     def finish(self, *outs):
         if self.dtype == "bfloat16":
             raise RuntimeError("boom")
         return real(self, *outs)
+
     monkeypatch.setattr(freivalds.Prepared, "finish", finish)
     backend = pk.backend(pk.Reversed, "two-contracts", ("float32", "bfloat16"))
     session = SizedSession([executor(backend)], (3, 40, 5), seed=1).run()
@@ -441,18 +480,20 @@ def test_a_verifier_exception_is_a_failed_result_and_the_session_reaches_its_sum
 
 # -- the fingerprint's model, per contract ----------------------------------------------
 
+
 def test_the_fingerprint_model_per_contract():
-    assert model("float64") == (2.0 ** -53, 0.0, 0.0)
-    assert model("float32") == model("bfloat16-f32out") == (2.0 ** -24, 0.0, 0.0)
-    assert model("tf32") == (2.0 ** -24, 2.0 ** -10, 0.0)
-    assert model("bfloat16") == (2.0 ** -24, 0.0, 2.0 ** -8)
-    assert model("float16") == (2.0 ** -24, 0.0, 2.0 ** -11)
+    assert model("float64") == (2.0**-53, 0.0, 0.0)
+    assert model("float32") == model("bfloat16-f32out") == (2.0**-24, 0.0, 0.0)
+    assert model("tf32") == (2.0**-24, 2.0**-10, 0.0)
+    assert model("bfloat16") == (2.0**-24, 0.0, 2.0**-8)
+    assert model("float16") == (2.0**-24, 0.0, 2.0**-11)
 
 
 def test_the_fingerprint_z_scale_counts_each_contracts_roundings():
     """z for one element of K = 10, error 1e-3 above its floor, mag 2: the
     scale is u·mag·√(2K + 1 + 2K(δ/u)² + (u_out/u)²)·(1 + γ)(1 + δ)²."""
     from refbackprop.sampling import Element
+
     k, mag = 10, 2.0
     for dtype in ("float32", "tf32", "bfloat16"):
         u, delta, u_out = model(dtype)
@@ -460,23 +501,28 @@ def test_the_fingerprint_z_scale_counts_each_contracts_roundings():
         f = Fingerprint("y", dtype, [e], k, False, 1e-9)
         g = bounds.gamma(k + 1, u)
         first = g + 2 * delta + delta * delta + u_out
-        scale = (u * mag * math.sqrt(2 * k + 1 + 2 * k * (delta / u) ** 2 + (u_out / u) ** 2)
-                 * (1 + g) * (1 + delta) ** 2)
-        assert f.mean_z2 == pytest.approx(((1e-3 - first * first * mag) / scale) ** 2,
-                                          rel=1e-12)
+        scale = (
+            u
+            * mag
+            * math.sqrt(2 * k + 1 + 2 * k * (delta / u) ** 2 + (u_out / u) ** 2)
+            * (1 + g)
+            * (1 + delta) ** 2
+        )
+        assert f.mean_z2 == pytest.approx(((1e-3 - first * first * mag) / scale) ** 2, rel=1e-12)
 
 
 def test_rounding_free_bound_by_hand():
-    g = bounds.gamma(4, 2.0 ** -24)
-    under = 4 * 2.0 ** -126 * (1 + g) + 2 * 2.0 ** -53 * 3.0 + 16 * 2.0 ** -1022
+    g = bounds.gamma(4, 2.0**-24)
+    under = 4 * 2.0**-126 * (1 + g) + 2 * 2.0**-53 * 3.0 + 16 * 2.0**-1022
     assert bounds.rounding_free_bound(4, 8.0, 3.0, "bfloat16-f32out") == under
-    grown = under * (1 + 2.0 ** -8 * bounds.SAFETY)
+    grown = under * (1 + 2.0**-8 * bounds.SAFETY)
     assert bounds.rounding_free_bound(4, 8.0, 3.0, "bfloat16") == grown
     # a float16 output that may be subnormal: λ_out = 2^-14 joins
-    tiny = bounds.rounding_free_bound(4, 2.0 ** -20, 2.0 ** -21, "float16")
-    assert tiny >= 2.0 ** -14 and bounds.rounding_free_bound(4, 8.0, 3.0, "float16") < 1e-10
-    assert bounds.rounding_free_bound(4, 8.0, 3.0, "float32") == \
-        bounds.element_bound(4, 0.0, 3.0, "float32")
+    tiny = bounds.rounding_free_bound(4, 2.0**-20, 2.0**-21, "float16")
+    assert tiny >= 2.0**-14 and bounds.rounding_free_bound(4, 8.0, 3.0, "float16") < 1e-10
+    assert bounds.rounding_free_bound(4, 8.0, 3.0, "float32") == bounds.element_bound(
+        4, 0.0, 3.0, "float32"
+    )
 
 
 @pytest.mark.parametrize("dtype", NAMES)
@@ -493,28 +539,72 @@ def test_linear_bound_parts_dominate_the_element_bound(dtype):
             lin += under
         assert bound <= lin
         a4 = freivalds.linear_terms(k, dtype)
-        lin4 = a4[0] * mag + a4[1] * abs(ref) + a4[2] + (a4[3] if abs(ref) < a4[3] + bound
-                                                         else 0.0)
+        lin4 = a4[0] * mag + a4[1] * abs(ref) + a4[2] + (a4[3] if abs(ref) < a4[3] + bound else 0.0)
         assert bound <= lin4
 
 
 # -- the command line -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", NAMES)
 def test_cli_check_size_under_every_contract_exits_0(dtype):
-    r = CliRunner().invoke(cli, ["check", "--backend", "emulated", "--size", "4", "1024", "8",
-                                 "--dtype", dtype, "--seed", "3", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "emulated",
+            "--size",
+            "4",
+            "1024",
+            "8",
+            "--dtype",
+            dtype,
+            "--seed",
+            "3",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["ok"] and [x["dtype"] for x in doc["results"]] == [dtype]
 
 
 def test_cli_overflow_inputs_go_with_float16_storage_only():
-    r = CliRunner().invoke(cli, ["check", "--backend", "emulated", "--size", "2", "3", "4",
-                                 "--dtype", "bfloat16", "--inputs", "overflow"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "emulated",
+            "--size",
+            "2",
+            "3",
+            "4",
+            "--dtype",
+            "bfloat16",
+            "--inputs",
+            "overflow",
+        ],
+    )
     assert r.exit_code == 2 and "float16-storage" in r.output
-    r = CliRunner().invoke(cli, ["check", "--backend", "emulated", "--size", "3", "40", "5",
-                                 "--inputs", "overflow", "--seed", "1", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "emulated",
+            "--size",
+            "3",
+            "40",
+            "5",
+            "--inputs",
+            "overflow",
+            "--seed",
+            "1",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert [x["dtype"] for x in doc["results"]] == ["float16", "float16-f32out"]
@@ -523,16 +613,19 @@ def test_cli_overflow_inputs_go_with_float16_storage_only():
 
 def test_the_emulated_backend_declares_its_cost_and_the_seed_size_is_refused():
     assert EmulatedBackend.seconds_per_madd > 0
-    r = CliRunner().invoke(cli, ["check", "--backend", "emulated", "--seed-size",
-                                 "--dtype", "bfloat16"])
+    r = CliRunner().invoke(
+        cli, ["check", "--backend", "emulated", "--seed-size", "--dtype", "bfloat16"]
+    )
     assert r.exit_code == 2 and "refused" in r.output and "emulated" in r.output
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "tf32"])
 def test_cli_torch_at_size_passes_each_contract(dtype):
     pytest.importorskip("torch")
-    r = CliRunner().invoke(cli, ["check", "--backend", "torch", "--size", "16", "1024", "64",
-                                 "--dtype", dtype, "--json"])
+    r = CliRunner().invoke(
+        cli,
+        ["check", "--backend", "torch", "--size", "16", "1024", "64", "--dtype", dtype, "--json"],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["ok"] and doc["results"][0]["dtype"] == dtype
@@ -545,8 +638,10 @@ def test_torch_linear_at_size_never_raises_a_false_alarm(dtype):
     measured, none failed)."""
     pytest.importorskip("torch")
     from refbackprop.backends.torch_backend import TorchBackend
+
     for kind in ("mixed", "normal", "tiny") + (("overflow",) if dtype == "float16" else ()):
         for seed, size in enumerate(((16, 1024, 64), (8, 64, 1024), (1024, 16, 8))):
-            result = check_at_size(TorchBackend(), *size, dtype, seed=seed, inputs=kind,
-                                   fingerprint_check=True)
+            result = check_at_size(
+                TorchBackend(), *size, dtype, seed=seed, inputs=kind, fingerprint_check=True
+            )
             assert result.passed, text(result)

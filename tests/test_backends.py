@@ -34,26 +34,56 @@ def first_message(fails, case_id):
     return " | ".join(fails[case_id])
 
 
-@pytest.mark.parametrize("wrong,case_id,expected", [
-    (wrong_backends.WrongTranspose, "forward/float64/N7-D13-M11/nobias/normal/seed0",
-     "elements of y outside their bound; worst y["),
-    (wrong_backends.MissingBias, "forward/float64/N2-D2-M3/bias/normal/seed0",
-     "elements of y outside their bound; worst y["),
-    (wrong_backends.Float32Accumulation, "backward/float64/N7-D13-M11/nobias/normal/seed0",
-     "elements of dx outside their bound; worst dx["),
-    (wrong_backends.RelativeError1e9, "backward/float64/N7-D13-M11/bias/normal/seed0",
-     "elements of dw outside their bound; worst dw["),
-    (wrong_backends.ModifiesInput, "backward/float64/N2-D2-M3/bias/normal/seed0",
-     "input dy was modified by the call (first change at flat index 0)"),
-    (wrong_backends.NanToNumber, "forward/float64/N7-D13-M11/bias/nonfinite/seed0",
-     "expected nan, got 0.0"),
-    (wrong_backends.TileRemainder, "forward/float64/N7-D13-M11/nobias/normal/seed0",
-     "elements of y outside their bound; worst y["),
-    (wrong_backends.AliasesInput, "backward/float64/N2-D2-M3/bias/normal/seed0",
-     "db aliases input b: outputs must be new arrays"),
-    (wrong_backends.Raises, "backward/float64/N2-D2-M3/bias/normal/seed0",
-     "backward raised RuntimeError: kernel launch failed"),
-])
+@pytest.mark.parametrize(
+    "wrong,case_id,expected",
+    [
+        (
+            wrong_backends.WrongTranspose,
+            "forward/float64/N7-D13-M11/nobias/normal/seed0",
+            "elements of y outside their bound; worst y[",
+        ),
+        (
+            wrong_backends.MissingBias,
+            "forward/float64/N2-D2-M3/bias/normal/seed0",
+            "elements of y outside their bound; worst y[",
+        ),
+        (
+            wrong_backends.Float32Accumulation,
+            "backward/float64/N7-D13-M11/nobias/normal/seed0",
+            "elements of dx outside their bound; worst dx[",
+        ),
+        (
+            wrong_backends.RelativeError1e9,
+            "backward/float64/N7-D13-M11/bias/normal/seed0",
+            "elements of dw outside their bound; worst dw[",
+        ),
+        (
+            wrong_backends.ModifiesInput,
+            "backward/float64/N2-D2-M3/bias/normal/seed0",
+            "input dy was modified by the call (first change at flat index 0)",
+        ),
+        (
+            wrong_backends.NanToNumber,
+            "forward/float64/N7-D13-M11/bias/nonfinite/seed0",
+            "expected nan, got 0.0",
+        ),
+        (
+            wrong_backends.TileRemainder,
+            "forward/float64/N7-D13-M11/nobias/normal/seed0",
+            "elements of y outside their bound; worst y[",
+        ),
+        (
+            wrong_backends.AliasesInput,
+            "backward/float64/N2-D2-M3/bias/normal/seed0",
+            "db aliases input b: outputs must be new arrays",
+        ),
+        (
+            wrong_backends.Raises,
+            "backward/float64/N2-D2-M3/bias/normal/seed0",
+            "backward raised RuntimeError: kernel launch failed",
+        ),
+    ],
+)
 def test_wrong_backend_is_caught(wrong, case_id, expected):
     fails = failures(wrong())
     assert expected in first_message(fails, case_id)
@@ -76,19 +106,24 @@ def test_the_same_1e9_error_is_inside_the_float32_bound():
     """Verdicts scale with the dtype's unit roundoff, not a fixed rtol."""
     from refbackprop.cases import Case
     from refbackprop.compare import exact_outputs, judge_output
+
     case = Case("backward", "float32", 7, 13, 11, True, "normal")
     spec = exact_outputs(case)["dw"]
     shape, refs = spec[0], spec[1]
-    nudged = [[refs[k * shape[1] + j] * (1 + 1e-9) for j in range(shape[1])]
-              for k in range(shape[0])]
+    nudged = [
+        [refs[k * shape[1] + j] * (1 + 1e-9) for j in range(shape[1])] for k in range(shape[0])
+    ]
     assert not judge_output("dw", nudged, spec, "float64").passed
     nudged32 = [[wrong_backends._f32(v) for v in row] for row in nudged]
     assert judge_output("dw", nudged32, spec, "float32").passed
 
 
 def test_pairwise_cross_check_agrees():
-    names = [i.name for i in REGISTRY.load_all() if i.status == "available"
-             and i.name in ("reference", "python", "numba", "emulated")]
+    names = [
+        i.name
+        for i in REGISTRY.load_all()
+        if i.status == "available" and i.name in ("reference", "python", "numba", "emulated")
+    ]
     assert {"reference", "python", "emulated"} <= set(names)
     backends = [REGISTRY.get(n) for n in names]
     for case in catalogue(("float64",))[::7]:
@@ -100,6 +135,7 @@ def test_pairwise_cross_check_agrees():
 
 def test_cross_check_flags_a_disagreement():
     from refbackprop.cases import parse_case_id
+
     case = parse_case_id("backward/float64/N7-D13-M11/bias/normal/seed0")
     good = run_case(REGISTRY.get("python"), case)
     bad = run_case(wrong_backends.RelativeError1e9(), case)

@@ -50,9 +50,24 @@ def test_numpy_alone():
 
 def test_cli_sweep_json():
     pytest.importorskip("numba")
-    result = CliRunner().invoke(cli, ["bench", "--sweep", "--backend", "numba", "--size",
-                                      "3", "5", "7", "--dtype", "float32", "--repeat", "2",
-                                      "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "--sweep",
+            "--backend",
+            "numba",
+            "--size",
+            "3",
+            "5",
+            "7",
+            "--dtype",
+            "float32",
+            "--repeat",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["repeat"] == 2 and [d["backend"] for d in doc["sweep"]] == ["numba"]
@@ -63,11 +78,12 @@ def test_cli_sweep_json():
 
 
 def test_cli_sweep_text_names_the_blas_and_prints_a_table():
-    result = CliRunner().invoke(cli, ["bench", "--sweep", "-b", "python", "--size", "2", "2",
-                                      "2", "--repeat", "1"])
+    result = CliRunner().invoke(
+        cli, ["bench", "--sweep", "-b", "python", "--size", "2", "2", "2", "--repeat", "1"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert any(line.startswith("NumPy's BLAS: ") for line in lines)
     table = [line for line in lines if line.startswith("| 2×2×2 |")]
-    declared = list(get_backend("python").dtypes)        # one row per declared dtype
+    declared = list(get_backend("python").dtypes)  # one row per declared dtype
     assert [line.split("|")[2].strip() for line in table] == declared

@@ -17,7 +17,7 @@ from refbackprop.conformance import build_checks, run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "frameworks.md")
 
-pytestmark = pytest.mark.slow       # whole catalogues through torch/JAX: CI runs them
+pytestmark = pytest.mark.slow  # whole catalogues through torch/JAX: CI runs them
 
 
 def blocks(marker):
@@ -29,8 +29,12 @@ def blocks(marker):
 
 
 MODULES = blocks("example")
-COMMANDS = [(name, line) for name, text in blocks("example-commands").items()
-            for line in text.splitlines() if line.strip()]
+COMMANDS = [
+    (name, line)
+    for name, text in blocks("example-commands").items()
+    for line in text.splitlines()
+    if line.strip()
+]
 
 
 def test_every_adapter_kind_has_an_example():
@@ -47,18 +51,25 @@ def test_example_command_certifies_its_module(tmp_path, monkeypatch, module, com
     assert words[:3] == ["refbackprop", "check", "--backend"] and len(words) == 4
     selector = words[3]
     (tmp_path / module).write_text(MODULES[module])
-    if env:                         # the environment changes JAX itself: a fresh process
-        code = ("from refbackprop.backends.adapters import make_backend; "
-                "from refbackprop.conformance import build_checks, run; "
-                "b = make_backend(%r); rs = list(run(b, ('float64',), oracle=False)); "
-                "n = len(build_checks(b, ('float64',), oracle=False)); "
-                "print(b.dtypes, len(rs) == n > 150, "
-                "[r.check_id for r in rs if not r.passed][:3])" % selector)
+    if env:  # the environment changes JAX itself: a fresh process
+        code = (
+            "from refbackprop.backends.adapters import make_backend; "
+            "from refbackprop.conformance import build_checks, run; "
+            "b = make_backend(%r); rs = list(run(b, ('float64',), oracle=False)); "
+            "n = len(build_checks(b, ('float64',), oracle=False)); "
+            "print(b.dtypes, len(rs) == n > 150, "
+            "[r.check_id for r in rs if not r.passed][:3])" % selector
+        )
         pytest.importorskip(selector.split(":")[0])
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                             text=True, cwd=str(tmp_path), env=dict(os.environ, **env))
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=str(tmp_path),
+            env=dict(os.environ, **env),
+        )
         assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == "('float64', 'float32') True []"   # float32: below
+        assert out.stdout.strip() == "('float64', 'float32') True []"  # float32: below
         return
     monkeypatch.syspath_prepend(str(tmp_path))
     try:

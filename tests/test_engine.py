@@ -14,28 +14,49 @@ INF, NAN = float("inf"), float("nan")
 
 
 def test_gamma_is_highams():
-    assert bounds.gamma(3, 2.0 ** -24) == 3 * 2.0 ** -24 / (1 - 3 * 2.0 ** -24)
+    assert bounds.gamma(3, 2.0**-24) == 3 * 2.0**-24 / (1 - 3 * 2.0**-24)
     with pytest.raises(ValueError, match="no rounding-error bound for K=16777216"):
-        bounds.gamma(2 ** 24, 2.0 ** -24)
+        bounds.gamma(2**24, 2.0**-24)
 
 
-@pytest.mark.parametrize("a,b,extra,exact", [
-    ([0.1, 0.2, 0.3], [3.0, -7.0, 1.0], None, Fraction(0.1) * 3 - Fraction(0.2) * 7 + Fraction(0.3)),
-    ([1e300, -1e300, 1.0], [1e5, 1e5, 1e-300], None, Fraction(1e-300)),   # split limit -> Fractions
-    ([1.0 + 2 ** -52, 1.0], [1.0 - 2 ** -52, -1.0], 0.5, Fraction(1 + 2 ** -52) * Fraction(1 - 2 ** -52) - 1 + Fraction(1, 2)),
-])
+@pytest.mark.parametrize(
+    "a,b,extra,exact",
+    [
+        (
+            [0.1, 0.2, 0.3],
+            [3.0, -7.0, 1.0],
+            None,
+            Fraction(0.1) * 3 - Fraction(0.2) * 7 + Fraction(0.3),
+        ),
+        (
+            [1e300, -1e300, 1.0],
+            [1e5, 1e5, 1e-300],
+            None,
+            Fraction(1e-300),
+        ),  # split limit -> Fractions
+        (
+            [1.0 + 2**-52, 1.0],
+            [1.0 - 2**-52, -1.0],
+            0.5,
+            Fraction(1 + 2**-52) * Fraction(1 - 2**-52) - 1 + Fraction(1, 2),
+        ),
+    ],
+)
 def test_exact_dot_is_correctly_rounded(a, b, extra, exact):
     ref, mag = bounds.exact_dot(a, b, extra)
     assert ref == float(exact)
 
 
-@pytest.mark.parametrize("a,b,want", [
-    ([INF, 1.0], [2.0, 3.0], INF),
-    ([INF, 1.0], [-2.0, 3.0], -INF),
-    ([INF, 1.0], [0.0, 3.0], NAN),          # Inf·0
-    ([INF, INF], [1.0, -1.0], NAN),         # +Inf + -Inf
-    ([NAN, 1.0], [1.0, 1.0], NAN),
-])
+@pytest.mark.parametrize(
+    "a,b,want",
+    [
+        ([INF, 1.0], [2.0, 3.0], INF),
+        ([INF, 1.0], [-2.0, 3.0], -INF),
+        ([INF, 1.0], [0.0, 3.0], NAN),  # Inf·0
+        ([INF, INF], [1.0, -1.0], NAN),  # +Inf + -Inf
+        ([NAN, 1.0], [1.0, 1.0], NAN),
+    ],
+)
 def test_nonfinite_outcomes_follow_ieee(a, b, want):
     ref, mag = bounds.exact_dot(a, b)
     assert (ref != ref and want != want) or ref == want
@@ -116,8 +137,25 @@ def test_inputs_depend_only_on_the_id_and_are_rounded_to_the_dtype():
 def test_catalogue_covers_what_the_issue_names():
     ids = [c.id for c in catalogue()]
     assert len(ids) == len(set(ids))
-    for needle in ["/N2-D2-M3/", "/N1-D1-M1/", "/N0-", "-M0/", "-D1-", "/N1-",
-                   "-M1/", "-D63-", "/N65-", "-M129/", "/nonfinite/", "/tiny/",
-                   "/large/", "/signed_zeros/", "/integers/", "/nobias/", "/bias/",
-                   "forward/float32/", "backward/float64/"]:
+    for needle in [
+        "/N2-D2-M3/",
+        "/N1-D1-M1/",
+        "/N0-",
+        "-M0/",
+        "-D1-",
+        "/N1-",
+        "-M1/",
+        "-D63-",
+        "/N65-",
+        "-M129/",
+        "/nonfinite/",
+        "/tiny/",
+        "/large/",
+        "/signed_zeros/",
+        "/integers/",
+        "/nobias/",
+        "/bias/",
+        "forward/float32/",
+        "backward/float64/",
+    ]:
         assert any(needle in i for i in ids), needle

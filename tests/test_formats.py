@@ -31,6 +31,7 @@ def same(a, b):
 
 # -- an exact reference rounding, from the definition --------------------------
 
+
 def exact_round(v, fmt, saturate=False):
     """Round v to nearest, ties to even, in Fractions."""
     f = F.get(fmt)
@@ -45,7 +46,7 @@ def exact_round(v, fmt, saturate=False):
     while Fraction(2) ** (e - 1) > x:
         e -= 1
     while Fraction(2) ** e <= x:
-        e += 1                                   # 2^(e-1) ≤ x < 2^e
+        e += 1  # 2^(e-1) ≤ x < 2^e
     q = max(e, f.emin + 1) - f.p
     scaled = x / Fraction(2) ** q
     n = scaled.numerator // scaled.denominator
@@ -64,9 +65,10 @@ def random_doubles(rng, count, lo_exp, hi_exp):
     """Doubles with random 53-bit significands, signs and exponents."""
     out = []
     for _ in range(count):
-        m = 1.0 + rng.getrandbits(52) * 2.0 ** -52
-        out.append(math.copysign(math.ldexp(m, rng.randint(lo_exp, hi_exp)),
-                                 rng.choice((1.0, -1.0))))
+        m = 1.0 + rng.getrandbits(52) * 2.0**-52
+        out.append(
+            math.copysign(math.ldexp(m, rng.randint(lo_exp, hi_exp)), rng.choice((1.0, -1.0)))
+        )
     return out
 
 
@@ -90,9 +92,9 @@ def check_neighbours(values, fmt):
         if i + 1 == len(values):
             break
         a, b = v, values[i + 1]
-        mid = (a + b) / 2                        # exact: p + 1 ≤ 53 bits
+        mid = (a + b) / 2  # exact: p + 1 ≤ 53 bits
         assert not F.is_representable(mid, fmt)
-        even = a if i % 2 == 0 else b            # pattern i even: a's significand is even
+        even = a if i % 2 == 0 else b  # pattern i even: a's significand is even
         assert same(F.round_to(mid, fmt), even), (fmt, a, b)
         assert same(F.round_to(-mid, fmt), -even), (fmt, a, b)
         assert same(F.round_to(math.nextafter(mid, 0.0), fmt), a), (fmt, a, b)
@@ -109,6 +111,7 @@ def bf16(i):
 
 # -- exhaustive sweeps --------------------------------------------------------
 
+
 def test_every_float16_pattern_and_midpoint():
     values = sweep_patterns(half, 0x8000)
     assert len(values) == 0x7C00 and values[-1] == 65504.0
@@ -117,8 +120,7 @@ def test_every_float16_pattern_and_midpoint():
     for i in range(len(values) - 1):
         mid = (values[i] + values[i + 1]) / 2
         if mid < 65504.0:
-            assert F.round_to(mid, "float16") == struct.unpack(
-                "<e", struct.pack("<e", mid))[0]
+            assert F.round_to(mid, "float16") == struct.unpack("<e", struct.pack("<e", mid))[0]
 
 
 def test_every_bfloat16_pattern_and_midpoint():
@@ -141,8 +143,7 @@ def test_tf32_dense_sweep_against_the_bit_trick():
         want = INF if r >= 0x7F800000 else struct.unpack("<f", struct.pack("<I", r))[0]
         assert same(F.round_to(v, "tf32"), want), hex(t)
         assert same(F.round_to(-v, "tf32"), -want), hex(t)
-    values = sweep_patterns(lambda i: struct.unpack("<f", struct.pack("<I", i << 13))[0],
-                            1 << 18)
+    values = sweep_patterns(lambda i: struct.unpack("<f", struct.pack("<I", i << 13))[0], 1 << 18)
     assert len(values) == 0x3FC00 and values[-1] == F.max_finite("tf32")
     check_neighbours(values, "tf32")
 
@@ -150,9 +151,12 @@ def test_tf32_dense_sweep_against_the_bit_trick():
 def test_float32_against_struct_f():
     rng = random.Random(3)
     vs = random_doubles(rng, 60000, -160, 130)
-    vs += [math.ldexp(2 * k + 1, -150) for k in range(200)]       # float32 subnormal ties
-    vs += [F.max_finite("float32"), F.overflow_threshold("float32"),
-           math.nextafter(F.overflow_threshold("float32"), 0.0)]
+    vs += [math.ldexp(2 * k + 1, -150) for k in range(200)]  # float32 subnormal ties
+    vs += [
+        F.max_finite("float32"),
+        F.overflow_threshold("float32"),
+        math.nextafter(F.overflow_threshold("float32"), 0.0),
+    ]
     for v in vs:
         try:
             want = struct.unpack("<f", struct.pack("<f", v))[0]
@@ -175,15 +179,16 @@ def float8_values(fmt):
         if e == 0:
             v = math.ldexp(m, f.emin - mant)
         elif e == (1 << exp_bits) - 1 and (f.has_inf or m == (1 << mant) - 1):
-            break                                  # inf/NaN (e5m2), NaN (e4m3fn)
+            break  # inf/NaN (e5m2), NaN (e4m3fn)
         else:
             v = math.ldexp((1 << mant) + m, e - bias - mant)
         out.append(v)
     return out
 
 
-@pytest.mark.parametrize("fmt,count,largest", [("float8_e4m3fn", 127, 448.0),
-                                                ("float8_e5m2", 124, 57344.0)])
+@pytest.mark.parametrize(
+    "fmt,count,largest", [("float8_e4m3fn", 127, 448.0), ("float8_e5m2", 124, 57344.0)]
+)
 def test_every_float8_pattern_and_midpoint(fmt, count, largest):
     values = float8_values(fmt)
     assert len(values) == count and values[-1] == largest == F.max_finite(fmt)
@@ -192,16 +197,26 @@ def test_every_float8_pattern_and_midpoint(fmt, count, largest):
 
 # -- the rational reference, every format --------------------------------------
 
-@pytest.mark.parametrize("fmt", ["float32", "tf32", "bfloat16", "float16",
-                                 "float8_e5m2", "float8_e4m3fn"])
+
+@pytest.mark.parametrize(
+    "fmt", ["float32", "tf32", "bfloat16", "float16", "float8_e5m2", "float8_e4m3fn"]
+)
 def test_random_doubles_against_exact_rational_rounding(fmt):
     rng = random.Random(fmt)
     f = F.get(fmt)
     top = math.frexp(f.max)[1] + 1
     vs = random_doubles(rng, 6000, f.emin - f.p - 3, top)
-    vs += [f.overflow_threshold, math.nextafter(f.overflow_threshold, 0.0),
-           math.nextafter(f.overflow_threshold, INF), f.max, f.smallest_subnormal / 2,
-           math.nextafter(f.smallest_subnormal / 2, 1.0), 1e-300, 5e-324, 1e300]
+    vs += [
+        f.overflow_threshold,
+        math.nextafter(f.overflow_threshold, 0.0),
+        math.nextafter(f.overflow_threshold, INF),
+        f.max,
+        f.smallest_subnormal / 2,
+        math.nextafter(f.smallest_subnormal / 2, 1.0),
+        1e-300,
+        5e-324,
+        1e300,
+    ]
     for v in vs:
         for s in (False, True):
             assert same(F.round_to(v, fmt, saturate=s), exact_round(v, fmt, s)), (v, s)
@@ -217,8 +232,9 @@ def numpy_type(fmt):
     np = pytest.importorskip("numpy", reason="NumPy is not installed")
     if fmt == "float16":
         return np, np.float16
-    ml = pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed "
-                             "(pip install ml_dtypes, or the test extra)")
+    ml = pytest.importorskip(
+        "ml_dtypes", reason="ml_dtypes is not installed (pip install ml_dtypes, or the test extra)"
+    )
     return np, getattr(ml, fmt)
 
 
@@ -229,9 +245,19 @@ def test_random_doubles_against_ml_dtypes(fmt):
     f = F.get(fmt)
     top = math.frexp(f.max)[1] + 1
     vs = random_doubles(rng, 100000, f.emin - f.p - 3, top)
-    vs += [0.0, -0.0, INF, -INF, NAN, f.overflow_threshold, -f.overflow_threshold,
-           math.nextafter(f.overflow_threshold, 0.0), f.smallest_subnormal / 2,
-           -f.smallest_subnormal / 2, 3 * f.smallest_subnormal / 2]
+    vs += [
+        0.0,
+        -0.0,
+        INF,
+        -INF,
+        NAN,
+        f.overflow_threshold,
+        -f.overflow_threshold,
+        math.nextafter(f.overflow_threshold, 0.0),
+        f.smallest_subnormal / 2,
+        -f.smallest_subnormal / 2,
+        3 * f.smallest_subnormal / 2,
+    ]
     with np.errstate(over="ignore", invalid="ignore"):
         theirs = np.array(vs, dtype=np.float64).astype(t).astype(np.float64).tolist()
     for v, want in zip(vs, theirs):
@@ -243,7 +269,7 @@ def test_every_pattern_is_representable_as_ml_dtypes_says(fmt):
     np, t = numpy_type(fmt)
     n = 1 << 16 if np.dtype(t).itemsize == 2 else 1 << 8
     view = np.uint16 if n > 256 else np.uint8
-    with np.errstate(invalid="ignore"):                # NaN patterns
+    with np.errstate(invalid="ignore"):  # NaN patterns
         values = np.arange(n, dtype=view).view(t).astype(np.float64).tolist()
     for v in values:
         assert F.is_representable(v, fmt), (fmt, v)
@@ -262,44 +288,56 @@ def test_constants_match_finfo(fmt):
 
 # -- hand-computed cases --------------------------------------------------------
 
-@pytest.mark.parametrize("v,fmt,want", [
-    (1 + 2 ** -8, "bfloat16", 1.0),                       # tie: 1.0 is even
-    (1 + 3 * 2 ** -8, "bfloat16", 1 + 2 ** -6),           # tie: up to the even one
-    (1 + 2 ** -8 + 2 ** -40, "bfloat16", 1 + 2 ** -7),    # just past the tie
-    (0.1, "bfloat16", 0.10009765625),
-    (1 + 2 ** -11, "float16", 1.0),
-    (1 + 2 ** -11 + 2 ** -40, "float16", 1 + 2 ** -10),
-    (2 ** -25, "float16", 0.0),                           # half the smallest subnormal: to 0
-    (3 * 2 ** -25, "float16", 2 ** -23),                  # 1.5 subnormals: to 2, even
-    (-2 ** -26, "float16", -0.0),                         # underflow keeps the sign
-    (2 ** -14 - 2 ** -25, "float16", 2 ** -14),           # the top subnormal tie: up to normal
-    (65519.99, "float16", 65504.0),
-    (65520.0, "float16", INF),                            # the overflow threshold
-    (-65520.0, "float16", -INF),
-    (1e6, "float16", INF),
-    (1 + 2 ** -11, "tf32", 1.0),
-    (2 ** -137, "tf32", 0.0),                             # tf32 subnormals are k·2^-136
-    (3 * 2 ** -137, "tf32", 2 ** -135),
-    (2 ** -150, "float32", 0.0),
-    (3 * 2 ** -150, "float32", 2 ** -148),
-    (464.0, "float8_e4m3fn", 448.0),                      # tie: 448 is even
-    (465.0, "float8_e4m3fn", NAN),                        # no infinity: NaN
-    (INF, "float8_e4m3fn", NAN),
-    (61440.0, "float8_e5m2", INF),
-    (61439.0, "float8_e5m2", 57344.0),
-    (-0.0, "bfloat16", -0.0),
-    (NAN, "float16", NAN),
-    (-INF, "bfloat16", -INF),
-])
+
+@pytest.mark.parametrize(
+    "v,fmt,want",
+    [
+        (1 + 2**-8, "bfloat16", 1.0),  # tie: 1.0 is even
+        (1 + 3 * 2**-8, "bfloat16", 1 + 2**-6),  # tie: up to the even one
+        (1 + 2**-8 + 2**-40, "bfloat16", 1 + 2**-7),  # just past the tie
+        (0.1, "bfloat16", 0.10009765625),
+        (1 + 2**-11, "float16", 1.0),
+        (1 + 2**-11 + 2**-40, "float16", 1 + 2**-10),
+        (2**-25, "float16", 0.0),  # half the smallest subnormal: to 0
+        (3 * 2**-25, "float16", 2**-23),  # 1.5 subnormals: to 2, even
+        (-(2**-26), "float16", -0.0),  # underflow keeps the sign
+        (2**-14 - 2**-25, "float16", 2**-14),  # the top subnormal tie: up to normal
+        (65519.99, "float16", 65504.0),
+        (65520.0, "float16", INF),  # the overflow threshold
+        (-65520.0, "float16", -INF),
+        (1e6, "float16", INF),
+        (1 + 2**-11, "tf32", 1.0),
+        (2**-137, "tf32", 0.0),  # tf32 subnormals are k·2^-136
+        (3 * 2**-137, "tf32", 2**-135),
+        (2**-150, "float32", 0.0),
+        (3 * 2**-150, "float32", 2**-148),
+        (464.0, "float8_e4m3fn", 448.0),  # tie: 448 is even
+        (465.0, "float8_e4m3fn", NAN),  # no infinity: NaN
+        (INF, "float8_e4m3fn", NAN),
+        (61440.0, "float8_e5m2", INF),
+        (61439.0, "float8_e5m2", 57344.0),
+        (-0.0, "bfloat16", -0.0),
+        (NAN, "float16", NAN),
+        (-INF, "bfloat16", -INF),
+    ],
+)
 def test_hand_computed(v, fmt, want):
     assert same(F.round_to(v, fmt), want)
 
 
-@pytest.mark.parametrize("v,fmt,want", [
-    (1e6, "float16", 65504.0), (-1e6, "float16", -65504.0), (INF, "float16", 65504.0),
-    (1000.0, "float8_e4m3fn", 448.0), (-INF, "float8_e4m3fn", -448.0),
-    (NAN, "float8_e4m3fn", NAN), (65519.0, "float16", 65504.0), (1.0, "float16", 1.0),
-])
+@pytest.mark.parametrize(
+    "v,fmt,want",
+    [
+        (1e6, "float16", 65504.0),
+        (-1e6, "float16", -65504.0),
+        (INF, "float16", 65504.0),
+        (1000.0, "float8_e4m3fn", 448.0),
+        (-INF, "float8_e4m3fn", -448.0),
+        (NAN, "float8_e4m3fn", NAN),
+        (65519.0, "float16", 65504.0),
+        (1.0, "float16", 1.0),
+    ],
+)
 def test_saturation(v, fmt, want):
     assert same(F.round_to(v, fmt, saturate=True), want)
 
@@ -308,34 +346,45 @@ def test_representability_and_constants():
     assert F.is_representable(65504.0, "float16") and not F.is_representable(65505.0, "float16")
     assert F.is_representable(INF, "float16") and not F.is_representable(INF, "float8_e4m3fn")
     assert F.is_representable(NAN, "float8_e4m3fn") and F.is_representable(0.1, "float64")
-    assert not F.is_representable(0.1, "float32") and F.is_representable(2 ** -149, "float32")
-    assert not F.is_representable(2 ** -149, "tf32") and F.is_representable(2 ** -136, "tf32")
-    assert F.unit_roundoff("bfloat16") == 2 ** -8 and F.unit_roundoff("tf32") == 2 ** -11
-    assert F.smallest_subnormal("float16") == 2 ** -24 and F.smallest_normal("float16") == 2 ** -14
+    assert not F.is_representable(0.1, "float32") and F.is_representable(2**-149, "float32")
+    assert not F.is_representable(2**-149, "tf32") and F.is_representable(2**-136, "tf32")
+    assert F.unit_roundoff("bfloat16") == 2**-8 and F.unit_roundoff("tf32") == 2**-11
+    assert F.smallest_subnormal("float16") == 2**-24 and F.smallest_normal("float16") == 2**-14
     assert F.overflow_threshold("float16") == 65520.0
     assert F.overflow_threshold("float8_e4m3fn") == 464.0
-    assert F.max_finite("tf32") == (2 - 2 ** -10) * 2.0 ** 127
+    assert F.max_finite("tf32") == (2 - 2**-10) * 2.0**127
     with pytest.raises(ValueError, match="unknown floating-point format 'float12'; known: float64"):
         F.round_to(1.0, "float12")
 
 
 # -- first_unrepresentable: the fast check agrees with the slow one -------------
 
+
 @pytest.mark.parametrize("fmt", ["float32", "tf32", "bfloat16", "float16", "float8_e4m3fn"])
 def test_first_unrepresentable_finds_the_first_offender(fmt):
     rng = random.Random("first/" + fmt)
     f = F.get(fmt)
     top = math.frexp(f.max)[1]
-    clean = [F.round_to(math.ldexp(rng.random() - 0.5, rng.randint(f.emin - f.p, top)), fmt)
-             for _ in range(3000)]
+    clean = [
+        F.round_to(math.ldexp(rng.random() - 0.5, rng.randint(f.emin - f.p, top)), fmt)
+        for _ in range(3000)
+    ]
     clean += [0.0, -0.0, f.max, -f.max, f.smallest_subnormal, -f.smallest_normal]
     if f.has_inf:
         clean += [INF, -INF]
     assert F.first_unrepresentable(clean, fmt) == -1
     assert F.first_unrepresentable([], fmt) == -1
-    bad = [f.max * 2 if fmt != "float32" else 1e39, 2.0 ** -160, 0.1, 1 + 2.0 ** -30,
-           1 + 2.0 ** -20, 1 + 2.0 ** -12, 3 * 2.0 ** -134,
-           f.smallest_subnormal * 1.5, 65536.0 if fmt == "float16" else 2.0 ** -25]
+    bad = [
+        f.max * 2 if fmt != "float32" else 1e39,
+        2.0**-160,
+        0.1,
+        1 + 2.0**-30,
+        1 + 2.0**-20,
+        1 + 2.0**-12,
+        3 * 2.0**-134,
+        f.smallest_subnormal * 1.5,
+        65536.0 if fmt == "float16" else 2.0**-25,
+    ]
     for v in bad:
         if F.is_representable(v, fmt):
             continue
@@ -348,7 +397,7 @@ def test_first_unrepresentable_finds_the_first_offender(fmt):
 
 def test_first_unrepresentable_portable_path_matches():
     """The value-by-value path (runtimes without array.tobytes) finds the same."""
-    values = [1.0, 2.0 ** -24, 2.0 ** -25, 0.5]
+    values = [1.0, 2.0**-24, 2.0**-25, 0.5]
     saved = F._array
     try:
         F._array = None

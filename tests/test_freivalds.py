@@ -32,6 +32,7 @@ def sums(request, monkeypatch):
     (MicroPython's way, and the fallback for W beyond the packed range), or
     floats in plain loops (PyPy's way)."""
     import refbackprop.freivalds as freivalds
+
     if request.param == "floats":
         monkeypatch.setattr(packed, "_available", False)
     if request.param == "loops":
@@ -50,12 +51,13 @@ def test_reference_outputs_pass_with_every_output_checked():
     dx, dw, db = backward(x, w, dy, b)
     v = verify(x, w, b, dy, y, dx, dw, db, "float64", trials=20)
     assert v.passed and [o.name for o in v.outputs] == ["y", "dx", "dw", "db"]
-    assert v.miss_probability == 2.0 ** -20
+    assert v.miss_probability == 2.0**-20
     assert all(o.worst_ratio <= 1 for o in v.outputs)
 
 
-@pytest.mark.parametrize("name,dtype", [("python", "float64"), ("numba", "float64"),
-                                        ("numba", "float32")])
+@pytest.mark.parametrize(
+    "name,dtype", [("python", "float64"), ("numba", "float64"), ("numba", "float32")]
+)
 @pytest.mark.parametrize("size", [(1, 1, 1), (3, 17, 5), (16, 300, 203), (2, 1, 9)])
 def test_correct_backends_pass_at_any_size(name, dtype, size, sums):
     result = check_at_size(get_backend(name), *size, dtype=dtype, trials=12)
@@ -94,15 +96,22 @@ def test_wrong_shapes_and_exceptions_are_reported():
 
 
 def test_cli_size_json_and_text():
-    result = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "50", "6",
-                                      "--trials", "5", "--json"])
+    result = CliRunner().invoke(
+        cli, ["check", "--backend", "python", "--size", "4", "50", "6", "--trials", "5", "--json"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["mode"] == "size" and doc["size"] == [4, 50, 6] and doc["trials"] == 5
     ver = doc["results"][0]["verification"]
-    assert ver["miss_probability"] == 2.0 ** -5
-    assert set(doc["results"][0]["seconds"]) == {"generate", "prepare", "to_native",
-                                                  "compute", "to_lists", "verify"}
+    assert ver["miss_probability"] == 2.0**-5
+    assert set(doc["results"][0]["seconds"]) == {
+        "generate",
+        "prepare",
+        "to_native",
+        "compute",
+        "to_lists",
+        "verify",
+    }
     text = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "50", "6"])
     assert "its own bound (median over sampled elements" in text.output
     assert "escapes with probability ≤ 2^-12" in text.output
@@ -111,22 +120,39 @@ def test_cli_size_json_and_text():
 
 def test_cli_size_failure_has_a_repro(monkeypatch):
     import os
+
     monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
-    result = CliRunner().invoke(cli, ["check", "--backend", "wrong_backends:CorruptsOneDwElement",
-                                      "--size", "8", "40", "12", "--seed", "0"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "wrong_backends:CorruptsOneDwElement",
+            "--size",
+            "8",
+            "40",
+            "12",
+            "--seed",
+            "0",
+        ],
+    )
     assert result.exit_code == 1
-    assert ("repro:  refbackprop check --backend wrong_backends:CorruptsOneDwElement "
-            "--size 8 40 12 --dtype float64 --seed 0 --inputs mixed --trials 12"
-            ) in result.output
+    assert (
+        "repro:  refbackprop check --backend wrong_backends:CorruptsOneDwElement "
+        "--size 8 40 12 --dtype float64 --seed 0 --inputs mixed --trials 12"
+    ) in result.output
     assert "dw  FAIL" in result.output
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--seed-size", "--size", "1", "2", "3"], "give --size or --seed-size, not both"),
-    (["--size", "1", "2", "3", "--case", "N2"], "--case selects catalogue cases"),
-    (["--trials", "3"], "--trials goes with --size or --seed-size"),
-    (["--size", "0", "2", "3"], "Invalid value for '--size'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--seed-size", "--size", "1", "2", "3"], "give --size or --seed-size, not both"),
+        (["--size", "1", "2", "3", "--case", "N2"], "--case selects catalogue cases"),
+        (["--trials", "3"], "--trials goes with --size or --seed-size"),
+        (["--size", "0", "2", "3"], "Invalid value for '--size'"),
+    ],
+)
 def test_cli_size_usage_errors(args, needle):
     result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
     assert result.exit_code == 2 and needle in result.output
@@ -135,8 +161,9 @@ def test_cli_size_usage_errors(args, needle):
 @pytest.mark.slow
 def test_seed_size_end_to_end_with_numba_float32():
     """The notes' size, 64×4096×4096, for real (about 10 s here)."""
-    result = CliRunner().invoke(cli, ["check", "--backend", "numba", "--seed-size",
-                                      "--dtype", "float32", "--json"])
+    result = CliRunner().invoke(
+        cli, ["check", "--backend", "numba", "--seed-size", "--dtype", "float32", "--json"]
+    )
     assert result.exit_code == 0, result.output[-2000:]
     doc = json.loads(result.output)
     assert doc["size"] == [64, 4096, 4096] and doc["passed"] == 1
@@ -155,23 +182,32 @@ def test_cell_bounds_bound_the_exact_sums_of_element_bounds(scale, hypot, monkey
     import refbackprop.freivalds as freivalds
     from refbackprop.bounds import element_bound, exact_dot
     from refbackprop.freivalds import prepare
+
     monkeypatch.setattr(freivalds, "_HYPOT", hypot and freivalds._HYPOT)
     x, w, b, dy = sized_inputs(5, 40, 37, "float64", seed=3)
     w = [[v * scale for v in row] for row in w]
-    w[3] = [0.0] * 37                                  # a zero row
+    w[3] = [0.0] * 37  # a zero row
     plan = prepare(x, w, b, dy, "float64", trials=1, samples=False, cell=8)
     cy, cdx, cdw = plan.checks
     cols = [[w[k][j] for k in range(40)] for j in range(37)]
     for check, elements in (
-            (cy, [((i, j), x[i], cols[j], b[j], 41) for i in range(5) for j in range(37)]),
-            (cdx, [((i, k), dy[i], w[k], None, 37) for i in range(5) for k in range(40)]),
-            (cdw, [((k, j), [r[k] for r in x], [r[j] for r in dy], None, 5)
-                   for k in range(40) for j in range(37)])):
+        (cy, [((i, j), x[i], cols[j], b[j], 41) for i in range(5) for j in range(37)]),
+        (cdx, [((i, k), dy[i], w[k], None, 37) for i in range(5) for k in range(40)]),
+        (
+            cdw,
+            [
+                ((k, j), [r[k] for r in x], [r[j] for r in dy], None, 5)
+                for k in range(40)
+                for j in range(37)
+            ],
+        ),
+    ):
         cells = {}
         for index, a, c, extra, k in elements:
             ref, mag = exact_dot(a, c, extra)
             cells.setdefault(check.cell_index(*index), []).append(
-                element_bound(k, mag, ref, "float64"))
+                element_bound(k, mag, ref, "float64")
+            )
         for cell, bounds in cells.items():
             t, v, big = check.tolerances(cell)
             exact2 = math.hypot(*bounds)
@@ -186,7 +222,7 @@ def test_extreme_magnitudes_verify_without_false_alarms_and_catch_errors(scale, 
     y = forward(x, w, b)
     dx, dw, db = backward(x, w, dy, b)
     assert verify(x, w, b, dy, y, dx, dw, db, "float64").passed
-    y[2][5] += abs(y[2][5]) * 1e-6 + 1e-30 * scale    # far above any rounding
+    y[2][5] += abs(y[2][5]) * 1e-6 + 1e-30 * scale  # far above any rounding
     dx[4][10] *= 1.0 + (1e-2 if scale < 1 else 1e-6)  # beyond K·λ, the underflow term
     result = verify(x, w, b, dy, y, dx, dw, db, "float64")
     assert sorted(o.name for o in result.outputs if not o.passed) == ["dx", "y"]
@@ -198,6 +234,7 @@ def test_packing_barely_moves_the_thresholds(dtype, monkeypatch):
     percent at most of what summing floats allows (whose own rounding is
     bounded instead)."""
     from refbackprop.freivalds import prepare
+
     x, w, b, dy = sized_inputs(8, 700, 500, dtype, seed=2)
     fast = prepare(x, w, b, dy, dtype, trials=1, seed=4, samples=False)
     monkeypatch.setattr(packed, "_available", False)
@@ -212,8 +249,9 @@ def test_w_block_sums_agree_packed_and_as_floats(monkeypatch):
     the stated error of each other."""
     from refbackprop.flat import as_matrix
     from refbackprop.freivalds import _Context
+
     x, w, b, dy = sized_inputs(3, 60, 45, "float64", seed=5)
-    w[7] = [v * 1e-9 for v in w[7]]                     # a row block of small entries
+    w[7] = [v * 1e-9 for v in w[7]]  # a row block of small entries
     args = [as_matrix(v) for v in (x, w, b, dy)] + [3, 60, 45, "float64", None, 8, 8]
     grid = _Context(*args)
     monkeypatch.setattr(packed, "_available", False)
@@ -221,7 +259,7 @@ def test_w_block_sums_agree_packed_and_as_floats(monkeypatch):
     assert grid.grid is not None and floats.grid is None
     r45 = [1.0 if (j * 7) % 3 else -1.0 for j in range(45)]
     r60 = [1.0 if (k * 5) % 4 else -1.0 for k in range(60)]
-    wide = [1e9] * 8                                    # block norms: not used on the grid
+    wide = [1e9] * 8  # block norms: not used on the grid
     got, err = grid._w_block_sums_along(r45, 8, wide)
     ref, _ = floats._w_block_sums_along(r45, 8, wide)
     for c in range(len(got)):
@@ -233,19 +271,23 @@ def test_w_block_sums_agree_packed_and_as_floats(monkeypatch):
     for c in range(len(got)):
         step = grid.grid.steps[c]
         for j in range(45):
-            assert abs(got[c][j] - ref[c][j]) <= packed.grid_error(8, step) + \
-                1e-13 * abs(ref[c][j]) + 1e-300
+            assert (
+                abs(got[c][j] - ref[c][j])
+                <= packed.grid_error(8, step) + 1e-13 * abs(ref[c][j]) + 1e-300
+            )
 
 
 def test_w_block_sums_fall_back_to_floats_beyond_the_packed_range():
     from array import array
     from refbackprop.flat import Matrix
+
     with pytest.raises(ValueError, match="beyond the packed range"):
         packed.Packed(Matrix(array("d", [1e300, -2e300]), (1, 2)), [1.7e308], 1, 2)
     x = [[1.0, 2.0]]
     w = [[1e300, -2e300], [3e300, 0.5]]
     dy = [[1.0, -1.0]]
     from refbackprop.reference import backward, forward
+
     y = forward(x, w)
     dx, dw, _ = backward(x, w, dy)
     assert verify(x, w, None, dy, y, dx, dw, None, "float64", trials=3).passed

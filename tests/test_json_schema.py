@@ -53,27 +53,46 @@ def compare(doc, name):
     paths = [p for p in tables if p == name or p.startswith(name + ".")]
     assert paths, "docs/cli.md documents no %s" % name
     for path in paths:
-        found = objects(doc, path[len(name) + 1:] if path != name else "")
+        found = objects(doc, path[len(name) + 1 :] if path != name else "")
         assert found, "no %s object in the real output" % path
         for o in found:
-            assert tables[path] - optional[path] <= set(o) <= tables[path], \
+            assert tables[path] - optional[path] <= set(o) <= tables[path], (
                 "%s: real %s, documented %s" % (path, sorted(o), sorted(tables[path]))
-        if optional[path]:                        # each optional key seen somewhere
+            )
+        if optional[path]:  # each optional key seen somewhere
             assert optional[path] <= set(k for o in found for k in o)
 
 
 def test_check_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    doc = run("check", "--backend", "wrong_backends:MissingBias", "--backend", "python",
-              "--case", "N2-D2-M3", "--json")
+    doc = run(
+        "check",
+        "--backend",
+        "wrong_backends:MissingBias",
+        "--backend",
+        "python",
+        "--case",
+        "N2-D2-M3",
+        "--json",
+    )
     assert doc["failures"] and doc["rows"]
     compare(doc, "check")
 
 
 def test_size_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    doc = run("check", "--backend", "wrong_backends:CorruptsOneDwElement", "--size", "8",
-              "300", "12", "--seed", "1", "--json")
+    doc = run(
+        "check",
+        "--backend",
+        "wrong_backends:CorruptsOneDwElement",
+        "--size",
+        "8",
+        "300",
+        "12",
+        "--seed",
+        "1",
+        "--json",
+    )
     assert not doc["ok"]
     compare(doc, "size")
 

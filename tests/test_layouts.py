@@ -34,6 +34,7 @@ def test_variants_run_only_for_the_layouts_a_backend_declares():
     np = pytest.importorskip("numpy")
     del np
     from refbackprop.registry import Registry
+
     numpy_checks = [c.id for c in build_checks(Registry().get("numpy"), oracle=False)]
     python_checks = [c.id for c in build_checks(Registry().get("python"), oracle=False)]
     per_dtype = len(layout_cases(("float64",), LAYOUTS))
@@ -41,7 +42,7 @@ def test_variants_run_only_for_the_layouts_a_backend_declares():
     assert not [i for i in python_checks if i.endswith(LAYOUTS)]
 
 
-class ListsWithLayouts(hostile_backends.Noisy.__mro__[1]):      # PythonBackend
+class ListsWithLayouts(hostile_backends.Noisy.__mro__[1]):  # PythonBackend
     name = "lists-with-layouts"
     layouts = ("strided",)
 
@@ -75,11 +76,11 @@ def test_a_kernel_right_only_for_contiguous_inputs_fails_its_layout_checks(monke
     pytest.importorskip("torch")
     monkeypatch.chdir(HERE)
     selector = "torch:user_kernels:torch_contiguous_only,torch_contiguous_only_bwd"
-    result = CliRunner().invoke(cli, ["check", "--backend", selector, "--dtype", "float64",
-                                      "--case", "N9-D13-M11/bias"])
+    result = CliRunner().invoke(
+        cli, ["check", "--backend", selector, "--dtype", "float64", "--case", "N9-D13-M11/bias"]
+    )
     assert result.exit_code == 1
-    failed = [line.split()[1] for line in result.output.splitlines()
-              if line.startswith("FAILED ")]
+    failed = [line.split()[1] for line in result.output.splitlines() if line.startswith("FAILED ")]
     assert failed and all(f.endswith(("/transposed", "/strided", "/offset")) for f in failed)
     assert "forward/float64/N9-D13-M11/bias/normal/seed0/transposed" in failed
     repro = [line for line in result.output.splitlines() if "repro:" in line][0]

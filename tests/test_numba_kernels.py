@@ -48,23 +48,46 @@ def check(n, d, m, op, dtype, values=("normal", "nonfinite")):
         assert result.passed, "\n".join(result.messages())
 
 
-SHAPES = [
-    # every remainder mod MR = 8 and around NR = 16/32 in m and n
-    (1, 3, 15), (2, 5, 16), (3, 7, 17), (4, 2, 31), (5, 1, 32), (7, 6, 33),
-    (6, 8, 9), (8, 6, 14), (9, 10, 40),
-    # around MC=64 and NC=256/512 (as m or n in some product)
-    (65, 3, 9), (3, 257, 5), (2, 9, 513), (64, 4, 256),
-    # around each KC of TILES (k is D for forward, M for dX, N for dW), and
-    # around the shallow slices that run a row of tiles at a time (k ≤ 64)
-] + [shape for kc in sorted({t["KC"] for t in TILES.values()})
-     for shape in ((3, kc - 1, 4), (2, kc, 3), (3, kc + 1, 2), (2, 4, kc + 1), (kc + 1, 2, 3))] + [
-    (64, 64, 33), (65, 7, 40),
-    # dX packs Wᵀ by vector transposes: full panels (D ≥ NR) with k = M both a
-    # multiple of the vector length and not (8 float64 / 16 float32 lanes)
-    (3, 70, 37), (2, 33, 48), (5, 100, 16), (4, 48, 65),
-    # zero-size products
-    (0, 5, 7), (5, 0, 7), (5, 7, 0),
-]
+SHAPES = (
+    [
+        # every remainder mod MR = 8 and around NR = 16/32 in m and n
+        (1, 3, 15),
+        (2, 5, 16),
+        (3, 7, 17),
+        (4, 2, 31),
+        (5, 1, 32),
+        (7, 6, 33),
+        (6, 8, 9),
+        (8, 6, 14),
+        (9, 10, 40),
+        # around MC=64 and NC=256/512 (as m or n in some product)
+        (65, 3, 9),
+        (3, 257, 5),
+        (2, 9, 513),
+        (64, 4, 256),
+        # around each KC of TILES (k is D for forward, M for dX, N for dW), and
+        # around the shallow slices that run a row of tiles at a time (k ≤ 64)
+    ]
+    + [
+        shape
+        for kc in sorted({t["KC"] for t in TILES.values()})
+        for shape in ((3, kc - 1, 4), (2, kc, 3), (3, kc + 1, 2), (2, 4, kc + 1), (kc + 1, 2, 3))
+    ]
+    + [
+        (64, 64, 33),
+        (65, 7, 40),
+        # dX packs Wᵀ by vector transposes: full panels (D ≥ NR) with k = M both a
+        # multiple of the vector length and not (8 float64 / 16 float32 lanes)
+        (3, 70, 37),
+        (2, 33, 48),
+        (5, 100, 16),
+        (4, 48, 65),
+        # zero-size products
+        (0, 5, 7),
+        (5, 0, 7),
+        (5, 7, 0),
+    ]
+)
 
 
 @pytest.mark.slow
@@ -80,10 +103,14 @@ def test_every_tile_remainder(n, d, m, op, dtype, strategy):
 # remainders), each with its own D and M: remainders of M mod DIRECT_NR
 # (16/32) and of the dot products' k = M mod the lanes (8/16), of D mod the
 # BAND of 16 (forward's k) and mod the dot tiles' 8 and 4 rows of W.
-SMALL = [(n, d, m) for n, d, m in zip(
-    range(1, 17),
-    (1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 40, 47, 64, 65, 5, 2),
-    (17, 33, 1, 47, 16, 9, 32, 65, 15, 31, 2, 48, 63, 3, 40, 8))]
+SMALL = [
+    (n, d, m)
+    for n, d, m in zip(
+        range(1, 17),
+        (1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 40, 47, 64, 65, 5, 2),
+        (17, 33, 1, 47, 16, 9, 32, 65, 15, 31, 2, 48, 63, 3, 40, 8),
+    )
+]
 
 
 @pytest.mark.slow
@@ -101,9 +128,8 @@ def _thresholds():
     n_small = numba_jit.SMALL_N
     direct = numba_jit.DIRECT_WORK
     side = round(direct ** (1 / 3))
-    assert side ** 3 == direct
-    return [(n_small, 9, 40), (n_small + 1, 9, 40),
-            (side - 1, side, side), (side, side, side)]
+    assert side**3 == direct
+    return [(n_small, 9, 40), (n_small + 1, 9, 40), (side - 1, side, side), (side, side, side)]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -115,12 +141,11 @@ def test_shapes_at_the_thresholds(n, d, m, op, dtype):
 
 def test_the_driver_picks_by_shape():
     pick = numba_jit._strategy
-    n_small, direct, thread = (numba_jit.SMALL_N, numba_jit.DIRECT_WORK,
-                               numba_jit.THREAD_WORK)
+    n_small, direct, thread = (numba_jit.SMALL_N, numba_jit.DIRECT_WORK, numba_jit.THREAD_WORK)
     assert pick(1, 4096 * 4096) == ("direct", True)
     assert pick(n_small, 4096 * 4096 * n_small) == ("direct", True)
     assert pick(n_small + 1, 4096 * 4096 * n_small) == ("packed", True)
-    assert pick(32, 32 ** 3) == ("direct", False)
+    assert pick(32, 32**3) == ("direct", False)
     assert pick(n_small + 1, direct - 1) == ("direct", False)
     assert pick(n_small + 1, direct) == ("packed", False)
     assert pick(n_small + 1, thread - 1) == ("packed", False)
@@ -133,17 +158,19 @@ def test_direct_kernels_write_only_their_output(dtype):
     every kind at ragged sizes leaves them untouched."""
     import numpy as np
     from refbackprop.backends import _numba_kernels as k
+
     direct = getattr(k, "direct_" + dtype.replace("loat", ""))
     rng = np.random.default_rng(5)
     for n, d, m in ((1, 17, 33), (3, 5, 7), (13, 31, 47), (9, 1, 1)):
-        x, w, b, dy = (rng.standard_normal(s).astype(dtype)
-                       for s in ((n, d), (d, m), (m,), (n, m)))
+        x, w, b, dy = (rng.standard_normal(s).astype(dtype) for s in ((n, d), (d, m), (m,), (n, m)))
         for kind, a, bmat, shape, want in (
-                (0, x, w, (n, m), x @ w + b), (1, dy, w, (n, d), dy @ w.T),
-                (2, x, dy, (d, m), x.T @ dy)):
+            (0, x, w, (n, m), x @ w + b),
+            (1, dy, w, (n, d), dy @ w.T),
+            (2, x, dy, (d, m), x.T @ dy),
+        ):
             pad = 64
             buf = np.full(pad + shape[0] * shape[1] + pad, 12345.0, dtype)
-            c = buf[pad:pad + shape[0] * shape[1]].reshape(shape)
+            c = buf[pad : pad + shape[0] * shape[1]].reshape(shape)
             for worker in range(3):
                 direct(kind, a, bmat, b, kind == 0, c, worker, 3)
             assert np.all(buf[:pad] == 12345.0) and np.all(buf[-pad:] == 12345.0)
@@ -158,24 +185,34 @@ def test_tiles_table_holds_its_invariants():
         assert all(t[key] > 0 for key in ("MR", "NR", "MC", "NC", "KC", "BAND")), dtype
 
 
-@pytest.mark.parametrize("config,message", [
-    ("f64,3,16,64,256,256", "MC 64 is not a multiple of MR 3"),
-    ("f64,4,12,64,252,256", "NR 12 is not a multiple of the 8 lanes"),
-    ("f32,8,32,64,500,512", "NC 500 is not a multiple of NR 32"),
-    ("f64,4,16,64,256,0", "KC must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ("f64,3,16,64,256,256", "MC 64 is not a multiple of MR 3"),
+        ("f64,4,12,64,252,256", "NR 12 is not a multiple of the 8 lanes"),
+        ("f32,8,32,64,500,512", "NC 500 is not a multiple of NR 32"),
+        ("f64,4,16,64,256,0", "KC must be a positive integer"),
+    ],
+)
 def test_the_generator_refuses_bad_tiles(tmp_path, config, message):
     env = dict(os.environ, GEMM_CONFIGS=config, GEMM_TARGET=str(tmp_path / "k.py"))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py")],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode != 0
     assert message in proc.stderr
     assert not (tmp_path / "k.py").exists()
 
 
 def test_generated_kernels_are_up_to_date():
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py"),
-                           "--check"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout
 
 
@@ -185,10 +222,12 @@ def test_worker_counts_agree_bit_for_bit(strategy, n):
     """Blocks are computed the same whichever worker takes them."""
     import numba
     import numpy as np
+
     backend = get_backend("numba")
     rng = np.random.default_rng(3)
-    x, w, b, dy = (rng.standard_normal(s).astype("float32")
-                   for s in ((n, 600), (600, 530), (530,), (n, 530)))
+    x, w, b, dy = (
+        rng.standard_normal(s).astype("float32") for s in ((n, 600), (600, 530), (530,), (n, 530))
+    )
     saved = numba.get_num_threads()
     try:
         outs = []
@@ -203,6 +242,7 @@ def test_worker_counts_agree_bit_for_bit(strategy, n):
 
 def test_worker_errors_reach_the_caller():
     from refbackprop.backends.numba_jit import _run_workers
+
     seen = []
 
     def kernel(tag, worker, workers):
@@ -222,34 +262,38 @@ def test_packing_matches_the_operand_at_any_offset(dtype, b_trans):
     vector blocks of k) and its scalar remainders, against NumPy slicing."""
     import numpy as np
     from refbackprop.backends import _numba_kernels as k
+
     pack = getattr(k, "pack_b_" + dtype.replace("loat", ""))
     nr = TILES[dtype]["NR"]
     B = np.arange(300 * 280, dtype=dtype).reshape(300, 280)
     for j0, nb, k0, kb in ((0, 2 * nr, 0, 48), (7, 3 * nr + 5, 13, 37), (1, 5, 3, 16)):
         bp = np.full((4, 64, nr), -1, dtype)
         pack(B, b_trans, j0, nb, k0, kb, bp, bp.dtype.type(0))
-        op = B.T if b_trans else B                     # op(B)[k, j]
+        op = B.T if b_trans else B  # op(B)[k, j]
         want = np.zeros((kb, 4 * nr), dtype)
-        want[:, :nb] = op[k0:k0 + kb, j0:j0 + nb]
+        want[:, :nb] = op[k0 : k0 + kb, j0 : j0 + nb]
         panels = (nb + nr - 1) // nr
         got = np.concatenate([bp[q, :kb, :] for q in range(panels)], axis=1)
-        assert np.array_equal(got, want[:, :panels * nr])
+        assert np.array_equal(got, want[:, : panels * nr])
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="pinning needs Linux and at least 2 CPUs")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning needs Linux and at least 2 CPUs",
+)
 def test_worker_threads_are_pinned_to_distinct_cpus():
     from refbackprop.backends.numba_jit import _run_workers
+
     seen = {}
 
     def kernel(worker, workers):
         seen[worker] = os.sched_getaffinity(0)
 
-    for _ in range(3):                                  # whichever thread takes which task
+    for _ in range(3):  # whichever thread takes which task
         _run_workers(kernel, (), 2)
         assert all(len(cpus) == 1 for cpus in seen.values())
         assert seen[0] != seen[1]
-    assert len(os.sched_getaffinity(0)) >= 2            # the caller is not pinned
+    assert len(os.sched_getaffinity(0)) >= 2  # the caller is not pinned
 
 
 FORK_CHECK = """
@@ -277,6 +321,7 @@ def test_a_forked_child_gets_its_own_worker_threads(tmp_path):
     threads) is forked along."""
     script = tmp_path / "fork_check.py"
     script.write_text(FORK_CHECK)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

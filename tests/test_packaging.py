@@ -29,16 +29,33 @@ def test_the_sdist_installs_and_its_own_tests_pass(tmp_path):
         names = tar.getnames()
         tar.extractall(str(tmp_path))
     top = names[0].split("/")[0]
-    for needed in ("LICENSE", "tests/conftest.py", "tests/wrong_backends.py",
-                   "tests/data/site/probeplug.py", "docs/cli.md", "docs/runtimes.md",
-                   "examples/refbackprop-loops/refbackprop_loops.py"):
+    for needed in (
+        "LICENSE",
+        "tests/conftest.py",
+        "tests/wrong_backends.py",
+        "tests/data/site/probeplug.py",
+        "docs/cli.md",
+        "docs/runtimes.md",
+        "examples/refbackprop-loops/refbackprop_loops.py",
+    ):
         assert "%s/%s" % (top, needed) in names, needed
     venv = str(tmp_path / "venv")
     run([sys.executable, "-m", "venv", venv])
     py = os.path.join(venv, "bin", "python")
     run([py, "-m", "pip", "install", "-q", sdist + "[cli,test]"])
     # the console script, not python -m: the installed package, not the folder
-    run([os.path.join(venv, "bin", "pytest"), "-q", "-p", "no:cacheprovider", "-x",
-         "tests/test_reference.py", "tests/test_registry.py", "tests/test_json_schema.py",
-         "tests/test_portability.py", "tests/test_explain.py"],
-        cwd=str(tmp_path / top))
+    run(
+        [
+            os.path.join(venv, "bin", "pytest"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+            "tests/test_reference.py",
+            "tests/test_registry.py",
+            "tests/test_json_schema.py",
+            "tests/test_portability.py",
+            "tests/test_explain.py",
+        ],
+        cwd=str(tmp_path / top),
+    )

@@ -9,15 +9,16 @@ import pytest
 from refbackprop import packed
 from refbackprop.flat import Matrix
 
-U = Fraction(1, 2 ** 53)
+U = Fraction(1, 2**53)
 
 
 def pack(a, block, terms=None):
     """Packed of nested lists a (K, L), a grid per block of `block` rows."""
     k, l = len(a), len(a[0]) if a else 0
     flat = array("d", [v for row in a for v in row])
-    bounds = [max([abs(v) for row in a[c:c + block] for v in row] or [0.0])
-              for c in range(0, k, block)]
+    bounds = [
+        max([abs(v) for row in a[c : c + block] for v in row] or [0.0]) for c in range(0, k, block)
+    ]
     return packed.Packed(Matrix(flat, (k, l)), bounds, block, terms or max(block, l, 1))
 
 
@@ -28,14 +29,26 @@ def exact_block_sums(a, signs, block, down):
     out = []
     if down:
         for c in range(0, k, block):
-            out.append([(sum(Fraction(a[i][j]) * signs[i] for i in range(c, min(k, c + block))),
-                         sum(abs(Fraction(a[i][j])) for i in range(c, min(k, c + block))))
-                        for j in range(l)])
+            out.append(
+                [
+                    (
+                        sum(Fraction(a[i][j]) * signs[i] for i in range(c, min(k, c + block))),
+                        sum(abs(Fraction(a[i][j])) for i in range(c, min(k, c + block))),
+                    )
+                    for j in range(l)
+                ]
+            )
     else:
         for c in range(0, l, block):
-            out.append([(sum(Fraction(a[i][j]) * signs[j] for j in range(c, min(l, c + block))),
-                         sum(abs(Fraction(a[i][j])) for j in range(c, min(l, c + block))))
-                        for i in range(k)])
+            out.append(
+                [
+                    (
+                        sum(Fraction(a[i][j]) * signs[j] for j in range(c, min(l, c + block))),
+                        sum(abs(Fraction(a[i][j])) for j in range(c, min(l, c + block))),
+                    )
+                    for i in range(k)
+                ]
+            )
     return out
 
 
@@ -81,7 +94,7 @@ def test_sums_of_uniform_entries(k, l, block):
 @pytest.mark.parametrize("scale", [1e-310, 1e-300, 1e-150, 1e150, 1e280])
 def test_sums_at_extreme_magnitudes(scale):
     grid = assert_sums_within_bound(uniform(9, 14, scale))
-    assert all(s <= scale * 2.0 ** -40 or s == 2.0 ** -1074 for s in grid.steps)
+    assert all(s <= scale * 2.0**-40 or s == 2.0**-1074 for s in grid.steps)
 
 
 def test_small_integers_and_subnormals_sum_exactly():
@@ -90,7 +103,7 @@ def test_small_integers_and_subnormals_sum_exactly():
     assert grid.down_columns([[1, -1, 1]]) == [[[5.0, -10.0, -10.0]]]
     assert grid.along_rows([[-1, 1, 1]], 3) == [[[-10.0, 6.0, -9.0]]]
     assert grid.along_rows([[-1, 1, 1]], 2) == [[[-10.0, 5.0, 0.0], [0.0, 1.0, -9.0]]]
-    tiny = [[5e-324, -5e-324 * 3], [5e-324 * 7, 0.0]]      # multiples of 2^-1074
+    tiny = [[5e-324, -5e-324 * 3], [5e-324 * 7, 0.0]]  # multiples of 2^-1074
     grid = pack(tiny, 2)
     assert grid.steps == [5e-324]
     assert grid.down_columns([[1, 1]]) == [[[5e-324 * 8, -5e-324 * 3]]]

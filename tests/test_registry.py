@@ -16,9 +16,10 @@ def test_builtins_are_discovered_through_entry_points():
     reg = Registry()
     infos = dict((i.name, i) for i in reg.load_all())
     for name in ("reference", "python", "numba"):
-        if name == "numba" and infos[name].status == "unavailable":   # numba not installed
-            assert infos[name].reason == ("numba is not installed; install it with: "
-                                          "pip install 'refbackprop[numba]'")
+        if name == "numba" and infos[name].status == "unavailable":  # numba not installed
+            assert infos[name].reason == (
+                "numba is not installed; install it with: pip install 'refbackprop[numba]'"
+            )
         else:
             assert infos[name].status == "available", infos[name].reason
         assert infos[name].origin.startswith("refbackprop ")
@@ -27,11 +28,14 @@ def test_builtins_are_discovered_through_entry_points():
 
 
 def test_listing_does_not_import_numba():
-    code = ("import sys; from refbackprop.registry import Registry; "
-            "r = Registry(); r.load_all(); "
-            "print([i.status for i in r.infos]); print('numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+    code = (
+        "import sys; from refbackprop.registry import Registry; "
+        "r = Registry(); r.load_all(); "
+        "print([i.status for i in r.infos]); print('numba' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out[-1] == "False"
 
 
@@ -39,22 +43,30 @@ def write_dist(tmp_path, name, entry_points, module_code=None):
     """A distribution on a temporary path: *.dist-info with entry_points.txt."""
     info = tmp_path / ("%s-1.0.dist-info" % name)
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n"
-                                   % name)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name)
     (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
     if module_code is not None:
         (tmp_path / ("%s.py" % name.replace("-", "_"))).write_text(module_code)
 
 
 def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypatch):
-    write_dist(tmp_path, "brokenplug", """
+    write_dist(
+        tmp_path,
+        "brokenplug",
+        """
         [refbackprop.backends]
         broken = brokenplug_missing_module:Backend
-        """)
-    write_dist(tmp_path, "noproto", """
+        """,
+    )
+    write_dist(
+        tmp_path,
+        "noproto",
+        """
         [refbackprop.backends]
         noproto = noproto:Thing
-        """, "class Thing:\n    name = 'noproto'\n")
+        """,
+        "class Thing:\n    name = 'noproto'\n",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = Registry()
     infos = dict((i.name, i) for i in reg.load_all())
@@ -69,10 +81,14 @@ def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypat
 
 
 def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(tmp_path, monkeypatch):
-    write_dist(tmp_path, "aaa-dup", """
+    write_dist(
+        tmp_path,
+        "aaa-dup",
+        """
         [refbackprop.backends]
         python = wrong_backends:wrong_transpose
-        """)
+        """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = Registry()
     both = [i for i in reg.infos if i.name == "python"]
@@ -82,15 +98,19 @@ def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(tmp_path, monke
         reg.get("python")
     text = str(e.value)
     assert "backend 'python' is ambiguous" in text and "aaa-dup 1.0" in text
-    assert "refbackprop.backends.pure_python:PythonBackend" in text   # how to pick one
+    assert "refbackprop.backends.pure_python:PythonBackend" in text  # how to pick one
     assert reg.get("wrong_backends:wrong_transpose").name == "wrong-transpose"
 
 
 def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):
-    write_dist(tmp_path, "objplug", """
+    write_dist(
+        tmp_path,
+        "objplug",
+        """
         [refbackprop.backends]
         wrong-transpose = wrong_backends:wrong_transpose
-        """)
+        """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     backend = Registry().get("wrong-transpose")
     assert backend is wrong_backends.wrong_transpose
@@ -100,7 +120,10 @@ def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):
 def test_unknown_backend_lists_the_known_ones():
     with pytest.raises(BackendError) as info:
         Registry().get("cuda")
-    assert "unknown backend 'cuda'; known backends: emulated, jax, numba, numpy, python, reference, torch, torch-cuda" in str(info.value)
+    assert (
+        "unknown backend 'cuda'; known backends: emulated, jax, numba, numpy, python, "
+        "reference, torch, torch-cuda" in str(info.value)
+    )
 
 
 def test_import_path_without_registration():
@@ -112,14 +135,15 @@ def test_import_path_without_registration():
 
 def test_missing_numba_is_unavailable_with_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)
-    info = registry.BackendInfo("numba", "refbackprop.backends.numba_jit:NumbaBackend",
-                                "test")
+    info = registry.BackendInfo("numba", "refbackprop.backends.numba_jit:NumbaBackend", "test")
     registry.load(info)
     assert info.status == "unavailable"
     assert "pip install 'refbackprop[numba]'" in info.reason
     reg = Registry()
     reg.infos = [info]
-    with pytest.raises(BackendError, match=r"backend 'numba' is unavailable: numba is not installed"):
+    with pytest.raises(
+        BackendError, match=r"backend 'numba' is unavailable: numba is not installed"
+    ):
         reg.get("numba")
 
 

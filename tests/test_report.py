@@ -15,30 +15,37 @@ def cells(svg):
     """[(rows (r0, r1), cols (c0, c1), ratio)] of an error map's rects."""
     out = []
     for r0, r1, c0, c1, ratio in re.findall(
-            r'data-rows="(\d+)-(\d+)" data-cols="(\d+)-(\d+)" data-ratio="([^"]+)"', svg):
+        r'data-rows="(\d+)-(\d+)" data-cols="(\d+)-(\d+)" data-ratio="([^"]+)"', svg
+    ):
         value = float("inf") if ratio == "mismatch" else float(ratio)
         out.append(((int(r0), int(r1)), (int(c0), int(c1)), value))
     return out
 
 
 def test_a_small_output_gets_one_cell_per_element():
-    ratios = [0.0, 0.5, 2.0, 3e20, float("inf"), 1.0]          # (2, 3)
+    ratios = [0.0, 0.5, 2.0, 3e20, float("inf"), 1.0]  # (2, 3)
     got = cells(error_map_svg("y", ratios, (2, 3)))
-    assert [(r, c) for r, c, _ in got] == [((0, 1), (0, 1)), ((0, 1), (1, 2)), ((0, 1), (2, 3)),
-                                           ((1, 2), (0, 1)), ((1, 2), (1, 2)), ((1, 2), (2, 3))]
+    assert [(r, c) for r, c, _ in got] == [
+        ((0, 1), (0, 1)),
+        ((0, 1), (1, 2)),
+        ((0, 1), (2, 3)),
+        ((1, 2), (0, 1)),
+        ((1, 2), (1, 2)),
+        ((1, 2), (2, 3)),
+    ]
     assert [v for _, _, v in got] == [0.0, 0.5, 2.0, 3e20, float("inf"), 1.0]
 
 
 def test_downsampling_keeps_one_hot_element_visible():
     rows, cols = 300, 1000
     ratios = [0.01] * (rows * cols)
-    ratios[123 * cols + 777] = 5e3                       # one element off
+    ratios[123 * cols + 777] = 5e3  # one element off
     blocks, step_r, step_c = downsample(ratios, rows, cols, 64)
     assert (step_r, step_c) == (5, 16)
     hot = [b for b in blocks if b[4] > 1]
     assert hot == [(120, 125, 768, 784, 5e3)]
     covered = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1, _ in blocks)
-    assert covered == rows * cols                      # every element in one block
+    assert covered == rows * cols  # every element in one block
 
 
 def test_the_scale_tells_within_from_beyond_the_bound():
@@ -50,8 +57,9 @@ def test_the_scale_tells_within_from_beyond_the_bound():
 
 
 def test_escaping():
-    assert escape('<script>"x" & y</script>') == \
-        "&lt;script&gt;&quot;x&quot; &amp; y&lt;/script&gt;"
+    assert (
+        escape('<script>"x" & y</script>') == "&lt;script&gt;&quot;x&quot; &amp; y&lt;/script&gt;"
+    )
 
 
 def report(tmp_path, *args):
@@ -63,19 +71,26 @@ def report(tmp_path, *args):
 
 def test_a_failing_run_has_its_failures_maps_and_repros(tmp_path, monkeypatch):
     monkeypatch.chdir(HERE)
-    result, page = report(tmp_path, "--backend", "wrong_backends:TileRemainder", "--case",
-                          "forward/float64/N17-D31-M33/bias/normal/seed0")
+    result, page = report(
+        tmp_path,
+        "--backend",
+        "wrong_backends:TileRemainder",
+        "--case",
+        "forward/float64/N17-D31-M33/bias/normal/seed0",
+    )
     assert result.exit_code == 1
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
     assert "FAILED</span> — 0 passed, 1 failed" in page
-    assert "refbackprop check --backend wrong_backends:TileRemainder --case " \
-           "forward/float64/N17-D31-M33/bias/normal/seed0" in page
+    assert (
+        "refbackprop check --backend wrong_backends:TileRemainder --case "
+        "forward/float64/N17-D31-M33/bias/normal/seed0" in page
+    )
     assert "shrunk: still fails at N=1, D=0, M=1" in page
     [svg] = re.findall(r'<svg[^>]*class="errmap".*?</svg>', page)
     got = cells(svg)
     assert len(got) == 17 * 33
     hot = set(c for r, c, v in got if v > 1)
-    assert hot == {(32, 33)}                     # M = 33: the remainder of tiles of 4
+    assert hot == {(32, 33)}  # M = 33: the remainder of tiles of 4
 
 
 def test_a_passing_run_has_the_table_and_the_worst_ratios(tmp_path):
@@ -89,30 +104,54 @@ def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
     """dW (300, 12) with dW[150][6] off: cells of 32 down each column, so the
     failing cell is rows 128..159 of column 6: grid place (4, 6)."""
     monkeypatch.chdir(HERE)
-    result, page = report(tmp_path, "--backend", "wrong_backends:CorruptsOneDwElement",
-                          "--size", "8", "300", "12", "--trials", "4", "--seed", "5")
+    result, page = report(
+        tmp_path,
+        "--backend",
+        "wrong_backends:CorruptsOneDwElement",
+        "--size",
+        "8",
+        "300",
+        "12",
+        "--trials",
+        "4",
+        "--seed",
+        "5",
+    )
     assert result.exit_code == 1
-    assert "corrupts-one-dw-element float64: <span class=\"fail\">FAILED</span>" in page
+    assert 'corrupts-one-dw-element float64: <span class="fail">FAILED</span>' in page
     assert "--size 8 300 12 --dtype float64 --seed 5" in page
     [svg] = re.findall(r'<svg[^>]*data-output="dw cells".*?</svg>', page)
-    assert 'data-shape="10x12"' in svg                  # ceil(300 / 32) cells x 12 columns
+    assert 'data-shape="10x12"' in svg  # ceil(300 / 32) cells x 12 columns
     hot = [(r, c) for r, c, v in cells(svg) if v > 1]
     assert hot == [((4, 5), (6, 7))]
     assert "dw: 1 of 120 cells failed" in page
 
 
 def test_an_unwritable_report_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(cli, ["check", "--backend", "python", "--case",
-                                      "forward/float64/N2-D2-M3/bias/normal/seed0", "--report",
-                                      str(tmp_path / "no" / "such" / "dir.html")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "python",
+            "--case",
+            "forward/float64/N2-D2-M3/bias/normal/seed0",
+            "--report",
+            str(tmp_path / "no" / "such" / "dir.html"),
+        ],
+    )
     assert result.exit_code == 2 and "--report: cannot write" in result.output
 
 
-def test_the_report_renders_with_its_hot_cells_where_the_bug_is(browser, tmp_path,
-                                                                monkeypatch):
+def test_the_report_renders_with_its_hot_cells_where_the_bug_is(browser, tmp_path, monkeypatch):
     monkeypatch.chdir(HERE)
-    result, page = report(tmp_path, "--backend", "wrong_backends:TileRemainder", "--case",
-                          "forward/float64/N17-D31-M33/nobias/normal/seed0")
+    result, page = report(
+        tmp_path,
+        "--backend",
+        "wrong_backends:TileRemainder",
+        "--case",
+        "forward/float64/N17-D31-M33/nobias/normal/seed0",
+    )
     assert result.exit_code == 1
     loaded = browser.load(str(tmp_path / "report.html"))
     assert loaded.console == []
@@ -122,15 +161,19 @@ def test_the_report_renders_with_its_hot_cells_where_the_bug_is(browser, tmp_pat
     hot = loaded.evaluate(
         "Array.from(document.querySelectorAll('svg.errmap rect'))"
         ".filter(r => r.dataset.ratio === 'mismatch' || +r.dataset.ratio > 1)"
-        ".map(r => r.dataset.cols)")
+        ".map(r => r.dataset.cols)"
+    )
     assert hot and set(hot) == {"32-33"}
-    box = loaded.evaluate("(() => { const b = document.querySelector('svg.errmap')"
-                          ".getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; })()")
+    box = loaded.evaluate(
+        "(() => { const b = document.querySelector('svg.errmap')"
+        ".getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; })()"
+    )
     assert box[2] > 100 and box[3] > 40
     shot = loaded.screenshot(int(box[0]), int(box[1]), int(box[2]), int(box[3]))
     from browser import decode_png
+
     width, height, pixels = decode_png(shot)
-    right = pixels[height // 2][width - 3]          # inside the hot last column
-    left = pixels[height // 2][3]                   # a cell within its bound
-    assert right[0] > 90 and right[1] < 40          # dark red
-    assert left[2] > left[0]                        # blue, not red
+    right = pixels[height // 2][width - 3]  # inside the hot last column
+    left = pixels[height // 2][3]  # a cell within its bound
+    assert right[0] > 90 and right[1] < 40  # dark red
+    assert left[2] > left[0]  # blue, not red

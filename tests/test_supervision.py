@@ -27,7 +27,7 @@ import hostile_backends as hostile
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTILE_DATA = os.path.join(HERE, "data", "hostile")
 CASE = "backward/float64/N2-D2-M3/bias/normal/seed0"
-SMALL = "N2-D2-M3/bias/normal"               # forward, backward, wear (and repeat)
+SMALL = "N2-D2-M3/bias/normal"  # forward, backward, wear (and repeat)
 
 
 def check(*args):
@@ -60,14 +60,14 @@ FAILING = [
 
 @pytest.mark.parametrize("name,cause", FAILING, ids=[f[0] for f in FAILING])
 def test_a_hostile_backend_fails_its_check_and_the_run_ends_with_its_summary(
-        name, cause, monkeypatch):
+    name, cause, monkeypatch
+):
     monkeypatch.chdir(HERE)
-    code, out = check("--backend", "hostile_backends:" + name, "--case", SMALL,
-                      "--timeout", "1")
+    code, out = check("--backend", "hostile_backends:" + name, "--case", SMALL, "--timeout", "1")
     assert code == 1, out
     assert cause in out
     failed = [line for line in out.splitlines() if line.startswith("FAILED ")]
-    assert failed and all(" [" in line for line in failed)     # the check and backend named
+    assert failed and all(" [" in line for line in failed)  # the check and backend named
     assert "/N2-D2-M3/bias/normal/seed0" in failed[0]
     passed, failures = summary(out).split(", ")
     assert passed.endswith(" passed") and failures.endswith(" failed")
@@ -80,13 +80,14 @@ def test_what_a_crashing_backend_printed_comes_with_its_failure(monkeypatch):
     code, out = check("--backend", "hostile_backends:Segfaults", "--case", SMALL)
     assert code == 1
     assert "the backend printed (last lines):" in out
-    assert 'hostile_backends.py", line' in out and "in forward" in out   # faulthandler
+    assert 'hostile_backends.py", line' in out and "in forward" in out  # faulthandler
     code, out = check("--backend", "hostile_backends:NoisyWrong", "--case", CASE)
     assert code == 1 and "| kernel: using the fallback path for dx" in out
 
 
-@pytest.mark.parametrize("name", ["Noisy", "UndecidedHook", "OneShotDtypes", "ShiftingDtypes",
-                                  "DisjointBlocks"])
+@pytest.mark.parametrize(
+    "name", ["Noisy", "UndecidedHook", "OneShotDtypes", "ShiftingDtypes", "DisjointBlocks"]
+)
 def test_correct_backends_with_odd_habits_pass(name, monkeypatch):
     monkeypatch.chdir(HERE)
     code, out = check("--backend", "hostile_backends:" + name, "--case", SMALL)
@@ -96,12 +97,25 @@ def test_correct_backends_with_odd_habits_pass(name, monkeypatch):
 
 def test_noise_never_reaches_the_json_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
-                           "hostile_backends:Noisy", "--case", SMALL, "--json"],
-                          capture_output=True, text=True, cwd=HERE)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "refbackprop",
+            "check",
+            "--backend",
+            "hostile_backends:Noisy",
+            "--case",
+            SMALL,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+    )
     assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)                  # one document, nothing else
-    assert doc["ok"] and doc["failed"] == 0 and doc["passed"] == 4    # 3 + the oracle
+    doc = json.loads(proc.stdout)  # one document, nothing else
+    assert doc["ok"] and doc["failed"] == 0 and doc["passed"] == 4  # 3 + the oracle
     assert "noise" not in proc.stdout and "noise" not in proc.stderr
 
 
@@ -122,14 +136,23 @@ def test_a_backend_that_wears_out_fails_the_wear_check(monkeypatch):
     assert "call 151 of a sequence of 304 (forward) fails" in out
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("RaisingName", "is broken: RuntimeError: no name today"),
-    ("RaisingVersion", "is broken: SystemExit: 3"),
-    ("RaisingAvailability", "is broken: ValueError: cannot tell"),
-    ("DuplicateDtypes", "is broken: ValueError: dtypes ('float64', 'float64') names float64 twice"),
-    ("ForgesLines", "is broken: ValueError: name must be a non-empty str of printable "
-                    "characters (at most 200), not 'forges\\n1116 passed, 0 failed'"),
-])
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("RaisingName", "is broken: RuntimeError: no name today"),
+        ("RaisingVersion", "is broken: SystemExit: 3"),
+        ("RaisingAvailability", "is broken: ValueError: cannot tell"),
+        (
+            "DuplicateDtypes",
+            "is broken: ValueError: dtypes ('float64', 'float64') names float64 twice",
+        ),
+        (
+            "ForgesLines",
+            "is broken: ValueError: name must be a non-empty str of printable "
+            "characters (at most 200), not 'forges\\n1116 passed, 0 failed'",
+        ),
+    ],
+)
 def test_a_plugin_whose_attributes_misbehave_is_broken_in_one_line(name, reason, monkeypatch):
     monkeypatch.chdir(HERE)
     code, out = check("--backend", "hostile_backends:" + name)
@@ -137,13 +160,21 @@ def test_a_plugin_whose_attributes_misbehave_is_broken_in_one_line(name, reason,
     assert out.strip().splitlines() == ["Error: backend 'hostile_backends:%s' %s" % (name, reason)]
 
 
-@pytest.mark.parametrize("module,reason", [
-    ("exits_at_import", "is broken: SystemExit: 0"),
-    ("os_exit_at_import", "is broken: its worker exited with status 0 during loading the "
-                          "backend; it printed: about to leave"),
-    ("segfault_at_import", "is broken: its worker was killed by signal 11 (SIGSEGV) during "
-                           "loading"),
-])
+@pytest.mark.parametrize(
+    "module,reason",
+    [
+        ("exits_at_import", "is broken: SystemExit: 0"),
+        (
+            "os_exit_at_import",
+            "is broken: its worker exited with status 0 during loading the "
+            "backend; it printed: about to leave",
+        ),
+        (
+            "segfault_at_import",
+            "is broken: its worker was killed by signal 11 (SIGSEGV) during loading",
+        ),
+    ],
+)
 def test_a_plugin_that_ends_its_process_while_importing_is_broken(module, reason, monkeypatch):
     monkeypatch.chdir(HOSTILE_DATA)
     code, out = check("--backend", module + ":Backend")
@@ -158,27 +189,32 @@ def write_dist(tmp_path, name, entry_points):
     (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
 
 
-def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp_path,
-                                                                             monkeypatch):
-    write_dist(tmp_path, "killers", """
+def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp_path, monkeypatch):
+    write_dist(
+        tmp_path,
+        "killers",
+        """
         [refbackprop.backends]
         aaa-os-exit = os_exit_at_import:Backend
         aab-segfault = segfault_at_import:Backend
         aac-exit = exits_at_import:Backend
-        """)
+        """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(HOSTILE_DATA)
     result = CliRunner().invoke(cli, ["backends"], catch_exceptions=False)
     assert result.exit_code == 0
-    rows, last = {}, None                 # name -> its row and the lines under it
+    rows, last = {}, None  # name -> its row and the lines under it
     for line in result.output.splitlines()[1:]:
         if line.startswith(" "):
             rows[last] += "\n" + line.strip()
         else:
             last = line.split()[0]
             rows[last] = line
-    assert "broken" in rows["aaa-os-exit"] and \
-        "reason: its worker exited with status 0" in rows["aaa-os-exit"]
+    assert (
+        "broken" in rows["aaa-os-exit"]
+        and "reason: its worker exited with status 0" in rows["aaa-os-exit"]
+    )
     assert "reason: its worker was killed by signal 11" in rows["aab-segfault"]
     assert "reason: SystemExit: 0" in rows["aac-exit"]
     assert rows["python"].split()[1] == "available"
@@ -190,10 +226,14 @@ def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp
 
 
 def test_a_name_two_distributions_declare_is_ambiguous_everywhere(tmp_path, monkeypatch):
-    write_dist(tmp_path, "shadow", """
+    write_dist(
+        tmp_path,
+        "shadow",
+        """
         [refbackprop.backends]
         python = hostile_backends:Noisy
-        """)
+        """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(HERE)
     code, out = check("--backend", "python")
@@ -210,19 +250,28 @@ def test_a_name_two_distributions_declare_is_ambiguous_everywhere(tmp_path, monk
 
 def test_two_backends_with_one_name_get_distinct_labels_and_their_own_repros(monkeypatch):
     monkeypatch.chdir(HERE)
-    code, out = check("--backend", "hostile_backends:NoisyWrong", "--backend",
-                      "hostile_backends:NoisyWrongTwin", "--case", CASE)
+    code, out = check(
+        "--backend",
+        "hostile_backends:NoisyWrong",
+        "--backend",
+        "hostile_backends:NoisyWrongTwin",
+        "--case",
+        CASE,
+    )
     assert code == 1
     assert "FAILED %s [noisy-wrong (hostile_backends:NoisyWrong)]" % CASE in out
     assert "FAILED %s [noisy-wrong (hostile_backends:NoisyWrongTwin)]" % CASE in out
     assert "--backend hostile_backends:NoisyWrongTwin --case %s" % CASE in out
 
 
-@pytest.mark.parametrize("args", [
-    ["--backend", "python", "--case", "oracle/"],
-    ["--backend", "python", "--case", "float32"],
-    ["--backend", "python", "--case", "no-such-check"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--backend", "python", "--case", "oracle/"],
+        ["--backend", "python", "--case", "float32"],
+        ["--backend", "python", "--case", "no-such-check"],
+    ],
+)
 def test_a_selection_without_checks_of_the_backend_is_a_usage_error(args):
     code, out = check(*args)
     assert code == 2
@@ -239,18 +288,25 @@ def test_run_in_process_fails_what_a_backend_raises_even_system_exit():
     assert [r.passed for r in results] == [False]
     assert results[0].problems[0].startswith("backward raised SystemExit: 0")
     with pytest.raises(KeyboardInterrupt):
-        run(hostile.KeyboardInterrupts(), pattern=CASE, oracle=False)   # Ctrl-C stops it
+        run(hostile.KeyboardInterrupts(), pattern=CASE, oracle=False)  # Ctrl-C stops it
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--size", "64", "100000", "100000"], "--size 64 100000 100000 refused before allocating "
-                                           "anything: X (64, 100000), W (100000, 100000)"),
-    (["--size", "64", "512", "512", "--max-memory", "1M"], "over the memory budget of 1 MiB "
-                                                            "(--max-memory"),
-    (["--case", "forward/float64/N4096-D4096-M4096/bias/normal/seed0"],
-     "would take about"),
-    (["--size", "8", "8", "8", "--max-memory", "lots"], "--max-memory: 'lots' is not a size"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (
+            ["--size", "64", "100000", "100000"],
+            "--size 64 100000 100000 refused before allocating "
+            "anything: X (64, 100000), W (100000, 100000)",
+        ),
+        (
+            ["--size", "64", "512", "512", "--max-memory", "1M"],
+            "over the memory budget of 1 MiB (--max-memory",
+        ),
+        (["--case", "forward/float64/N4096-D4096-M4096/bias/normal/seed0"], "would take about"),
+        (["--size", "8", "8", "8", "--max-memory", "lots"], "--max-memory: 'lots' is not a size"),
+    ],
+)
 def test_sizes_are_refused_before_anything_is_allocated(args, needle):
     code, out = check("--backend", "python", *args)
     assert code == 2
@@ -259,12 +315,14 @@ def test_sizes_are_refused_before_anything_is_allocated(args, needle):
 
 
 def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypatch):
-    result = CliRunner().invoke(cli, ["bench", "--backend", "python", "--size", "4096",
-                                      "4096", "4096"])
+    result = CliRunner().invoke(
+        cli, ["bench", "--backend", "python", "--size", "4096", "4096", "4096"]
+    )
     assert result.exit_code == 2 and "bench --size 4096 4096 4096 refused" in result.output
     monkeypatch.chdir(HERE)
-    result = CliRunner().invoke(cli, ["bench", "--backend", "hostile_backends:Segfaults",
-                                      "--size", "4", "5", "6"])
+    result = CliRunner().invoke(
+        cli, ["bench", "--backend", "hostile_backends:Segfaults", "--size", "4", "5", "6"]
+    )
     assert result.exit_code == 1
     line = [l for l in result.output.splitlines() if l.startswith("segfaults")][0]
     assert "FAILED: the backend's worker was killed by signal 11 (SIGSEGV) during forward" in line
@@ -273,79 +331,146 @@ def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypa
 
 def test_ctrl_c_stops_the_run_and_still_reports_what_was_checked(tmp_path):
     marker = str(tmp_path / "hanging")
-    proc = subprocess.Popen([sys.executable, "-m", "refbackprop", "check", "--backend",
-                             "python", "--backend", "hostile_backends:Hangs", "--case",
-                             "N7-D13-M11"], cwd=HERE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, HANGS_MARKER=marker))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "refbackprop",
+            "check",
+            "--backend",
+            "python",
+            "--backend",
+            "hostile_backends:Hangs",
+            "--case",
+            "N7-D13-M11",
+        ],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, HANGS_MARKER=marker),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not os.path.exists(marker) and proc.poll() is None:
-        time.sleep(0.2)                    # until the hanging backward has started
+        time.sleep(0.2)  # until the hanging backward has started
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "INTERRUPTED after " in out and summary(out).endswith(", interrupted")
-    assert "python                 float64" in out          # what was checked so far
+    assert "python                 float64" in out  # what was checked so far
     assert "Traceback" not in err
 
 
 def test_python_m_refbackprop_with_arguments_runs_the_command_line():
-    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
-                           "python", "--case", CASE], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "refbackprop", "check", "--backend", "python", "--case", CASE],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and summary(proc.stdout).endswith(" passed, 0 failed")
 
 
 def test_python_m_refbackprop_refuses_arguments_where_there_is_no_command_line(tmp_path):
     import shutil
     import refbackprop
-    shutil.copytree(os.path.dirname(refbackprop.__file__), str(tmp_path / "refbackprop"),
-                    ignore=shutil.ignore_patterns("__pycache__", "conformance"))
-    proc = subprocess.run([sys.executable, "-S", "-m", "refbackprop", "check"],
-                          cwd=str(tmp_path), capture_output=True, text=True)
+
+    shutil.copytree(
+        os.path.dirname(refbackprop.__file__),
+        str(tmp_path / "refbackprop"),
+        ignore=shutil.ignore_patterns("__pycache__", "conformance"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "refbackprop", "check"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "arguments check are for the command line, which is not installed" in proc.stderr
 
 
 def test_a_terminal_that_cannot_show_our_symbols_gets_ascii():
     env = dict(os.environ, PYTHONIOENCODING="ascii")
-    proc = subprocess.run([sys.executable, "-m", "refbackprop", "check", "--backend",
-                           "python", "--size", "3", "40", "5", "--trials", "3"],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "refbackprop",
+            "check",
+            "--backend",
+            "python",
+            "--size",
+            "3",
+            "40",
+            "5",
+            "--trials",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "3 cells x 3 trials" in proc.stdout and "Traceback" not in proc.stderr
     for command in (["explain", "--help"], ["check", "--help"], ["explain", "2", "2", "3"]):
-        proc = subprocess.run([sys.executable, "-m", "refbackprop"] + command,
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "refbackprop"] + command, capture_output=True, text=True, env=env
+        )
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_describe_reads_each_attribute_once_in_a_guard():
     info = describe(BackendInfo("x", "", "test"), hostile.ShiftingDtypes())
     assert info.status == "available" and info.dtypes == ("float64",)
-    for cls, needle in [(hostile.RaisingName, "RuntimeError: no name today"),
-                        (hostile.RaisingVersion, "SystemExit: 3"),
-                        (hostile.DuplicateDtypes, "names float64 twice")]:
+    for cls, needle in [
+        (hostile.RaisingName, "RuntimeError: no name today"),
+        (hostile.RaisingVersion, "SystemExit: 3"),
+        (hostile.DuplicateDtypes, "names float64 twice"),
+    ]:
         info = describe(BackendInfo("x", "", "test"), cls())
         assert info.status == "broken" and needle in info.reason
 
 
 # -- the same through the pytest plugin, serial and split across processes ----------
 
-PLUGIN_CASES = [("ExitsZero", 1), ("OsExitZero", 1), ("Segfaults", 1), ("Hangs", 1),
-                ("SkipsItself", 1), ("XfailsItself", 1), ("WearsOut", 1), ("Noisy", 0)]
+PLUGIN_CASES = [
+    ("ExitsZero", 1),
+    ("OsExitZero", 1),
+    ("Segfaults", 1),
+    ("Hangs", 1),
+    ("SkipsItself", 1),
+    ("XfailsItself", 1),
+    ("WearsOut", 1),
+    ("Noisy", 0),
+]
 
 
 def plugin_run(name, *extra):
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "refbackprop.conformance",
-           "-p", "no:cacheprovider", "--refbackprop-backend", "hostile_backends:" + name,
-           "--refbackprop-timeout", "2", "-k", "N2-D2-M3 and bias and normal", "-rfE"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "refbackprop.conformance",
+        "-p",
+        "no:cacheprovider",
+        "--refbackprop-backend",
+        "hostile_backends:" + name,
+        "--refbackprop-timeout",
+        "2",
+        "-k",
+        "N2-D2-M3 and bias and normal",
+        "-rfE",
+    ]
     return subprocess.run(cmd + list(extra), cwd=HERE, capture_output=True, text=True)
 
 
 def failed_ids(output):
-    return sorted(line.split("::test_check[", 1)[1].split("]", 1)[0]
-                  for line in output.splitlines()
-                  if line.startswith("FAILED ") and "::test_check[" in line)
+    return sorted(
+        line.split("::test_check[", 1)[1].split("]", 1)[0]
+        for line in output.splitlines()
+        if line.startswith("FAILED ") and "::test_check[" in line
+    )
 
 
 @pytest.mark.slow
@@ -357,20 +482,22 @@ def test_pytest_serial_and_split_give_the_same_honest_verdict(name, code):
         out = proc.stdout
         assert proc.returncode == code, out[-3000:]
         last = out.strip().splitlines()[-1]
-        assert last.startswith("=") and " in " in last            # the normal summary
+        assert last.startswith("=") and " in " in last  # the normal summary
         assert "skipped" not in last and "xfailed" not in last and "error" not in last
     assert failed_ids(serial.stdout) == failed_ids(split.stdout)
     if code:
         assert "wear/backward/float64/N2-D2-M3/bias/normal/seed0" in failed_ids(serial.stdout)
     else:
-        assert "7 passed" in serial.stdout.strip().splitlines()[-1]   # bias, nobias, wear, oracles
+        assert "7 passed" in serial.stdout.strip().splitlines()[-1]  # bias, nobias, wear, oracles
 
 
 # -- at size (check --size): the same guarantees ----------------------------------
 
 SIZED = [
-    ("hostile_backends:Segfaults", "the backend's worker was killed by signal 11 (SIGSEGV) "
-                                   "during forward"),
+    (
+        "hostile_backends:Segfaults",
+        "the backend's worker was killed by signal 11 (SIGSEGV) during forward",
+    ),
     ("hostile_backends:ExitsZero", "backward raised SystemExit: 0"),
     ("hostile_backends:OverlapsInput", "dx aliases input x: outputs must be new arrays"),
     ("wrong_backends:ModifiesInput", "input dy was modified by the call"),
@@ -393,20 +520,24 @@ def test_at_size_what_the_catalogue_checks_is_checked(selector, cause, monkeypat
 
 def test_at_size_a_correct_backend_with_disjoint_blocks_passes(monkeypatch):
     monkeypatch.chdir(HERE)
-    code, out = check("--backend", "hostile_backends:DisjointBlocks", "--size", "3", "40",
-                      "5", "--trials", "2")
+    code, out = check(
+        "--backend", "hostile_backends:DisjointBlocks", "--size", "3", "40", "5", "--trials", "2"
+    )
     assert code == 0, out
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--timeout", "nan"], "'nan' is not a positive number of seconds"),
-    (["--timeout", "0"], "'0' is not a positive number of seconds"),
-    (["--max-seconds", "nan"], "'nan' is not a positive number of seconds"),
-    (["--max-memory", "1e400"], "'1e400' is not a positive, finite size"),
-    (["--backend", ""], "a backend selector must be a registered name"),
-    (["--backend", ":"], "backend ':' is broken: BackendError: ':' is not an import path"),
-    (["--backend", "os:system"], "backend 'os:system' is broken: TypeError"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--timeout", "nan"], "'nan' is not a positive number of seconds"),
+        (["--timeout", "0"], "'0' is not a positive number of seconds"),
+        (["--max-seconds", "nan"], "'nan' is not a positive number of seconds"),
+        (["--max-memory", "1e400"], "'1e400' is not a positive, finite size"),
+        (["--backend", ""], "a backend selector must be a registered name"),
+        (["--backend", ":"], "backend ':' is broken: BackendError: ':' is not an import path"),
+        (["--backend", "os:system"], "backend 'os:system' is broken: TypeError"),
+    ],
+)
 def test_odd_arguments_are_usage_errors_with_one_error_line(args, needle):
     code, out = check(*args)
     errors = [line for line in out.splitlines() if line.startswith("Error: ")]

@@ -10,7 +10,7 @@ from refbackprop.runner import run_case
 
 pytest.importorskip("torch", reason="torch is not installed (pip install torch)")
 
-pytestmark = pytest.mark.slow       # whole catalogues through torch/JAX: CI runs them
+pytestmark = pytest.mark.slow  # whole catalogues through torch/JAX: CI runs them
 
 import torch_backends as T  # noqa: E402
 
@@ -21,8 +21,11 @@ def seeded_cases(dtype, seed):
     every = catalogue((dtype,), seed)
     if seed == 0:
         return every
-    return [c for c in every if (c.n, c.d, c.m) in VALUE_SHAPES
-            or (max(c.n, c.d, c.m) == 4096 and c.values == "normal")]
+    return [
+        c
+        for c in every
+        if (c.n, c.d, c.m) in VALUE_SHAPES or (max(c.n, c.d, c.m) == 4096 and c.values == "normal")
+    ]
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -43,8 +46,11 @@ def test_torch_linear_passes_its_contract_over_ten_seeds(dtype):
 def test_wrong_torch_kernels_fail_naming_output_and_element(wrong):
     backend = wrong()
     for dtype in backend.dtypes:
-        bad = [r for r in run(backend, dtypes=(dtype,), pattern="forward/", oracle=False)
-               if not r.passed]
+        bad = [
+            r
+            for r in run(backend, dtypes=(dtype,), pattern="forward/", oracle=False)
+            if not r.passed
+        ]
         assert bad, "%s passed the %s contract" % (backend.name, dtype)
         for r in bad:
             report = "\n".join(failure_report(r))
@@ -55,11 +61,11 @@ def test_wrong_torch_kernels_fail_naming_output_and_element(wrong):
 
 def test_the_builtin_torch_backend_passes_every_contract_it_declares():
     from refbackprop.registry import Registry
+
     backend = Registry().get("torch")
     assert set(backend.dtypes) >= {"float64", "float32", "tf32", "bfloat16", "float16"}
     for dtype in ("bfloat16", "float16", "tf32"):
-        failed = [r.check_id for r in run(backend, dtypes=(dtype,), oracle=False)
-                  if not r.passed]
+        failed = [r.check_id for r in run(backend, dtypes=(dtype,), oracle=False) if not r.passed]
         assert failed == []
 
 
@@ -70,13 +76,25 @@ def test_through_the_cli_a_wrong_torch_kernel_is_named_with_its_element(wrong, m
     import os
     from click.testing import CliRunner
     from refbackprop.cli.app import cli
+
     monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
     dtype = wrong.dtypes[0]
-    result = CliRunner().invoke(cli, ["check", "--backend", "torch_backends:" + wrong.__name__,
-                                      "--dtype", dtype, "--case", "forward/"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--backend",
+            "torch_backends:" + wrong.__name__,
+            "--dtype",
+            dtype,
+            "--case",
+            "forward/",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "FAILED forward/%s/" % dtype in result.output
     assert "y: worst element y[" in result.output
-    ok = CliRunner().invoke(cli, ["check", "--backend", "torch", "--dtype", dtype,
-                                  "--case", "forward/"])
+    ok = CliRunner().invoke(
+        cli, ["check", "--backend", "torch", "--dtype", dtype, "--case", "forward/"]
+    )
     assert ok.exit_code == 0, ok.output

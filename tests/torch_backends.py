@@ -15,6 +15,7 @@ class TorchLinear:
 
     def __init__(self):
         import torch
+
         self.torch = torch
         self._dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -38,20 +39,20 @@ class TorchLinear:
 
     def backward(self, x, w, dy, b=None):
         """(dx (N, D), dw (D, M), db (M,) or None) through autograd."""
-        leaves = [x.detach().clone().requires_grad_(),
-                  w.detach().clone().requires_grad_()]
+        leaves = [x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()]
         if b is not None:
             leaves.append(b.detach().clone().requires_grad_())
-        y = self.torch.nn.functional.linear(leaves[0], leaves[1].t(),
-                                            leaves[2] if b is not None else None)
+        y = self.torch.nn.functional.linear(
+            leaves[0], leaves[1].t(), leaves[2] if b is not None else None
+        )
         if y.numel():
             y.backward(dy)
-        grads = [t.grad if t.grad is not None else self.torch.zeros_like(t)
-                 for t in leaves]
+        grads = [t.grad if t.grad is not None else self.torch.zeros_like(t) for t in leaves]
         return grads[0], grads[1], grads[2] if b is not None else None
 
 
 # -- wrong kernels, each the way a real one goes wrong ---------------------------
+
 
 class TorchAccumulatesInStorage(TorchLinear):
     """Y as a running sum of rank-1 updates in the storage dtype: every
@@ -63,7 +64,7 @@ class TorchAccumulatesInStorage(TorchLinear):
         with self.torch.no_grad():
             y = self.torch.zeros((x.shape[0], w.shape[1]), dtype=x.dtype)
             for k in range(x.shape[1]):
-                y = y + x[:, k:k + 1] * w[k:k + 1, :]          # (N, 1) * (1, M)
+                y = y + x[:, k : k + 1] * w[k : k + 1, :]  # (N, 1) * (1, M)
             return y if b is None else y + b
 
 
@@ -76,7 +77,8 @@ class TorchFloat32Outputs(TorchLinear):
         f = self.torch.float32
         with self.torch.no_grad():
             return self.torch.nn.functional.linear(
-                x.to(f), w.to(f).t(), None if b is None else b.to(f))
+                x.to(f), w.to(f).t(), None if b is None else b.to(f)
+            )
 
 
 class TorchDropsTermAt4096(TorchLinear):
@@ -100,7 +102,8 @@ class TorchSaturatesFloat16(TorchLinear):
         f = self.torch.float32
         with self.torch.no_grad():
             y = self.torch.nn.functional.linear(
-                x.to(f), w.to(f).t(), None if b is None else b.to(f))
+                x.to(f), w.to(f).t(), None if b is None else b.to(f)
+            )
             return y.clamp(-65504.0, 65504.0).to(x.dtype)
 
 
@@ -125,5 +128,10 @@ class TorchTf32Multiplies(TorchLinear):
             return self.torch.nn.functional.linear(self._tf32(x), self._tf32(w).t(), b)
 
 
-WRONG = [TorchAccumulatesInStorage, TorchFloat32Outputs, TorchDropsTermAt4096,
-         TorchSaturatesFloat16, TorchTf32Multiplies]
+WRONG = [
+    TorchAccumulatesInStorage,
+    TorchFloat32Outputs,
+    TorchDropsTermAt4096,
+    TorchSaturatesFloat16,
+    TorchTf32Multiplies,
+]

@@ -10,6 +10,7 @@ the jax and numpy ones (refbackprop's).
 
 def _torch():
     import torch
+
     return torch
 
 
@@ -27,6 +28,7 @@ def _flat(a):
 
 # -- torch: right -------------------------------------------------------------
 
+
 def torch_linear(x, weight, bias):
     """y = x weightᵀ + bias: (..., D) @ (D, M) + (M,) -> (..., M)."""
     y = x @ weight.T
@@ -35,9 +37,9 @@ def torch_linear(x, weight, bias):
 
 def torch_linear_bwd(x, weight, dy, bias):
     """dx = dy weight, dweight = dyᵀ x, dbias = Σ dy over the rows."""
-    x2, dy2 = _flat(x), _flat(dy)                       # (N, D), (N, M)
-    dx = dy @ weight                                    # (..., M) @ (M, D) -> (..., D)
-    dweight = dy2.T @ x2                                # (M, N) @ (N, D) -> (M, D)
+    x2, dy2 = _flat(x), _flat(dy)  # (N, D), (N, M)
+    dx = dy @ weight  # (..., M) @ (M, D) -> (..., D)
+    dweight = dy2.T @ x2  # (M, N) @ (N, D) -> (M, D)
     return dx, dweight, None if bias is None else dy2.sum(0)
 
 
@@ -83,6 +85,7 @@ def torch_batched_only(x, weight, bias):
 
 # -- torch: wrong -------------------------------------------------------------
 
+
 def torch_weight_mixup(x, weight, bias):
     """Reads the (M, D) weight as if it were stored (D, M): reshape, not transpose."""
     m, d = weight.shape
@@ -102,9 +105,9 @@ def torch_bad_flatten(x, weight, bias):
     if x.dim() != 3:
         return torch_linear(x, weight, bias)
     b, t, d = x.shape
-    rows = x.transpose(0, 1).reshape(b * t, d)          # (T·B, D), wrong order
-    y = torch_linear(rows, weight, bias)                # (T·B, M)
-    return y.reshape(b, t, weight.shape[0])             # read back as (B, T, M)
+    rows = x.transpose(0, 1).reshape(b * t, d)  # (T·B, D), wrong order
+    y = torch_linear(rows, weight, bias)  # (T·B, M)
+    return y.reshape(b, t, weight.shape[0])  # read back as (B, T, M)
 
 
 def _raw(a):
@@ -127,8 +130,7 @@ def torch_contiguous_only(x, weight, bias):
 
 
 def torch_contiguous_only_bwd(x, weight, dy, bias):
-    return torch_linear_bwd(_raw(x), _raw(weight), _raw(dy),
-                            None if bias is None else _raw(bias))
+    return torch_linear_bwd(_raw(x), _raw(weight), _raw(dy), None if bias is None else _raw(bias))
 
 
 def torch_bwd_db_views_dy(x, weight, dy, bias):
@@ -153,6 +155,7 @@ def torch_detached(x, weight, bias):
 
 # -- jax ----------------------------------------------------------------------
 
+
 def jax_dense(x, w, b):
     """y = x w + b: (..., D) @ (D, M) + (M,) -> (..., M)."""
     y = x @ w
@@ -166,7 +169,7 @@ def jax_dense_md(x, weight, b):
 
 
 def jax_dense_bwd(x, w, dy, b):
-    x2, dy2 = _flat(x), _flat(dy)                       # (N, D), (N, M)
+    x2, dy2 = _flat(x), _flat(dy)  # (N, D), (N, M)
     return dy @ w.T, x2.T @ dy2, None if b is None else dy2.sum(0)
 
 
@@ -192,17 +195,20 @@ def jax_bad_flatten(x, w, b):
 
 # -- numpy --------------------------------------------------------------------
 
+
 def np_forward(x, w, b):
     """y = x w + b: (..., D) @ (D, M) + (M,) -> (..., M)."""
     import numpy as np
-    with np.errstate(all="ignore"):            # Inf·0 = NaN is the IEEE answer
+
+    with np.errstate(all="ignore"):  # Inf·0 = NaN is the IEEE answer
         y = x @ w
         return y if b is None else y + b
 
 
 def np_backward(x, w, dy, b):
     import numpy as np
-    x2, dy2 = _flat(x), _flat(dy)                       # (N, D), (N, M)
+
+    x2, dy2 = _flat(x), _flat(dy)  # (N, D), (N, M)
     with np.errstate(all="ignore"):
         return dy @ w.T, x2.T @ dy2, None if b is None else dy2.sum(axis=0)
 
@@ -219,6 +225,7 @@ def np_backward_md(x, weight, dy, b):
 def _np_raw(a):
     """The buffer a views, from its start, read C-contiguous (strides and offset lost)."""
     import numpy as np
+
     owner = a if a.base is None else a.base
     return np.ndarray(a.shape, a.dtype, buffer=owner)
 

@@ -15,19 +15,26 @@ def _f32(v):
 
 class WrongTranspose(PythonBackend):
     """Reads W as if it were stored transposed (column-major) in forward."""
+
     name = "wrong-transpose"
 
     def forward(self, x, w, b=None):
         n, d, m = self.shapes(x, w, b)
         flat = [v for row in w.rows for v in row]
-        y = [[sum(x.rows[i][k] * flat[j * d + k] for k in range(d)) +
-              (b.rows[j] if b is not None else 0.0)
-              for j in range(m)] for i in range(n)]
+        y = [
+            [
+                sum(x.rows[i][k] * flat[j * d + k] for k in range(d))
+                + (b.rows[j] if b is not None else 0.0)
+                for j in range(m)
+            ]
+            for i in range(n)
+        ]
         return ListArray(y, (n, m))
 
 
 class MissingBias(PythonBackend):
     """Forgets the bias in forward."""
+
     name = "missing-bias"
 
     def forward(self, x, w, b=None):
@@ -36,6 +43,7 @@ class MissingBias(PythonBackend):
 
 class Float32Accumulation(PythonBackend):
     """A float64 backend whose dX accumulates in float32."""
+
     name = "float32-accumulation"
 
     def backward(self, x, w, dy, b=None):
@@ -55,6 +63,7 @@ class Float32Accumulation(PythonBackend):
 
 class RelativeError1e9(PythonBackend):
     """dW off by a relative 1e-9 in float64."""
+
     name = "relative-error-1e-9"
 
     def backward(self, x, w, dy, b=None):
@@ -65,6 +74,7 @@ class RelativeError1e9(PythonBackend):
 
 class ModifiesInput(PythonBackend):
     """Scales dy in place after using it."""
+
     name = "modifies-input"
 
     def backward(self, x, w, dy, b=None):
@@ -77,6 +87,7 @@ class ModifiesInput(PythonBackend):
 
 class NanToNumber(PythonBackend):
     """Turns NaN results into 0.0 (a 'safe' kernel)."""
+
     name = "nan-to-number"
 
     def forward(self, x, w, b=None):
@@ -87,6 +98,7 @@ class NanToNumber(PythonBackend):
 
 class TileRemainder(PythonBackend):
     """Computes Y in column tiles of 4 and drops the remainder tile."""
+
     name = "tile-remainder"
 
     def forward(self, x, w, b=None):
@@ -99,6 +111,7 @@ class TileRemainder(PythonBackend):
 
 class AliasesInput(PythonBackend):
     """Returns db as the very array b it was given, after writing into it."""
+
     name = "aliases-input"
 
     def backward(self, x, w, dy, b=None):
@@ -111,14 +124,24 @@ class AliasesInput(PythonBackend):
 
 class Raises(PythonBackend):
     """Crashes on backward."""
+
     name = "raises"
 
     def backward(self, x, w, dy, b=None):
         raise RuntimeError("kernel launch failed")
 
 
-WRONG = [WrongTranspose, MissingBias, Float32Accumulation, RelativeError1e9,
-         ModifiesInput, NanToNumber, TileRemainder, AliasesInput, Raises]
+WRONG = [
+    WrongTranspose,
+    MissingBias,
+    Float32Accumulation,
+    RelativeError1e9,
+    ModifiesInput,
+    NanToNumber,
+    TileRemainder,
+    AliasesInput,
+    Raises,
+]
 
 # Backends named by import path in the tests.
 wrong_transpose = WrongTranspose()
@@ -126,6 +149,7 @@ wrong_transpose = WrongTranspose()
 
 class ReusesBuffer(PythonBackend):
     """Accumulates dW into a buffer kept between calls and never cleared."""
+
     name = "reuses-buffer"
 
     def __init__(self):
@@ -143,6 +167,7 @@ class ReusesBuffer(PythonBackend):
 class WrongForLargeD(PythonBackend):
     """Correct below D = 2048; above, row indices of W wrap at 2048 (an int11
     index), so forward reads the wrong rows."""
+
     name = "wrong-for-large-d"
 
     def forward(self, x, w, b=None):
@@ -155,6 +180,7 @@ class WrongForLargeD(PythonBackend):
 
 class CorruptsOneDwElement(PythonBackend):
     """One element of dW (the middle one) is off by 1.0."""
+
     name = "corrupts-one-dw-element"
 
     def backward(self, x, w, dy, b=None):
@@ -167,6 +193,7 @@ class CorruptsOneDwElement(PythonBackend):
 
 def _numba():
     from refbackprop.backends.numba_jit import NumbaBackend
+
     return NumbaBackend
 
 
@@ -184,7 +211,7 @@ class DropsLastTile32(object):
                 dx, dw, db = base.backward(self, x, w, dy, b)
                 m = dw.shape[1]
                 if m % 8:
-                    dw[:, m - m % 8:] = 0
+                    dw[:, m - m % 8 :] = 0
                 return dx, dw, db
 
         return Dropper()
@@ -195,5 +222,6 @@ from refbackprop.backends.numpy_baseline import NumpyBaseline  # noqa: E402
 
 class NumpyFloat32(NumpyBaseline):
     """A correct float32 backend with BLAS's summation order (blocked, FMA)."""
+
     name = "numpy-float32"
     dtypes = ("float32",)

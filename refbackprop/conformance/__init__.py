@@ -52,6 +52,7 @@ def match(pattern, text):
     if "*" not in pattern and "?" not in pattern:
         return pattern in text
     import fnmatch
+
     return fnmatch.fnmatchcase(text, pattern)
 
 
@@ -96,8 +97,8 @@ class Check:
     def __init__(self, kind, case, runs=None, count=0):
         self.kind = kind
         self.case = case
-        self.runs = runs           # the executor (None for oracle checks)
-        self.count = count         # the wear check's number of calls
+        self.runs = runs  # the executor (None for oracle checks)
+        self.count = count  # the wear check's number of calls
         self.id = case.id if kind == "case" else "%s/%s" % (kind, case.id)
 
     def __repr__(self):
@@ -147,11 +148,17 @@ def build_checks(backend, dtypes=None, seed=0, pattern=None, oracle=True):
     selects none of the backend's own checks: oracle checks never count."""
     runs = executor(backend)
     dtypes = declared(runs, dtypes)
-    checks = [Check("case", c, runs) for c in select_cases(dtypes, seed, pattern)
-              if c.layout is None or c.layout in runs.info.layouts]
+    checks = [
+        Check("case", c, runs)
+        for c in select_cases(dtypes, seed, pattern)
+        if c.layout is None or c.layout in runs.info.layouts
+    ]
     if whole_case(pattern) is None:
-        checks.extend(Check("case", c, runs) for c in layout_cases(dtypes, runs.info.layouts, seed)
-                      if match(pattern, c.id))
+        checks.extend(
+            Check("case", c, runs)
+            for c in layout_cases(dtypes, runs.info.layouts, seed)
+            if match(pattern, c.id)
+        )
     if whole_case(pattern) is None:
         count = wear_calls(runs.info.dtypes)
         for dtype in dtypes:
@@ -164,10 +171,11 @@ def build_checks(backend, dtypes=None, seed=0, pattern=None, oracle=True):
             if match(pattern, "wear/" + case.id):
                 checks.append(Check("wear", case, runs, count))
     if pattern is not None and not checks:
-        raise ValueError("no check of backend %r matches %r (its checks are ids like "
-                         "%s); a run that checks nothing of the backend is refused"
-                         % (runs.label, pattern,
-                            catalogue(dtypes[:1], seed)[0].id if dtypes else "-"))
+        raise ValueError(
+            "no check of backend %r matches %r (its checks are ids like "
+            "%s); a run that checks nothing of the backend is refused"
+            % (runs.label, pattern, catalogue(dtypes[:1], seed)[0].id if dtypes else "-")
+        )
     if oracle:
         checks.extend(oracle_checks(seed, pattern))
     return checks
@@ -205,19 +213,18 @@ def repeat_verdict(runs, case):
         if _bit_list(a[name]) != _bit_list(b.get(name)):
             result.problems.append(
                 "%s differs between two identical calls: the backend keeps "
-                "state between calls (an output buffer reused without clearing?)"
-                % name)
+                "state between calls (an output buffer reused without clearing?)" % name
+            )
     return result
 
 
 def wear_verdict(runs, case, count):
     """count calls, forward and backward alternately, in one sequence; the
     first result that fails fails the check, naming its place."""
-    twin = Case("forward", case.dtype, case.n, case.d, case.m, case.bias,
-                case.values, case.seed)
+    twin = Case("forward", case.dtype, case.n, case.d, case.m, case.bias, case.values, case.seed)
     cases = [case if k % 2 else twin for k in range(count)]
     raws = runs.sequence(cases)
-    if len(raws) < count:                    # the sequence itself was cut short
+    if len(raws) < count:  # the sequence itself was cut short
         result = judge(runs.label, case, raws[-1] if raws else {"values": [], "problems": []})
         result.problems.insert(0, "the sequence of %d calls was cut short" % count)
         return result
@@ -226,8 +233,9 @@ def wear_verdict(runs, case, count):
         result = judge(runs.label, cases[k], raws[k])
         if not result.passed:
             result = _relabel(result, case)
-            result.problems.insert(0, "call %d of a sequence of %d (%s) fails"
-                                   % (k + 1, count, cases[k].op))
+            result.problems.insert(
+                0, "call %d of a sequence of %d (%s) fails" % (k + 1, count, cases[k].op)
+            )
             return result
     return _relabel(result, case)
 
@@ -253,24 +261,28 @@ def oracle_check(case):
     product vec(dY)ᵀ·J and the closed form then run in Fractions.
     """
     from fractions import Fraction
+
     inp = case.inputs()
     x, w, b, dy = inp["x"], inp["w"], inp["b"], inp["dy"]
     n, d, m = case.n, case.d, case.m
     result = CaseResult("reference", case)
     if d == 0 and b is None:
-        return result             # M undetermined for plain lists; nothing to form
+        return result  # M undetermined for plain lists; nothing to form
     q = lambda rows: [[Fraction(v) for v in r] for r in rows]
     qb = None if b is None else [Fraction(v) for v in b]
     want = backward(q(x), q(w), q(dy), qb)
     dy_dx, dy_dw, dy_db = jacobian(x, w, b)
-    g = flatten(q(dy))                                                   # vec(dY): (N·M,)
-    got = (reshape(vec_times(g, q(dy_dx), n * d), n, d),                 # (N, D)
-           reshape(vec_times(g, q(dy_dw), d * m), d, m),                 # (D, M)
-           None if b is None else vec_times(g, q(dy_db), m))             # (M,)
+    g = flatten(q(dy))  # vec(dY): (N·M,)
+    got = (
+        reshape(vec_times(g, q(dy_dx), n * d), n, d),  # (N, D)
+        reshape(vec_times(g, q(dy_dw), d * m), d, m),  # (D, M)
+        None if b is None else vec_times(g, q(dy_db), m),
+    )  # (M,)
     for name, g_out, e in zip(("dx", "dw", "db"), got, want):
         if g_out != e:
-            result.problems.append("%s through the explicit Jacobian differs from "
-                                   "the closed form" % name)
+            result.problems.append(
+                "%s through the explicit Jacobian differs from the closed form" % name
+            )
     return result
 
 
@@ -316,8 +328,10 @@ def shrink(backend, case, max_steps=200):
 def lost_worker(result):
     """Whether the check failed because the backend's worker was lost (not
     shrunk: every try would cost a fresh worker, or a timeout)."""
-    return any(p.startswith(("the backend's worker", "not run:", "could not start"))
-               for p in result.problems)
+    return any(
+        p.startswith(("the backend's worker", "not run:", "could not start"))
+        for p in result.problems
+    )
 
 
 def _signature(result):
@@ -339,15 +353,16 @@ def _candidates(v):
 def failure_report(result, shrunk=None):
     """The lines a backend author reads for one failed check."""
     lines = ["FAILED %s [%s]" % (result.check_id, result.backend)]
-    for problem in result.problems:       # a backend's message may span lines
+    for problem in result.problems:  # a backend's message may span lines
         lines.append("  %s" % problem.replace("\n", "\n    "))
     for o in result.outputs:
         if not o.passed and o.worst is None:
             lines.append("  %s: %s" % (o.name, o.message))
         elif not o.passed:
-            lines.append("  %s: worst element %s, expected %r, got %r, bound %.3g, "
-                         "error/bound %.3g" % (o.name, o.worst, o.expected, o.got,
-                                               o.bound or 0.0, o.ratio))
+            lines.append(
+                "  %s: worst element %s, expected %r, got %r, bound %.3g, "
+                "error/bound %.3g" % (o.name, o.worst, o.expected, o.got, o.bound or 0.0, o.ratio)
+            )
             if o.message and "outside their bound" not in o.message:
                 lines.append("    %s" % o.message)
     printed = [line for line in result.output.splitlines() if line.strip()]
@@ -356,7 +371,6 @@ def failure_report(result, shrunk=None):
         lines.extend("    | %s" % line for line in printed[-8:])
     lines.append("  repro:  %s" % result.repro())
     if shrunk is not None and shrunk.id != result.case_id:
-        lines.append("  shrunk: still fails at N=%d, D=%d, M=%d"
-                     % (shrunk.n, shrunk.d, shrunk.m))
+        lines.append("  shrunk: still fails at N=%d, D=%d, M=%d" % (shrunk.n, shrunk.d, shrunk.m))
         lines.append("  repro:  %s" % result.repro(shrunk.id))
     return lines

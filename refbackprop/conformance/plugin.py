@@ -26,22 +26,48 @@ _STATE_KEY = "_refbackprop_conformance"
 
 def pytest_addoption(parser):
     from refbackprop.cases import DTYPES
+
     group = parser.getgroup("refbackprop", "refbackprop conformance suite")
-    group.addoption("--refbackprop-backend", default=None, metavar="NAME|module:attr",
-                    help="backend to certify: a registered name or an import path")
-    group.addoption("--refbackprop-seed", type=int, default=0, metavar="INT",
-                    help="seed of the case catalogue (default 0)")
-    group.addoption("--refbackprop-dtype", default=None, choices=list(DTYPES),
-                    help="only this dtype (default: every dtype the backend declares)")
-    group.addoption("--refbackprop-xfails", default=None, metavar="FILE",
-                    help="known failures: lines 'PATTERN reason' (strict: a listed "
-                         "check that passes fails the run)")
-    group.addoption("--refbackprop-timeout", type=float, default=None, metavar="SECONDS",
-                    help="seconds each backend call may take before its worker is "
-                         "killed (default: 60 s plus a term scaled with the work)")
-    group.addoption("--refbackprop-in-process", action="store_true", default=False,
-                    help="run the backend in pytest's own process, unsupervised "
-                         "(for debugging)")
+    group.addoption(
+        "--refbackprop-backend",
+        default=None,
+        metavar="NAME|module:attr",
+        help="backend to certify: a registered name or an import path",
+    )
+    group.addoption(
+        "--refbackprop-seed",
+        type=int,
+        default=0,
+        metavar="INT",
+        help="seed of the case catalogue (default 0)",
+    )
+    group.addoption(
+        "--refbackprop-dtype",
+        default=None,
+        choices=list(DTYPES),
+        help="only this dtype (default: every dtype the backend declares)",
+    )
+    group.addoption(
+        "--refbackprop-xfails",
+        default=None,
+        metavar="FILE",
+        help="known failures: lines 'PATTERN reason' (strict: a listed "
+        "check that passes fails the run)",
+    )
+    group.addoption(
+        "--refbackprop-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds each backend call may take before its worker is "
+        "killed (default: 60 s plus a term scaled with the work)",
+    )
+    group.addoption(
+        "--refbackprop-in-process",
+        action="store_true",
+        default=False,
+        help="run the backend in pytest's own process, unsupervised (for debugging)",
+    )
 
 
 class _State:
@@ -54,16 +80,24 @@ class _State:
 
     def pytest_report_header(self, config):
         info = self.runs.info
-        return ["refbackprop: backend %s from %s; dtypes %s; seed %d; %d checks; %s"
-                % (self.runs.label, info.origin, self.dtype or ", ".join(info.dtypes),
-                   self.seed, len(self.checks),
-                   "supervised (a worker process per pytest process)"
-                   if self.runs.supervised else "in-process (not supervised)")]
+        return [
+            "refbackprop: backend %s from %s; dtypes %s; seed %d; %d checks; %s"
+            % (
+                self.runs.label,
+                info.origin,
+                self.dtype or ", ".join(info.dtypes),
+                self.seed,
+                len(self.checks),
+                "supervised (a worker process per pytest process)"
+                if self.runs.supervised
+                else "in-process (not supervised)",
+            )
+        ]
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
         if hasattr(config, "workerinput"):
-            return                # an xdist worker: the controller decides, below
+            return  # an xdist worker: the controller decides, below
         problem = self._selection_problem([i.nodeid for i in items])
         if problem:
             raise pytest.UsageError(problem)
@@ -80,10 +114,14 @@ class _State:
         ours = [i for i in nodeids if "::test_check[" in i]
         if any(_is_backend_check(i) for i in ours) or not self.checks:
             return ""
-        return ("refbackprop: the selection keeps none of the checks of backend %r%s: "
-                "a run that checks nothing of the backend is refused"
-                % (self.selector, (" (only %d oracle checks, which do not call it)"
-                                   % len(ours)) if ours else ""))
+        return (
+            "refbackprop: the selection keeps none of the checks of backend %r%s: "
+            "a run that checks nothing of the backend is refused"
+            % (
+                self.selector,
+                (" (only %d oracle checks, which do not call it)" % len(ours)) if ours else "",
+            )
+        )
 
     def pytest_runtest_logreport(self, report):
         # counted where reports arrive: in the process itself, or in the
@@ -101,11 +139,14 @@ class _State:
         if self.ran or exitstatus not in (0, 5):
             return
         if hasattr(session.config, "workerinput") or session.config.option.collectonly:
-            return                # an xdist worker (the controller decides), or --co
+            return  # an xdist worker (the controller decides), or --co
         session.exitstatus = 1
         if reporter is not None:
-            reporter.write_line("refbackprop: no check of backend %r ran: a run that "
-                                "checks nothing is a failure" % self.selector, red=True)
+            reporter.write_line(
+                "refbackprop: no check of backend %r ran: a run that "
+                "checks nothing is a failure" % self.selector,
+                red=True,
+            )
 
     def pytest_unconfigure(self, config):
         self.runs.close()
@@ -122,16 +163,18 @@ def read_xfails(path):
         with open(path) as f:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise pytest.UsageError("refbackprop: cannot read the known-failures file %r: %s"
-                                % (path, e))
+        raise pytest.UsageError(
+            "refbackprop: cannot read the known-failures file %r: %s" % (path, e)
+        )
     for number, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.split(None, 1)
         if len(parts) < 2:
-            raise pytest.UsageError("%s:%d: '%s' needs a reason after the pattern"
-                                    % (path, number, line))
+            raise pytest.UsageError(
+                "%s:%d: '%s' needs a reason after the pattern" % (path, number, line)
+            )
         out.append((parts[0], parts[1]))
     return out
 
@@ -143,13 +186,15 @@ def pytest_configure(config):
     from refbackprop.conformance import build_checks, match
     from refbackprop.registry import BackendError
     from refbackprop.supervisor import open_backends
+
     timeout = config.getoption("--refbackprop-timeout")
     if timeout is not None and not timeout > 0:
         raise pytest.UsageError("refbackprop: --refbackprop-timeout must be positive")
     dtype = config.getoption("--refbackprop-dtype")
     try:
-        executors, _ = open_backends([selector], not config.getoption(
-            "--refbackprop-in-process"), timeout, dtype)
+        executors, _ = open_backends(
+            [selector], not config.getoption("--refbackprop-in-process"), timeout, dtype
+        )
     except BackendError as e:
         raise pytest.UsageError("refbackprop: %s" % e)
     runs = executors[0]
@@ -165,9 +210,13 @@ def pytest_configure(config):
         xfails = read_xfails(path)
         for pattern, reason in xfails:
             if not any(match(pattern, c.id) for c in checks if c.kind != "oracle"):
-                config.issue_config_time_warning(pytest.PytestConfigWarning(
-                    "refbackprop: known-failure pattern %r matches no check of the "
-                    "backend" % pattern), stacklevel=2)
+                config.issue_config_time_warning(
+                    pytest.PytestConfigWarning(
+                        "refbackprop: known-failure pattern %r matches no check of the "
+                        "backend" % pattern
+                    ),
+                    stacklevel=2,
+                )
     state = _State(selector, runs, seed, dtype, checks, xfails)
     setattr(config, _STATE_KEY, state)
     config.pluginmanager.register(state, "refbackprop-conformance-run")
@@ -184,14 +233,19 @@ def pytest_generate_tests(metafunc):
     if state is None:
         raise pytest.UsageError(
             "refbackprop: the conformance suite needs a backend: add "
-            "--refbackprop-backend NAME (or package.module:attr)")
+            "--refbackprop-backend NAME (or package.module:attr)"
+        )
     from refbackprop.conformance import match
+
     params = []
     for check in state.checks:
         marks = []
         if check.kind != "oracle":
-            marks = [pytest.mark.xfail(reason=reason, strict=True)
-                     for pattern, reason in state.xfails if match(pattern, check.id)][:1]
+            marks = [
+                pytest.mark.xfail(reason=reason, strict=True)
+                for pattern, reason in state.xfails
+                if match(pattern, check.id)
+            ][:1]
         params.append(pytest.param(check, id=check.id, marks=marks))
     metafunc.parametrize("refbackprop_check", params)
 

@@ -15,8 +15,8 @@ from ..formatting import json_float
 from ..runner import cross_check
 
 JSON_SCHEMA_VERSION = 2
-SHRINK_AT_MOST = 10         # failures shrunk per run (each costs a few cases)
-REPORT_AT_MOST = 20         # failures printed in full as text (JSON has all)
+SHRINK_AT_MOST = 10  # failures shrunk per run (each costs a few cases)
+REPORT_AT_MOST = 20  # failures printed in full as text (JSON has all)
 
 
 class Row:
@@ -38,8 +38,14 @@ class Row:
 
     def to_dict(self):
         worst = json_float(self.worst)
-        return {"backend": self.label, "dtype": self.dtype, "checks": self.cases,
-                "passed": self.passed, "failed": self.failed, "worst_ratio": worst}
+        return {
+            "backend": self.label,
+            "dtype": self.dtype,
+            "checks": self.cases,
+            "passed": self.passed,
+            "failed": self.failed,
+            "worst_ratio": worst,
+        }
 
 
 def distinct_labels(executors):
@@ -60,8 +66,7 @@ class CheckSession:
     will not run, shown in every report.
     """
 
-    def __init__(self, executors, dtype=None, seed=0, pattern=None, not_run=(),
-                 selected=True):
+    def __init__(self, executors, dtype=None, seed=0, pattern=None, not_run=(), selected=True):
         """selected: the backends were named by the user, so a pattern that
         selects none of a backend's checks is a usage error (ValueError);
         otherwise (every registered backend) that backend is not run, and
@@ -71,7 +76,7 @@ class CheckSession:
         self.pattern = pattern
         self.dtype = dtype
         self.not_run = list(not_run)
-        self.plan = []                       # (executor or None, Check)
+        self.plan = []  # (executor or None, Check)
         for runs in distinct_labels(list(executors)):
             dtypes = None if dtype is None else (dtype,)
             try:
@@ -85,17 +90,19 @@ class CheckSession:
             self.executors.append(runs)
             self.plan.extend((runs, check) for check in checks)
         if not self.executors:
-            raise ValueError("no backend has a check that matches %r: %s" % (
-                pattern, "; ".join("%s: %s" % item for item in self.not_run)))
+            raise ValueError(
+                "no backend has a check that matches %r: %s"
+                % (pattern, "; ".join("%s: %s" % item for item in self.not_run))
+            )
         for check in oracle_checks(seed, pattern):
             self.plan.append((None, check))
         self.results = []
         self.rows = {}
-        self.cross = []                      # problem lines from pairwise checks
-        self.cross_count = 0                 # pairs of results compared
-        self.cross_failed = 0                # pairs that disagreed
-        self.failures = []                   # (result, shrunk case or None)
-        self.notes = {}                      # label -> {note: count}
+        self.cross = []  # problem lines from pairwise checks
+        self.cross_count = 0  # pairs of results compared
+        self.cross_failed = 0  # pairs that disagreed
+        self.failures = []  # (result, shrunk case or None)
+        self.notes = {}  # label -> {note: count}
         self.interrupted = False
 
     def __len__(self):
@@ -128,8 +135,11 @@ class CheckSession:
                 counts[note] = counts.get(note, 0) + 1
             if not result.passed:
                 shrunk = None
-                if (check.kind == "case" and len(self.failures) < SHRINK_AT_MOST
-                        and not lost_worker(result)):
+                if (
+                    check.kind == "case"
+                    and len(self.failures) < SHRINK_AT_MOST
+                    and not lost_worker(result)
+                ):
                     shrunk = shrink(runs, check.case)
                 self.failures.append((result, shrunk))
             if progress is not None:
@@ -163,8 +173,7 @@ class CheckSession:
     @property
     def passed(self):
         """Checks passed, each agreeing pair of backends counted as one."""
-        return (sum(1 for r in self.results if r.passed)
-                + self.cross_count - self.cross_failed)
+        return sum(1 for r in self.results if r.passed) + self.cross_count - self.cross_failed
 
     @property
     def failed(self):
@@ -173,36 +182,56 @@ class CheckSession:
     @property
     def ok(self):
         """The run's verdict: every planned check ran and passed."""
-        return (not self.interrupted and self.failed == 0
-                and len(self.results) == len(self.plan) and self.backend_checks > 0)
+        return (
+            not self.interrupted
+            and self.failed == 0
+            and len(self.results) == len(self.plan)
+            and self.backend_checks > 0
+        )
 
     def backend_lines(self):
         """One line per backend: what ran, from where; and what did not run."""
         lines = []
         for runs in self.executors:
             info = runs.info
-            lines.append("backend %s: %s%s, dtypes %s%s" % (
-                runs.label, info.origin,
-                (" (%s)" % info.target) if info.target and info.target != info.origin else "",
-                ", ".join(info.dtypes),
-                "" if getattr(runs, "supervised", False) else ", in-process (not supervised)"))
+            lines.append(
+                "backend %s: %s%s, dtypes %s%s"
+                % (
+                    runs.label,
+                    info.origin,
+                    (" (%s)" % info.target) if info.target and info.target != info.origin else "",
+                    ", ".join(info.dtypes),
+                    "" if getattr(runs, "supervised", False) else ", in-process (not supervised)",
+                )
+            )
         for label, why in self.not_run:
             lines.append("not run: %s (%s)" % (label, why))
         return lines
 
     def table(self):
         """The summary table, one line per backend and dtype."""
-        lines = ["%-22s %-8s %7s %7s %7s  %s" % ("backend", "dtype", "checks",
-                                                "passed", "failed", "worst error/bound")]
+        lines = [
+            "%-22s %-8s %7s %7s %7s  %s"
+            % ("backend", "dtype", "checks", "passed", "failed", "worst error/bound")
+        ]
         for key in sorted(self.rows):
             r = self.rows[key]
-            lines.append("%-22s %-8s %7d %7d %7d  %s" % (
-                r.label, r.dtype, r.cases, r.passed, r.failed,
-                "-" if r.label.startswith("oracle") else "%.3g" % r.worst))
+            lines.append(
+                "%-22s %-8s %7d %7d %7d  %s"
+                % (
+                    r.label,
+                    r.dtype,
+                    r.cases,
+                    r.passed,
+                    r.failed,
+                    "-" if r.label.startswith("oracle") else "%.3g" % r.worst,
+                )
+            )
         if self.cross_count:
-            lines.append("cross-check: %d pairs of backend results on shared cases, "
-                         "%d disagree beyond the sum of their bounds"
-                         % (self.cross_count, self.cross_failed))
+            lines.append(
+                "cross-check: %d pairs of backend results on shared cases, "
+                "%d disagree beyond the sum of their bounds" % (self.cross_count, self.cross_failed)
+            )
         for label in sorted(self.notes):
             for note, count in sorted(self.notes[label].items()):
                 lines.append("note: %s, %d checks: %s" % (label, count, note))
@@ -214,44 +243,70 @@ class CheckSession:
         for result, shrunk in self.failures[:REPORT_AT_MOST]:
             lines.extend(failure_report(result, shrunk))
         if len(self.failures) > REPORT_AT_MOST:
-            lines.append("... and %d more failures (--json lists them all)"
-                         % (len(self.failures) - REPORT_AT_MOST))
+            lines.append(
+                "... and %d more failures (--json lists them all)"
+                % (len(self.failures) - REPORT_AT_MOST)
+            )
         for line in self.cross:
             lines.append("CROSS-CHECK FAILED %s" % line)
         if self.interrupted:
-            lines.append("INTERRUPTED after %d of %d checks: the run is not complete"
-                         % (len(self.results), len(self.plan)))
+            lines.append(
+                "INTERRUPTED after %d of %d checks: the run is not complete"
+                % (len(self.results), len(self.plan))
+            )
         return lines
 
     def summary(self):
-        return "%d passed, %d failed%s" % (self.passed, self.failed,
-                                           ", interrupted" if self.interrupted else "")
+        return "%d passed, %d failed%s" % (
+            self.passed,
+            self.failed,
+            ", interrupted" if self.interrupted else "",
+        )
 
     def to_dict(self):
         backends = []
         for runs in self.executors:
             info = runs.info
-            backends.append({"name": runs.label, "selector": runs.selector,
-                             "dtypes": list(info.dtypes), "origin": info.origin,
-                             "target": info.target, "version": info.version,
-                             "supervised": bool(getattr(runs, "supervised", False))})
+            backends.append(
+                {
+                    "name": runs.label,
+                    "selector": runs.selector,
+                    "dtypes": list(info.dtypes),
+                    "origin": info.origin,
+                    "target": info.target,
+                    "version": info.version,
+                    "supervised": bool(getattr(runs, "supervised", False)),
+                }
+            )
         failures = []
         for result, shrunk in self.failures:
             entry = result.to_dict()
             entry["check"] = result.check_id
             entry["shrunk"] = None if shrunk is None else shrunk.id
             failures.append(entry)
-        notes = [{"backend": label, "note": note, "checks": count}
-                 for label in sorted(self.notes)
-                 for note, count in sorted(self.notes[label].items())]
-        return {"schema": JSON_SCHEMA_VERSION, "seed": self.seed,
-                "pattern": self.pattern, "backends": backends,
-                "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
-                "rows": [self.rows[k].to_dict() for k in sorted(self.rows)],
-                "failures": failures, "notes": notes,
-                "cross_check": {"pairs": self.cross_count,
-                                "failed_pairs": self.cross_failed,
-                                "problems": list(self.cross)},
-                "checks_planned": len(self.plan), "checks_run": len(self.results),
-                "interrupted": self.interrupted,
-                "passed": self.passed, "failed": self.failed, "ok": self.ok}
+        notes = [
+            {"backend": label, "note": note, "checks": count}
+            for label in sorted(self.notes)
+            for note, count in sorted(self.notes[label].items())
+        ]
+        return {
+            "schema": JSON_SCHEMA_VERSION,
+            "seed": self.seed,
+            "pattern": self.pattern,
+            "backends": backends,
+            "not_run": [{"backend": label, "why": why} for label, why in self.not_run],
+            "rows": [self.rows[k].to_dict() for k in sorted(self.rows)],
+            "failures": failures,
+            "notes": notes,
+            "cross_check": {
+                "pairs": self.cross_count,
+                "failed_pairs": self.cross_failed,
+                "problems": list(self.cross),
+            },
+            "checks_planned": len(self.plan),
+            "checks_run": len(self.results),
+            "interrupted": self.interrupted,
+            "passed": self.passed,
+            "failed": self.failed,
+            "ok": self.ok,
+        }

@@ -2,6 +2,7 @@
 installed: the list-based backends (python picks its kernels per interpreter)
 over the whole float64 catalogue.  Maps backends/ to refbackprop.backends the
 way an install would."""
+
 import os
 import sys
 
@@ -13,8 +14,10 @@ import refbackprop  # noqa: E402,F401  (the parent package, before backends/ is 
 import importlib.util as iu  # noqa: E402
 
 spec = iu.spec_from_file_location(
-    "refbackprop.backends", os.path.join(root, "backends", "__init__.py"),
-    submodule_search_locations=[os.path.join(root, "backends")])
+    "refbackprop.backends",
+    os.path.join(root, "backends", "__init__.py"),
+    submodule_search_locations=[os.path.join(root, "backends")],
+)
 module = iu.module_from_spec(spec)
 sys.modules["refbackprop.backends"] = module
 spec.loader.exec_module(module)
@@ -31,6 +34,8 @@ for backend in (ReferenceBackend(), PythonBackend()):
     failed += len(bad)
     for case_id in bad[:5]:
         print("FAILED %s [%s]" % (case_id, backend.name))
-print("backend probe: reference and python (%s): %d cases each, %d failed"
-      % (IDIOM, len(cases), failed))
+print(
+    "backend probe: reference and python (%s): %d cases each, %d failed"
+    % (IDIOM, len(cases), failed)
+)
 sys.exit(1 if failed else 0)

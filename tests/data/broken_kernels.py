@@ -1,2 +1,3 @@
 """A user module that fails on import (for the selector error test)."""
+
 raise ImportError("cannot load libmykernel.so")

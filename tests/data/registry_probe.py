@@ -1,5 +1,6 @@
 """Run by .ci/selftest-runtimes under each CPython: entry-point discovery and
 one catalogue case through the registry, standard library only."""
+
 import os
 import sys
 

@@ -1,4 +1,5 @@
 """A plugin module that ends its process while being imported."""
+
 import os
 
 print("about to leave")

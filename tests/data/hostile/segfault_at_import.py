@@ -1,4 +1,5 @@
 """A plugin module whose import dies on SIGSEGV."""
+
 import os
 import signal
 

@@ -1,4 +1,5 @@
 """A registry probe for every CPython: the reference backend under another name."""
+
 from refbackprop.reference import backward_unchecked, forward_unchecked  # noqa: F401
 
 
