@@ -3,7 +3,7 @@
 Exit status: 0 every selected check ran and passed; 1 a check failed; 2 a
 usage error, or a backend that is unknown, ambiguous, unavailable or broken
 (one line with the reason, no traceback); 130 interrupted (Ctrl-C), after
-printing what was checked so far.  Backends run in supervised worker
+printing what was checked so far (143, 129: stopped by SIGTERM, SIGHUP).  Backends run in supervised worker
 processes (refbackprop.supervisor) unless --in-process is given.
 """
 
@@ -26,6 +26,52 @@ from refbackprop.sized import SEED_SIZE, SizedSession
 from refbackprop.supervisor import DEFAULT_TIMEOUT, list_backends, open_backends
 
 EXIT_INTERRUPTED = 130
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP stop a check as Ctrl-C does: what was checked so far
+    is still reported (a backend that signals the process holding the verdict
+    gets the summary, not a silent end); the exit status is then 128 + the
+    signal's number."""
+
+    NAMES = ("SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.received = None
+        self.saved = {}
+
+    def __enter__(self):
+        import signal
+
+        for name in self.NAMES:
+            number = getattr(signal, name, None)
+            if number is not None:
+                try:
+                    self.saved[number] = signal.signal(number, self._stop)
+                except (ValueError, OSError):  # not the main thread, or not allowed
+                    pass
+        return self
+
+    def _stop(self, number, frame):
+        if self.received is None:
+            self.received = number
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        import signal
+
+        for number, handler in self.saved.items():
+            signal.signal(number, handler)
+        return False
+
+    def exit_status(self):
+        """Exit status and a one-line note for an interrupted run."""
+        if self.received is None:
+            return EXIT_INTERRUPTED, None
+        import signal
+
+        name = signal.Signals(self.received).name
+        return 128 + self.received, "refbackprop: stopped by %s" % name
 
 
 class UsageFailure(click.ClickException):
@@ -266,40 +312,48 @@ def check(
             budget.case(case)
     except TooLarge as e:
         raise UsageFailure(str(e))
-    executors, not_run = _open(backend_names, in_process, timeout, dtype)
-    try:
-        if size:
-            try:
-                budget.sized(size[0], size[1], size[2], [e.info for e in executors])
-            except TooLarge as e:
-                raise UsageFailure(str(e))
-            session = SizedSession(
-                executors,
-                size,
-                dtype,
-                seed,
-                trials,
-                not_run,
-                input_kind or DEFAULT_INPUTS,
-                FALSE_ALARM if false_alarm is None else false_alarm,
-                worst_case,
-                fingerprint_check,
-            )
-            _run_sized(session, as_json)
-        else:
-            try:
-                session = CheckSession(
-                    executors, dtype, seed or 0, pattern, not_run, selected=bool(backend_names)
+    with _StopSignals() as stop:
+        executors, not_run = _open(backend_names, in_process, timeout, dtype)
+        try:
+            if size:
+                try:
+                    budget.sized(size[0], size[1], size[2], [e.info for e in executors])
+                except TooLarge as e:
+                    raise UsageFailure(str(e))
+                session = SizedSession(
+                    executors,
+                    size,
+                    dtype,
+                    seed,
+                    trials,
+                    not_run,
+                    input_kind or DEFAULT_INPUTS,
+                    FALSE_ALARM if false_alarm is None else false_alarm,
+                    worst_case,
+                    fingerprint_check,
                 )
-            except ValueError as e:
-                raise UsageFailure(str(e))
-            _run_catalogue(session, as_json)
-    finally:
-        for runs in executors:
-            runs.close()
+                _run_sized(session, as_json)
+            else:
+                try:
+                    session = CheckSession(
+                        executors, dtype, seed or 0, pattern, not_run, selected=bool(backend_names)
+                    )
+                except ValueError as e:
+                    raise UsageFailure(str(e))
+                _run_catalogue(session, as_json)
+        finally:
+            for runs in executors:
+                runs.close()
     if report_file:
         _write_report(report_file, session, bool(size))
-    sys.exit(0 if session.ok else EXIT_INTERRUPTED if session.interrupted else 1)
+    if session.ok:
+        sys.exit(0)
+    if not session.interrupted:
+        sys.exit(1)
+    status, note = stop.exit_status()
+    if note:
+        echo(note, err=True)
+    sys.exit(status)
 
 
 def _write_report(path, session, sized):

@@ -548,3 +548,32 @@ def test_odd_arguments_are_usage_errors_with_one_error_line(args, needle):
 def test_an_infinite_timeout_means_no_limit():
     code, out = check("--backend", "python", "--case", CASE, "--timeout", "inf")
     assert code == 0
+
+
+@pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_backend_that_signals_the_verdicts_process_gets_a_summary_not_a_silent_end(name, status):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "refbackprop",
+            "check",
+            "--backend",
+            "python",
+            "--backend",
+            "hostile_backends:SignalsItsParent",
+            "--case",
+            "N2-D2-M3",
+        ],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, SIGNALS_PARENT=name),
+    )
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    assert "INTERRUPTED after " in proc.stdout
+    assert summary(proc.stdout).endswith(", interrupted")
+    assert "python                 float64" in proc.stdout  # checked before the signal
+    assert proc.stderr.strip().endswith("refbackprop: stopped by %s" % name)
+    assert "Traceback" not in proc.stderr
