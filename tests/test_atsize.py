@@ -107,22 +107,19 @@ def test_fingerprint_tells_bf16_products_from_correct_float32_at_k_4096():
 # -- correct kernels never fail ---------------------------------------------------
 
 
-@pytest.mark.parametrize("kernel", kb.CORRECT32, ids=lambda k: k.name)
-@pytest.mark.parametrize("kind", kinds.kinds_for("float32"))
-def test_correct_float32_kernels_never_fail(kernel, kind):
-    for seed in range(3):
-        result = check_at_size(
-            kernel(), 6, 70, 45, "float32", seed=seed, inputs=kind, fingerprint_check=True, trials=4
-        )
-        assert result.passed, "\n".join(result.lines())
+CORRECT = [  # each correct kernel of each dtype under each input kind of the dtype
+    pytest.param(kernel, dtype, kind, id="%s-%s-%s" % (dtype, kernel.name, kind))
+    for dtype, kernels in (("float32", kb.CORRECT32), ("float64", kb.CORRECT64))
+    for kernel in kernels
+    for kind in kinds.kinds_for(dtype)
+]
 
 
-@pytest.mark.parametrize("kernel", kb.CORRECT64, ids=lambda k: k.name)
-@pytest.mark.parametrize("kind", kinds.kinds_for("float64"))
-def test_correct_float64_kernels_never_fail(kernel, kind):
+@pytest.mark.parametrize("kernel,dtype,kind", CORRECT)
+def test_correct_kernels_never_fail(kernel, dtype, kind):
     for seed in range(3):
         result = check_at_size(
-            kernel(), 6, 70, 45, "float64", seed=seed, inputs=kind, fingerprint_check=True, trials=4
+            kernel(), 6, 70, 45, dtype, seed=seed, inputs=kind, fingerprint_check=True, trials=4
         )
         assert result.passed, "\n".join(result.lines())
 
