@@ -321,12 +321,13 @@ def test_a_non_utf8_stream_gets_ascii():
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
-def test_cli_falls_back_to_ascii_on_a_narrow_console(encoding):
+def test_cli_falls_back_to_ascii_on_a_narrow_console(encoding, tmp_path):
     env = dict(os.environ, PYTHONIOENCODING=encoding, COLUMNS="70")
-    proc = subprocess.run(
+    proc = subprocess.run(  # from a folder without the source tree: the installed package
         [sys.executable, "-m", "refbackprop.cli", "explain", "4", "4", "4", "--bias"],
         capture_output=True,
         env=env,
+        cwd=str(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-2000:]
     out = proc.stdout.decode("ascii")  # raises if not ASCII
