@@ -37,11 +37,15 @@ def run_cli(command, *more, catch_exceptions=True):
     return CliRunner().invoke(cli, words(command, *more), catch_exceptions=catch_exceptions)
 
 
+def module_argv(command, *more):
+    """The argument list of `python -m refbackprop COMMAND MORE...`."""
+    return [sys.executable, "-m", "refbackprop"] + words(command, *more)
+
+
 def run_module(command, *more, **run):
     """`python -m refbackprop COMMAND MORE...` in a subprocess, its output as
     text: the CompletedProcess (`run` goes to subprocess.run: cwd, env)."""
-    argv = [sys.executable, "-m", "refbackprop"] + words(command, *more)
-    return subprocess.run(argv, capture_output=True, text=True, **run)
+    return subprocess.run(module_argv(command, *more), capture_output=True, text=True, **run)
 
 
 def run_conformance_pytest(*args, **run):

@@ -20,7 +20,7 @@ from refbackprop.conformance import run
 from refbackprop.registry import BackendInfo, Registry, describe
 
 import hostile_backends as hostile
-from front_ends import run_cli, run_conformance_pytest, run_module
+from front_ends import module_argv, run_cli, run_conformance_pytest, run_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTILE_DATA = os.path.join(HERE, "data", "hostile")
@@ -293,18 +293,7 @@ def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypa
 def test_ctrl_c_stops_the_run_and_still_reports_what_was_checked(tmp_path):
     marker = str(tmp_path / "hanging")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "refbackprop",
-            "check",
-            "--backend",
-            "python",
-            "--backend",
-            "hostile_backends:Hangs",
-            "--case",
-            "N7-D13-M11",
-        ],
+        module_argv("check --backend python --backend hostile_backends:Hangs --case N7-D13-M11"),
         cwd=HERE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
