@@ -1,3 +1,4 @@
+import importlib
 import os
 import sys
 
@@ -20,3 +21,24 @@ def browser():
         pytest.skip(reason)
     with Browser() as b:
         yield b
+
+
+@pytest.fixture
+def plugin_dist(tmp_path, monkeypatch):
+    """plugin_dist(name, backends, module_code=None) installs a distribution
+    `name` 1.0 whose entry points declare `backends` ({backend name:
+    "module:object"}), with a module `name`.py holding module_code if given,
+    in tmp_path, which the fixture puts first on sys.path."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def install(name, backends, module_code=None):
+        info = tmp_path / ("%s-1.0.dist-info" % name)
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name)
+        lines = ["[refbackprop.backends]"] + ["%s = %s" % item for item in backends.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        if module_code is not None:
+            (tmp_path / ("%s.py" % name.replace("-", "_"))).write_text(module_code)
+        importlib.invalidate_caches()  # the new files, on a path already listed
+
+    return install

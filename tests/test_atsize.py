@@ -14,17 +14,17 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 np = pytest.importorskip("numpy")
 
 import atsize_backends as kb  # noqa: E402
 from refbackprop import inputs as kinds  # noqa: E402
 from refbackprop.bounds import element_bound, exact_dot  # noqa: E402
-from refbackprop.cli.app import cli  # noqa: E402
 from refbackprop.freivalds import hoeffding_t, prepare, verify  # noqa: E402
 from refbackprop.sampling import tau  # noqa: E402
 from refbackprop.sized import check_at_size, sized_inputs  # noqa: E402
+
+from front_ends import run_cli  # noqa: E402
 
 
 def failing(result):
@@ -107,22 +107,19 @@ def test_fingerprint_tells_bf16_products_from_correct_float32_at_k_4096():
 # -- correct kernels never fail ---------------------------------------------------
 
 
-@pytest.mark.parametrize("kernel", kb.CORRECT32, ids=lambda k: k.name)
-@pytest.mark.parametrize("kind", kinds.kinds_for("float32"))
-def test_correct_float32_kernels_never_fail(kernel, kind):
-    for seed in range(3):
-        result = check_at_size(
-            kernel(), 6, 70, 45, "float32", seed=seed, inputs=kind, fingerprint_check=True, trials=4
-        )
-        assert result.passed, "\n".join(result.lines())
+CORRECT = [  # each correct kernel of each dtype under each input kind of the dtype
+    pytest.param(kernel, dtype, kind, id="%s-%s-%s" % (dtype, kernel.name, kind))
+    for dtype, kernels in (("float32", kb.CORRECT32), ("float64", kb.CORRECT64))
+    for kernel in kernels
+    for kind in kinds.kinds_for(dtype)
+]
 
 
-@pytest.mark.parametrize("kernel", kb.CORRECT64, ids=lambda k: k.name)
-@pytest.mark.parametrize("kind", kinds.kinds_for("float64"))
-def test_correct_float64_kernels_never_fail(kernel, kind):
+@pytest.mark.parametrize("kernel,dtype,kind", CORRECT)
+def test_correct_kernels_never_fail(kernel, dtype, kind):
     for seed in range(3):
         result = check_at_size(
-            kernel(), 6, 70, 45, "float64", seed=seed, inputs=kind, fingerprint_check=True, trials=4
+            kernel(), 6, 70, 45, dtype, seed=seed, inputs=kind, fingerprint_check=True, trials=4
         )
         assert result.passed, "\n".join(result.lines())
 
@@ -337,9 +334,7 @@ def test_integer_inputs_make_correct_kernels_exact():
 
 
 def test_cli_size_json_reports_thresholds_coverage_fingerprint():
-    r = CliRunner().invoke(
-        cli, ["check", "--backend", "python", "--size", "4", "70", "40", "--seed", "7", "--json"]
-    )
+    r = run_cli("check --backend python --size 4 70 40 --seed 7 --json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["seed"] == 7 and doc["inputs"] == "mixed" and doc["false_alarm"] == 1e-9
@@ -355,47 +350,18 @@ def test_cli_size_json_reports_thresholds_coverage_fingerprint():
 
 
 def test_cli_fresh_seed_unless_given_and_repro_repeats_the_run():
-    a = json.loads(
-        CliRunner()
-        .invoke(cli, ["check", "--backend", "python", "--size", "3", "40", "9", "--json"])
-        .output
-    )
-    b = json.loads(
-        CliRunner()
-        .invoke(cli, ["check", "--backend", "python", "--size", "3", "40", "9", "--json"])
-        .output
-    )
+    command = "check --backend python --size 3 40 9 --json"
+    a = json.loads(run_cli(command).output)
+    b = json.loads(run_cli(command).output)
     assert a["seed"] != b["seed"]
-    again = json.loads(
-        CliRunner()
-        .invoke(
-            cli,
-            [
-                "check",
-                "--backend",
-                "python",
-                "--size",
-                "3",
-                "40",
-                "9",
-                "--seed",
-                str(a["seed"]),
-                "--json",
-            ],
-        )
-        .output
-    )
+    again = json.loads(run_cli(command, "--seed", str(a["seed"])).output)
     assert (
         again["results"][0]["verification"]["outputs"] == a["results"][0]["verification"]["outputs"]
     )
 
 
 def _thresholds(extra):
-    r = CliRunner().invoke(
-        cli,
-        ["check", "--backend", "python", "--size", "4", "300", "200", "--seed", "1", "--json"]
-        + extra,
-    )
+    r = run_cli("check --backend python --size 4 300 200 --seed 1 --json", *extra)
     ver = json.loads(r.output)["results"][0]["verification"]
     return ver, [o["sampled"]["threshold_units"]["median"] for o in ver["outputs"][:3]]
 
@@ -438,7 +404,7 @@ def test_hoeffding_where_it_beats_the_worst_case_sum():
     ],
 )
 def test_cli_size_option_errors(args, needle):
-    result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
+    result = run_cli("check --backend python", *args)
     assert result.exit_code == 2 and needle in result.output
 
 

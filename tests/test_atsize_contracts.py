@@ -22,17 +22,16 @@ import sys
 from array import array
 
 import pytest
-from click.testing import CliRunner
 
 from refbackprop import bounds, contracts, formats, freivalds
 from refbackprop import inputs as kinds
 from refbackprop.backends.emulated import EmulatedBackend
-from refbackprop.cli.app import cli
 from refbackprop.rng import Rng, seed_from
 from refbackprop.sampling import Fingerprint, model
 from refbackprop.sized import SizedSession, check_at_size, sized_inputs
 
 import precision_kernels as pk
+from front_ends import run_cli
 
 NAMES = contracts.NAMES
 LOW = NAMES[2:]  # tf32, bfloat16, float16, the f32outs
@@ -548,63 +547,16 @@ def test_linear_bound_parts_dominate_the_element_bound(dtype):
 
 @pytest.mark.parametrize("dtype", NAMES)
 def test_cli_check_size_under_every_contract_exits_0(dtype):
-    r = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "emulated",
-            "--size",
-            "4",
-            "1024",
-            "8",
-            "--dtype",
-            dtype,
-            "--seed",
-            "3",
-            "--json",
-        ],
-    )
+    r = run_cli("check --backend emulated --size 4 1024 8 --seed 3 --json --dtype", dtype)
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["ok"] and [x["dtype"] for x in doc["results"]] == [dtype]
 
 
 def test_cli_overflow_inputs_go_with_float16_storage_only():
-    r = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "emulated",
-            "--size",
-            "2",
-            "3",
-            "4",
-            "--dtype",
-            "bfloat16",
-            "--inputs",
-            "overflow",
-        ],
-    )
+    r = run_cli("check --backend emulated --size 2 3 4 --dtype bfloat16 --inputs overflow")
     assert r.exit_code == 2 and "float16-storage" in r.output
-    r = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "emulated",
-            "--size",
-            "3",
-            "40",
-            "5",
-            "--inputs",
-            "overflow",
-            "--seed",
-            "1",
-            "--json",
-        ],
-    )
+    r = run_cli("check --backend emulated --size 3 40 5 --inputs overflow --seed 1 --json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert [x["dtype"] for x in doc["results"]] == ["float16", "float16-f32out"]
@@ -613,19 +565,14 @@ def test_cli_overflow_inputs_go_with_float16_storage_only():
 
 def test_the_emulated_backend_declares_its_cost_and_the_seed_size_is_refused():
     assert EmulatedBackend.seconds_per_madd > 0
-    r = CliRunner().invoke(
-        cli, ["check", "--backend", "emulated", "--seed-size", "--dtype", "bfloat16"]
-    )
+    r = run_cli("check --backend emulated --seed-size --dtype bfloat16")
     assert r.exit_code == 2 and "refused" in r.output and "emulated" in r.output
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "tf32"])
 def test_cli_torch_at_size_passes_each_contract(dtype):
     pytest.importorskip("torch")
-    r = CliRunner().invoke(
-        cli,
-        ["check", "--backend", "torch", "--size", "16", "1024", "64", "--dtype", dtype, "--json"],
-    )
+    r = run_cli("check --backend torch --size 16 1024 64 --json --dtype", dtype)
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["ok"] and doc["results"][0]["dtype"] == dtype

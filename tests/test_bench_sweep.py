@@ -6,11 +6,10 @@ import os
 
 import pytest
 
-from click.testing import CliRunner
-
 from refbackprop.bench import BLAS_OVERRIDES, NUMPY, sweep, sweep_lines
-from refbackprop.cli.app import cli
 from refbackprop.registry import get_backend
+
+from front_ends import run_cli
 
 np = pytest.importorskip("numpy")
 
@@ -50,24 +49,7 @@ def test_numpy_alone():
 
 def test_cli_sweep_json():
     pytest.importorskip("numba")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "bench",
-            "--sweep",
-            "--backend",
-            "numba",
-            "--size",
-            "3",
-            "5",
-            "7",
-            "--dtype",
-            "float32",
-            "--repeat",
-            "2",
-            "--json",
-        ],
-    )
+    result = run_cli("bench --sweep --backend numba --size 3 5 7 --dtype float32 --repeat 2 --json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["repeat"] == 2 and [d["backend"] for d in doc["sweep"]] == ["numba"]
@@ -78,9 +60,7 @@ def test_cli_sweep_json():
 
 
 def test_cli_sweep_text_names_the_blas_and_prints_a_table():
-    result = CliRunner().invoke(
-        cli, ["bench", "--sweep", "-b", "python", "--size", "2", "2", "2", "--repeat", "1"]
-    )
+    result = run_cli("bench --sweep -b python --size 2 2 2 --repeat 1")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert any(line.startswith("NumPy's BLAS: ") for line in lines)

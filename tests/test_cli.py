@@ -7,18 +7,19 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from refbackprop.cli.app import cli
 from refbackprop.registry import Registry
 
+from front_ends import run_cli
 from requires import numba_needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def invoke(command, *more):
+    """run_cli, where an exception the command line lets out fails the test."""
+    return run_cli(command, *more, catch_exceptions=False)
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
@@ -66,11 +67,7 @@ def test_check_default_runs_every_backend_and_cross_checks():
 def test_wrong_backend_by_import_path_fails_with_element_and_repro(monkeypatch):
     monkeypatch.chdir(HERE)
     result = invoke(
-        "check",
-        "--backend",
-        "wrong_backends:MissingBias",
-        "--case",
-        "forward/float64/N2-D2-M3/bias/normal",
+        "check --backend wrong_backends:MissingBias --case", "forward/float64/N2-D2-M3/bias/normal"
     )
     assert result.exit_code == 1
     out = result.output
@@ -87,12 +84,8 @@ def test_wrong_backend_by_import_path_fails_with_element_and_repro(monkeypatch):
 def test_failure_json_names_the_element(monkeypatch):
     monkeypatch.chdir(HERE)
     result = invoke(
-        "check",
-        "--backend",
-        "wrong_backends:RelativeError1e9",
-        "--case",
+        "check --backend wrong_backends:RelativeError1e9 --json --case",
         "backward/float64/N7-D13-M11/bias/normal",
-        "--json",
     )
     assert result.exit_code == 1
     doc = json.loads(result.output)
@@ -203,20 +196,7 @@ def test_jacobian_show_refuses_large_shapes():
 
 @numba_needed
 def test_bench_json_small():
-    result = invoke(
-        "bench",
-        "--backend",
-        "python",
-        "--backend",
-        "numba",
-        "--size",
-        "4",
-        "8",
-        "16",
-        "--repeat",
-        "1",
-        "--json",
-    )
+    result = invoke("bench --backend python --backend numba --size 4 8 16 --repeat 1 --json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     names = [r["backend"] for r in doc["results"]]
@@ -262,9 +242,7 @@ def test_without_click_the_script_says_how_to_install_it():
 
 def test_repro_of_a_seeded_repeat_check_runs_that_check(monkeypatch):
     monkeypatch.chdir(HERE)
-    result = invoke(
-        "check", "--backend", "wrong_backends:ReusesBuffer", "--seed", "3", "--case", "repeat/"
-    )
+    result = invoke("check --backend wrong_backends:ReusesBuffer --seed 3 --case repeat/")
     assert result.exit_code == 1
     repro = [l for l in result.output.splitlines() if "repro:" in l][0].split("repro:", 1)[1]
     assert repro.strip() == (

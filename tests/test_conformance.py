@@ -12,6 +12,7 @@ from refbackprop.conformance import build_checks, failure_report, run, shrink
 from refbackprop.registry import Registry
 
 import wrong_backends
+from front_ends import run_conformance_pytest
 from requires import backend_param, numba_needed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,16 +72,7 @@ def test_checks_are_named_and_ordered_deterministically():
 
 
 def pytest_run(*args, cwd=HERE, env=None):
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "refbackprop.conformance",
-        "-p",
-        "no:cacheprovider",
-    ] + list(args)
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    return run_conformance_pytest(*args, cwd=cwd, env=env)
 
 
 def test_plugin_header_and_a_passing_run(tmp_path):

@@ -29,6 +29,8 @@ from refbackprop.explain import (
 from refbackprop.reference import dot
 from refbackprop.symbolic import ASCII, LATEX, TEXT, Poly, render_var, symbols
 
+from front_ends import run_cli
+
 WIDE = 200  # wide enough that no line of 2 2 3 wraps
 
 
@@ -319,12 +321,13 @@ def test_a_non_utf8_stream_gets_ascii():
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
-def test_cli_falls_back_to_ascii_on_a_narrow_console(encoding):
+def test_cli_falls_back_to_ascii_on_a_narrow_console(encoding, tmp_path):
     env = dict(os.environ, PYTHONIOENCODING=encoding, COLUMNS="70")
-    proc = subprocess.run(
+    proc = subprocess.run(  # from a folder without the source tree: the installed package
         [sys.executable, "-m", "refbackprop.cli", "explain", "4", "4", "4", "--bias"],
         capture_output=True,
         env=env,
+        cwd=str(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-2000:]
     out = proc.stdout.decode("ascii")  # raises if not ASCII
@@ -340,18 +343,14 @@ def test_cli_ascii_stream_in_process():
 
 
 def test_cli_width_and_ascii_flag():
-    result = CliRunner().invoke(
-        cli, ["explain", "4", "4", "4", "--bias", "--width", "64", "--ascii"]
-    )
+    result = run_cli("explain 4 4 4 --bias --width 64 --ascii")
     assert result.exit_code == 0, result.output
     assert max(len(s) for s in result.output.splitlines()) <= 64
     assert "∂" not in result.output
 
 
 def test_cli_text_bias_and_element():
-    result = CliRunner().invoke(
-        cli, ["explain", "2", "3", "2", "--bias", "--element", "2", "3", "--width", "120"]
-    )
+    result = run_cli("explain 2 3 2 --bias --element 2 3 --width 120")
     assert result.exit_code == 0, result.output
     assert "∂Y/∂x_{2,3} (eq. 8)" in result.output
     assert "∂L/∂b_{j} = Σ_i ∂L/∂y_{i,j}: holds symbolically" in result.output
@@ -368,13 +367,13 @@ def test_cli_text_bias_and_element():
     ],
 )
 def test_cli_refuses_bad_arguments(args, needle):
-    result = CliRunner().invoke(cli, ["explain"] + args)
+    result = run_cli("explain", *args)
     assert result.exit_code == 2 and needle in result.output, result.output
 
 
 def test_cli_html_writes_the_page(tmp_path):
     target = tmp_path / "page.html"
-    result = CliRunner().invoke(cli, ["explain", "2", "2", "3", "--html", str(target)])
+    result = run_cli("explain 2 2 3 --html", str(target))
     assert result.exit_code == 0, result.output
     assert "wrote %s" % target in result.output
     from refbackprop.page import html_page
@@ -383,9 +382,7 @@ def test_cli_html_writes_the_page(tmp_path):
 
 
 def test_cli_html_into_a_missing_folder_is_one_line(tmp_path):
-    result = CliRunner().invoke(
-        cli, ["explain", "2", "2", "3", "--html", str(tmp_path / "no" / "page.html")]
-    )
+    result = run_cli("explain 2 2 3 --html", str(tmp_path / "no" / "page.html"))
     assert result.exit_code == 2 and "No such file or directory" in result.output
 
 

@@ -18,6 +18,7 @@ from refbackprop.conformance import build_checks, run
 from refbackprop.cases import LAYOUT_INPUTS, LAYOUTS, batch_split
 from refbackprop.registry import Registry
 
+from front_ends import run_conformance_pytest, run_module
 from layout_runner import _bits, native_input, run_in_layout
 
 REGISTRY = Registry()
@@ -603,22 +604,12 @@ def test_buffers_round_trip_without_lists(name):
 # -- through every front end: the CLI, serial pytest, pytest -n 2 -------------
 
 
-def _front_end(kind, name):
+def _front_end(kind, name, cwd):
+    """The whole catalogue of backend `name` through front end `kind`."""
     if kind == "cli":
-        return [sys.executable, "-m", "refbackprop", "check", "--backend", name]
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "refbackprop.conformance",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--refbackprop-backend",
-        name,
-    ]
-    return cmd + (["-n", "2"] if kind == "pytest -n 2" else [])
+        return run_module("check --backend", name, cwd=cwd)
+    split = ["-n", "2"] if kind == "pytest -n 2" else []
+    return run_conformance_pytest("-q", "--refbackprop-backend", name, *split, cwd=cwd)
 
 
 @pytest.mark.slow
@@ -628,7 +619,7 @@ def test_each_builtin_passes_its_whole_catalogue_through_every_front_end(name, k
     info = REGISTRY.info(name)
     if info.status != "available":
         pytest.skip("backend %s is %s: %s" % (name, info.status, info.reason))
-    proc = subprocess.run(_front_end(kind, name), capture_output=True, text=True, cwd=str(tmp_path))
+    proc = _front_end(kind, name, str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert " 0 failed" in last or ("passed" in last and "failed" not in last), last

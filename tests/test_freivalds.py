@@ -4,11 +4,9 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
 
 from refbackprop import packed
 from refbackprop.cases import catalogue
-from refbackprop.cli.app import cli
 from refbackprop.freivalds import verify
 from refbackprop.sized import check_at_size
 from refbackprop.sized import sized_inputs as sized_matrices
@@ -18,6 +16,7 @@ from refbackprop.registry import get_backend
 from refbackprop.runner import run_case
 
 import wrong_backends
+from front_ends import run_cli
 
 
 def sized_inputs(n, d, m, dtype, bias=True, seed=0):
@@ -96,9 +95,7 @@ def test_wrong_shapes_and_exceptions_are_reported():
 
 
 def test_cli_size_json_and_text():
-    result = CliRunner().invoke(
-        cli, ["check", "--backend", "python", "--size", "4", "50", "6", "--trials", "5", "--json"]
-    )
+    result = run_cli("check --backend python --size 4 50 6 --trials 5 --json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["mode"] == "size" and doc["size"] == [4, 50, 6] and doc["trials"] == 5
@@ -112,7 +109,7 @@ def test_cli_size_json_and_text():
         "to_lists",
         "verify",
     }
-    text = CliRunner().invoke(cli, ["check", "--backend", "python", "--size", "4", "50", "6"])
+    text = run_cli("check --backend python --size 4 50 6")
     assert "its own bound (median over sampled elements" in text.output
     assert "escapes with probability ≤ 2^-12" in text.output
     assert text.output.splitlines()[-1] == "1 passed, 0 failed"
@@ -122,20 +119,7 @@ def test_cli_size_failure_has_a_repro(monkeypatch):
     import os
 
     monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
-    result = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "wrong_backends:CorruptsOneDwElement",
-            "--size",
-            "8",
-            "40",
-            "12",
-            "--seed",
-            "0",
-        ],
-    )
+    result = run_cli("check --backend wrong_backends:CorruptsOneDwElement --size 8 40 12 --seed 0")
     assert result.exit_code == 1
     assert (
         "repro:  refbackprop check --backend wrong_backends:CorruptsOneDwElement "
@@ -154,16 +138,14 @@ def test_cli_size_failure_has_a_repro(monkeypatch):
     ],
 )
 def test_cli_size_usage_errors(args, needle):
-    result = CliRunner().invoke(cli, ["check", "--backend", "python"] + args)
+    result = run_cli("check --backend python", *args)
     assert result.exit_code == 2 and needle in result.output
 
 
 @pytest.mark.slow
 def test_seed_size_end_to_end_with_numba_float32():
     """The notes' size, 64×4096×4096, for real (about 10 s here)."""
-    result = CliRunner().invoke(
-        cli, ["check", "--backend", "numba", "--seed-size", "--dtype", "float32", "--json"]
-    )
+    result = run_cli("check --backend numba --seed-size --dtype float32 --json")
     assert result.exit_code == 0, result.output[-2000:]
     doc = json.loads(result.output)
     assert doc["size"] == [64, 4096, 4096] and doc["passed"] == 1

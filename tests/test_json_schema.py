@@ -4,9 +4,7 @@ import json
 import os
 import re
 
-from click.testing import CliRunner
-
-from refbackprop.cli.app import cli
+from front_ends import run_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOC = os.path.join(os.path.dirname(HERE), "docs", "cli.md")
@@ -43,9 +41,8 @@ def objects(doc, path):
     return [o for o in found if isinstance(o, dict)]
 
 
-def run(*args):
-    result = CliRunner().invoke(cli, list(args))
-    return json.loads(result.output)
+def run(command, *more):
+    return json.loads(run_cli(command, *more).output)
 
 
 def compare(doc, name):
@@ -65,40 +62,20 @@ def compare(doc, name):
 
 def test_check_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    doc = run(
-        "check",
-        "--backend",
-        "wrong_backends:MissingBias",
-        "--backend",
-        "python",
-        "--case",
-        "N2-D2-M3",
-        "--json",
-    )
+    doc = run("check --backend wrong_backends:MissingBias --backend python --case N2-D2-M3 --json")
     assert doc["failures"] and doc["rows"]
     compare(doc, "check")
 
 
 def test_size_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    doc = run(
-        "check",
-        "--backend",
-        "wrong_backends:CorruptsOneDwElement",
-        "--size",
-        "8",
-        "300",
-        "12",
-        "--seed",
-        "1",
-        "--json",
-    )
+    doc = run("check --backend wrong_backends:CorruptsOneDwElement --size 8 300 12 --seed 1 --json")
     assert not doc["ok"]
     compare(doc, "size")
 
 
 def test_backends_document():
-    compare(run("backends", "--json"), "backends")
+    compare(run("backends --json"), "backends")
 
 
 def test_every_documented_table_has_a_test():

@@ -4,14 +4,13 @@ batched, for backends that declare them; stable ids with a seventh part."""
 import os
 
 import pytest
-from click.testing import CliRunner
 
 from refbackprop.cases import LAYOUTS, Case, layout_cases, parse_case_id
-from refbackprop.cli.app import cli
 from refbackprop.conformance import build_checks, executor
 from refbackprop.registry import BackendInfo, describe
 
 import hostile_backends
+from front_ends import run_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,13 +75,11 @@ def test_a_kernel_right_only_for_contiguous_inputs_fails_its_layout_checks(monke
     pytest.importorskip("torch")
     monkeypatch.chdir(HERE)
     selector = "torch:user_kernels:torch_contiguous_only,torch_contiguous_only_bwd"
-    result = CliRunner().invoke(
-        cli, ["check", "--backend", selector, "--dtype", "float64", "--case", "N9-D13-M11/bias"]
-    )
+    result = run_cli("check --dtype float64 --case N9-D13-M11/bias --backend", selector)
     assert result.exit_code == 1
     failed = [line.split()[1] for line in result.output.splitlines() if line.startswith("FAILED ")]
     assert failed and all(f.endswith(("/transposed", "/strided", "/offset")) for f in failed)
     assert "forward/float64/N9-D13-M11/bias/normal/seed0/transposed" in failed
     repro = [line for line in result.output.splitlines() if "repro:" in line][0]
-    again = CliRunner().invoke(cli, repro.split("repro:", 1)[1].split()[1:])
+    again = run_cli(repro.split("repro:", 1)[1].split(None, 1)[1])  # after "refbackprop"
     assert again.exit_code == 1 and "/transposed [" in again.output

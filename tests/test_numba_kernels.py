@@ -90,15 +90,6 @@ SHAPES = (
 )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["packed", "direct"], indirect=True)
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("op", ["forward", "backward"])
-@pytest.mark.parametrize("n,d,m", SHAPES)
-def test_every_tile_remainder(n, d, m, op, dtype, strategy):
-    check(n, d, m, op, dtype)
-
-
 # N = 1..16 (the direct kernels' row groups of 1, 2, 4 and 8 and their
 # remainders), each with its own D and M: remainders of M mod DIRECT_NR
 # (16/32) and of the dot products' k = M mod the lanes (8/16), of D mod the
@@ -113,12 +104,24 @@ SMALL = [
 ]
 
 
+# Each strategy with the shapes it must get right: the packed and the direct
+# kernels every tile remainder, the direct ones (threaded or inline) every small N.
+COVERAGE = [
+    pytest.param(strategy, n, d, m, id="%s-%s-%dx%dx%d" % (what, strategy, n, d, m))
+    for what, strategies, shapes in (
+        ("remainder", ("packed", "direct"), SHAPES),
+        ("small-n", ("direct", "direct-inline"), SMALL),
+    )
+    for strategy in strategies
+    for n, d, m in shapes
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["direct", "direct-inline"], indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("op", ["forward", "backward"])
-@pytest.mark.parametrize("n,d,m", SMALL)
-def test_direct_kernels_at_every_small_n(n, d, m, op, dtype, strategy):
+@pytest.mark.parametrize("strategy,n,d,m", COVERAGE, indirect=["strategy"])
+def test_every_tile_remainder_and_small_n(strategy, n, d, m, op, dtype):
     check(n, d, m, op, dtype)
 
 

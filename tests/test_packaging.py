@@ -32,6 +32,7 @@ def test_the_sdist_installs_and_its_own_tests_pass(tmp_path):
     for needed in (
         "LICENSE",
         "tests/conftest.py",
+        "tests/front_ends.py",
         "tests/wrong_backends.py",
         "tests/data/site/probeplug.py",
         "docs/cli.md",

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -39,35 +38,9 @@ def test_listing_does_not_import_numba():
     assert out[-1] == "False"
 
 
-def write_dist(tmp_path, name, entry_points, module_code=None):
-    """A distribution on a temporary path: *.dist-info with entry_points.txt."""
-    info = tmp_path / ("%s-1.0.dist-info" % name)
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name)
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-    if module_code is not None:
-        (tmp_path / ("%s.py" % name.replace("-", "_"))).write_text(module_code)
-
-
-def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypatch):
-    write_dist(
-        tmp_path,
-        "brokenplug",
-        """
-        [refbackprop.backends]
-        broken = brokenplug_missing_module:Backend
-        """,
-    )
-    write_dist(
-        tmp_path,
-        "noproto",
-        """
-        [refbackprop.backends]
-        noproto = noproto:Thing
-        """,
-        "class Thing:\n    name = 'noproto'\n",
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_broken_plugin_is_reported_and_the_others_still_load(plugin_dist):
+    plugin_dist("brokenplug", {"broken": "brokenplug_missing_module:Backend"})
+    plugin_dist("noproto", {"noproto": "noproto:Thing"}, "class Thing:\n    name = 'noproto'\n")
     reg = Registry()
     infos = dict((i.name, i) for i in reg.load_all())
     assert infos["broken"].status == "broken"
@@ -80,16 +53,8 @@ def test_broken_plugin_is_reported_and_the_others_still_load(tmp_path, monkeypat
         reg.get("broken")
 
 
-def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(tmp_path, monkeypatch):
-    write_dist(
-        tmp_path,
-        "aaa-dup",
-        """
-        [refbackprop.backends]
-        python = wrong_backends:wrong_transpose
-        """,
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(plugin_dist):
+    plugin_dist("aaa-dup", {"python": "wrong_backends:wrong_transpose"})
     reg = Registry()
     both = [i for i in reg.infos if i.name == "python"]
     assert sorted(i.origin.split()[0] for i in both) == ["aaa-dup", "refbackprop"]
@@ -102,16 +67,8 @@ def test_a_name_declared_twice_is_ambiguous_and_listed_with_both(tmp_path, monke
     assert reg.get("wrong_backends:wrong_transpose").name == "wrong-transpose"
 
 
-def test_entry_point_may_name_an_object_or_a_factory(tmp_path, monkeypatch):
-    write_dist(
-        tmp_path,
-        "objplug",
-        """
-        [refbackprop.backends]
-        wrong-transpose = wrong_backends:wrong_transpose
-        """,
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_entry_point_may_name_an_object_or_a_factory(plugin_dist):
+    plugin_dist("objplug", {"wrong-transpose": "wrong_backends:wrong_transpose"})
     backend = Registry().get("wrong-transpose")
     assert backend is wrong_backends.wrong_transpose
     assert type(Registry().get("python")).__name__ == "PythonBackend"

@@ -3,10 +3,9 @@
 import os
 import re
 
-from click.testing import CliRunner
-
-from refbackprop.cli.app import cli
 from refbackprop.report import downsample, error_map_svg, escape, ratio_color
+
+from front_ends import run_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -62,22 +61,20 @@ def test_escaping():
     )
 
 
-def report(tmp_path, *args):
+TILE_REMAINDER = "--backend wrong_backends:TileRemainder --case"  # and the case
+
+
+def report(tmp_path, command, *more):
+    """`check COMMAND MORE... --report` into tmp_path: the result and the page."""
     path = str(tmp_path / "report.html")
-    result = CliRunner().invoke(cli, ["check"] + list(args) + ["--report", path])
+    result = run_cli("check " + command, *more, "--report", path)
     with open(path, encoding="utf-8") as f:
         return result, f.read()
 
 
 def test_a_failing_run_has_its_failures_maps_and_repros(tmp_path, monkeypatch):
     monkeypatch.chdir(HERE)
-    result, page = report(
-        tmp_path,
-        "--backend",
-        "wrong_backends:TileRemainder",
-        "--case",
-        "forward/float64/N17-D31-M33/bias/normal/seed0",
-    )
+    result, page = report(tmp_path, TILE_REMAINDER, "forward/float64/N17-D31-M33/bias/normal/seed0")
     assert result.exit_code == 1
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
     assert "FAILED</span> — 0 passed, 1 failed" in page
@@ -94,7 +91,7 @@ def test_a_failing_run_has_its_failures_maps_and_repros(tmp_path, monkeypatch):
 
 
 def test_a_passing_run_has_the_table_and_the_worst_ratios(tmp_path):
-    result, page = report(tmp_path, "--backend", "python", "--case", "N7-D13-M11/bias/normal")
+    result, page = report(tmp_path, "--backend python --case N7-D13-M11/bias/normal")
     assert result.exit_code == 0
     assert "PASSED</span>" in page and 'class="errmap"' not in page
     assert re.search(r"<td>python</td><td>float64</td><td class=\"num\">\d+</td>", page)
@@ -106,16 +103,7 @@ def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
     monkeypatch.chdir(HERE)
     result, page = report(
         tmp_path,
-        "--backend",
-        "wrong_backends:CorruptsOneDwElement",
-        "--size",
-        "8",
-        "300",
-        "12",
-        "--trials",
-        "4",
-        "--seed",
-        "5",
+        "--backend wrong_backends:CorruptsOneDwElement --size 8 300 12 --trials 4 --seed 5",
     )
     assert result.exit_code == 1
     assert 'corrupts-one-dw-element float64: <span class="fail">FAILED</span>' in page
@@ -128,17 +116,9 @@ def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
 
 
 def test_an_unwritable_report_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "python",
-            "--case",
-            "forward/float64/N2-D2-M3/bias/normal/seed0",
-            "--report",
-            str(tmp_path / "no" / "such" / "dir.html"),
-        ],
+    result = run_cli(
+        "check --backend python --case forward/float64/N2-D2-M3/bias/normal/seed0 --report",
+        str(tmp_path / "no" / "such" / "dir.html"),
     )
     assert result.exit_code == 2 and "--report: cannot write" in result.output
 
@@ -146,11 +126,7 @@ def test_an_unwritable_report_is_a_usage_error(tmp_path):
 def test_the_report_renders_with_its_hot_cells_where_the_bug_is(browser, tmp_path, monkeypatch):
     monkeypatch.chdir(HERE)
     result, page = report(
-        tmp_path,
-        "--backend",
-        "wrong_backends:TileRemainder",
-        "--case",
-        "forward/float64/N17-D31-M33/nobias/normal/seed0",
+        tmp_path, TILE_REMAINDER, "forward/float64/N17-D31-M33/nobias/normal/seed0"
     )
     assert result.exit_code == 1
     loaded = browser.load(str(tmp_path / "report.html"))

@@ -12,17 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from refbackprop.cli.app import cli
 from refbackprop.conformance import run
 from refbackprop.registry import BackendInfo, Registry, describe
 
 import hostile_backends as hostile
+from front_ends import module_argv, run_cli, run_conformance_pytest, run_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTILE_DATA = os.path.join(HERE, "data", "hostile")
@@ -31,7 +29,7 @@ SMALL = "N2-D2-M3/bias/normal"  # forward, backward, wear (and repeat)
 
 
 def check(*args):
-    result = CliRunner().invoke(cli, ["check"] + list(args), catch_exceptions=False)
+    result = run_cli("check", *args, catch_exceptions=False)
     return result.exit_code, result.output
 
 
@@ -97,22 +95,7 @@ def test_correct_backends_with_odd_habits_pass(name, monkeypatch):
 
 def test_noise_never_reaches_the_json_document(monkeypatch):
     monkeypatch.chdir(HERE)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "refbackprop",
-            "check",
-            "--backend",
-            "hostile_backends:Noisy",
-            "--case",
-            SMALL,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-    )
+    proc = run_module("check --backend hostile_backends:Noisy --json --case", SMALL, cwd=HERE)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # one document, nothing else
     assert doc["ok"] and doc["failed"] == 0 and doc["passed"] == 4  # 3 + the oracle
@@ -182,27 +165,17 @@ def test_a_plugin_that_ends_its_process_while_importing_is_broken(module, reason
     assert "backend '%s:Backend' %s" % (module, reason) in out
 
 
-def write_dist(tmp_path, name, entry_points):
-    info = tmp_path / ("%s-1.0.dist-info" % name)
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name)
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-
-
-def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp_path, monkeypatch):
-    write_dist(
-        tmp_path,
-        "killers",
-        """
-        [refbackprop.backends]
-        aaa-os-exit = os_exit_at_import:Backend
-        aab-segfault = segfault_at_import:Backend
-        aac-exit = exits_at_import:Backend
-        """,
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(
+    plugin_dist, monkeypatch
+):
+    killers = {
+        "aaa-os-exit": "os_exit_at_import:Backend",
+        "aab-segfault": "segfault_at_import:Backend",
+        "aac-exit": "exits_at_import:Backend",
+    }
+    plugin_dist("killers", killers)
     monkeypatch.syspath_prepend(HOSTILE_DATA)
-    result = CliRunner().invoke(cli, ["backends"], catch_exceptions=False)
+    result = run_cli("backends", catch_exceptions=False)
     assert result.exit_code == 0
     rows, last = {}, None  # name -> its row and the lines under it
     for line in result.output.splitlines()[1:]:
@@ -225,22 +198,14 @@ def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(tmp
     assert summary(out).endswith(" passed, 0 failed")
 
 
-def test_a_name_two_distributions_declare_is_ambiguous_everywhere(tmp_path, monkeypatch):
-    write_dist(
-        tmp_path,
-        "shadow",
-        """
-        [refbackprop.backends]
-        python = hostile_backends:Noisy
-        """,
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_a_name_two_distributions_declare_is_ambiguous_everywhere(plugin_dist, monkeypatch):
+    plugin_dist("shadow", {"python": "hostile_backends:Noisy"})
     monkeypatch.chdir(HERE)
     code, out = check("--backend", "python")
     assert code == 2
     assert "backend 'python' is ambiguous: the name is declared by" in out
     assert "shadow 1.0 (hostile_backends:Noisy)" in out and "--backend " in out
-    listing = CliRunner().invoke(cli, ["backends"]).output
+    listing = run_cli("backends").output
     assert len([line for line in listing.splitlines() if line.startswith("python ")]) == 2
     code, out = check("--case", "forward/float64/N2-D2-M3/bias/normal/seed0")
     assert code == 0 and "not run: python (ambiguous: " in out
@@ -315,14 +280,10 @@ def test_sizes_are_refused_before_anything_is_allocated(args, needle):
 
 
 def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypatch):
-    result = CliRunner().invoke(
-        cli, ["bench", "--backend", "python", "--size", "4096", "4096", "4096"]
-    )
+    result = run_cli("bench --backend python --size 4096 4096 4096")
     assert result.exit_code == 2 and "bench --size 4096 4096 4096 refused" in result.output
     monkeypatch.chdir(HERE)
-    result = CliRunner().invoke(
-        cli, ["bench", "--backend", "hostile_backends:Segfaults", "--size", "4", "5", "6"]
-    )
+    result = run_cli("bench --backend hostile_backends:Segfaults --size 4 5 6")
     assert result.exit_code == 1
     line = [l for l in result.output.splitlines() if l.startswith("segfaults")][0]
     assert "FAILED: the backend's worker was killed by signal 11 (SIGSEGV) during forward" in line
@@ -332,18 +293,7 @@ def test_bench_refuses_sizes_and_reports_a_crashing_backend_in_one_line(monkeypa
 def test_ctrl_c_stops_the_run_and_still_reports_what_was_checked(tmp_path):
     marker = str(tmp_path / "hanging")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "refbackprop",
-            "check",
-            "--backend",
-            "python",
-            "--backend",
-            "hostile_backends:Hangs",
-            "--case",
-            "N7-D13-M11",
-        ],
+        module_argv("check --backend python --backend hostile_backends:Hangs --case N7-D13-M11"),
         cwd=HERE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -362,11 +312,7 @@ def test_ctrl_c_stops_the_run_and_still_reports_what_was_checked(tmp_path):
 
 
 def test_python_m_refbackprop_with_arguments_runs_the_command_line():
-    proc = subprocess.run(
-        [sys.executable, "-m", "refbackprop", "check", "--backend", "python", "--case", CASE],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_module("check --backend python --case", CASE)
     assert proc.returncode == 0 and summary(proc.stdout).endswith(" passed, 0 failed")
 
 
@@ -391,31 +337,11 @@ def test_python_m_refbackprop_refuses_arguments_where_there_is_no_command_line(t
 
 def test_a_terminal_that_cannot_show_our_symbols_gets_ascii():
     env = dict(os.environ, PYTHONIOENCODING="ascii")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "refbackprop",
-            "check",
-            "--backend",
-            "python",
-            "--size",
-            "3",
-            "40",
-            "5",
-            "--trials",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    proc = run_module("check --backend python --size 3 40 5 --trials 3", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "3 cells x 3 trials" in proc.stdout and "Traceback" not in proc.stderr
-    for command in (["explain", "--help"], ["check", "--help"], ["explain", "2", "2", "3"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "refbackprop"] + command, capture_output=True, text=True, env=env
-        )
+    for command in ("explain --help", "check --help", "explain 2 2 3"):
+        proc = run_module(command, env=env)
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -446,23 +372,9 @@ PLUGIN_CASES = [
 
 
 def plugin_run(name, *extra):
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "refbackprop.conformance",
-        "-p",
-        "no:cacheprovider",
-        "--refbackprop-backend",
-        "hostile_backends:" + name,
-        "--refbackprop-timeout",
-        "2",
-        "-k",
-        "N2-D2-M3 and bias and normal",
-        "-rfE",
-    ]
-    return subprocess.run(cmd + list(extra), cwd=HERE, capture_output=True, text=True)
+    args = ["--refbackprop-backend", "hostile_backends:" + name, "--refbackprop-timeout", "2"]
+    args += ["-k", "N2-D2-M3 and bias and normal", "-rfE"]
+    return run_conformance_pytest(*(args + list(extra)), cwd=HERE)
 
 
 def failed_ids(output):

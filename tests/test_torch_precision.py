@@ -13,6 +13,7 @@ pytest.importorskip("torch", reason="torch is not installed (pip install torch)"
 pytestmark = pytest.mark.slow  # whole catalogues through torch/JAX: CI runs them
 
 import torch_backends as T  # noqa: E402
+from front_ends import run_cli  # noqa: E402
 
 
 def seeded_cases(dtype, seed):
@@ -74,27 +75,14 @@ def test_through_the_cli_a_wrong_torch_kernel_is_named_with_its_element(wrong, m
     """refbackprop check --backend <a torch kernel> --dtype <its contract>: the
     run fails, naming the check, the output and the element."""
     import os
-    from click.testing import CliRunner
-    from refbackprop.cli.app import cli
 
     monkeypatch.chdir(os.path.dirname(os.path.abspath(__file__)))
     dtype = wrong.dtypes[0]
-    result = CliRunner().invoke(
-        cli,
-        [
-            "check",
-            "--backend",
-            "torch_backends:" + wrong.__name__,
-            "--dtype",
-            dtype,
-            "--case",
-            "forward/",
-        ],
+    result = run_cli(
+        "check --case forward/ --dtype", dtype, "--backend", "torch_backends:" + wrong.__name__
     )
     assert result.exit_code == 1, result.output
     assert "FAILED forward/%s/" % dtype in result.output
     assert "y: worst element y[" in result.output
-    ok = CliRunner().invoke(
-        cli, ["check", "--backend", "torch", "--dtype", dtype, "--case", "forward/"]
-    )
+    ok = run_cli("check --backend torch --case forward/ --dtype", dtype)
     assert ok.exit_code == 0, ok.output
