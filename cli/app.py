@@ -3,8 +3,9 @@
 Exit status: 0 every selected check ran and passed; 1 a check failed; 2 a
 usage error, or a backend that is unknown, ambiguous, unavailable or broken
 (one line with the reason, no traceback); 130 interrupted (Ctrl-C), after
-printing what was checked so far (143, 129: stopped by SIGTERM, SIGHUP).  Backends run in supervised worker
-processes (refbackprop.supervisor) unless --in-process is given.
+printing what was checked so far (143, 129: stopped by SIGTERM, SIGHUP).
+Backends run in supervised worker processes (refbackprop.supervisor) unless
+--in-process is given.
 """
 
 import json

@@ -464,22 +464,9 @@ def test_an_infinite_timeout_means_no_limit():
 
 @pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_backend_that_signals_the_verdicts_process_gets_a_summary_not_a_silent_end(name, status):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "refbackprop",
-            "check",
-            "--backend",
-            "python",
-            "--backend",
-            "hostile_backends:SignalsItsParent",
-            "--case",
-            "N2-D2-M3",
-        ],
+    proc = run_module(
+        "check --backend python --backend hostile_backends:SignalsItsParent --case N2-D2-M3",
         cwd=HERE,
-        capture_output=True,
-        text=True,
         timeout=120,
         env=dict(os.environ, SIGNALS_PARENT=name),
     )
