@@ -29,7 +29,10 @@ Kinds (docs/verification.md, "Inputs"):
     mixed      (the default) each matrix in contiguous bands of rows, one kind per
                band: normal, wide, integers (scaled by 2^-5, so |v| < 1), tiny,
                same-sign (a vector is normal).  W's bands run along D, so every
-               element of Y and dX sums over all five kinds; X's and dY's along N.
+               element of Y sums over all five kinds and each row of dX holds
+               all five, band by band; X's and dY's bands run along N.  Bands
+               start on multiples of 32 (BAND_ALIGN) where there is room, so
+               no cell of the verifier holds two kinds.
     overflow   float16 storage only: normal values, with X's first row and dY's
                last row scaled by powers of two (overflow_scale) so that about
                half of Y's first row and of dX's last row pass float16's
@@ -225,6 +228,20 @@ def values(kind, count, dtype, seed, k=1, shift=0):
     return out
 
 
+BAND_ALIGN = 32  # the verifier's cell along a line (freivalds.CELL)
+
+
+def _band_stop(rows, bands, band):
+    """Where a 'mixed' band ends: rows spread evenly, on a multiple of
+    BAND_ALIGN where every band has room for one, so that no cell of dX
+    (a block of W's rows) mixes two kinds: a tiny row's bound is far below a
+    normal row's, and in a shared cell it would hide behind their sum."""
+    stop = (rows * (band + 1)) // bands
+    if band == bands - 1 or rows < bands * BAND_ALIGN:
+        return stop
+    return (stop + BAND_ALIGN // 2) // BAND_ALIGN * BAND_ALIGN
+
+
 def matrix(kind, rows, cols, dtype, seed, k=1):
     """A (rows, cols) matrix, row-major, of one kind or 'mixed' (row bands)."""
     if kind == OVERFLOW:
@@ -235,7 +252,7 @@ def matrix(kind, rows, cols, dtype, seed, k=1):
     bands = len(MIXED)
     start = 0
     for band in range(bands):
-        stop = (rows * (band + 1)) // bands
+        stop = _band_stop(rows, bands, band)
         if stop > start:
             out.extend(
                 values(

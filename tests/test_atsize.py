@@ -313,6 +313,22 @@ def test_input_kinds_have_their_stated_properties(dtype):
             assert 0.45 * count < neg < 0.55 * count or kind == "integers"
 
 
+@pytest.mark.parametrize("rows", [4096, 165, 160, 100, 7])
+def test_mixed_bands_start_on_cell_boundaries_where_there_is_room(rows):
+    from refbackprop.freivalds import CELL
+
+    assert kinds.BAND_ALIGN == CELL
+    cols = 3
+    v = kinds.matrix("mixed", rows, cols, "float64", 11)
+    tiny = [0 < abs(v[r * cols]) < 2.0**-400 for r in range(rows)]  # the tiny band's rows
+    first, last = tiny.index(True), rows - 1 - tiny[::-1].index(True)
+    assert all(tiny[first : last + 1]) and sum(tiny) == last - first + 1
+    if rows >= 5 * CELL:  # no cell of 32 rows holds tiny rows and others
+        assert first % CELL == 0 and (last + 1) % CELL == 0
+    bounds = [kinds._band_stop(rows, 5, band) for band in range(5)]
+    assert bounds[-1] == rows and all(a < b for a, b in zip([0] + bounds, bounds))
+
+
 def test_inputs_are_the_same_in_another_process():
     digest = hashlib.sha256(kinds.matrix("mixed", 50, 70, "float32", 9, 100).tobytes())
     code = (
