@@ -467,11 +467,11 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
             given["b"],
             given["dy"],
             dtype,
-            trials,
-            derived_seed(seed, "signs"),
-            false_alarm,
-            worst_case,
-            cell,
+            trials=trials,
+            seed=derived_seed(seed, "signs"),
+            false_alarm=false_alarm,
+            worst_case=worst_case,
+            cell=cell,
             fingerprint_check=fingerprint_check,
         )
         result.seconds["prepare"] = clock() - t0
