@@ -70,6 +70,15 @@ def product(dims):
     return out
 
 
+def as_rows(a):
+    """a (..., C) with its leading dimensions flattened into N: (N, C); a 1-D
+    or 2-D array as it is.  For any array with .shape and .reshape (NumPy,
+    torch, JAX)."""
+    if len(a.shape) > 2:
+        return a.reshape(product(a.shape[:-1]), a.shape[-1])
+    return a
+
+
 def check_values(values, shape):
     """Raise ValueError unless nested lists `values` have `shape` (1-D or 2-D)."""
     shape = tuple(shape)
@@ -140,6 +149,7 @@ class FunctionBackend:
     """
 
     framework = ""  # 'numpy', 'torch' or 'jax'
+    native_name = ""  # its array type, for messages: 'NumPy array'
     modules = ()  # the import names it needs
     extra = ""  # pip extra that installs them
     default_weight = "dm"
@@ -224,6 +234,22 @@ class FunctionBackend:
                 )
             )
 
+    # -- arrays in ---------------------------------------------------------------
+
+    def array(self, values, shape, dtype):
+        """A native array of that shape and dtype from nested lists (through
+        a C-contiguous NumPy array, handed to _from_host)."""
+        import numpy as np
+
+        self._require_dtype(dtype)
+        check_values(values, shape)
+        return self._from_host(np.array(values, dtype=dtype).reshape(tuple(shape)))
+
+    def from_buffer(self, buffer, shape, dtype):
+        """A native array of that shape and dtype from a row-major float64 buffer."""
+        self._require_dtype(dtype)
+        return self._from_host(host_array(buffer, shape, dtype))
+
     # -- the layer -----------------------------------------------------------
 
     def forward_function(self):
@@ -276,7 +302,7 @@ class FunctionBackend:
         for name, a in arrays:
             if a is not None and not self._is_native(a):
                 raise TypeError(
-                    "%s must be a %s, not %s" % (name, self._native_name(), type(a).__name__)
+                    "%s must be a %s, not %s" % (name, self.native_name, type(a).__name__)
                 )
         xs = tuple(x.shape)
         if len(xs) < 2:
@@ -325,7 +351,7 @@ class FunctionBackend:
         if not self._is_native(value):
             raise TypeError(
                 "the %s function returned %s as %s, not a %s"
-                % (which, name, type(value).__name__, self._native_name())
+                % (which, name, type(value).__name__, self.native_name)
             )
         got = tuple(value.shape)
         if got != tuple(shape):
@@ -351,13 +377,18 @@ class FunctionBackend:
     # -- hooks each framework supplies --------------------------------------
 
     def _is_native(self, a):
+        """Whether a is the framework's array type (native_name)."""
         raise NotImplementedError
 
-    def _native_name(self):
-        raise NotImplementedError
+    def _from_host(self, host):
+        """The native array holding a C-contiguous NumPy array's values (the
+        NumPy array itself for NumPy)."""
+        return host
 
     def _dtype_name(self, a):
-        raise NotImplementedError
+        """a's dtype as refbackprop names it ('float32'); NumPy and JAX spell
+        it so already."""
+        return a.dtype.name
 
     def _transposed(self, w):
         """(D, M) -> an (M, D) array of the same layout kind."""

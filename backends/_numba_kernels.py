@@ -28,7 +28,7 @@ import numpy as np
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
                                               _tile, _transpose_body)
 
-SIMD_SOURCE = "ab148dbe42d9faca"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "9152f864f748bf67"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}

@@ -60,41 +60,18 @@ def _tile(mr, nr, lanes):
             c_ary = context.make_array(signature.args[3])(context, builder, args[3])
             ld = cgutils.unpack_tuple(builder, c_ary.shape, 2)[1]
             kc_, ci_, cj_, rows_, cols_, init_ = [e.index(args[k]) for k in (2, 4, 5, 6, 7, 8)]
-            bias_at = e.data(signature.args[9], args[9])
+            bias_d = e.data(signature.args[9], args[9])
             masks = [e.mask(cols_, e.const(v * lanes)) for v in range(nv)]
             last = b.sub(rows_, e.const(1))
             crow = [e.add(e.mul(e.add(ci_, e.smin(e.const(r), last)), ld), cj_) for r in range(mr)]
-            acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
-            zero = ir.Constant(e.vec, None)
-            for r in range(mr):
-                for v in range(nv):
-                    b.store(zero, acc[r][v])
-            with b.if_then(b.icmp_signed("==", init_, e.const(1))):
-                for r in range(mr):
-                    for v in range(nv):
-                        b.store(
-                            e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]), acc[r][v]
-                        )
-            with b.if_then(b.icmp_signed("==", init_, e.const(2))):
-                for v in range(nv):
-                    row = e.load(bias_at, e.add(cj_, e.const(v * lanes)), masks[v])
-                    for r in range(mr):
-                        b.store(row, acc[r][v])
+            acc = e.tile_start(mr, init_, c_d, crow, bias_d, cj_, masks)
             with cgutils.for_range(b, kc_) as loop:
                 kk = e.index(loop.index)
                 arow = e.mul(kk, e.const(mr))
                 brow = e.mul(kk, e.const(nr))
                 bs = [e.load(b_d, e.add(brow, e.const(v * lanes))) for v in range(nv)]
-                for r in range(mr):
-                    a = e.splat(e.scalar(a_d, e.add(arow, e.const(r))))
-                    for v in range(nv):
-                        b.store(e.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
-            for r in range(mr):
-                with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
-                    for v in range(nv):
-                        e.store(
-                            b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)), masks[v]
-                        )
+                e.tile_step(acc, a_d, lambda r: e.add(arow, e.const(r)), bs)
+            e.tile_store(acc, rows_, c_d, crow, masks)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -236,7 +213,9 @@ def _transpose_body(e, nr, lanes):
 class _Emit:
     """IR helpers of the unpacked kernels: i64 indices, element pointers into
     an array's data, <lanes x dtype> loads and stores (masked where a tile
-    has fewer than its width of columns), broadcasts and fused multiply-adds."""
+    has fewer than its width of columns), broadcasts and fused multiply-adds;
+    and what every tile does with its accumulators (zeros, tile_start,
+    tile_step, tile_store)."""
 
     def __init__(self, context, builder, elt_type, lanes):
         self.b = builder
@@ -355,6 +334,57 @@ class _Emit:
     def smin(self, a, b):
         return self.b.select(self.b.icmp_signed("<", a, b), a, b)
 
+    def zeros(self, rows, cols):
+        """rows × cols vector accumulators (allocas, which LLVM promotes to
+        registers), set to 0: acc[r][v]."""
+        acc = [[cgutils.alloca_once(self.b, self.vec) for v in range(cols)] for r in range(rows)]
+        zero = ir.Constant(self.vec, None)
+        for r in range(rows):
+            for v in range(cols):
+                self.b.store(zero, acc[r][v])
+        return acc
+
+    def tile_start(self, rows, init, c_d, crow, bias_d, bias_at, masks):
+        """A tile's accumulators (rows × len(masks) vectors) holding its start:
+        0 (init 0), C's rows at offsets crow (init 1), or the bias row at
+        offset bias_at (None: 0) in every row (init 2)."""
+        b, lanes = self.b, self.lanes
+        nv = len(masks)
+        acc = self.zeros(rows, nv)
+        with b.if_then(b.icmp_signed("==", init, self.const(1))):
+            for r in range(rows):
+                for v in range(nv):
+                    at = self.add(crow[r], self.const(v * lanes))
+                    b.store(self.load(c_d, at, masks[v]), acc[r][v])
+        with b.if_then(b.icmp_signed("==", init, self.const(2))):
+            for v in range(nv):
+                at = self.const(v * lanes)
+                if bias_at is not None:
+                    at = self.add(bias_at, at)
+                row = self.load(bias_d, at, masks[v])
+                for r in range(rows):
+                    b.store(row, acc[r][v])
+        return acc
+
+    def tile_step(self, acc, a_d, a_at, bs):
+        """One step along k: acc[r][v] += a_r·bs[v] (llvm.fmuladd), a_r the
+        element of A at offset a_at(r), broadcast to a vector."""
+        b = self.b
+        for r in range(len(acc)):
+            a = self.splat(self.scalar(a_d, a_at(r)))
+            for v in range(len(bs)):
+                b.store(self.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
+
+    def tile_store(self, acc, rows, c_d, crow, masks):
+        """Store a tile's accumulators into C at offsets crow, the rows below
+        `rows` only, each row's vectors under masks."""
+        b, lanes = self.b, self.lanes
+        for r in range(len(acc)):
+            with b.if_then(b.icmp_signed("<", self.const(r), rows)):
+                for v in range(len(masks)):
+                    value = b.load(acc[r][v])
+                    self.store(value, c_d, self.add(crow[r], self.const(v * lanes)), masks[v])
+
 
 def _direct_tile(mr, nr, lanes):
     """A tile on operands used where they lie (no packing), a numba intrinsic:
@@ -392,37 +422,14 @@ def _direct_tile(mr, nr, lanes):
             last = b.sub(rows_, e.const(1))
             arow = [e.add(ao_, e.mul(e.smin(e.const(r), last), ars_)) for r in range(mr)]
             crow = [e.add(co_, e.mul(e.const(r), crs_)) for r in range(mr)]
-            acc = [[cgutils.alloca_once(b, e.vec) for v in range(nv)] for r in range(mr)]
-            zero = ir.Constant(e.vec, None)
-            for r in range(mr):
-                for v in range(nv):
-                    b.store(zero, acc[r][v])
-            with b.if_then(b.icmp_signed("==", init_, e.const(1))):
-                for r in range(mr):
-                    for v in range(nv):
-                        b.store(
-                            e.load(c_d, e.add(crow[r], e.const(v * lanes)), masks[v]), acc[r][v]
-                        )
-            with b.if_then(b.icmp_signed("==", init_, e.const(2))):
-                for v in range(nv):
-                    row = e.load(bias_d, e.const(v * lanes), masks[v])
-                    for r in range(mr):
-                        b.store(row, acc[r][v])
+            acc = e.tile_start(mr, init_, c_d, crow, bias_d, None, masks)
             with cgutils.for_range(b, kc_) as loop:
                 kk = e.index(loop.index)
                 brow = e.add(bo_, e.mul(kk, bks_))
                 bs = [e.load(b_d, e.add(brow, e.const(v * lanes)), masks[v]) for v in range(nv)]
                 ak = e.mul(kk, aks_)
-                for r in range(mr):
-                    a = e.splat(e.scalar(a_d, e.add(arow[r], ak)))
-                    for v in range(nv):
-                        b.store(e.fma(a, bs[v], b.load(acc[r][v])), acc[r][v])
-            for r in range(mr):
-                with b.if_then(b.icmp_signed("<", e.const(r), rows_)):
-                    for v in range(nv):
-                        e.store(
-                            b.load(acc[r][v]), c_d, e.add(crow[r], e.const(v * lanes)), masks[v]
-                        )
+                e.tile_step(acc, a_d, lambda r: e.add(arow[r], ak), bs)
+            e.tile_store(acc, rows_, c_d, crow, masks)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -463,11 +470,7 @@ def _dot_tile(mr, jr, lanes):
             blast = b.sub(jrows_, e.const(1))
             arow = [e.add(ao_, e.mul(e.smin(e.const(r), alast), ars_)) for r in range(mr)]
             brow = [e.add(bo_, e.mul(e.smin(e.const(j), blast), brs_)) for j in range(jr)]
-            acc = [[cgutils.alloca_once(b, e.vec) for j in range(jr)] for r in range(mr)]
-            zero = ir.Constant(e.vec, None)
-            for r in range(mr):
-                for j in range(jr):
-                    b.store(zero, acc[r][j])
+            acc = e.zeros(mr, jr)
             steps = b.sdiv(k_, e.const(lanes))
 
             def step(kk, mask):

@@ -23,7 +23,7 @@ import sys
 
 from refbackprop import __version__
 
-from ._frameworks import FunctionBackend, check_values, dist_version, host_array, product
+from ._frameworks import FunctionBackend, as_rows, dist_version
 
 _jax_module = None
 
@@ -68,6 +68,7 @@ class JaxFunctions(FunctionBackend):
     jax.vjp unless a backward function is given."""
 
     framework = "jax"
+    native_name = "jax.Array"
     modules = ("jax", "jaxlib")
     extra = "jax"
     framework_layouts = ("batched",)  # a jax.Array has no strides or offset
@@ -85,26 +86,14 @@ class JaxFunctions(FunctionBackend):
         """{'float64': why} while x64 is off; {} when every dtype is declared."""
         return {} if x64_enabled() else {"float64": X64_REASON}
 
-    def array(self, values, shape, dtype):
-        """A jax.Array of that shape and dtype on the default device."""
-        import numpy as np
-
-        self._require_dtype(dtype)
-        check_values(values, shape)
-        return self._device_array(np.array(values, dtype=dtype).reshape(tuple(shape)))
-
-    def from_buffer(self, buffer, shape, dtype):
-        """A jax.Array from a row-major float64 buffer."""
-        self._require_dtype(dtype)
-        return self._device_array(host_array(buffer, shape, dtype))
-
     def to_buffer(self, a):
         """a's values row-major in its own dtype ('d' or 'f'), on the host."""
         import numpy as np
 
         return np.ascontiguousarray(np.asarray(a))
 
-    def _device_array(self, host):
+    def _from_host(self, host):
+        """A jax.Array on the default device."""
         a = _jax().numpy.asarray(host)
         if a.dtype != host.dtype:  # x64 switched off meanwhile
             raise ValueError(
@@ -117,10 +106,7 @@ class JaxFunctions(FunctionBackend):
         """Nested lists of floats; leading batch dimensions flattened into N."""
         import numpy as np
 
-        host = np.asarray(a)
-        if host.ndim > 2:
-            host = host.reshape(product(host.shape[:-1]), host.shape[-1])
-        return host.tolist()
+        return as_rows(np.asarray(a)).tolist()
 
     def view(self, a, layout):
         """'batched' only: (N, C) as (B, T, C) (JAX chooses memory layouts itself)."""
@@ -164,12 +150,6 @@ class JaxFunctions(FunctionBackend):
 
     def _is_native(self, a):
         return isinstance(a, _jax().Array)
-
-    def _native_name(self):
-        return "jax.Array"
-
-    def _dtype_name(self, a):
-        return a.dtype.name
 
     def _transposed(self, w):
         return w.T  # (D, M) -> (M, D)

@@ -16,11 +16,9 @@ from refbackprop import __version__
 
 from ._frameworks import (
     FunctionBackend,
-    check_values,
+    as_rows,
     dist_version,
-    host_array,
     layout_kind,
-    product,
 )
 
 _np = None
@@ -55,10 +53,8 @@ def linear_dx(x, w, dy):
 def linear_dw(x, w, dy):
     """dW = Xᵀ dY: (D, N) @ (N, M) -> (D, M), leading dimensions flattened into N."""
     np = _numpy()
-    d, m = w.shape
-    n = product(x.shape[:-1])
     with np.errstate(all="ignore"):
-        return np.matmul(x.reshape(n, d).T, dy.reshape(n, m))
+        return np.matmul(as_rows(x).T, as_rows(dy))
 
 
 def linear_backward(x, w, dy, b=None):
@@ -66,9 +62,8 @@ def linear_backward(x, w, dy, b=None):
     np = _numpy()
     db = None
     if b is not None:
-        m = w.shape[1]
         with np.errstate(all="ignore"):
-            db = dy.reshape(product(dy.shape[:-1]), m).sum(axis=0)  # (N, M) -> (M,)
+            db = as_rows(dy).sum(axis=0)  # (N, M) -> (M,)
     return linear_dx(x, w, dy), linear_dw(x, w, dy), db
 
 
@@ -77,6 +72,7 @@ class NumpyFunctions(FunctionBackend):
     given explicitly (NumPy has no autodiff)."""
 
     framework = "numpy"
+    native_name = "NumPy array"
     modules = ("numpy",)
     extra = "numpy"
     name = "numpy-functions"
@@ -89,27 +85,13 @@ class NumpyFunctions(FunctionBackend):
     def version(self):
         return "%s (numpy %s)" % (__version__, dist_version("numpy"))
 
-    def array(self, values, shape, dtype):
-        """A C-contiguous NumPy array of that shape and dtype."""
-        np = _numpy()
-        self._require_dtype(dtype)
-        check_values(values, shape)
-        return np.array(values, dtype=dtype).reshape(tuple(shape))
-
-    def from_buffer(self, buffer, shape, dtype):
-        """A C-contiguous array from a row-major float64 buffer."""
-        self._require_dtype(dtype)
-        return host_array(buffer, shape, dtype)
-
     def to_buffer(self, a):
         """a's values row-major in its own dtype ('d' or 'f'), for the buffer protocol."""
         return _numpy().ascontiguousarray(a)
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""
-        if a.ndim > 2:
-            a = a.reshape(product(a.shape[:-1]), a.shape[-1])
-        return a.tolist()
+        return as_rows(a).tolist()
 
     def view(self, a, layout):
         """The same values in a layout of refbackprop.cases.LAYOUTS (a copy, except
@@ -145,12 +127,6 @@ class NumpyFunctions(FunctionBackend):
 
     def _is_native(self, a):
         return isinstance(a, _numpy().ndarray)
-
-    def _native_name(self):
-        return "NumPy array"
-
-    def _dtype_name(self, a):
-        return a.dtype.name
 
     def _transposed(self, w):
         np = _numpy()

@@ -29,11 +29,11 @@ from refbackprop import __version__
 
 from ._frameworks import (
     FunctionBackend,
+    as_rows,
     check_values,
     dist_version,
     host_array,
     layout_kind,
-    product,
 )
 
 _torch_module = None
@@ -76,6 +76,7 @@ class TorchFunctions(FunctionBackend):
     autograd unless a backward function is given."""
 
     framework = "torch"
+    native_name = "torch.Tensor"
     modules = ("torch",)
     extra = "torch"
     default_weight = "md"
@@ -94,18 +95,10 @@ class TorchFunctions(FunctionBackend):
         "float16": "float16",
     }
 
-    def __init__(
-        self,
-        forward=None,
-        backward=None,
-        weight=None,
-        batch=None,
-        name=None,
-        dtypes=None,
-        layouts=None,
-        device="cpu",
-    ):
-        FunctionBackend.__init__(self, forward, backward, weight, batch, name, dtypes, layouts)
+    def __init__(self, forward=None, backward=None, device="cpu", **options):
+        """FunctionBackend's arguments (weight, batch, name, dtypes, layouts
+        by keyword), and the torch device the tensors live on."""
+        FunctionBackend.__init__(self, forward, backward, **options)
         self.device = device
         self._tf32 = weakref.WeakValueDictionary()  # id -> tensors made under tf32
 
@@ -168,10 +161,7 @@ class TorchFunctions(FunctionBackend):
 
     def tolist(self, a):
         """Nested lists of floats; leading batch dimensions flattened into N."""
-        a = a.detach()
-        if a.dim() > 2:
-            a = a.reshape(product(a.shape[:-1]), a.shape[-1])
-        return a.cpu().tolist()
+        return as_rows(a.detach()).cpu().tolist()
 
     def view(self, a, layout):
         """The same values in a layout of refbackprop.cases.LAYOUTS (a copy, except
@@ -226,9 +216,6 @@ class TorchFunctions(FunctionBackend):
 
     def _is_native(self, a):
         return isinstance(a, _torch().Tensor)
-
-    def _native_name(self):
-        return "torch.Tensor"
 
     def _dtype_name(self, a):
         return str(a.dtype).replace("torch.", "")

@@ -16,9 +16,9 @@ the machine hits both sides; before each compiled-code call the script sleeps
 that set OPENBLAS_CORETYPE (this one does, for old OpenBLAS builds) slow a
 current NumPy: benchmark against NumPy's own kernel with
 `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py`; the
-BLAS line names the kernel in use.  Works with nothing installed (the backends are
-mapped from the source tree), so any interpreter of pyenv, or PyPy, can run
-the python section.
+BLAS line names the kernel in use.  Works with nothing installed (the backends
+are mapped from the source tree, tools/checkout.py), so any interpreter of
+pyenv, or PyPy, can run the python section.
 """
 
 import argparse
@@ -36,21 +36,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _import_backends():
-    """refbackprop.backends from the install, or mapped from backends/."""
-    sys.path.insert(0, ROOT)
-    try:
-        import refbackprop.backends.pure_python  # noqa: F401  (installed?)
-    except ImportError:
-        import importlib.util as iu
+    """refbackprop and refbackprop.backends from this checkout (tools/checkout.py)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from checkout import use_checkout
 
-        spec = iu.spec_from_file_location(
-            "refbackprop.backends",
-            os.path.join(ROOT, "backends", "__init__.py"),
-            submodule_search_locations=[os.path.join(ROOT, "backends")],
-        )
-        module = iu.module_from_spec(spec)
-        sys.modules["refbackprop.backends"] = module
-        spec.loader.exec_module(module)
+    use_checkout()
 
 
 def median(values):

@@ -163,6 +163,20 @@ seconds_option = click.option(
     metavar="SECONDS",
     help="Refuse sizes whose estimated pure-Python time exceeds this (default 600).",
 )
+example_seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the example's small integers.",
+)
+
+
+def size_option(help):
+    """--size N D M, a layer size (None when not given)."""
+    return click.option(
+        "--size", nargs=3, type=click.IntRange(min=1), default=None, metavar="N D M", help=help
+    )
 
 
 def _budget(max_memory, max_seconds):
@@ -198,14 +212,9 @@ def _open(backend_names, in_process, timeout, dtype):
     help="Only checks whose id contains PATTERN (or matches it, with * "
     "and ?); a whole case id runs that case at any shape.",
 )
-@click.option(
-    "--size",
-    nargs=3,
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N D M",
-    help="Verify at this size instead of the catalogue: "
-    "randomized projections, no Jacobian, time linear in the data.",
+@size_option(
+    "Verify at this size instead of the catalogue: "
+    "randomized projections, no Jacobian, time linear in the data."
 )
 @click.option(
     "--seed-size", is_flag=True, help="Shorthand for --size 64 4096 4096, the notes' size."
@@ -439,7 +448,7 @@ def backends(timeout, in_process, as_json):
 @click.option(
     "--show", is_flag=True, help="Print the Jacobians of a seeded case (small shapes only)."
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@example_seed_option
 @json_option
 def jacobian(n, d, m, bias, show, seed, as_json):
     """Size of the explicit Jacobians of Y = X W (+ b) for N D M.
@@ -534,13 +543,7 @@ def _small_case_jacobians(n, d, m, bias, seed):
     metavar="I J",
     help="The element x_{I,J} (1-based) whose Jacobian slice is shown (eq. 8).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the worked example's small integers.",
-)
+@example_seed_option
 @click.option(
     "--width",
     type=int,
@@ -636,13 +639,8 @@ def _print_matrix(mat):
 
 @cli.command()
 @backend_option
-@click.option(
-    "--size",
-    nargs=3,
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N D M",
-    help="Layer size (default: 64 4096 4096 for compiled backends, 64 256 256 for pure Python).",
+@size_option(
+    "Layer size (default: 64 4096 4096 for compiled backends, 64 256 256 for pure Python)."
 )
 @dtype_option
 @click.option(

@@ -84,9 +84,13 @@ class Budget:
             raise ValueError("max_seconds must be positive, not %r" % (max_seconds,))
         self.max_bytes, self.max_seconds = max_bytes, max_seconds
 
-    def refuse(self, what, shapes, floats, bytes_needed, seconds=None, why=""):
-        """Raise TooLarge if bytes_needed or seconds exceed the budget."""
-        text = ", ".join("%s %s" % (k, _shape_text(s)) for k, s in shapes)
+    def refuse(self, what, n, d, m, bias, bytes_per_float, seconds=None, why=""):
+        """Raise TooLarge if the run `what` on a layer of (N, D, M), b included
+        if bias, needs more memory (bytes_per_float for each float of its
+        inputs and outputs) or more seconds than the budget allows."""
+        floats = _layer_floats(n, d, m, bias)
+        bytes_needed = floats * bytes_per_float
+        text = ", ".join("%s %s" % (k, _shape_text(s)) for k, s in _layer_shapes(n, d, m, bias))
         if bytes_needed > self.max_bytes:
             raise TooLarge(
                 "%s refused before allocating anything: %s hold %s floats, and the run "
@@ -111,46 +115,24 @@ class Budget:
     def sized(self, n, d, m, infos, bias=True):
         """check --size: memory for all backends (one at a time), and the time
         of the slowest backend that declares its cost."""
-        floats = _layer_floats(n, d, m, bias)
         per = SIZED_BYTES_PER_FLOAT
         if any(not i.has("from_buffer") for i in infos):
             per += SIZED_LIST_BYTES_PER_FLOAT
         seconds, why = _declared_time(infos, 3 * n * d * m)
-        self.refuse(
-            "--size %d %d %d" % (n, d, m),
-            _layer_shapes(n, d, m, bias),
-            floats,
-            floats * per,
-            seconds,
-            why,
-        )
+        self.refuse("--size %d %d %d" % (n, d, m), n, d, m, bias, per, seconds, why)
 
     def case(self, case):
         """A catalogue case at any shape (a whole case id given to --case)."""
         n, d, m = case.n, case.d, case.m
-        floats = _layer_floats(n, d, m, case.bias)
         products = n * d * m * (1 if case.op == "forward" else 2)
         seconds = products * EXACT_SECONDS_PER_PRODUCT
-        self.refuse(
-            "case %s" % case.id,
-            _layer_shapes(n, d, m, case.bias),
-            floats,
-            floats * CASE_BYTES_PER_FLOAT,
-            seconds,
-            " to compute its exact values (%s products in pure Python)" % group_digits(products),
-        )
+        why = " to compute its exact values (%s products in pure Python)" % group_digits(products)
+        self.refuse("case %s" % case.id, n, d, m, case.bias, CASE_BYTES_PER_FLOAT, seconds, why)
 
     def bench(self, n, d, m, info):
-        floats = _layer_floats(n, d, m, False)
         seconds, why = _declared_time([info], 2 * 3 * n * d * m)
-        self.refuse(
-            "bench --size %d %d %d" % (n, d, m),
-            _layer_shapes(n, d, m, False),
-            floats,
-            floats * BENCH_BYTES_PER_FLOAT,
-            seconds,
-            why,
-        )
+        what = "bench --size %d %d %d" % (n, d, m)
+        self.refuse(what, n, d, m, False, BENCH_BYTES_PER_FLOAT, seconds, why)
 
 
 def _layer_shapes(n, d, m, bias):

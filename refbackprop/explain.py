@@ -649,38 +649,32 @@ def _text(p, ex, n, d, m, bias, element, width, style):
     vec_dy = [v for r in ex["dy"] for v in r]
     T.para("vec(∂L/∂Y)ᵀ, ∂L/∂Y read row by row (1×%d):" % (n * m))
     T.lines.extend("  " + x for x in grid([vec_dy], style, True))
-    T.para("∂Y/∂X in numbers (%s; row y_{i,j}, column x_{k,l}):" % shape(n * m, n * d))
-    T.lines.extend("  " + x for x in grid(ex["dy_dx"], style, True))
-    dx, dw, db = ex["via_jacobian"]
-    T.para(
-        "vec(∂L/∂Y)ᵀ · ∂Y/∂X, read back as %s, is ∂L/∂X; ∂L/∂Y · Wᵀ gives the "
-        "same (%s):" % (shape(n, d), "equal" if ex["closed"][0] == dx else "DIFFERENT")
-    )
-    T.lines.extend(
-        beside(
-            [
-                (T.t("vec(∂L/∂Y)ᵀ · ∂Y/∂X"), grid(dx, style, True)),
-                (T.t("∂L/∂Y · Wᵀ"), grid(ex["closed"][0], style, True)),
-            ],
-            width,
+    # dX and dW the same way: the Jacobian in numbers, then vec(∂L/∂Y)ᵀ times
+    # it beside the closed form (eqs. 24, 25)
+    for k, (a, rows, cols, closed) in enumerate(
+        (("X", n, d, "∂L/∂Y · Wᵀ"), ("W", d, m, "Xᵀ · ∂L/∂Y"))
+    ):
+        via = ex["via_jacobian"][k]
+        T.para(
+            "∂Y/∂%s in numbers (%s; row y_{i,j}, column %s_{k,l}):"
+            % (a, shape(n * m, rows * cols), a.lower())
         )
-    )
-    T.para("∂Y/∂W in numbers (%s; row y_{i,j}, column w_{k,l}):" % shape(n * m, d * m))
-    T.lines.extend("  " + x for x in grid(ex["dy_dw"], style, True))
-    T.para(
-        "vec(∂L/∂Y)ᵀ · ∂Y/∂W, read back as %s, is ∂L/∂W; Xᵀ · ∂L/∂Y gives the "
-        "same (%s):" % (shape(d, m), "equal" if ex["closed"][1] == dw else "DIFFERENT")
-    )
-    T.lines.extend(
-        beside(
-            [
-                (T.t("vec(∂L/∂Y)ᵀ · ∂Y/∂W"), grid(dw, style, True)),
-                (T.t("Xᵀ · ∂L/∂Y"), grid(ex["closed"][1], style, True)),
-            ],
-            width,
+        T.lines.extend("  " + x for x in grid(ex["dy_d" + a.lower()], style, True))
+        T.para(
+            "vec(∂L/∂Y)ᵀ · ∂Y/∂%s, read back as %s, is ∂L/∂%s; %s gives the same (%s):"
+            % (a, shape(rows, cols), a, closed, "equal" if ex["closed"][k] == via else "DIFFERENT")
         )
-    )
+        T.lines.extend(
+            beside(
+                [
+                    (T.t("vec(∂L/∂Y)ᵀ · ∂Y/∂" + a), grid(via, style, True)),
+                    (T.t(closed), grid(ex["closed"][k], style, True)),
+                ],
+                width,
+            )
+        )
     if bias:
+        db = ex["via_jacobian"][2]
         T.para(
             "vec(∂L/∂Y)ᵀ · ∂Y/∂b = %s = Σ_i ∂L/∂y_{i,j} (%s)"
             % (" ".join(grid([db], style, True)), "equal" if ex["closed"][2] == db else "DIFFERENT")

@@ -212,6 +212,15 @@ def _beta_factors(beta):
     return inv, beta * inv * (1 + 2 * _U)
 
 
+def _cell_terms(k, dtype):
+    """(α, β, κ, λ_out, 1/(1 − β), β/(1 − β), λ) of the cells of a product
+    with k-term dot products in dtype: linear_terms with λ_out divided by
+    1 − β (as B is, _beta_factors), and the operands' floor λ (_operand_floor)."""
+    alpha, beta, kappa, under = linear_terms(k, dtype)
+    inv, gfac = _beta_factors(beta)
+    return alpha, beta, kappa, under * inv * _UP, inv, gfac, _operand_floor(dtype)
+
+
 def hoeffding_t(tests, false_alarm):
     """t with tests·2·exp(−t²/2) = false_alarm."""
     if tests <= 0:
@@ -236,6 +245,12 @@ def _trial_cost(n, d, m, cell):
 
 def _blocks(length, cell):
     return (length + cell - 1) // cell if length else 0
+
+
+def _cell_sizes(length, cell):
+    """The length of each cell when a line of `length` is cut into cells of
+    `cell` (the last one shorter): (blocks,)."""
+    return [min(cell, length - c * cell) for c in range(_blocks(length, cell))]
 
 
 def _norm(values):
@@ -501,94 +516,35 @@ def _shapes(x, w, b, dy):
     return n, d, m
 
 
-def verify(
-    x,
-    w,
-    b,
-    dy,
-    y,
-    dx,
-    dw,
-    db,
-    dtype,
-    trials=None,
-    seed=0,
-    false_alarm=FALSE_ALARM,
-    worst_case=False,
-    cell=CELL,
-    samples=None,
-    fingerprint_check=False,
-    fingerprint_false_alarm=None,
-):
+def verify(x, w, b, dy, y, dx, dw, db, dtype, **options):
     """Verify y (N, M), dx (N, D), dw (D, M), db (M,) or None for x (N, D),
     w (D, M), b (M,) or None, dy (N, M), computed in dtype.
 
     Arguments are flat.Matrix objects or nested lists (a vector: a flat
-    list).  trials: sign trials (default: default_trials); seed: of the
-    signs and sampled elements; false_alarm: the chance that a correct
-    backend fails, at most, over the whole check (projections; the sampled
-    elements never raise one); worst_case: sums of bounds instead of
-    Hoeffding; cell: elements per projected cell; samples: a
-    sampling.Plan (default: Plan.default(...)), or False for none;
-    fingerprint_check: fail an output whose sampled errors are larger than
-    correct rounding makes them (sampling.py), with false-alarm probability
+    list).  Options, by keyword (defaults in Prepared): trials: sign trials
+    (default: default_trials); seed: of the signs and sampled elements
+    (0); false_alarm: the chance that a correct backend fails, at most,
+    over the whole check (projections; the sampled elements never raise
+    one; FALSE_ALARM); worst_case: sums of bounds instead of Hoeffding;
+    cell: elements per projected cell (CELL); samples: a sampling.Plan
+    (default: Plan.default(...)), or False for none; fingerprint_check:
+    fail an output whose sampled errors are larger than correct rounding
+    makes them (sampling.py), with false-alarm probability
     fingerprint_false_alarm (default: false_alarm).  Shapes must already be
     right (the caller checks them).  Returns a Verification.
 
-    Same as prepare(x, w, b, dy, dtype, ...).finish(y, dx, dw, db)."""
-    plan = prepare(
-        x,
-        w,
-        b,
-        dy,
-        dtype,
-        trials,
-        seed,
-        false_alarm,
-        worst_case,
-        cell,
-        samples,
-        fingerprint_check,
-        fingerprint_false_alarm,
-    )
-    return plan.finish(y, dx, dw, db)
+    Same as prepare(x, w, b, dy, dtype, **options).finish(y, dx, dw, db)."""
+    return Prepared(x, w, b, dy, dtype, **options).finish(y, dx, dw, db)
 
 
-def prepare(
-    x,
-    w,
-    b,
-    dy,
-    dtype,
-    trials=None,
-    seed=0,
-    false_alarm=FALSE_ALARM,
-    worst_case=False,
-    cell=CELL,
-    samples=None,
-    fingerprint_check=False,
-    fingerprint_false_alarm=None,
-):
+def prepare(x, w, b, dy, dtype, **options):
     """Everything of a verification that the inputs and the signs decide:
     the signs, the reference side of every cell, the tolerances' input
     terms, the sampled elements' exact values.  The sized runner does this
     in its own process while the backend computes in its worker (the signs
-    are never sent there).  Arguments as verify's; returns a Prepared."""
-    return Prepared(
-        x,
-        w,
-        b,
-        dy,
-        dtype,
-        trials,
-        seed,
-        false_alarm,
-        worst_case,
-        cell,
-        samples,
-        fingerprint_check,
-        fingerprint_false_alarm,
-    )
+    are never sent there).  Arguments and options as verify's; returns a
+    Prepared."""
+    return Prepared(x, w, b, dy, dtype, **options)
 
 
 class Prepared:
@@ -601,14 +557,14 @@ class Prepared:
         b,
         dy,
         dtype,
-        trials,
-        seed,
-        false_alarm,
-        worst_case,
-        cell,
-        samples,
-        fingerprint_check,
-        fingerprint_false_alarm,
+        trials=None,
+        seed=0,
+        false_alarm=FALSE_ALARM,
+        worst_case=False,
+        cell=CELL,
+        samples=None,
+        fingerprint_check=False,
+        fingerprint_false_alarm=None,
     ):
         n, d, m = _shapes(x, w, b, dy)
         x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
@@ -631,9 +587,8 @@ class Prepared:
         nby, nbd = _blocks(m, by), _blocks(d, bd)
         self.tests = trials * (n * nby + n * nbd + nbd * m)
         self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
-        pairs = [(min(by, m - c * by), trials * n) for c in range(nby)] + [
-            (min(bd, d - c * bd), trials * (n + m)) for c in range(nbd)
-        ]
+        pairs = [(size, trials * n) for size in _cell_sizes(m, by)]
+        pairs += [(size, trials * (n + m)) for size in _cell_sizes(d, bd)]
         self.hoeffding_tests = hoeffding_cells(self.t, pairs)
         # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
         self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
@@ -654,11 +609,15 @@ class Prepared:
         ]
         for c in self.checks:
             c.t = self.t
-        self.parts = [
-            ctx.prepare_y(self.checks[0], rng, trials),
-            ctx.prepare_dx(self.checks[1], rng, trials),
-            ctx.prepare_dw(self.checks[2], rng, trials),
-        ]
+        if ctx.finite:
+            self.parts = [
+                ctx.prepare_y(self.checks[0], rng, trials),
+                ctx.prepare_dx(self.checks[1], rng, trials),
+                ctx.prepare_dw(self.checks[2], rng, trials),
+            ]
+        else:
+            why = "an input has an infinite or NaN entry"
+            self.parts = [ctx.unverifiable(c, why) for c in self.checks]
         self.samples = None
         if samples is not False:
             from . import sampling
@@ -876,7 +835,7 @@ class _Context:
         return norms, sums
 
     @staticmethod
-    def _unverifiable(check, why):
+    def unverifiable(check, why):
         """finish() of an output that cannot be verified: it fails, saying why."""
         check.tolerances = lambda cell: (0.0, 0.0, 0.0)
 
@@ -890,24 +849,19 @@ class _Context:
     # -- Y = X W + b: cells (i, J) ------------------------------------------------
 
     def prepare_y(self, check, rng, trials):
-        """Signs and reference side of Y's cells; returns finish(y)."""
+        """Signs and reference side of Y's cells (finite inputs only); returns finish(y)."""
         n, d, m, by = self.n, self.d, self.m, self.by
         nb = check.blocks
-        if not self.finite:
-            return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
-        inv, gfac = _beta_factors(beta)
-        under = under * inv * _UP
-        lam = _operand_floor(self.dtype)
+        alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]  # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
         cols, along = self._w_columns(signs if self.grid is None else [], by)
         if None in cols:
-            return self._unverifiable(check, "W has a column with no finite norm")
+            return self.unverifiable(check, "W has a column with no finite norm")
         wf = _block_norms(cols, by)  # ‖W_{:,J}‖_F, (blocks,)
         bl = self.bl
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
-        sizes = [min(by, m - c * by) for c in range(nb)]
+        sizes = _cell_sizes(m, by)
         # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
         # (tf32: the norms of the clamped operands, + λ√len; output rounding:
         # divided by 1 − β, and β/(1 − β)·‖Y_{i,J}‖₂ added when y arrives)
@@ -955,25 +909,35 @@ class _Context:
                     ]
                 )
             runs.append((r, refs, vrefs))
+        return self._finish_lines(check, runs, by, sizes, tt, bmag, base, gfac, under)
+
+    def _finish_lines(self, check, runs, block, sizes, tt, bmag, base, gfac, under):
+        """The outputs' side of Y and dX, whose cells (i, c) are blocks of a
+        row: sets check.tolerances and returns finish(out), which checks
+        every trial's r · out_{i, c} against its reference.  runs: a trial's
+        (r, refs, vrefs), refs[i][c] = the reference sum of cell (i, c), vrefs
+        its V_ref; tt, bmag, base: T, B and B before the outputs, [line][block]
+        (refined at finish where the outputs are rounded, gfac)."""
+        n, nb = len(tt), len(sizes)
+        g_n = [gamma(size + 1, _U) for size in sizes]  # the got side's sums
+        factors = [_factor(self.t, size) * _UP for size in sizes]
         vmax = [[0.0] * nb for _ in range(n)]
         check.tolerances = lambda cell: (
             tt[cell // nb][cell % nb],
             vmax[cell // nb][cell % nb],
             bmag[cell // nb][cell % nb],
         )
-        factors = [_factor(self.t, size) * _UP for size in sizes]
 
-        def finish(y):
-            yrows = y.row_lists()
+        def finish(out):
+            rows = out.row_lists()
             for i in range(n):
-                row = yrows[i]
+                row = rows[i]  # (len,) of cells of `block`
                 if gfac:
-                    self._refine_line(tt[i], bmag[i], base[i], row, by, gfac, under, factors)
-                gabs = [g_n[c] * _abs_sum(row[c * by : c * by + by]) for c in range(nb)]
-                for trial in range(trials):
-                    r, refs, vrefs = runs[trial]
-                    yr = list(map(mul, row, r))
-                    got = [sum(yr[c * by : c * by + by]) for c in range(nb)]
+                    self._refine_line(tt[i], bmag[i], base[i], row, block, gfac, under, factors)
+                gabs = [g_n[c] * _abs_sum(row[c * block : c * block + block]) for c in range(nb)]
+                for trial, (r, refs, vrefs) in enumerate(runs):
+                    signed = list(map(mul, row, r))
+                    got = [sum(signed[c * block : c * block + block]) for c in range(nb)]
                     diffs = list(map(abs, map(sub, got, refs[i])))
                     tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
                     check.note_many(trial, i * nb, diffs, tols)
@@ -1029,17 +993,12 @@ class _Context:
     # -- dX = dY Wᵀ: cells (i, K) ------------------------------------------------
 
     def prepare_dx(self, check, rng, trials):
-        """Signs and reference side of dX's cells; returns finish(dx)."""
+        """Signs and reference side of dX's cells (finite inputs only); returns finish(dx)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         nb = check.blocks
-        if not self.finite:
-            return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
-        inv, gfac = _beta_factors(beta)
-        under = under * inv * _UP
-        lam = _operand_floor(self.dtype)
+        alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         wf = _block_norms(self.w_row_norms, bd)  # ‖W_{K,:}‖_F
-        sizes = [min(bd, d - c * bd) for c in range(nb)]
+        sizes = _cell_sizes(d, bd)
         dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
         bmag = [
             [
@@ -1051,7 +1010,6 @@ class _Context:
         base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
         g_m = gamma(m + 2, _U)
-        g_n = [gamma(size + 1, _U) for size in sizes]
         runs = []
         for trial in range(trials):
             r = _signs(rng, d)  # r ∈ {±1}^D
@@ -1064,46 +1022,19 @@ class _Context:
                 refs.append(ref)
                 vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) for c in range(nb)])
             runs.append((r, refs, vrefs))
-        vmax = [[0.0] * nb for _ in range(n)]
-        check.tolerances = lambda cell: (
-            tt[cell // nb][cell % nb],
-            vmax[cell // nb][cell % nb],
-            bmag[cell // nb][cell % nb],
-        )
-        factors = [_factor(self.t, size) * _UP for size in sizes]
-
-        def finish(dx):
-            rows = dx.row_lists()
-            for i in range(n):
-                row = rows[i]
-                if gfac:
-                    self._refine_line(tt[i], bmag[i], base[i], row, bd, gfac, under, factors)
-                gabs = [g_n[c] * _abs_sum(row[c * bd : c * bd + bd]) for c in range(nb)]
-                for trial in range(trials):
-                    r, refs, vrefs = runs[trial]
-                    xr = list(map(mul, row, r))
-                    got = [sum(xr[c * bd : c * bd + bd]) for c in range(nb)]
-                    diffs = list(map(abs, map(sub, got, refs[i])))
-                    tols = self._tolerances(tt[i], gabs, vrefs[i], vmax[i])
-                    check.note_many(trial, i * nb, diffs, tols)
-
-        return finish
+        return self._finish_lines(check, runs, bd, sizes, tt, bmag, base, gfac, under)
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
     def prepare_dw(self, check, rng, trials):
-        """Signs and reference side of dW's cells; returns finish(dw)."""
+        """Signs and reference side of dW's cells (finite inputs only); returns finish(dw)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         nb = check.blocks
-        if not self.finite:
-            return self._unverifiable(check, "an input has an infinite or NaN entry")
-        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
-        inv, gfac = _beta_factors(beta)
-        lam = _operand_floor(self.dtype)
+        alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         xt, dyt = self.xt(), self.dyt()
         xf = _block_norms([_norm(c) for c in xt], bd)  # ‖X_{:,K}‖_F, (blocks,)
         dcn = [_norm(c) for c in dyt]  # ‖dY_{:,j}‖₂, (M,)
-        sizes = [min(bd, d - c * bd) for c in range(nb)]
+        sizes = _cell_sizes(d, bd)
         dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
         g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
@@ -1123,7 +1054,6 @@ class _Context:
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         up3 = _UP * _UP * _UP
         bcoef, bconst, pc, qc, gc, tc = [], [], [], [], [], []
-        under = under * inv * _UP  # λ_out in B, an element
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)

@@ -97,31 +97,31 @@ def _zeros(rows, cols):
     return [[0] * cols for _ in range(rows)]
 
 
+def _units(rows, cols):
+    """Each unit matrix E_kl of (rows, cols), row by row: a 1 at (k, l), 0 elsewhere."""
+    for k in range(rows):
+        for l in range(cols):
+            e = _zeros(rows, cols)
+            e[k][l] = 1
+            yield e
+
+
+def _rows_of(columns, rows):
+    """The matrix (rows, len(columns)) whose columns are given."""
+    return [[c[r] for c in columns] for r in range(rows)]
+
+
 def jacobian_unchecked(x, w, b, n, d, m):
-    """(dY/dX, dY/dW, dY/db) as lists of rows, built one column at a time."""
+    """(dY/dX, dY/dW, dY/db) as lists of rows, built one column at a time:
+    column (k, l) of dY/dX is Y of the unit matrix E_kl in place of X."""
     rows = n * m
-    cols_x = []  # N·D columns, each (N·M,)
-    for k in range(n):
-        for l in range(d):
-            e = _zeros(n, d)
-            e[k][l] = 1
-            cols_x.append(flatten(forward_unchecked(e, w, None, n, m)))
-    cols_w = []  # D·M columns, each (N·M,)
-    for k in range(d):
-        for l in range(m):
-            e = _zeros(d, m)
-            e[k][l] = 1
-            cols_w.append(flatten(forward_unchecked(x, e, None, n, m)))
-    dy_dx = [[c[r] for c in cols_x] for r in range(rows)]
-    dy_dw = [[c[r] for c in cols_w] for r in range(rows)]
-    dy_db = None
+    cols_x = [flatten(forward_unchecked(e, w, None, n, m)) for e in _units(n, d)]  # N·D, (N·M,)
+    cols_w = [flatten(forward_unchecked(x, e, None, n, m)) for e in _units(d, m)]  # D·M, (N·M,)
+    dy_dx, dy_dw, dy_db = _rows_of(cols_x, rows), _rows_of(cols_w, rows), None
     if b is not None:
-        cols_b = []  # M columns, each (N·M,)
-        for l in range(m):
-            e = [0] * m
-            e[l] = 1
-            cols_b.append(flatten(forward_unchecked(_zeros(n, d), _zeros(d, m), e, n, m)))
-        dy_db = [[c[r] for c in cols_b] for r in range(rows)]
+        zx, zw = _zeros(n, d), _zeros(d, m)
+        cols_b = [flatten(forward_unchecked(zx, zw, e[0], n, m)) for e in _units(1, m)]  # M
+        dy_db = _rows_of(cols_b, rows)
     return dy_dx, dy_dw, dy_db
 
 

@@ -71,6 +71,17 @@ def _t(base):
     return sup(base, mi("T", True))
 
 
+def _vec_t(name):
+    """vec(∂L/∂name)ᵀ."""
+    return sup(row(mi("vec"), mo("("), _dl(mi(name)), mo(")")), mi("T", True))
+
+
+def _slice_rule(var, value, a, b):
+    """The caption (∂Y/∂var)_{i,j} = value if a = b, else 0 (value: HTML)."""
+    entry = sub(row(mo("("), _dy(var), mo(")")), index("i", "j"))
+    return "%s = %s if %s, else 0" % (_inline(entry), value, _inline(row(mi(a), mo("="), mi(b))))
+
+
 def _eq(content, tag=None, attrs=""):
     return '<div class="eq">%s<span class="tag">%s</span></div>' % (
         math(content, attrs=attrs),
@@ -379,14 +390,7 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
     cards = [
         _figure(
             _eq(row(_dy(_x(ei, ej)), mo("="), matrix(slice_x(p["dy_dx"], n, d, m, ei, ej))), 8),
-            "%s = %s if %s, else 0"
-            % (
-                _inline(
-                    sub(row(mo("("), _dy(sub(mi("x"), index("k", "l"))), mo(")")), index("i", "j"))
-                ),
-                _inline(sub(mi("w"), index("l", "j"))),
-                _inline(row(mi("i"), mo("="), mi("k"))),
-            ),
+            _slice_rule(_x("k", "l"), _inline(sub(mi("w"), index("l", "j"))), "i", "k"),
         ),
         _figure(
             math(
@@ -394,14 +398,7 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
                     _dy(sub(mi("w"), index(1, 1))), mo("="), matrix(slice_w(p["dy_dw"], n, m, 1, 1))
                 )
             ),
-            "%s = %s if %s, else 0"
-            % (
-                _inline(
-                    sub(row(mo("("), _dy(sub(mi("w"), index("k", "l"))), mo(")")), index("i", "j"))
-                ),
-                _inline(sub(mi("x"), index("i", "k"))),
-                _inline(row(mi("j"), mo("="), mi("l"))),
-            ),
+            _slice_rule(sub(mi("w"), index("k", "l")), _inline(_x("i", "k")), "j", "l"),
         ),
     ]
     if bias:
@@ -410,13 +407,7 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
                 math(
                     row(_dy(sub(mi("b"), index(1))), mo("="), matrix(slice_b(p["dy_db"], n, m, 1)))
                 ),
-                "%s = 1 if %s, else 0"
-                % (
-                    _inline(
-                        sub(row(mo("("), _dy(sub(mi("b"), index("l"))), mo(")")), index("i", "j"))
-                    ),
-                    _inline(row(mi("j"), mo("="), mi("l"))),
-                ),
+                _slice_rule(sub(mi("b"), index("l")), "1", "j", "l"),
             )
         )
     B.append('<div class="row" id="slices">%s</div>' % "".join(cards))
@@ -629,7 +620,20 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
     # 6. example through the explicit Jacobian
     dx, dw, db = ex["via_jacobian"]
     vec_dy = [[v for r in ex["dy"] for v in r]]
-    vec_t = sup(row(mi("vec"), mo("("), _dl(mi("Y")), mo(")")), mi("T", True))
+    vec_t = _vec_t("Y")
+
+    def through_jacobian(a, grad):
+        """vec(∂L/∂Y)ᵀ ∂Y/∂A in numbers = vec(∂L/∂A)ᵀ, A = 'X' or 'W'."""
+        jac = _numbers(ex["dy_d" + a.lower()])  # (N·M, N·D) or (N·M, D·M)
+        flat = _numbers([[v for r in grad for v in r]])
+        eq = mo("=")
+        content = row(vec_t, _dy(mi(a)), eq, _numbers(vec_dy), jac, eq, flat, eq, _vec_t(a))
+        return _eq(content, attrs=' class="num" id="ex-jacobian-%s"' % a.lower())
+
+    def card(lhs, values, id):
+        """lhs = the matrix of values, a formula of the example's cards."""
+        return math(row(lhs, mo("="), _numbers(values)), attrs=' id="%s" class="num"' % id)
+
     B.append("<h2>6. The worked example through the explicit Jacobian</h2>")
     B.append(
         '<div class="example"><p>%s lists %s row by row; %s in numbers has rows '
@@ -647,32 +651,12 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
             "equal" if ex["closed"][0] == dx else "DIFFERENT",
         )
     )
-    vec_dx = sup(row(mi("vec"), mo("("), _dl(mi("X")), mo(")")), mi("T", True))
-    vec_dw = sup(row(mi("vec"), mo("("), _dl(mi("W")), mo(")")), mi("T", True))
-    B.append(
-        _eq(
-            row(
-                vec_t,
-                _dy(mi("X")),
-                mo("="),
-                _numbers(vec_dy),
-                _numbers(ex["dy_dx"]),
-                mo("="),
-                _numbers([[v for r in dx for v in r]]),
-                mo("="),
-                vec_dx,
-            ),
-            attrs=' class="num" id="ex-jacobian-x"',
-        )
-    )
+    B.append(through_jacobian("X", dx))
     B.append(
         '<div class="row">%s%s</div>'
         % (
-            math(row(_dl(mi("X")), mo("="), _numbers(dx)), attrs=' id="ex-dx" class="num"'),
-            math(
-                row(_dl(mi("Y")), _t(mi("W")), mo("="), _numbers(ex["closed"][0])),
-                attrs=' id="ex-dx-closed" class="num"',
-            ),
+            card(_dl(mi("X")), dx, "ex-dx"),
+            card(_dl(mi("Y")) + _t(mi("W")), ex["closed"][0], "ex-dx-closed"),
         )
     )
     B.append(
@@ -684,33 +668,13 @@ def html_page(n, d, m, bias=False, element=(1, 1), seed=0):
             "equal" if ex["closed"][1] == dw else "DIFFERENT",
         )
     )
-    B.append(
-        _eq(
-            row(
-                vec_t,
-                _dy(mi("W")),
-                mo("="),
-                _numbers(vec_dy),
-                _numbers(ex["dy_dw"]),
-                mo("="),
-                _numbers([[v for r in dw for v in r]]),
-                mo("="),
-                vec_dw,
-            ),
-            attrs=' class="num" id="ex-jacobian-w"',
-        )
-    )
+    B.append(through_jacobian("W", dw))
     cards = [
-        math(row(_dl(mi("W")), mo("="), _numbers(dw)), attrs=' id="ex-dw" class="num"'),
-        math(
-            row(_t(mi("X")), _dl(mi("Y")), mo("="), _numbers(ex["closed"][1])),
-            attrs=' id="ex-dw-closed" class="num"',
-        ),
+        card(_dl(mi("W")), dw, "ex-dw"),
+        card(_t(mi("X")) + _dl(mi("Y")), ex["closed"][1], "ex-dw-closed"),
     ]
     if bias:
-        cards.append(
-            math(row(_dl(mi("b")), mo("="), _numbers([db])), attrs=' id="ex-db" class="num"')
-        )
+        cards.append(card(_dl(mi("b")), [db], "ex-db"))
     B.append('<div class="row">%s</div></div>' % "".join(cards))
 
     B.append(

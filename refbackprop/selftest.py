@@ -155,32 +155,18 @@ def check_zero_sizes():
 
 
 def check_validation():
-    _raises(
-        ValueError,
-        "w is (4, 5) but x is (2, 3): w needs 3 rows",
-        reference.forward,
-        [[1, 2, 3]] * 2,
-        [[1] * 5] * 4,
-    )
-    _raises(ValueError, "x is ragged", reference.forward, [[1, 2], [3]], [[1], [2]])
-    _raises(TypeError, "x[0][1] is True (bool)", reference.forward, [[1, True]], [[1], [2]])
-    _raises(TypeError, "wrong nesting depth", reference.forward, [1, 2], [[1]])
-    _raises(
-        ValueError,
-        "b is (2,) but w is (2, 3)",
-        reference.forward,
-        [[1, 2]],
-        [[1, 2, 3]] * 2,
-        [1, 2],
-    )
-    _raises(
-        ValueError,
-        "dy is (1, 2) but w is (2, 3)",
-        reference.backward,
-        [[1, 2]],
-        [[1, 2, 3]] * 2,
-        [[1, 2]],
-    )
+    fwd, bwd = reference.forward, reference.backward
+    a23 = [[1, 2, 3]] * 2  # a (2, 3) matrix: x in the first call, w in the others
+    # one bad call a line: (exception, what its message says, function, arguments)
+    for exc, text, fn, args in (
+        (ValueError, "w is (4, 5) but x is (2, 3): w needs 3 rows", fwd, (a23, [[1] * 5] * 4)),
+        (ValueError, "x is ragged", fwd, ([[1, 2], [3]], [[1], [2]])),
+        (TypeError, "x[0][1] is True (bool)", fwd, ([[1, True]], [[1], [2]])),
+        (TypeError, "wrong nesting depth", fwd, ([1, 2], [[1]])),
+        (ValueError, "b is (2,) but w is (2, 3)", fwd, ([[1, 2]], a23, [1, 2])),
+        (ValueError, "dy is (1, 2) but w is (2, 3)", bwd, ([[1, 2]], a23, [[1, 2]])),
+    ):
+        _raises(exc, text, fn, *args)
 
 
 def check_size_refusal():

@@ -404,21 +404,7 @@ def check_at_size(
     result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs, options)
     try:
         _run_and_verify(
-            result,
-            runs,
-            n,
-            d,
-            m,
-            dtype,
-            trials,
-            seed,
-            bias,
-            progress,
-            inputs,
-            false_alarm,
-            worst_case,
-            fingerprint_check,
-            cell,
+            result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell
         )
     except Exception as e:  # refbackprop's own side failed: a result, not a traceback
         result.problems.append(verifier_error(e))
@@ -445,25 +431,13 @@ def verifier_error(e):
     )
 
 
-def _run_and_verify(
-    result,
-    runs,
-    n,
-    d,
-    m,
-    dtype,
-    trials,
-    seed,
-    bias,
-    progress,
-    inputs,
-    false_alarm,
-    worst_case,
-    fingerprint_check,
-    cell,
-):
-    """check_at_size's work once the result exists; fills in result."""
+def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell):
+    """check_at_size's work once the result exists; fills in result (which
+    holds the run's size, dtype, trials, seed and kind of inputs)."""
     import threading
+
+    n, d, m, dtype = result.n, result.d, result.m, result.dtype
+    trials, seed, inputs = result.trials, result.seed, result.kind
 
     clock = time.perf_counter
     input_seed = derived_seed(seed, "inputs")
@@ -493,11 +467,11 @@ def _run_and_verify(
             given["b"],
             given["dy"],
             dtype,
-            trials,
-            derived_seed(seed, "signs"),
-            false_alarm,
-            worst_case,
-            cell,
+            trials=trials,
+            seed=derived_seed(seed, "signs"),
+            false_alarm=false_alarm,
+            worst_case=worst_case,
+            cell=cell,
             fingerprint_check=fingerprint_check,
         )
         result.seconds["prepare"] = clock() - t0

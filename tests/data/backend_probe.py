@@ -1,26 +1,17 @@
 """Run by .ci/selftest-runtimes under CPython 3.8+ and PyPy, with nothing
 installed: the list-based backends (python picks its kernels per interpreter)
 over the whole float64 catalogue.  Maps backends/ to refbackprop.backends the
-way an install would."""
+way an install would (tools/checkout.py)."""
 
 import os
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, root)
+sys.path.insert(0, os.path.join(root, "tools"))
 
-import refbackprop  # noqa: E402,F401  (the parent package, before backends/ is mapped)
+from checkout import use_checkout  # noqa: E402
 
-import importlib.util as iu  # noqa: E402
-
-spec = iu.spec_from_file_location(
-    "refbackprop.backends",
-    os.path.join(root, "backends", "__init__.py"),
-    submodule_search_locations=[os.path.join(root, "backends")],
-)
-module = iu.module_from_spec(spec)
-sys.modules["refbackprop.backends"] = module
-spec.loader.exec_module(module)
+use_checkout()
 
 from refbackprop.backends.pure_python import IDIOM, PythonBackend  # noqa: E402
 from refbackprop.backends.reference import ReferenceBackend  # noqa: E402
