@@ -110,19 +110,12 @@ def bench_backend(backend, n, d, m, dtype="float64", repeat=3, inputs=None, anno
 
 # -- a sweep of shapes, each side in its own process ----------------------------
 
-# The shapes of issue #18: the notes' size, one token, a few tokens, a training
-# batch, a narrow output, ragged edges, mid-sized and small layers.
-SWEEP_SHAPES = (
-    (64, 4096, 4096),
-    (1, 4096, 4096),
-    (8, 4096, 4096),
-    (2048, 1024, 4096),
-    (4096, 4096, 64),
-    (63, 4095, 4097),
-    (512, 1024, 1024),
-    (256, 256, 256),
-    (32, 32, 32),
-)
+# The shapes of issue #18, N×D×M: the notes' size, one token and a few tokens;
+# a training batch, a narrow output and ragged edges; mid-sized and small layers.
+_INFERENCE = ((64, 4096, 4096), (1, 4096, 4096), (8, 4096, 4096))
+_TRAINING = ((2048, 1024, 4096), (4096, 4096, 64), (63, 4095, 4097))
+_SMALL = ((512, 1024, 1024), (256, 256, 256), (32, 32, 32))
+SWEEP_SHAPES = _INFERENCE + _TRAINING + _SMALL
 
 # OpenBLAS variables some machines set for old OpenBLAS builds; they slow a
 # current one, so the sweep's processes run without them (docs/performance.md).

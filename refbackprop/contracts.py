@@ -136,12 +136,7 @@ NAMES = tuple(c.name for c in _ALL)
 def get(name):
     """The Contract for a name (or the Contract itself); ValueError names the
     known ones."""
-    if isinstance(name, Contract):
-        return name
-    try:
-        return CONTRACTS[name]
-    except (KeyError, TypeError):
-        raise ValueError("unknown precision contract %r; known: %s" % (name, ", ".join(NAMES)))
+    return formats.lookup(CONTRACTS, NAMES, name, Contract, "precision contract")
 
 
 def to_storage(v, name):

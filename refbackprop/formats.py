@@ -95,14 +95,20 @@ for _f in (
 NAMES = ("float64", "float32", "tf32", "bfloat16", "float16", "float8_e5m2", "float8_e4m3fn")
 
 
+def lookup(table, names, key, kind, what):
+    """table[key] for a name, or key itself if it is already a `kind`; a
+    ValueError names `what` was asked for and the known names."""
+    if isinstance(key, kind):
+        return key
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        raise ValueError("unknown %s %r; known: %s" % (what, key, ", ".join(names)))
+
+
 def get(fmt):
     """The Format for a name (or the Format itself)."""
-    if isinstance(fmt, Format):
-        return fmt
-    try:
-        return FORMATS[fmt]
-    except (KeyError, TypeError):
-        raise ValueError("unknown floating-point format %r; known: %s" % (fmt, ", ".join(NAMES)))
+    return lookup(FORMATS, NAMES, fmt, Format, "floating-point format")
 
 
 def _overflow(v, f, saturate):

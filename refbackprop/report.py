@@ -189,7 +189,7 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { color: #1a7f37; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
-code, pre { font: 13px/1.4 ui-monospace, monospace; background: #f4f4f4; }
+code, pre, td.code { font: 13px/1.4 ui-monospace, monospace; background: #f4f4f4; }
 pre { padding: .5em; overflow-x: auto; white-space: pre-wrap; }
 .failure { border-left: 4px solid #c62828; padding: .2em 1em; margin: 1.5em 0; }
 .maps { display: flex; flex-wrap: wrap; gap: 1.5em; }
@@ -213,34 +213,36 @@ def _verdict_line(ok, summary, interrupted=False):
     return '<p class="verdict"><span class="%s">%s</span> — %s</p>' % (cls, word, escape(summary))
 
 
+def _table(headers, rows):
+    """An HTML table: headers (text), rows of cells.  A cell is text, or
+    (text, attributes) for its <td>; every text is escaped here."""
+    out = ["<table><tr>"]
+    out.extend("<th>%s</th>" % escape(h) for h in headers)
+    out.append("</tr>")
+    for row in rows:
+        out.append("<tr>")
+        for cell in row:
+            text, attrs = cell if isinstance(cell, tuple) else (cell, "")
+            out.append("<td%s>%s</td>" % (" " + attrs if attrs else "", escape(text)))
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
 def _backends_table(backends, not_run):
     rows = [
-        "<table><tr><th>backend</th><th>selector</th><th>dtypes</th><th>origin</th>"
-        "<th>version</th><th>supervised</th></tr>"
+        (
+            b["name"],
+            (b["selector"], 'class="code"'),
+            ", ".join(b["dtypes"]),
+            b["origin"],
+            b.get("version", ""),
+            "yes" if b.get("supervised") else "no",
+        )
+        for b in backends
     ]
-    for b in backends:
-        rows.append(
-            "<tr><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>"
-            "<td>%s</td><td>%s</td></tr>"
-            % tuple(
-                escape(v)
-                for v in (
-                    b["name"],
-                    b["selector"],
-                    ", ".join(b["dtypes"]),
-                    b["origin"],
-                    b.get("version", ""),
-                    "yes" if b.get("supervised") else "no",
-                )
-            )
-        )
-    for item in not_run:
-        rows.append(
-            '<tr><td>%s</td><td colspan="5">not run: %s</td></tr>'
-            % (escape(item["backend"]), escape(item["why"]))
-        )
-    rows.append("</table>")
-    return "".join(rows)
+    rows += [(item["backend"], ("not run: " + item["why"], 'colspan="5"')) for item in not_run]
+    return _table(("backend", "selector", "dtypes", "origin", "version", "supervised"), rows)
 
 
 def catalogue_report(session, command=""):
@@ -262,26 +264,24 @@ def catalogue_report(session, command=""):
         )
     )
     body.append("<h2>Backends</h2>" + _backends_table(doc["backends"], doc["not_run"]))
-    body.append(
-        "<h2>Checks</h2><table><tr><th>backend</th><th>dtype</th><th>checks</th>"
-        "<th>passed</th><th>failed</th><th>worst error/bound</th></tr>"
-    )
-    for row in doc["rows"]:
-        worst = row["worst_ratio"]
-        body.append(
-            '<tr><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d'
-            '</td><td class="num %s">%d</td><td class="num">%s</td></tr>'
-            % (
-                escape(row["backend"]),
-                escape(row["dtype"]),
-                row["checks"],
-                row["passed"],
-                "fail" if row["failed"] else "",
-                row["failed"],
-                "-" if row["backend"].startswith("oracle") else escape(_ratio_text(float(worst))),
-            )
+    rows = [
+        (
+            row["backend"],
+            row["dtype"],
+            (str(row["checks"]), 'class="num"'),
+            (str(row["passed"]), 'class="num"'),
+            (str(row["failed"]), 'class="num fail"' if row["failed"] else 'class="num"'),
+            (
+                "-"
+                if row["backend"].startswith("oracle")
+                else _ratio_text(float(row["worst_ratio"])),
+                'class="num"',
+            ),
         )
-    body.append("</table>")
+        for row in doc["rows"]
+    ]
+    headers = ("backend", "dtype", "checks", "passed", "failed", "worst error/bound")
+    body.append("<h2>Checks</h2>" + _table(headers, rows))
     cross = doc["cross_check"]
     if cross["pairs"]:
         body.append(
@@ -410,24 +410,20 @@ def _cells_figure(check):
 
 def _samples_table(check):
     rows = [
-        "<p>%s: sampled elements beyond their own bound:</p><table><tr><th>element</th>"
-        "<th>expected</th><th>got</th><th>bound</th><th>error/bound</th></tr>" % escape(check.name)
-    ]
-    for e in sorted(check.sampled.failed, key=lambda e: -e.ratio)[:50]:
-        rows.append(
-            '<tr><td>%s%s</td><td class="num">%r</td><td class="num">%r</td>'
-            '<td class="num">%.3g</td><td class="num fail">%s</td></tr>'
-            % (
-                escape(check.name),
-                escape(list(e.index)),
-                e.ref,
-                e.got,
-                e.bound,
-                escape(_ratio_text(e.ratio)),
-            )
+        (
+            check.name + str(list(e.index)),
+            (repr(e.ref), 'class="num"'),
+            (repr(e.got), 'class="num"'),
+            ("%.3g" % e.bound, 'class="num"'),
+            (_ratio_text(e.ratio), 'class="num fail"'),
         )
-    rows.append("</table>")
-    return "".join(rows)
+        for e in sorted(check.sampled.failed, key=lambda e: -e.ratio)[:50]
+    ]
+    headers = ("element", "expected", "got", "bound", "error/bound")
+    return "<p>%s: sampled elements beyond their own bound:</p>%s" % (
+        escape(check.name),
+        _table(headers, rows),
+    )
 
 
 def _sized_html(result):

@@ -211,6 +211,7 @@ def pack_{name}_{d}(M, trans, j0, nb, k0, kb, panels, zero):
 
 
 def gemm(dtype, mr, nr, mc, nc, kc):
+    packers = packer("a", dtype, mr) + packer("b", dtype, nr)
     return (
         (
             '''
@@ -269,16 +270,7 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                               min({mr}, mb - p * {mr}), min({nr}, nb - q * {nr}), init, bias)
 '''
         )
-        .format(
-            d=dtype,
-            mr=mr,
-            nr=nr,
-            mc=mc,
-            nc=nc,
-            kc=kc,
-            shallow=SHALLOW,
-            packers=packer("a", dtype, mr) + packer("b", dtype, nr),
-        )
+        .format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW, packers=packers)
         .splitlines()
     )
 
