@@ -297,6 +297,8 @@ def check(
     with randomized projections instead.  Ends with 'N passed, N failed'.
     """
     budget = _budget(max_memory, max_seconds)
+    if report_file:
+        _check_report_path(report_file)
     if seed_size:
         if size:
             raise UsageFailure("give --size or --seed-size, not both")
@@ -364,6 +366,21 @@ def check(
     if note:
         echo(note, err=True)
     sys.exit(status)
+
+
+def _check_report_path(path):
+    """Refuse a --report path that cannot be written before the run, not after it."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageFailure("--report: %s is a folder; give a file name such as report.html" % path)
+    if not os.path.isdir(folder):
+        raise UsageFailure(
+            "--report: cannot write %s: the folder %s does not exist" % (path, folder)
+        )
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageFailure("--report: cannot write %s: permission denied" % path)
 
 
 def _write_report(path, session, sized):

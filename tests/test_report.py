@@ -121,6 +121,10 @@ def test_an_unwritable_report_is_a_usage_error(tmp_path):
         str(tmp_path / "no" / "such" / "dir.html"),
     )
     assert result.exit_code == 2 and "--report: cannot write" in result.output
+    assert "does not exist" in result.output
+    assert "passed" not in result.output  # refused before the run, not after it
+    result = run_cli("check --backend python --case N2-D2-M3 --report", str(tmp_path))
+    assert result.exit_code == 2 and "is a folder" in result.output
 
 
 def test_the_report_renders_with_its_hot_cells_where_the_bug_is(browser, tmp_path, monkeypatch):
