@@ -35,6 +35,16 @@ from front_ends import run_cli
 
 NAMES = contracts.NAMES
 LOW = NAMES[2:]  # tf32, bfloat16, float16, the f32outs
+
+
+def f32out_slow(names):
+    """names as parameters, the -f32out contracts marked slow: they share
+    storage, multiplies and accumulation with their base contract and differ
+    in the output format only, so the default run leaves them to the slow
+    run (CI runs both)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n.endswith("-f32out") else n for n in names]
+
+
 LONG = ((4, 1024, 8), (4, 8, 1024), (1024, 8, 4))  # K = 1024 in y, dx, dw
 LONG_OUTPUT = dict(zip(LONG, ("y", "dx", "dw")))
 INF = float("inf")
@@ -183,7 +193,7 @@ def test_first_unrepresentable_agrees_with_is_representable_on_random_arrays():
 
 
 @pytest.mark.parametrize("seed", [0] + [pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3)])
-@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("dtype", f32out_slow(LOW))
 @pytest.mark.parametrize("size", LONG, ids=["K1024-y", "K1024-dx", "K1024-dw"])
 def test_the_emulated_backend_passes_at_k_1024_over_seeds_and_kinds(dtype, size, seed):
     for kind in kinds.kinds_for(dtype):
@@ -193,7 +203,7 @@ def test_the_emulated_backend_passes_at_k_1024_over_seeds_and_kinds(dtype, size,
         assert result.passed, text(result)
 
 
-@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("dtype", f32out_slow(LOW))
 @pytest.mark.parametrize("kernel", pk.CORRECT, ids=lambda k: k.__name__)
 def test_correct_kernels_of_other_orders_pass(kernel, dtype):
     backend = pk.backend(kernel, kernel.__name__.lower(), (dtype,))
@@ -235,7 +245,7 @@ def _rows(flat, cols):
     return [flat[a : a + cols] for a in range(0, len(flat), cols)]
 
 
-@pytest.mark.parametrize("dtype", LOW + ("float32",))
+@pytest.mark.parametrize("dtype", f32out_slow(LOW + ("float32",)))
 @pytest.mark.parametrize("kind", ["mixed", "normal", "tiny"])
 def test_errors_of_their_whole_bound_signed_like_the_verifier_never_fail(dtype, kind):
     """Every element off by 0.99 of its own bound, each with the sign the
@@ -310,7 +320,7 @@ def test_tf32_operands_below_float32_smallest_normal_are_clamped():
 # -- each contract's defects, caught where they are -------------------------------------
 
 
-@pytest.mark.parametrize("dtype", pk.accumulates_in_storage.dtypes)
+@pytest.mark.parametrize("dtype", f32out_slow(pk.accumulates_in_storage.dtypes))
 @pytest.mark.parametrize("size", LONG, ids=["K1024-y", "K1024-dx", "K1024-dw"])
 def test_sums_in_the_storage_format_fail_at_k_1024(dtype, size):
     for seed in range(2):
@@ -379,7 +389,9 @@ def test_saturation_is_named_on_a_sampled_element():
     assert "should overflow to" in text(result)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "bfloat16-f32out", "float16-f32out"])
+@pytest.mark.parametrize(
+    "dtype", f32out_slow(["bfloat16", "float16", "bfloat16-f32out", "float16-f32out"])
+)
 def test_a_term_dropped_at_k_4096_fails_y_only(dtype):
     for seed in range(2):
         result = check_at_size(pk.drops_term_at_4096, 4, 4096, 8, dtype, seed=seed, inputs="normal")
