@@ -19,7 +19,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-@pytest.mark.parametrize("name", [backend_param(n) for n in ("reference", "python", "numba")])
+@pytest.mark.parametrize(
+    "name",
+    # the python and numba backends' whole catalogues also run supervised in the
+    # README's `refbackprop check --backend numba` and the slow CLI tests
+    [backend_param("reference")]
+    + [backend_param(n, marks=[pytest.mark.slow]) for n in ("python", "numba")],
+)
 def test_builtin_backends_pass_every_check(name):
     results = list(run(Registry().get(name)))
     kinds = set(r.kind for r in results)
