@@ -44,6 +44,7 @@ SECONDS_PER_MADD = 1e-8  # allowed per multiply-add (10x a declared cost if larg
 SECONDS_PER_ELEMENT = 1e-6  # allowed per element converted (array, tolist)
 MAX_LOSSES = 5  # workers lost in a row before a backend stops being run
 OUTPUT_TAIL = 4000  # characters of captured output kept with a failure
+READER_GRACE = 5.0  # seconds a stopped worker's reader thread gets to see its end of file
 _COMPUTE = ("forward", "backward", "dx", "dw", "warmup", "bench", "compute")
 
 
@@ -134,10 +135,26 @@ class WorkerProcess:
         self.channel = Channel(
             self.proc.stdout.fileno(), self.proc.stdin.fileno(), loads=plain_loads
         )
-        reader = threading.Thread(target=self._read, daemon=True, name="refbackprop-worker-reader")
-        reader.start()
+        self.reader = threading.Thread(
+            target=self._read, daemon=True, name="refbackprop-worker-reader"
+        )
+        self.reader.start()
 
     def _read(self):
+        """The reader thread: replies into self.replies until the worker's end
+        of file.  The thread closes the pipe itself when it is done: closed
+        from another thread while this one is between two reads, its
+        descriptor's number could be given to the next worker's pipe, and this
+        thread would read (steal) that worker's request or replies."""
+        try:
+            self._read_replies()
+        finally:
+            try:
+                self.proc.stdout.close()
+            except OSError:
+                pass
+
+    def _read_replies(self):
         while True:
             try:
                 message = self.channel.receive()
@@ -222,7 +239,11 @@ class WorkerProcess:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        for f in (self.proc.stdin, self.proc.stdout, self.capture):
+        # The reply pipe is closed by its reader thread (see _read), which ends
+        # at the worker's end of file: wait for it, so that no thread of this
+        # process reads a descriptor that a later worker's pipe may reuse.
+        self.reader.join(READER_GRACE)
+        for f in (self.proc.stdin, self.capture):
             try:
                 f.close()
             except OSError:

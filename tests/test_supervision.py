@@ -193,8 +193,13 @@ def test_listing_and_the_default_run_survive_plugins_that_kill_their_process(
     assert rows["python"].split()[1] == "available"
     code, out = check("--case", "forward/float64/N2-D2-M3/bias/normal/seed0")
     assert code == 0, out
-    for name in ("aaa-os-exit", "aab-segfault", "aac-exit"):
-        assert "not run: %s (broken: " % name in out
+    for name, reason in (
+        ("aaa-os-exit", "its worker exited with status 0"),
+        ("aab-segfault", "its worker was killed by signal 11"),
+        ("aac-exit", "SystemExit: 0"),
+    ):
+        assert "not run: %s (broken: %s" % (name, reason) in out
+    assert "no answer" not in out  # no worker stalled until its timeout
     assert summary(out).endswith(" passed, 0 failed")
 
 
@@ -476,3 +481,26 @@ def test_a_backend_that_signals_the_verdicts_process_gets_a_summary_not_a_silent
     assert "python                 float64" in proc.stdout  # checked before the signal
     assert proc.stderr.strip().endswith("refbackprop: stopped by %s" % name)
     assert "Traceback" not in proc.stderr
+
+
+def test_a_stopped_workers_reader_never_reads_the_next_workers_pipe(monkeypatch):
+    # A reader thread slow to come back for its next message (a busy machine):
+    # had stop() closed its pipe meanwhile, the descriptor's number would go
+    # to the next worker's pipe and the old thread would steal its messages,
+    # and the next load would wait for its timeout.
+    from refbackprop import supervisor
+
+    receive = supervisor.Channel.receive
+
+    def slow_receive(channel):
+        time.sleep(0.3)
+        return receive(channel)
+
+    monkeypatch.setattr(supervisor.Channel, "receive", slow_receive)
+    for _ in range(3):
+        worker = supervisor.WorkerProcess()
+        info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
+        assert info["status"] == "available"
+        worker.stop()
+        reader = getattr(worker, "reader", None)
+        assert reader is not None and not reader.is_alive() and worker.proc.stdout.closed
