@@ -37,6 +37,9 @@ NAMES = contracts.NAMES
 LOW = NAMES[2:]  # tf32, bfloat16, float16, the f32outs
 
 
+SEED0_KINDS = ("mixed", "uniform", "tiny", "overflow")
+
+
 def f32out_slow(names):
     """names as parameters, the -f32out contracts marked slow: they share
     storage, multiplies and accumulation with their base contract and differ
@@ -196,7 +199,10 @@ def test_first_unrepresentable_agrees_with_is_representable_on_random_arrays():
 @pytest.mark.parametrize("dtype", f32out_slow(LOW))
 @pytest.mark.parametrize("size", LONG, ids=["K1024-y", "K1024-dx", "K1024-dw"])
 def test_the_emulated_backend_passes_at_k_1024_over_seeds_and_kinds(dtype, size, seed):
-    for kind in kinds.kinds_for(dtype):
+    every = kinds.kinds_for(dtype)
+    # seed 0 (the default run): the mixed bands, and the kinds no band gives a
+    # whole output (uniform, all tiny, float16 overflow); seeds 1-3 every kind
+    for kind in every if seed else [k for k in every if k in SEED0_KINDS]:
         result = check_at_size(
             EmulatedBackend(), *size, dtype, seed=seed, inputs=kind, fingerprint_check=True
         )
