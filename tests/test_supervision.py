@@ -467,7 +467,9 @@ def test_an_infinite_timeout_means_no_limit():
     assert code == 0
 
 
-@pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGHUP", 129)])
+@pytest.mark.parametrize(
+    "name, status", [("SIGTERM", 143), pytest.param("SIGHUP", 129, marks=pytest.mark.slow)]
+)
 def test_a_backend_that_signals_the_verdicts_process_gets_a_summary_not_a_silent_end(name, status):
     proc = run_module(
         "check --backend python --backend hostile_backends:SignalsItsParent --case N2-D2-M3",
@@ -493,11 +495,11 @@ def test_a_stopped_workers_reader_never_reads_the_next_workers_pipe(monkeypatch)
     receive = supervisor.Channel.receive
 
     def slow_receive(channel):
-        time.sleep(0.3)
+        time.sleep(0.15)
         return receive(channel)
 
     monkeypatch.setattr(supervisor.Channel, "receive", slow_receive)
-    for _ in range(3):
+    for _ in range(3):  # later workers' pipes reuse the numbers of earlier ones'
         worker = supervisor.WorkerProcess()
         info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
         assert info["status"] == "available"
