@@ -521,7 +521,7 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, **options):
     w (D, M), b (M,) or None, dy (N, M), computed in dtype.
 
     Arguments are flat.Matrix objects or nested lists (a vector: a flat
-    list).  Options, by keyword (defaults in Prepared): trials: sign trials
+    list).  Options, by keyword (defaults in OPTIONS): trials: sign trials
     (default: default_trials); seed: of the signs and sampled elements
     (0); false_alarm: the chance that a correct backend fails, at most,
     over the whole check (projections; the sampled elements never raise
@@ -547,25 +547,36 @@ def prepare(x, w, b, dy, dtype, **options):
     return Prepared(x, w, b, dy, dtype, **options)
 
 
+# verify's and prepare's options (by keyword), and their defaults: the one
+# place they live (verify's docstring says what each means)
+OPTIONS = {
+    "trials": None,  # None: default_trials
+    "seed": 0,
+    "false_alarm": FALSE_ALARM,
+    "worst_case": False,
+    "cell": CELL,
+    "samples": None,  # None: sampling.Plan.default; False: none
+    "fingerprint_check": False,
+    "fingerprint_false_alarm": None,  # None: false_alarm
+}
+
+
 class Prepared:
     """A verification prepared from the inputs (prepare); finish() judges outputs."""
 
-    def __init__(
-        self,
-        x,
-        w,
-        b,
-        dy,
-        dtype,
-        trials=None,
-        seed=0,
-        false_alarm=FALSE_ALARM,
-        worst_case=False,
-        cell=CELL,
-        samples=None,
-        fingerprint_check=False,
-        fingerprint_false_alarm=None,
-    ):
+    def __init__(self, x, w, b, dy, dtype, **options):
+        unknown = sorted(k for k in options if k not in OPTIONS)
+        if unknown:
+            raise TypeError(
+                "unknown option %s; verify and prepare take %s"
+                % (", ".join(unknown), ", ".join(sorted(OPTIONS)))
+            )
+        o = dict(OPTIONS)
+        o.update(options)
+        trials, seed, false_alarm = o["trials"], o["seed"], o["false_alarm"]
+        worst_case, cell, samples = o["worst_case"], o["cell"], o["samples"]
+        fingerprint_check = o["fingerprint_check"]
+        fingerprint_false_alarm = o["fingerprint_false_alarm"]
         n, d, m = _shapes(x, w, b, dy)
         x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
         b = as_matrix(b, (m,)) if b is not None else None

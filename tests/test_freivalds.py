@@ -273,3 +273,13 @@ def test_w_block_sums_fall_back_to_floats_beyond_the_packed_range():
     y = forward(x, w)
     dx, dw, _ = backward(x, w, dy)
     assert verify(x, w, None, dy, y, dx, dw, None, "float64", trials=3).passed
+
+
+def test_an_unknown_option_is_named_with_the_known_ones():
+    from refbackprop.freivalds import OPTIONS, prepare
+
+    one = [[1.0]]
+    with pytest.raises(TypeError) as e:
+        prepare(one, one, None, one, "float64", trails=3)
+    assert "unknown option trails" in str(e.value)
+    assert all(name in str(e.value) for name in OPTIONS)
