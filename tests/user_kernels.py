@@ -276,5 +276,7 @@ def raises_inside(x, weight, bias):
 
 
 def torch_returns_transposed(x, weight, bias):
-    """Returns yᵀ: (M, N) instead of (N, M)."""
-    return torch_linear(x, weight, bias).T
+    """Returns yᵀ: (M, N) instead of (N, M) (every dimension reversed, as .T
+    did before torch deprecated it beyond 2-D)."""
+    y = torch_linear(x, weight, bias)
+    return y.permute(*reversed(range(y.dim())))
