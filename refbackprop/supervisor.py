@@ -437,10 +437,8 @@ def open_backends(selectors, supervised=True, timeout=None, dtype=None):
             if status != "available":
                 not_run.append((info.name, "%s: %s" % (status, runs.info.reason)))
                 runs.close()
-            elif dtype is not None and dtype not in runs.info.dtypes:
-                not_run.append(
-                    (info.name, "declares %s, not %s" % (", ".join(runs.info.dtypes), dtype))
-                )
+            elif dtype is not None and dtype_problem(runs.info, dtype):
+                not_run.append((info.name, dtype_problem(runs.info, dtype)))
                 runs.close()
             else:
                 executors.append(runs)

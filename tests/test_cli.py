@@ -64,6 +64,15 @@ def test_check_default_runs_every_backend_and_cross_checks():
     assert doc["cross_check"]["pairs"] > 0 and doc["cross_check"]["problems"] == []
 
 
+def test_the_default_run_says_why_a_backend_does_not_run_a_dtype():
+    result = invoke("check --dtype bfloat16 --case forward/bfloat16/N2-D2-M3/bias/normal/seed0")
+    assert result.exit_code == 0, result.output  # the emulated backend declares bfloat16
+    # the same message as for a selected backend (registry.dtype_problem)
+    assert "not run: python (backend 'python' declares dtypes float64, not bfloat16)" in (
+        result.output
+    )
+
+
 def test_wrong_backend_by_import_path_fails_with_element_and_repro(monkeypatch):
     monkeypatch.chdir(HERE)
     result = invoke(
