@@ -385,8 +385,9 @@ def _check_report_path(path):
 
 def _write_report(path, session, sized):
     from refbackprop.report import catalogue_report, sized_report
+    from refbackprop.runner import quote
 
-    command = " ".join(["refbackprop"] + [_shell_word(a) for a in sys.argv[1:]])
+    command = " ".join(["refbackprop"] + [quote(a) for a in sys.argv[1:]])
     page = (sized_report if sized else catalogue_report)(session, command)
     try:
         with open(path, "w", encoding="utf-8") as f:
@@ -394,12 +395,6 @@ def _write_report(path, session, sized):
     except OSError as e:
         raise UsageFailure("--report: cannot write %s: %s" % (path, e))
     echo("report: %s" % path, err=True)
-
-
-def _shell_word(text):
-    from refbackprop.runner import quote
-
-    return quote(text)
 
 
 def _run_catalogue(session, as_json):
