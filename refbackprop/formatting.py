@@ -11,6 +11,11 @@ def group_digits(n):
     return ",".join(parts)
 
 
+def summary_line(passed, failed, interrupted=False):
+    """A run's last line: 'N passed, N failed' (', interrupted' if it was)."""
+    return "%d passed, %d failed%s" % (passed, failed, ", interrupted" if interrupted else "")
+
+
 def human_bytes(n):
     """Bytes in binary units: 274877906944 -> '256 GiB'."""
     units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")

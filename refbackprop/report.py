@@ -362,14 +362,9 @@ def sized_report(session, command=""):
     """The HTML page for a SizedSession that has run."""
     doc = session.to_dict()
     n, d, m = doc["size"]
-    summary = "%d passed, %d failed%s" % (
-        session.passed,
-        session.failed,
-        ", interrupted" if session.interrupted else "",
-    )
     body = [
         "<h1>refbackprop check at N=%d, D=%d, M=%d</h1>" % (n, d, m),
-        _verdict_line(bool(session.ok), summary, session.interrupted),
+        _verdict_line(bool(session.ok), session.summary(), session.interrupted),
     ]
     if command:
         body.append("<p>command: <code>%s</code></p>" % escape(command))
@@ -387,7 +382,9 @@ def sized_report(session, command=""):
     body.append("<h2>Backends</h2>" + _backends_table(backends, doc["not_run"]))
     for result in session.results:
         body.append(_sized_html(result))
-    return _page("refbackprop check --size %d %d %d: %s" % (n, d, m, summary), "".join(body))
+    return _page(
+        "refbackprop check --size %d %d %d: %s" % (n, d, m, session.summary()), "".join(body)
+    )
 
 
 def _cells_figure(check):

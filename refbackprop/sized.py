@@ -37,6 +37,7 @@ from array import array
 
 from . import inputs as kinds
 from .flat import Matrix
+from .formatting import summary_line
 from .freivalds import FALSE_ALARM, default_trials, prepare
 from .rng import seed_from
 from .compare import shape_problem
@@ -652,11 +653,11 @@ class SizedSession:
                 "INTERRUPTED after %d of %d runs: the run is not complete"
                 % (len(self.results), len(self.plan))
             )
-        out.append(
-            "%d passed, %d failed%s"
-            % (self.passed, self.failed, ", interrupted" if self.interrupted else "")
-        )
+        out.append(self.summary())
         return out
+
+    def summary(self):
+        return summary_line(self.passed, self.failed, self.interrupted)
 
     def to_dict(self):
         from .conformance.session import JSON_SCHEMA_VERSION

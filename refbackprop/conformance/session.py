@@ -11,7 +11,7 @@ counts as failed (interrupted).
 """
 
 from . import build_checks, failure_report, lost_worker, oracle_checks, shrink
-from ..formatting import json_float
+from ..formatting import json_float, summary_line
 from ..runner import cross_check
 
 JSON_SCHEMA_VERSION = 2
@@ -257,11 +257,7 @@ class CheckSession:
         return lines
 
     def summary(self):
-        return "%d passed, %d failed%s" % (
-            self.passed,
-            self.failed,
-            ", interrupted" if self.interrupted else "",
-        )
+        return summary_line(self.passed, self.failed, self.interrupted)
 
     def to_dict(self):
         backends = []
