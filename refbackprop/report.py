@@ -368,17 +368,9 @@ def sized_report(session, command=""):
     ]
     if command:
         body.append("<p>command: <code>%s</code></p>" % escape(command))
-    backends = [
-        {
-            "name": r.label,
-            "selector": r.selector,
-            "dtypes": list(r.info.dtypes),
-            "origin": r.info.origin,
-            "version": r.info.version,
-            "supervised": getattr(r, "supervised", False),
-        }
-        for r in session.executors
-    ]
+    from .conformance.session import executor_dict
+
+    backends = [executor_dict(runs) for runs in session.executors]
     body.append("<h2>Backends</h2>" + _backends_table(backends, doc["not_run"]))
     for result in session.results:
         body.append(_sized_html(result))

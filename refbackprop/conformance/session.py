@@ -48,6 +48,20 @@ class Row:
         }
 
 
+def executor_dict(runs):
+    """An executor's backend as the JSON document and the HTML report show it."""
+    info = runs.info
+    return {
+        "name": runs.label,
+        "selector": runs.selector,
+        "dtypes": list(info.dtypes),
+        "origin": info.origin,
+        "target": info.target,
+        "version": info.version,
+        "supervised": bool(getattr(runs, "supervised", False)),
+    }
+
+
 def distinct_labels(executors):
     """Give executors whose backends share a name distinct labels:
     'name (selector)'."""
@@ -260,20 +274,7 @@ class CheckSession:
         return summary_line(self.passed, self.failed, self.interrupted)
 
     def to_dict(self):
-        backends = []
-        for runs in self.executors:
-            info = runs.info
-            backends.append(
-                {
-                    "name": runs.label,
-                    "selector": runs.selector,
-                    "dtypes": list(info.dtypes),
-                    "origin": info.origin,
-                    "target": info.target,
-                    "version": info.version,
-                    "supervised": bool(getattr(runs, "supervised", False)),
-                }
-            )
+        backends = [executor_dict(runs) for runs in self.executors]
         failures = []
         for result, shrunk in self.failures:
             entry = result.to_dict()
