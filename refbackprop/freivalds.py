@@ -837,12 +837,7 @@ class _Context:
                 cols.append(col)
             for t in range(len(signs)):
                 r = signs[t]
-                plus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] > 0]
-                minus = [cols[j - a] for j in range(a, a + len(cols)) if r[j] <= 0]
-                acc = _column_sums(plus, d)
-                if minus:
-                    acc = list(map(sub, acc, _column_sums(minus, d)))
-                sums[t].append(acc)
+                sums[t].append(_signed_sum(cols, r[a : a + len(cols)], d))
         return norms, sums
 
     @staticmethod
@@ -1128,12 +1123,8 @@ class _Context:
                 r, blocks = runs[trial]
                 for c in range(nb):
                     a = c * bd
-                    plus, minus = [], []
-                    for k in range(a, a + sizes[c]):
-                        (plus if r[k] > 0 else minus).append(values[k * m : (k + 1) * m])
-                    got = _column_sums(plus, m, exact)
-                    if minus:
-                        got = list(map(sub, got, _column_sums(minus, m, exact)))
+                    rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
+                    got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
                     ref, un = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
                     coef = pc[c] + slope * un
@@ -1224,13 +1215,9 @@ class _Context:
         w = self.w.values
         sums = []
         for c in range(nb):
-            plus, minus = [], []
-            for k in range(c * block, c * block + sizes[c]):
-                (plus if r[k] > 0 else minus).append(w[k * m : (k + 1) * m])
-            acc = _column_sums(plus, m)
-            if minus:
-                acc = list(map(sub, acc, _column_sums(minus, m)))
-            sums.append(acc)
+            a = c * block
+            rows = [w[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
+            sums.append(_signed_sum(rows, r[a : a + sizes[c]], m))
         coef = [gamma(size + 1, _U) * math.sqrt(size) * wf[c] * _UP for c, size in enumerate(sizes)]
         dn = self.dy_norms
         return sums, lambda i, c: coef[c] * dn[i]
@@ -1247,6 +1234,17 @@ def hoeffding_cells(t, sizes_and_counts):
     if t is None:
         return 0
     return sum(count for n, count in sizes_and_counts if _factor(t, n) == t)
+
+
+def _signed_sum(rows, signs, width, exact=False):
+    """Σ_k signs[k]·rows[k] for signs ±1, (width,): the rows of each sign
+    summed apart (_column_sums), then one subtraction."""
+    plus = [row for row, s in zip(rows, signs) if s > 0]
+    minus = [row for row, s in zip(rows, signs) if s <= 0]
+    acc = _column_sums(plus, width, exact)
+    if minus:
+        acc = list(map(sub, acc, _column_sums(minus, width, exact)))
+    return acc
 
 
 def _column_sums(rows, width, exact=False):
