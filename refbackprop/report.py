@@ -17,6 +17,8 @@ ratio it shows) and a <title> that a browser shows on hover.
 
 import math
 
+from .mathml import escape  # &, <, >, " as entities
+
 
 MAP_CELLS = 64  # at most this many cells along each side of a map
 MAP_PIXELS = 512  # the largest side of a map, in pixels
@@ -36,17 +38,6 @@ _BEYOND = (
     (8.0, (227, 26, 28)),
     (16.0, (103, 0, 13)),
 )
-
-
-def escape(text):
-    """text for HTML: &, <, >, quotes."""
-    return (
-        str(text)
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    )
 
 
 def ratio_color(ratio):
