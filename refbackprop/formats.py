@@ -34,6 +34,8 @@ int.bit_length, so it runs on MicroPython as on CPython.
 
 import math
 
+from .ops import mul as _mul
+
 try:
     import struct
 
@@ -207,14 +209,6 @@ else:
     to_float32 = _float32_portable
 # to_float32(v): v rounded to float32 (nearest, ties to even), the fastest
 # exact way this runtime has; round_to(v, "float32") gives the same bits.
-
-
-try:
-    from operator import mul as _mul
-except ImportError:  # MicroPython
-
-    def _mul(a, b):
-        return a * b
 
 
 try:

@@ -64,6 +64,7 @@ from . import packed
 from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
 from .flat import _STEPPED, Matrix, _tolist, as_matrix
 from .formatting import json_float
+from .ops import add, lt, mul, repeat, sub, truediv
 from .rng import Rng, seed_from
 
 _U = UNIT_ROUNDOFF["float64"]
@@ -80,25 +81,6 @@ _HYPOT = getattr(sys.implementation, "name", "") == "cpython" and sys.version_in
     10,
 )  # math.hypot: error < 1 ulp, documented
 
-try:
-    from operator import add, lt, mul, sub, truediv
-except ImportError:  # MicroPython
-
-    def add(a, b):
-        return a + b
-
-    def lt(a, b):
-        return a < b
-
-    def mul(a, b):
-        return a * b
-
-    def sub(a, b):
-        return a - b
-
-    def truediv(a, b):
-        return a / b
-
 
 _dot = getattr(math, "sumprod", None)  # CPython 3.12+: one C loop
 if _dot is None and _JIT:
@@ -112,14 +94,6 @@ elif _dot is None:
 
     def _dot(a, b):
         return sum(map(mul, a, b))
-
-
-try:
-    from itertools import repeat
-except ImportError:  # MicroPython
-
-    def repeat(v, n=None):
-        return [v] * n
 
 
 def _dots(u, columns):

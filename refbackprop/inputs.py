@@ -59,12 +59,7 @@ from array import array
 
 from . import contracts
 
-try:
-    from operator import mul as _mul
-except ImportError:  # MicroPython
-
-    def _mul(a, b):
-        return a * b
+from .ops import mul as _mul
 
 
 KINDS = ("normal", "uniform", "integers", "wide", "tiny", "same-sign")

@@ -53,24 +53,7 @@ from .bounds import (
     rounding_free_bound,
 )
 from .formatting import json_float
-
-try:
-    from operator import mul, sub
-except ImportError:  # MicroPython
-
-    def mul(a, b):
-        return a * b
-
-    def sub(a, b):
-        return a - b
-
-
-try:
-    from itertools import repeat
-except ImportError:  # MicroPython
-
-    def repeat(v, n=None):
-        return [v] * n
+from .ops import mul, repeat
 
 
 _U64 = 2.0**-53
