@@ -265,6 +265,24 @@ def _block_norms(norms, cell):
     return [_norm(norms[a : a + cell]) for a in range(0, len(norms), cell)]
 
 
+SCALED_TOP = 500  # the verifier's dots are scaled so that Σ|a_k·b_k| ≤ 2^SCALED_TOP
+
+
+def _scale(left_norm, right_norm):
+    """(2^s, 2^-s), s ≥ 0, for the dots of a vector of norm ≤ left_norm with
+    vectors of norms ≤ right_norm: scaled by 2^s, every product and partial
+    sum stays below 2^SCALED_TOP (Σ|a_k b_k| ≤ ‖a‖‖b‖: no overflow), and the
+    products of tiny entries leave float64's subnormal range, where x86
+    multiplies take a microcode assist (the 'tiny' inputs' 2^-519 × 2^-519:
+    three times slower dots).  Scaling by a power of two is exact; the
+    descaled result adds at most 2^-1075 (a subnormal result's rounding)."""
+    if not (left_norm > 0 and right_norm > 0):
+        return 1.0, 1.0
+    s = SCALED_TOP - math.frexp(left_norm)[1] - math.frexp(right_norm)[1]
+    s = min(max(s, 0), 1000)
+    return math.ldexp(1.0, s), math.ldexp(1.0, -s)
+
+
 def _signs(rng, count):
     """count random signs as floats ±1.0, 64 from each draw."""
     out = []
@@ -875,9 +893,13 @@ class _Context:
                 br = list(map(mul, bl, r))
                 bsum = [sum(br[c * by : c * by + by]) for c in range(nb)]
             refs, vrefs = [], []
+            vtop = max(vnorm) if vnorm else 0.0
             for i in range(n):
                 xi, xn = self.xr[i], self.x_norms[i]
-                ref = [_dot(xi, vs[c]) + bsum[c] for c in range(nb)]
+                up, down = _scale(xn, vtop)
+                if up != 1.0:
+                    xi = list(map(mul, xi, repeat(up, d)))
+                ref = [_dot(xi, vs[c]) * down + bsum[c] for c in range(nb)]
                 refs.append(ref)
                 vrefs.append(
                     [
@@ -885,6 +907,7 @@ class _Context:
                         + grid_err(i, c)
                         + bias_err[c]
                         + _U * abs(ref[c])
+                        + _TINY
                         for c in range(nb)
                     ]
                 )
@@ -996,11 +1019,17 @@ class _Context:
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
             refs, vrefs = [], []
+            utop = max(unorm) if unorm else 0.0
             for i in range(n):
                 dyi, dn = self.dyr[i], self.dy_norms[i]
-                ref = [_dot(dyi, us[c]) for c in range(nb)]
+                up, down = _scale(dn, utop)
+                if up != 1.0:
+                    dyi = list(map(mul, dyi, repeat(up, m)))
+                ref = [_dot(dyi, us[c]) * down for c in range(nb)]
                 refs.append(ref)
-                vrefs.append([(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) for c in range(nb)])
+                vrefs.append(
+                    [(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + _TINY for c in range(nb)]
+                )
             runs.append((r, refs, vrefs))
         return self._finish_lines(check, runs, bd, sizes, tt, bmag, base, gfac, under)
 
@@ -1049,13 +1078,14 @@ class _Context:
             if lam:
                 got0 = got0 + got1 * dl
             pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
-            qc.append((f * a0 * (1 + _U * _UP) + got0 * _UP) * up3)
+            qc.append((f * a0 * (1 + _U * _UP) + (got0 + 2 * _TINY) * _UP) * up3)
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
             tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
         slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
         tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
         runs = []
         unmax = [0.0] * nb
+        dtop = max(dcn) if dcn else 0.0
         for trial in range(trials):
             r = _signs(rng, d)  # r ∈ {±1}^D
             blocks = []
@@ -1066,7 +1096,12 @@ class _Context:
                 un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
                 if un > unmax[c]:
                     unmax[c] = un
-                blocks.append((_dots(u, dyt), un))  # (M,)
+                up, down = _scale(un, dtop)  # keep tiny products out of subnormals
+                if up == 1.0:
+                    blocks.append((_dots(u, dyt), un))  # (M,)
+                else:
+                    dots = _dots(list(map(mul, u, repeat(up, n))), dyt)
+                    blocks.append((list(map(mul, dots, repeat(down, m))), un))
             runs.append((r, blocks))
         gnorm, small = [], []  # [block][column] at finish
 

@@ -283,3 +283,38 @@ def test_an_unknown_option_is_named_with_the_known_ones():
         prepare(one, one, None, one, "float64", trails=3)
     assert "unknown option trails" in str(e.value)
     assert all(name in str(e.value) for name in OPTIONS)
+
+
+def test_scaled_dots_stay_in_range_and_lift_tiny_products_out_of_subnormals():
+    from refbackprop.freivalds import SCALED_TOP, _scale
+
+    for a, b in [(1.0, 1.0), (2.0**-511 * 64, 2.0**-511 * 64), (1e300, 1e300), (3.0, 2.0**-1070)]:
+        up, down = _scale(a, b)
+        assert up * down == 1.0 and up >= 1.0
+        assert up * a * b <= 2.0**SCALED_TOP or up == 1.0
+    up, _ = _scale(2.0**-511 * 64, 2.0**-511 * 64)
+    assert up * 2.0**-519 * 2.0**-519 >= 2.0**-1022  # a tiny × tiny product, now normal
+    assert _scale(0.0, 5.0) == (1.0, 1.0)
+
+
+def test_tiny_inputs_verify_with_scaled_dots_and_catch_one_element():
+    """float64 'tiny' inputs (|v| < 2^-511, every product subnormal): the
+    verifier's dots run scaled; correct outputs pass, one element of each
+    output off by 100 times its own bound fails that output (Y's elements
+    are the bias's, 8 binades apart: the cell's largest one)."""
+    from refbackprop.bounds import element_bound
+
+    got = sized_matrices(40, 64, 40, "float64", True, 3, "tiny")
+    x, w, b, dy = (got[k].lists() for k in ("x", "w", "b", "dy"))
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    assert verify(x, w, b, dy, y, dx, dw, db, "float64").passed
+    j = max(range(32), key=lambda j: abs(b[j]))  # y is b's: the largest bound of its cell
+    mag = sum(abs(x[3][k] * w[k][j]) for k in range(64)) + abs(b[j])
+    y[3][j] += 100 * element_bound(65, mag, y[3][j], "float64")
+    mag = sum(abs(dy[5][j] * w[9][j]) for j in range(40))
+    dx[5][9] += 100 * element_bound(40, mag, dx[5][9], "float64")
+    mag = sum(abs(x[i][2] * dy[i][30]) for i in range(40))
+    dw[2][30] += 100 * element_bound(40, mag, dw[2][30], "float64")
+    result = verify(x, w, b, dy, y, dx, dw, db, "float64")
+    assert sorted(o.name for o in result.outputs if not o.passed) == ["dw", "dx", "y"]
