@@ -64,7 +64,7 @@ from . import packed
 from .bounds import UNIT_ROUNDOFF, SMALLEST_NORMAL, element_bound, fsum, gamma, is_finite
 from .flat import _STEPPED, Matrix, _tolist, as_matrix
 from .formatting import json_float
-from .ops import add, lt, mul, repeat, sub, truediv
+from .ops import add, le, lt, mul, repeat, sub, truediv
 from .rng import Rng, seed_from
 
 _U = UNIT_ROUNDOFF["float64"]
@@ -318,6 +318,9 @@ class OutputCheck:
         self.failed = {}  # cell -> worst |diff|/tolerance (capped)
         self.problems = []  # elements judged one by one: non-finite
         self.settled = 0  # ±inf a correct kernel may return
+        self.elements_checked = 0  # elements checked on their own (Y's bias rows)
+        self.failed_elements = 0
+        self.element_thresholds = {}  # line -> [detection threshold of each element]
 
     @property
     def cells(self):
@@ -327,6 +330,7 @@ class OutputCheck:
     def passed(self):
         return (
             self.failed_cells == 0
+            and self.failed_elements == 0
             and not self.problems
             and (self.sampled is None or self.sampled.passed)
             and (self.fingerprint is None or self.fingerprint.passed)
@@ -366,6 +370,42 @@ class OutputCheck:
                     return
         for k in range(len(diffs)):
             self.note(trial, first + k, diffs[k], tols[k])
+
+    def note_elements(self, line, got, diffs, tols, why):
+        """Elements of one line checked each on its own: |diffs[j]| against
+        tols[j] (at C speed when all pass; NaN fails)."""
+        self.elements_checked += len(diffs)
+        if all(map(le, diffs, tols)):
+            return
+        for j in range(len(diffs)):
+            if not diffs[j] <= tols[j]:
+                self.failed_elements += 1
+                if not self.message:
+                    self.message = "%s[%d][%d] = %r: %s = %.6g exceeds its tolerance %.6g" % (
+                        self.name,
+                        line,
+                        j,
+                        got[j],
+                        why,
+                        diffs[j],
+                        tols[j],
+                    )
+
+    def detect_at(self, index):
+        """The detection threshold of the element at index: its cell's
+        detect(), or, where the element is also checked on its own, the
+        smaller of that and the element's own threshold."""
+        cell = self.detect(self.cell_index(*index))
+        own = self.element_thresholds.get(index[0])
+        return cell if own is None else min(cell, own[index[1]])
+
+    def escape_at(self, index, error):
+        """escape() of one element off by error; 0 where it is checked on its
+        own and error is above its own threshold (no signs involved)."""
+        own = self.element_thresholds.get(index[0])
+        if own is not None and error > own[index[1]]:
+            return 0.0
+        return self.escape(self.cell_index(*index), error)
 
     def grid(self):
         """(rows, columns) of the cells laid over the output: y and dx have a
@@ -423,6 +463,8 @@ class OutputCheck:
             "cell_size": self.cell,
             "reduction": self.k,
             "failed_cells": self.failed_cells,
+            "elements_checked": self.elements_checked,
+            "failed_elements": self.failed_elements,
             "worst_ratio": json_float(self.worst_ratio),
             "worst_cell": self.describe(self.worst_cell),
             "worst_trial": self.worst_trial,
@@ -859,6 +901,7 @@ class _Context:
         wf = _block_norms(cols, by)  # ‖W_{:,J}‖_F, (blocks,)
         bl = self.bl
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
+        elements = self._bias_rows(check, cols, lam) if bl is not None else {}
         sizes = _cell_sizes(m, by)
         # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
         # (tf32: the norms of the clamped operands, + λ√len; output rounding:
@@ -912,9 +955,45 @@ class _Context:
                     ]
                 )
             runs.append((r, refs, vrefs))
-        return self._finish_lines(check, runs, by, sizes, tt, bmag, base, gfac, under)
+        return self._finish_lines(check, runs, by, sizes, tt, bmag, base, gfac, under, elements)
 
-    def _finish_lines(self, check, runs, block, sizes, tt, bmag, base, gfac, under):
+    def _bias_rows(self, check, cols, lam):
+        """{i: tolerances of |y_ij − b_j| (M,)} for the rows of Y whose X·W
+        part may be below the bias; sets check.element_thresholds.
+
+        There y_ij = b_j + s_ij with |s_ij| ≤ σ_ij = ‖X_i‖₂‖W_{:,j}‖₂
+        (Cauchy–Schwarz; σ_ij also bounds Σ_k|x_ik||w_kj|, and under tf32
+        the norms are the clamped operands', + λ√D), so a correct backend
+        has |y_ij − b_j| ≤ β(K, |b_j| + σ_ij, |b_j| + σ_ij) + σ_ij, β by
+        the linear form (linear_terms, every term charged).  Each element of
+        such a row is checked on its own against that: one off by more than
+        its tolerance plus σ_ij fails, whatever the signs.  The cells alone
+        let such an element hide behind its cell's larger biases: its bound
+        is γ_K·|b_j|, and |b_j| varies 64-fold across a cell of normal values
+        (docs/verification.md).  Rows whose X·W part reaches the bias
+        everywhere are left to the cells."""
+        bl, d = self.bl, self.d
+        top = max(map(abs, bl)) if bl else 0.0
+        floor = lam * math.sqrt(d)  # tf32: ‖max(|v|, λ)‖₂ ≤ ‖v‖₂ + λ√D
+        wcol = [(c + floor) * _UP for c in cols]  # (M,)
+        wmax = max(wcol) if wcol else 0.0
+        alpha, beta, kappa, under = linear_terms(check.k, self.dtype)
+        coef, const = (alpha + beta) * _UP, (kappa + under) * _UP
+        babs = [abs(v) for v in bl]  # (M,)
+        rows = {}
+        for i in range(self.n):
+            xs = (self.x_norms[i] + floor) * _UP
+            if not xs * wmax <= top:
+                continue
+            sig = [xs * c * _UP for c in wcol]  # σ_ij, (M,)
+            tol = [((coef * ((v + s) * _UP) + const) * _UP + s) * _UP for v, s in zip(babs, sig)]
+            rows[i] = tol
+            # caught once |E| > tol + σ (|y − b| ≥ |E| − σ; the computed
+            # difference is within u of the exact one, far inside 2^-40)
+            check.element_thresholds[i] = [(t * _UP + s) * _UP for t, s in zip(tol, sig)]
+        return rows
+
+    def _finish_lines(self, check, runs, block, sizes, tt, bmag, base, gfac, under, elements=None):
         """The outputs' side of Y and dX, whose cells (i, c) are blocks of a
         row: sets check.tolerances and returns finish(out), which checks
         every trial's r · out_{i, c} against its reference.  runs: a trial's
@@ -935,6 +1014,10 @@ class _Context:
             rows = out.row_lists()
             for i in range(n):
                 row = rows[i]  # (len,) of cells of `block`
+                if elements and i in elements:  # Y's bias rows: each element
+                    tols = [t * _UP for t in elements[i]]
+                    diffs = list(map(abs, map(sub, row, self.bl)))
+                    check.note_elements(i, row, diffs, tols, "|y − b|")
                 if gfac:
                     self._refine_line(tt[i], bmag[i], base[i], row, block, gfac, under, factors)
                 gabs = [g_n[c] * _abs_sum(row[c * block : c * block + block]) for c in range(nb)]

@@ -2,11 +2,14 @@
 with plain stand-ins where a runtime lacks those modules (MicroPython)."""
 
 try:
-    from operator import add, lt, mul, sub, truediv
+    from operator import add, le, lt, mul, sub, truediv
 except ImportError:  # MicroPython
 
     def add(a, b):
         return a + b
+
+    def le(a, b):
+        return a <= b
 
     def lt(a, b):
         return a < b
@@ -29,4 +32,4 @@ except ImportError:  # MicroPython
         return [v] * n
 
 
-__all__ = ["add", "lt", "mul", "repeat", "sub", "truediv"]
+__all__ = ["add", "le", "lt", "mul", "repeat", "sub", "truediv"]

@@ -202,7 +202,7 @@ def thresholds(check):
         return None
     for e in check.sampled.elements:
         if e.bound > 0:
-            units.append(check.detect(check.cell_index(*e.index)) / e.bound)
+            units.append(check.detect_at(e.index) / e.bound)
     if not units:
         return None
     units.sort()
@@ -216,7 +216,7 @@ def escape_at(check, times):
     if check.sampled is None or not check.sampled.elements:
         return None
     probs = sorted(
-        check.escape(check.cell_index(*e.index), times * e.bound) ** check.trials
+        check.escape_at(e.index, times * e.bound) ** check.trials
         for e in check.sampled.elements
     )
     return {"median": probs[len(probs) // 2], "max": probs[-1]}

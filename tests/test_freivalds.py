@@ -318,3 +318,28 @@ def test_tiny_inputs_verify_with_scaled_dots_and_catch_one_element():
     dw[2][30] += 100 * element_bound(40, mag, dw[2][30], "float64")
     result = verify(x, w, b, dy, y, dx, dw, db, "float64")
     assert sorted(o.name for o in result.outputs if not o.passed) == ["dw", "dx", "y"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_row_below_the_bias_is_checked_element_by_element(dtype, monkeypatch):
+    """Where X_i is tiny, y_ij is b_j up to rounding and its bound is about
+    γ_K·|b_j|: an element whose bias is 64 times below its cellmates' hides
+    in a cell (its threshold is their sum, about 2000 times its bound);
+    checked on its own, one at 3 times its bound fails, and is named."""
+    import refbackprop.freivalds as freivalds
+    from refbackprop.bounds import element_bound
+
+    x, w, b, dy = sized_inputs(3, 50, 64, dtype, seed=2)
+    x[1] = [v * 2.0**-100 for v in x[1]]
+    b = [2.0**-5 if j == 5 else 2.0 for j in range(64)]
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    assert verify(x, w, b, dy, y, dx, dw, db, dtype).passed
+    mag = sum(abs(x[1][k] * w[k][5]) for k in range(50)) + abs(b[5])
+    y[1][5] += 3 * element_bound(51, mag, y[1][5], dtype)
+    result = verify(x, w, b, dy, y, dx, dw, db, dtype)
+    out = result.outputs[0].to_dict()
+    assert not out["passed"] and out["failed_elements"] == 1 and out["failed_cells"] == 0
+    assert out["elements_checked"] == 64 and out["message"].startswith("y[1][5] = ")
+    monkeypatch.setattr(freivalds._Context, "_bias_rows", lambda *a: {})
+    assert verify(x, w, b, dy, y, dx, dw, db, dtype).passed  # the cells alone
