@@ -96,6 +96,24 @@ elif _dot is None:
         return sum(map(mul, a, b))
 
 
+CHUNK = 64  # the reference dots of Y and dX are summed in chunks of this many
+
+
+def _chunks(v):
+    """v cut into consecutive pieces of CHUNK."""
+    return [v[a : a + CHUNK] for a in range(0, len(v), CHUNK)] or [v]
+
+
+def _chunked_gamma(length):
+    """The error factor of Σ of the chunks' dots (γ_L each, then a sum of q
+    = ⌈length/L⌉ partials, γ_{q−1}): γ_L + γ_{q−1}(1 + γ_L) ≤ γ_{L+q}, plus
+    the 2 of the old γ_{length+2} for the last rounding and the bias.  A
+    dot of 4096 terms: γ_130 instead of γ_4098, which takes the float64
+    verifier's own rounding from about a fifth of T to under 1%."""
+    chunk = min(CHUNK, max(length, 1))
+    return gamma(chunk + (length + chunk - 1) // chunk + 2, _U)
+
+
 def _dots(u, columns):
     """[u·c for c in columns] without a Python frame per dot where the
     runtime allows (sumprod, or nested maps of mul summed by sum)."""
@@ -655,8 +673,9 @@ class Prepared:
         for c in self.checks:
             c.t = self.t
         if ctx.finite:
-            self.parts = [
-                ctx.prepare_y(self.checks[0], rng, trials),
+            self.parts = [ctx.prepare_y(self.checks[0], rng, trials)]
+        if ctx.finite:  # W's finiteness may be settled by Y's pass
+            self.parts += [
                 ctx.prepare_dx(self.checks[1], rng, trials),
                 ctx.prepare_dw(self.checks[2], rng, trials),
             ]
@@ -808,9 +827,15 @@ class _Context:
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
-        w_rows = [_norm(w.values[k * m : (k + 1) * m]) for k in range(d)]  # ‖W_k‖₂
+        # ‖W_k‖₂ (D,): here where W's grid needs them or where Y's pass cannot
+        # give them; else prepare_y takes them from its row segments' norms
+        # (one pass over W less) and settles W's finiteness there.
+        packing = not _JIT and trials >= PACK_TRIALS and packed.available()
+        w_rows = None
+        if packing or not (_HYPOT and _STEPPED):
+            w_rows = [_norm(w.values[k * m : (k + 1) * m]) for k in range(d)]
         self.finite = (
-            None not in w_rows
+            (w_rows is None or None not in w_rows)
             and None not in self.x_norms
             and None not in self.dy_norms
             and (self.bl is None or None not in [_norm(self.bl)])
@@ -819,7 +844,7 @@ class _Context:
         self.grid = None
         # W on a grid pays from PACK_TRIALS trials on (one conversion, then
         # cheap exact sums a trial); fewer trials sum W's blocks as floats.
-        if self.finite and not _JIT and trials >= PACK_TRIALS and packed.available():
+        if self.finite and packing:
             bounds = [max(w_rows[a : a + bd]) for a in range(0, d, bd)]  # ≥ max |W| a block
             try:
                 self.grid = packed.Packed(w, bounds, bd, max(by, bd))
@@ -852,27 +877,63 @@ class _Context:
         return self._dyt
 
     def _w_columns(self, signs, block):
-        """(‖W_{:,j}‖₂ for every column j (M,), [[W_J r_J (D,) for each block
-        J] for each r in signs]): one pass over W's columns, each a strided
-        copy, a block at a time; a block's + and − columns are summed
-        (zip and the builtin sum) in every trial, as floats."""
+        """(wf, segs, sums): wf = [‖W_{:,J}‖_F for every block J of columns]
+        (blocks,), None where not finite; segs = [[‖W_{k,J}‖₂ for every row k]
+        (D,) for every J] where math.hypot's error bound holds (CPython 3.10+),
+        else None; sums = [[W_J r_J (D,) for each J] for each r in signs].
+        One pass over W's columns, each a strided copy, a block at a time; a
+        block's + and − columns are summed (zip and the builtin sum) in every
+        trial, as floats.  The row segments' norms come from one hypot per
+        row of the block (map over the columns), cheaper than one per column."""
         w, d, m = self.w, self.d, self.m
-        norms = []
+        segmented = _HYPOT and _STEPPED
+        wf, segs = [], ([] if segmented else None)
         sums = [[] for _ in signs]
         for a in range(0, m, block):
-            cols = []
-            for j in range(a, min(m, a + block)):
-                col = w.values[j::m] if _STEPPED else w.col(j)
-                if _HYPOT:
-                    v = math.hypot(*col)
-                    norms.append(v * (1.0 + 2.0**-51) if is_finite(v) else None)
-                else:
-                    norms.append(_norm(_tolist(col)))
-                cols.append(col)
+            cols = [w.values[j::m] if _STEPPED else w.col(j) for j in range(a, min(m, a + block))]
+            if segmented:
+                seg = list(map(math.hypot, *cols))  # each within 1 ulp
+                v = math.hypot(*seg) * (1.0 + 2.0**-51) ** 2
+                wf.append(v if is_finite(v) else None)
+                segs.append(seg)
+            else:
+                norms = [_norm(_tolist(col)) for col in cols]
+                wf.append(None if None in norms else _norm(norms))
             for t in range(len(signs)):
                 r = signs[t]
                 sums[t].append(_signed_sum(cols, r[a : a + len(cols)], d))
-        return norms, sums
+        return wf, segs, sums
+
+    def _holder_y(self, tt, segs, sizes, alpha, kappa):
+        """Lowers Y's T to a bound on the cell's Σβ from the rows' ℓ1 norms
+        where that is smaller (tt[line][block], in place):
+
+            Σ_{j∈J} Σ_k |x_ik||w_kj| ≤ Σ_g ‖X_{i,g}‖₁·max_{k∈g} Σ_{j∈J}|w_kj|
+                                     ≤ Σ_g ‖X_{i,g}‖₁·√n·max_{k∈g} ‖W_{k,J}‖₂
+
+        over groups g of CELL consecutive k (Hölder, then Cauchy–Schwarz
+        inside each row segment): exact on X's side, where Cauchy–Schwarz on
+        the whole row loses rms/mean of |x| (2.3 on values spread over 15
+        binades).  T = α·(that + Σ_{j∈J}|b_j|) + κn bounds Σβ whatever the
+        signs.  Only for contracts whose bound folds into α·mag + κ (no
+        output rounding, no operand clamping)."""
+        d, g, bl, by = self.d, CELL, self.bl, self.by
+        heads = []  # [√n·max_{k∈g}‖W_{k,J}‖₂ for each group g] for each J
+        for c, seg in enumerate(segs):
+            root = math.sqrt(sizes[c]) * (1 + 2 * _U) * (1.0 + 2.0**-51) * _UP
+            heads.append([max(seg[a : a + g]) * root for a in range(0, d, g)])
+        groups = len(heads[0]) if heads else 0
+        babs = [_abs_sum(bl[c * by : c * by + by]) if bl else 0.0 for c in range(len(segs))]
+        grow = 1 + gamma(groups + 1, _U)  # a dot of non-negative terms, any order
+        floor = 2 * groups * _TINY  # its products' underflow
+        for i, row in enumerate(self.xr):
+            xg = [_abs_sum(row[a : a + g]) for a in range(0, d, g)]  # ‖X_{i,g}‖₁
+            trow = tt[i]
+            for c in range(len(trow)):
+                s = (_dot(xg, heads[c]) + floor) * grow
+                th = (alpha * (s + babs[c]) * _UP + kappa * sizes[c]) * _UP
+                if th < trow[c]:
+                    trow[c] = th
 
     @staticmethod
     def unverifiable(check, why):
@@ -895,13 +956,18 @@ class _Context:
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]  # r ∈ {±1}^M a trial
         # W's column norms, and (without the grid) W_J r_J in the same pass
-        cols, along = self._w_columns(signs if self.grid is None else [], by)
-        if None in cols:
+        wf, segs, along = self._w_columns(signs if self.grid is None else [], by)
+        if self.w_row_norms is None and None not in wf:  # ‖W_k‖₂ from the segments
+            rows = [v * (1.0 + 2.0**-51) ** 2 for v in map(math.hypot, *segs)] if segs else []
+            self.w_row_norms = [v if is_finite(v) else None for v in rows] or [0.0] * d
+        if None in wf or None in self.w_row_norms:  # ‖W_{:,J}‖_F, (blocks,)
+            self.finite = False
             return self.unverifiable(check, "W has a column with no finite norm")
-        wf = _block_norms(cols, by)  # ‖W_{:,J}‖_F, (blocks,)
         bl = self.bl
         bn = _block_norms([abs(v) for v in bl], by) if bl is not None else [0.0] * nb
-        elements = self._bias_rows(check, cols, lam) if bl is not None else {}
+        # ‖W_{:,j}‖₂ ≤ ‖W_{:,J}‖_F for the bias rows
+        wcols = [wf[j // by] for j in range(m)]
+        elements = self._bias_rows(check, wcols, lam) if bl is not None else {}
         sizes = _cell_sizes(m, by)
         # T per cell: t·‖β‖₂ (or Σβ), ‖β‖₂ ≤ α(‖X_i‖‖W_J‖_F + ‖b_J‖) + κ√n
         # (tf32: the norms of the clamped operands, + λ√len; output rounding:
@@ -916,7 +982,9 @@ class _Context:
         ]
         base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
-        g_d = gamma(d + 2, _U)
+        if segs is not None and not (beta or gfac or under or lam):
+            self._holder_y(tt, segs, sizes, alpha, kappa)
+        g_d = _chunked_gamma(d)  # the reference dots, summed in chunks
         g_n = [gamma(size + 1, _U) for size in sizes]
         bias_err = [
             g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0 for c in range(nb)
@@ -931,6 +999,7 @@ class _Context:
                 along[trial] if along else None,
             )
             vnorm = [_norm(v) or 0.0 for v in vs]
+            vchunks = [_chunks(v) for v in vs]
             bsum = [0.0] * nb
             if bl is not None:
                 br = list(map(mul, bl, r))
@@ -942,7 +1011,8 @@ class _Context:
                 up, down = _scale(xn, vtop)
                 if up != 1.0:
                     xi = list(map(mul, xi, repeat(up, d)))
-                ref = [_dot(xi, vs[c]) * down + bsum[c] for c in range(nb)]
+                xc = _chunks(xi)
+                ref = [sum(map(_dot, xc, vchunks[c])) * down + bsum[c] for c in range(nb)]
                 refs.append(ref)
                 vrefs.append(
                     [
@@ -1095,12 +1165,15 @@ class _Context:
         ]
         base, bmag = self._output_terms(bmag, inv, under, sizes)
         tt = self._t_of(bmag, sizes, by_line=True)
-        g_m = gamma(m + 2, _U)
+        if _HYPOT and _STEPPED and not (beta or gfac or under or lam):
+            self._holder_dx(tt, sizes, alpha, kappa)
+        g_m = _chunked_gamma(m)
         runs = []
         for trial in range(trials):
             r = _signs(rng, d)  # r ∈ {±1}^D
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
+            uchunks = [_chunks(u) for u in us]
             refs, vrefs = [], []
             utop = max(unorm) if unorm else 0.0
             for i in range(n):
@@ -1108,13 +1181,49 @@ class _Context:
                 up, down = _scale(dn, utop)
                 if up != 1.0:
                     dyi = list(map(mul, dyi, repeat(up, m)))
-                ref = [_dot(dyi, us[c]) * down for c in range(nb)]
+                dc = _chunks(dyi)
+                ref = [sum(map(_dot, dc, uchunks[c])) * down for c in range(nb)]
                 refs.append(ref)
                 vrefs.append(
                     [(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + _TINY for c in range(nb)]
                 )
             runs.append((r, refs, vrefs))
         return self._finish_lines(check, runs, bd, sizes, tt, bmag, base, gfac, under)
+
+    def _holder_dx(self, tt, sizes, alpha, kappa):
+        """_holder_y for dX's cells (i, K), tt[line][block] lowered in place.
+        With B_Kj = Σ_{k∈K}|w_kj| (exact sums of |W|'s rows, below) and
+        groups h of CELL consecutive j:
+
+            Σ_{k∈K} Σ_j |dy_ij||w_kj| = Σ_h Σ_{j∈h} |dy_ij|·B_Kj
+                ≤ Σ_h min(‖dY_{i,h}‖₁·max_{j∈h} B_Kj, ‖dY_{i,h}‖₂·‖B_{K,h}‖₂)
+
+        (Hölder or Cauchy–Schwarz, whichever is smaller, group by group):
+        exact over the block's rows, where Cauchy–Schwarz on W loses rms/mean
+        of |w| (2.3 on the mixed inputs' wide band).  |W|'s rows are made a
+        block at a time by clearing the sign bits of their bytes (C speed);
+        a computed sum of n non-negative floats is within γ_{n−1} of the
+        exact one, so B is taken (1 + 2γ_{n+1}) up."""
+        m, g, bd = self.m, CELL, self.bd
+        w = self.w.values
+        groups = _blocks(m, g)
+        grow = 1 + gamma(groups + 2, _U)  # the products and their sum
+        floor = 2 * groups * _TINY  # the products' underflow
+        up = 1.0 + 2.0**-51
+        dg1 = [[_abs_sum(row[h : h + g]) for h in range(0, m, g)] for row in self.dyr]
+        dg2 = [[math.hypot(*row[h : h + g]) * up for h in range(0, m, g)] for row in self.dyr]
+        for c in range(len(sizes)):
+            a = c * bd
+            rows = _abs_rows(w, a, sizes[c], m)
+            b = _column_sums(rows, m)  # B_{K,:} (M,)
+            lift = (1 + 2 * gamma(sizes[c] + 1, _U)) * _UP
+            top = [max(b[h : h + g]) * lift for h in range(0, m, g)]
+            norm = [math.hypot(*b[h : h + g]) * up * lift for h in range(0, m, g)]
+            for i in range(len(dg1)):
+                s = sum(map(min, map(mul, dg1[i], top), map(mul, dg2[i], norm)))
+                th = (alpha * (s + floor) * grow * _UP + kappa * sizes[c]) * _UP
+                if th < tt[i][c]:
+                    tt[i][c] = th
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
@@ -1144,8 +1253,13 @@ class _Context:
         #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
+        #   Where T is the worst case (f = √n) and nothing is rounded or
+        #   clamped, Σβ ≤ α·Σ_i C_iK·|dY_ij| + κn ≤ α‖C_K‖₂·dcn + κn with
+        #   C_iK = Σ_{k∈K}|X_ik| (Cauchy–Schwarz over i only, exact over k;
+        #   ‖C_K‖ ≤ √n‖X_{:,K}‖_F): T's slope is the smaller of the two.
         up3 = _UP * _UP * _UP
-        bcoef, bconst, pc, qc, gc, tc = [], [], [], [], [], []
+        plain = not (beta or gfac or under or lam)
+        bcoef, bconst, pc, qc, gc, tc, tslope = [], [], [], [], [], [], []
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
@@ -1156,16 +1270,26 @@ class _Context:
                 a1, a0 = a1 * inv, a0 * inv  # B = a1·dcn + a0
             bcoef.append(a1)
             bconst.append(a0)
+            ta1 = f * a1  # T = ta1·dcn + f·a0
+            if plain and (self.t is None or root * (1 + 2 * _U) <= self.t):
+                a = c * bd
+                cols = [_abs_sum(row[a : a + sizes[c]]) for row in self.xr]  # C_{:,K} (N,)
+                ck = _norm(cols)
+                if ck is not None:
+                    ta1 = min(ta1, alpha * ck * _UP * _UP)
+            tslope.append(ta1)
             got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
             got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
             if lam:
                 got0 = got0 + got1 * dl
-            pc.append((f * a1 * (1 + _U * _UP) + got1 * _UP) * up3)
+            pc.append((ta1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + (got0 + 2 * _TINY) * _UP) * up3)
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
             tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
         slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
-        tt_of = lambda c, j: _factor(self.t, sizes[c]) * _UP * (bcoef[c] * dcn[j] + bconst[c])
+        tt_of = lambda c, j: (
+            (tslope[c] * dcn[j] + _factor(self.t, sizes[c]) * _UP * bconst[c]) * _UP
+        )
         runs = []
         unmax = [0.0] * nb
         dtop = max(dcn) if dcn else 0.0
@@ -1337,6 +1461,20 @@ def _signed_sum(rows, signs, width, exact=False):
     if minus:
         acc = list(map(sub, acc, _column_sums(minus, width, exact)))
     return acc
+
+
+_SIGN_BYTE = 7 if sys.byteorder == "little" else 0
+_CLEAR_SIGN = bytes(b & 0x7F for b in range(256))
+
+
+def _abs_rows(values, first, count, width):
+    """|rows first .. first + count − 1| of a row-major array('d') of rows
+    of `width`, as arrays: the sign bits cleared in a copy of their bytes."""
+    raw = bytearray(values[first * width : (first + count) * width])
+    raw[_SIGN_BYTE::8] = raw[_SIGN_BYTE::8].translate(_CLEAR_SIGN)
+    out = array("d")
+    out.frombytes(bytes(raw))
+    return [out[k * width : (k + 1) * width] for k in range(count)]
 
 
 def _column_sums(rows, width, exact=False):

@@ -216,8 +216,7 @@ def escape_at(check, times):
     if check.sampled is None or not check.sampled.elements:
         return None
     probs = sorted(
-        check.escape_at(e.index, times * e.bound) ** check.trials
-        for e in check.sampled.elements
+        check.escape_at(e.index, times * e.bound) ** check.trials for e in check.sampled.elements
     )
     return {"median": probs[len(probs) // 2], "max": probs[-1]}
 
