@@ -343,3 +343,57 @@ def test_a_row_below_the_bias_is_checked_element_by_element(dtype, monkeypatch):
     assert out["elements_checked"] == 64 and out["message"].startswith("y[1][5] = ")
     monkeypatch.setattr(freivalds._Context, "_bias_rows", lambda *a: {})
     assert verify(x, w, b, dy, y, dx, dw, db, dtype).passed  # the cells alone
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cell_tolerances_bound_and_stay_near_the_sums_of_bounds_on_mixed_inputs(dtype):
+    """On the mixed inputs (bands of normal, wide, integer, tiny and same-sign
+    rows, where Cauchy–Schwarz on a whole row loses up to 2.3 on each side),
+    every cell's T is at least the exact Σ of its element bounds (no false
+    alarm) and at most a small factor above it (the Hölder bounds of Y and
+    dX, dW's ‖Σ_k |X_:,k|‖): every element is caught near n times its bound."""
+    from refbackprop.bounds import element_bound, exact_dot
+    from refbackprop.freivalds import prepare
+
+    n, d, m = 8, 200, 96
+    got = sized_matrices(n, d, m, dtype, True, 5, "mixed")
+    x, w, b, dy = (got[k].lists() for k in ("x", "w", "b", "dy"))
+    cy, cdx, cdw = prepare(x, w, b, dy, dtype, trials=1, samples=False).checks
+    cols = [[w[k][j] for k in range(d)] for j in range(m)]
+    for check, most, elements in (
+        (cy, 2.5, [((i, j), x[i], cols[j], b[j], d + 1) for i in range(n) for j in range(m)]),
+        (cdx, 2.5, [((i, k), dy[i], w[k], None, m) for i in range(n) for k in range(d)]),
+        (
+            cdw,
+            3.5,
+            [
+                ((k, j), [r[k] for r in x], [r[j] for r in dy], None, n)
+                for k in range(d)
+                for j in range(m)
+            ],
+        ),
+    ):
+        cells = {}
+        for index, a, c, extra, k in elements:
+            ref, mag = exact_dot(a, c, extra)
+            cells.setdefault(check.cell_index(*index), []).append(element_bound(k, mag, ref, dtype))
+        for cell, bounds in cells.items():
+            t = check.tolerances(cell)[0]
+            assert sum(bounds) <= t <= most * sum(bounds), (check.name, cell, t / sum(bounds))
+
+
+@pytest.mark.parametrize("where", ["w-inf", "w-nan", "x-nan", "dy-inf"])
+def test_non_finite_inputs_leave_every_product_unverified_and_failed(where):
+    """An infinite or NaN input (found by the norms, W's by Y's pass over its
+    columns) fails y, dx and dw with the reason, never a pass."""
+    x, w, b, dy = sized_inputs(4, 40, 36, "float64", seed=6)
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    name, kind = where.split("-")
+    bad = {"inf": float("inf"), "nan": float("nan")}[kind]
+    {"w": w, "x": x, "dy": dy}[name][2][5] = bad
+    result = verify(x, w, b, dy, y, dx, dw, db, "float64")
+    outs = dict((o.name, o) for o in result.outputs)
+    for key in ("y", "dx", "dw"):
+        assert not outs[key].passed
+        assert "not verified: an input has an infinite or NaN entry" in outs[key].message
