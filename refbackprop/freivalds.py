@@ -1473,7 +1473,7 @@ def _abs_rows(values, first, count, width):
     raw = bytearray(values[first * width : (first + count) * width])
     raw[_SIGN_BYTE::8] = raw[_SIGN_BYTE::8].translate(_CLEAR_SIGN)
     out = array("d")
-    out.frombytes(bytes(raw))
+    out.frombytes(raw)
     return [out[k * width : (k + 1) * width] for k in range(count)]
 
 
