@@ -955,7 +955,7 @@ class _Context:
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         signs = [_signs(rng, m) for _ in range(trials)]  # r ∈ {±1}^M a trial
-        # W's column norms, and (without the grid) W_J r_J in the same pass
+        # W's block and row-segment norms, and (without the grid) W_J r_J, in one pass
         wf, segs, along = self._w_columns(signs if self.grid is None else [], by)
         if self.w_row_norms is None and None not in wf:  # ‖W_k‖₂ from the segments
             rows = [v * (1.0 + 2.0**-51) ** 2 for v in map(math.hypot, *segs)] if segs else []
@@ -1031,9 +1031,10 @@ class _Context:
         """{i: tolerances of |y_ij − b_j| (M,)} for the rows of Y whose X·W
         part may be below the bias; sets check.element_thresholds.
 
-        There y_ij = b_j + s_ij with |s_ij| ≤ σ_ij = ‖X_i‖₂‖W_{:,j}‖₂
-        (Cauchy–Schwarz; σ_ij also bounds Σ_k|x_ik||w_kj|, and under tf32
-        the norms are the clamped operands', + λ√D), so a correct backend
+        There y_ij = b_j + s_ij with |s_ij| ≤ σ_ij = ‖X_i‖₂·cols[j], cols[j]
+        ≥ ‖W_{:,j}‖₂ (the norm of j's block of columns: Cauchy–Schwarz;
+        σ_ij also bounds Σ_k|x_ik||w_kj|, and under tf32 the norms are the
+        clamped operands', + λ√D), so a correct backend
         has |y_ij − b_j| ≤ β(K, |b_j| + σ_ij, |b_j| + σ_ij) + σ_ij, β by
         the linear form (linear_terms, every term charged).  Each element of
         such a row is checked on its own against that: one off by more than
