@@ -1261,6 +1261,7 @@ class _Context:
         up3 = _UP * _UP * _UP
         plain = not (beta or gfac or under or lam)
         bcoef, bconst, pc, qc, gc, tc, tslope = [], [], [], [], [], [], []
+        vg1, vq, exact_blocks, exact_coefs = [], [], [], []
         for c in range(nb):
             root = math.sqrt(sizes[c])
             g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
@@ -1278,11 +1279,15 @@ class _Context:
                 ck = _norm(cols)
                 if ck is not None:
                     ta1 = min(ta1, alpha * ck * _UP * _UP)
+                    exact_blocks.append(c)
+                    exact_coefs.append(cols)
             tslope.append(ta1)
             got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
             got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
             if lam:
                 got0 = got0 + got1 * dl
+            vg1.append(got1 * _UP * up3)
+            vq.append((got0 + 2 * _TINY) * _UP * up3)
             pc.append((ta1 * (1 + _U * _UP) + got1 * _UP) * up3)
             qc.append((f * a0 * (1 + _U * _UP) + (got0 + 2 * _TINY) * _UP) * up3)
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
@@ -1291,6 +1296,20 @@ class _Context:
         tt_of = lambda c, j: (
             (tslope[c] * dcn[j] + _factor(self.t, sizes[c]) * _UP * bconst[c]) * _UP
         )
+        # Where packing is available the same cells also get their exact Σβ
+        # from above: Σ_i C_iK·|dY_ij| for every (K, j) through big integers
+        # (packed.product_sums, every term rounded up), T the smaller.
+        tmin = {}
+        if exact_blocks and not _JIT and packed.available():
+            sums = packed.product_sums(exact_coefs, [list(map(abs, row)) for row in self.dyr])
+            for c, row in zip(exact_blocks, sums):
+                fb = _factor(self.t, sizes[c]) * _UP * bconst[c]
+                ks = kappa * sizes[c]
+                tmin[c] = [
+                    min((tslope[c] * dj + fb) * _UP, (alpha * (v + 2 * _TINY) * _UP + ks) * _UP)
+                    for dj, v in zip(dcn, row)
+                ]
+        tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
         runs = []
         unmax = [0.0] * nb
         dtop = max(dcn) if dcn else 0.0
@@ -1315,6 +1334,10 @@ class _Context:
 
         def tolerances(cell):
             c, j = divmod(cell, m)
+            if c in tmin:
+                t = tmin[c][j]
+                total = t * tfac + (vg1[c] + slope * unmax[c]) * dcn[j] + vq[c]
+                return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
             g = gfac * gnorm[c][j] * _UP + small[c][j] if gnorm else 0.0
             t = tt_of(c, j) + _factor(self.t, sizes[c]) * _UP * g
             total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
@@ -1344,6 +1367,17 @@ class _Context:
                     got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
                     ref, un = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
+                    if c in tmin:
+                        coef = vg1[c] + slope * un
+                        tols = list(
+                            map(
+                                add,
+                                map(mul, tmin[c], repeat(tfac, m)),
+                                map(mul, dcn, repeat(coef, m)),
+                            )
+                        )
+                        check.note_many(trial, c * m, diffs, list(map(add, tols, repeat(vq[c], m))))
+                        continue
                     coef = pc[c] + slope * un
                     tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
                     if gfac:

@@ -1,4 +1,5 @@
-"""Exact ± sums of a matrix's rows or columns, through big integers.
+"""Exact ± sums of a matrix's rows or columns, through big integers (and,
+product_sums, sums of non-negative products bounded from above the same way).
 
 Freivalds' checks need, for random sign vectors r, the sums Σ_l r_l·A[k][l]
 along every row of a matrix A (K, L) and Σ_k r_k·A[k] down its columns, each
@@ -154,6 +155,54 @@ class Packed:
             decode,
             lambda c, net: (bias - net * self._words_of[c]) * ones,
         )
+
+
+def product_sums(coefs, rows, bits=20):
+    """Upper bounds on Σ_i coefs[c][i]·rows[i][j] for every c and j, all
+    terms non-negative: [[(M,) for each c]], rows (N, M) and coefs (C, N)
+    lists of non-negative finite floats.  Each row is put on its own grid
+    (step τ_i, 2^bits steps to its largest entry) and each coefficient
+    vector, times the τ_i, on its own grid (step σ_c); every value is
+    rounded up (floor + 1 where not 0), so the integer sums bound the real
+    ones from above, and they are exact: each row is one integer of 64-bit
+    fields (q ≤ 2^bits + 1, and N·(2^bits + 1)² < 2^63 for N ≤ 2^20), and
+    Σ_i p_ci·row_i is C integer products and sums.  Rounding up adds at most
+    one step a term: 2^-bits of the row's largest entry times its
+    coefficient.  The decoded sums are σ_c·(integer) (exact below 2^53;
+    within 2^-1074 where subnormal); a caller adds its own margin for
+    both."""
+    n = len(rows)
+    m = len(rows[0]) if rows else 0
+    if n > (1 << 20) or bits > 20:
+        raise ValueError("product_sums: at most 2^20 rows of 20-bit fields")
+    scales, packed_rows = [], []
+    for row in rows:
+        top = max(row) if m else 0.0
+        if not top > 0:
+            scales.append(0.0)
+            packed_rows.append(0)
+            continue
+        e = _exponent(top) - bits  # τ_i = 2^e, row/τ_i ≤ 2^bits
+        q = [int(math.ldexp(v, -e)) + 1 if v > 0 else 0 for v in row]
+        scales.append(math.ldexp(1.0, e))
+        packed_rows.append(int.from_bytes(array("Q", q).tobytes(), "little"))
+    out = []
+    for coef in coefs:
+        z = [c * t for c, t in zip(coef, scales)]  # exact: t a power of two (or 0)
+        top = max(z) if z else 0.0
+        if not top > 0:
+            out.append([0.0] * m)
+            continue
+        f = _exponent(top) - bits
+        acc = 0
+        for i in range(n):
+            if z[i] > 0:
+                acc += (int(math.ldexp(z[i], -f)) + 1) * packed_rows[i]
+        words = array("Q")
+        words.frombytes(acc.to_bytes(8 * m, "little"))
+        sigma = math.ldexp(1.0, f)
+        out.append([w * sigma for w in words])
+    return out
 
 
 def _ones(length):

@@ -131,3 +131,32 @@ def test_zero_matrices_and_empty_sides():
     grid = packed.Packed(Matrix(array("d"), (2, 0)), [0.0], 2, 1)
     assert grid.down_columns([[-1, 1]]) == [[[]]]
     assert grid.along_rows([[]], 2) == [[]]
+
+
+def test_product_sums_bound_the_exact_sums_from_above_and_closely():
+    """Σ_i coefs[c][i]·rows[i][j] through 20-bit grids and big integers:
+    never below the exact sum (Fractions), within 2^-19 of it relative to
+    the largest term where the rows have one magnitude, zero stays zero."""
+    import random
+    from fractions import Fraction
+
+    from refbackprop.packed import product_sums
+
+    # rows on steps 2^-20 and 2^-21 (q = 2^19 + 1 each), coefficients times
+    # those steps on 2^-39 (p = 2^19 + 1 each): 2·(2^19 + 1)²·2^-39
+    assert product_sums([[1.0, 2.0]], [[0.5, 0.0], [0.25, 0.0]]) == [[1 + 2**-18 + 2**-38, 0.0]]
+    rng = random.Random(5)
+    rows = [[abs(rng.gauss(0, 1)) * 2.0 ** rng.randint(-3, 3) for _ in range(40)] for _ in range(9)]
+    rows[4] = [0.0] * 40
+    rows[2][7] = 1e-300  # far below its row's grid: rounded up to one step
+    coefs = [
+        [abs(rng.gauss(0, 1)) * 2.0 ** rng.randint(-900, 900) for _ in range(9)] for _ in range(6)
+    ]
+    coefs[3] = [0.0] * 9
+    got = product_sums(coefs, rows)
+    for c in range(6):
+        for j in range(40):
+            exact = sum(Fraction(coefs[c][i]) * Fraction(rows[i][j]) for i in range(9))
+            top = max(Fraction(coefs[c][i]) * Fraction(max(rows[i])) for i in range(9))
+            assert exact <= Fraction(got[c][j]) <= exact + top * 9 * 2 * Fraction(1, 2**19)
+    assert got[3] == [0.0] * 40
