@@ -1304,11 +1304,18 @@ class _Context:
             sums = packed.product_sums(exact_coefs, [list(map(abs, row)) for row in self.dyr])
             for c, row in zip(exact_blocks, sums):
                 fb = _factor(self.t, sizes[c]) * _UP * bconst[c]
-                ks = kappa * sizes[c]
-                tmin[c] = [
-                    min((tslope[c] * dj + fb) * _UP, (alpha * (v + 2 * _TINY) * _UP + ks) * _UP)
-                    for dj, v in zip(dcn, row)
-                ]
+                # (tslope·dcn + fb)·UP and (α·(v + 2·2^-1074)·UP + κn)·UP, at C speed
+                cs = map(
+                    mul,
+                    map(add, map(mul, dcn, repeat(tslope[c], m)), repeat(fb, m)),
+                    repeat(_UP, m),
+                )
+                ex = map(
+                    add,
+                    map(mul, map(add, row, repeat(2 * _TINY, m)), repeat(alpha * _UP * _UP, m)),
+                    repeat(kappa * sizes[c] * _UP, m),
+                )
+                tmin[c] = list(map(min, cs, ex))
         tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
         runs = []
         unmax = [0.0] * nb
