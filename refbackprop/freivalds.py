@@ -114,6 +114,23 @@ def _chunked_gamma(length):
     return gamma(chunk + (length + chunk - 1) // chunk + 2, _U)
 
 
+def _reference_dots(rows, norms, vectors, vector_norms):
+    """[[row·v for v in vectors] for row in rows], norms ≥ the rows' and
+    vector_norms ≥ the vectors' ‖·‖₂: each row scaled by a power of two out
+    of the subnormal range first (_scale), each dot summed in chunks
+    (error ≤ _chunked_gamma(len)·Σ|row||v| + 2^-1075 where subnormal)."""
+    chunked = [_chunks(v) for v in vectors]
+    top = max(vector_norms) if vector_norms else 0.0
+    out = []
+    for row, norm in zip(rows, norms):
+        up, down = _scale(norm, top)
+        if up != 1.0:
+            row = list(map(mul, row, repeat(up, len(row))))
+        pieces = _chunks(row)
+        out.append([sum(map(_dot, pieces, vc)) * down for vc in chunked])
+    return out
+
+
 def _dots(u, columns):
     """[u·c for c in columns] without a Python frame per dot where the
     runtime allows (sumprod, or nested maps of mul summed by sum)."""
@@ -999,20 +1016,15 @@ class _Context:
                 along[trial] if along else None,
             )
             vnorm = [_norm(v) or 0.0 for v in vs]
-            vchunks = [_chunks(v) for v in vs]
             bsum = [0.0] * nb
             if bl is not None:
                 br = list(map(mul, bl, r))
                 bsum = [sum(br[c * by : c * by + by]) for c in range(nb)]
             refs, vrefs = [], []
-            vtop = max(vnorm) if vnorm else 0.0
+            dots = _reference_dots(self.xr, self.x_norms, vs, vnorm)  # X_i·(W_J r_J)
             for i in range(n):
-                xi, xn = self.xr[i], self.x_norms[i]
-                up, down = _scale(xn, vtop)
-                if up != 1.0:
-                    xi = list(map(mul, xi, repeat(up, d)))
-                xc = _chunks(xi)
-                ref = [sum(map(_dot, xc, vchunks[c])) * down + bsum[c] for c in range(nb)]
+                xn = self.x_norms[i]
+                ref = list(map(add, dots[i], bsum))
                 refs.append(ref)
                 vrefs.append(
                     [
@@ -1174,17 +1186,10 @@ class _Context:
             r = _signs(rng, d)  # r ∈ {±1}^D
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
-            uchunks = [_chunks(u) for u in us]
-            refs, vrefs = [], []
-            utop = max(unorm) if unorm else 0.0
+            refs = _reference_dots(self.dyr, self.dy_norms, us, unorm)  # dY_i·(W_Kᵀ r_K)
+            vrefs = []
             for i in range(n):
-                dyi, dn = self.dyr[i], self.dy_norms[i]
-                up, down = _scale(dn, utop)
-                if up != 1.0:
-                    dyi = list(map(mul, dyi, repeat(up, m)))
-                dc = _chunks(dyi)
-                ref = [sum(map(_dot, dc, uchunks[c])) * down for c in range(nb)]
-                refs.append(ref)
+                dn = self.dy_norms[i]
                 vrefs.append(
                     [(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + _TINY for c in range(nb)]
                 )
