@@ -355,6 +355,7 @@ class OutputCheck:
         self.settled = 0  # ±inf a correct kernel may return
         self.elements_checked = 0  # elements checked on their own (Y's bias rows)
         self.failed_elements = 0
+        self.element_message = ""  # the first element that failed its own check
         self.element_thresholds = {}  # line -> [detection threshold of each element]
 
     @property
@@ -415,16 +416,20 @@ class OutputCheck:
         for j in range(len(diffs)):
             if not diffs[j] <= tols[j]:
                 self.failed_elements += 1
-                if not self.message:
-                    self.message = "%s[%d][%d] = %r: %s = %.6g exceeds its tolerance %.6g" % (
-                        self.name,
-                        line,
-                        j,
-                        got[j],
-                        why,
-                        diffs[j],
-                        tols[j],
+                if not self.element_message:
+                    self.element_message = (
+                        "%s[%d][%d] = %r: %s = %.6g exceeds its tolerance %.6g"
+                        % (
+                            self.name,
+                            line,
+                            j,
+                            got[j],
+                            why,
+                            diffs[j],
+                            tols[j],
+                        )
                     )
+                    self.message = self.message or self.element_message
 
     def detect_at(self, index):
         """The detection threshold of the element at index: its cell's

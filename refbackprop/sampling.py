@@ -570,6 +570,17 @@ def report_lines(v):
             )
         )
         out.extend("      " + p for p in o.problems)
+        if o.elements_checked:
+            out.append(
+                "      %d elements of rows whose X·W part is below the bias, each against its "
+                "own tolerance: %s"
+                % (
+                    o.elements_checked,
+                    "ok"
+                    if not o.failed_elements
+                    else "%d FAILED; %s" % (o.failed_elements, o.element_message),
+                )
+            )
         if o.settled:
             out.append(
                 "      %d element%s overflowed to ±inf where the exact value allows it "

@@ -341,6 +341,7 @@ def test_a_row_below_the_bias_is_checked_element_by_element(dtype, monkeypatch):
     out = result.outputs[0].to_dict()
     assert not out["passed"] and out["failed_elements"] == 1 and out["failed_cells"] == 0
     assert out["elements_checked"] == 64 and out["message"].startswith("y[1][5] = ")
+    assert any("each against its own tolerance: 1 FAILED; y[1][5] = " in s for s in result.lines())
     monkeypatch.setattr(freivalds._Context, "_bias_rows", lambda *a: {})
     assert verify(x, w, b, dy, y, dx, dw, db, dtype).passed  # the cells alone
 
