@@ -72,6 +72,7 @@ _UP = 1.0 + 2.0**-40  # on every tolerance: covers its own float evaluation
 CELL = 32  # elements per projected cell (along a line)
 FALSE_ALARM = 1e-9  # default chance that a correct backend fails a whole check
 MAX_TRIALS = 12
+PARALLEL_MADDS = 1 << 28  # from this N·D·M on, dX's cells are prepared in a forked child
 PACK_TRIALS = 3  # from this many trials on, W's block sums go through packed.py
 TRIAL_BUDGET = 1 << 25  # multiply-adds all trials may take at least (default trials)
 
@@ -632,6 +633,7 @@ OPTIONS = {
     "samples": None,  # None: sampling.Plan.default; False: none
     "fingerprint_check": False,
     "fingerprint_false_alarm": None,  # None: false_alarm
+    "parallel": None,  # None: from PARALLEL_MADDS on, where os.fork exists
 }
 
 
@@ -651,6 +653,7 @@ class Prepared:
         worst_case, cell, samples = o["worst_case"], o["cell"], o["samples"]
         fingerprint_check = o["fingerprint_check"]
         fingerprint_false_alarm = o["fingerprint_false_alarm"]
+        parallel = o["parallel"]
         n, d, m = _shapes(x, w, b, dy)
         x, w, dy = as_matrix(x, (n, d)), as_matrix(w, (d, m)), as_matrix(dy, (n, m))
         b = as_matrix(b, (m,)) if b is not None else None
@@ -695,13 +698,31 @@ class Prepared:
         for c in self.checks:
             c.t = self.t
         if ctx.finite:
-            self.parts = [ctx.prepare_y(self.checks[0], rng, trials)]
-        if ctx.finite:  # W's finiteness may be settled by Y's pass
-            self.parts += [
-                ctx.prepare_dx(self.checks[1], rng, trials),
-                ctx.prepare_dw(self.checks[2], rng, trials),
-            ]
-        else:
+            # r ∈ {±1}^M for Y, r ∈ {±1}^D for dX and for dW, a trial each,
+            # drawn in this order whatever runs where (a seed repeats a run)
+            sy = [_signs(rng, m) for _ in range(trials)]
+            sdx = [_signs(rng, d) for _ in range(trials)]
+            sdw = [_signs(rng, d) for _ in range(trials)]
+            if parallel is None:
+                parallel = n * d * m >= PARALLEL_MADDS
+            # dX's reference side in a forked child while this process does
+            # Y's and dW's (data only comes back; the closures are made here)
+            child = None
+            if parallel:
+                from . import forked
+
+                child = forked.start(lambda: ctx.dx_data(self.checks[1], sdx))
+            try:
+                self.parts = [ctx.prepare_y(self.checks[0], sy)]
+                if ctx.finite:  # W's finiteness may be settled by Y's pass
+                    dw_part = ctx.prepare_dw(self.checks[2], sdw)
+                    data = child.result() if child else ctx.dx_data(self.checks[1], sdx)
+                    child = None
+                    self.parts += [ctx.finish_dx(self.checks[1], sdx, data), dw_part]
+            finally:
+                if child is not None:
+                    child.cancel()
+        if not ctx.finite:
             why = "an input has an infinite or NaN entry"
             self.parts = [ctx.unverifiable(c, why) for c in self.checks]
         self.samples = None
@@ -971,12 +992,13 @@ class _Context:
 
     # -- Y = X W + b: cells (i, J) ------------------------------------------------
 
-    def prepare_y(self, check, rng, trials):
-        """Signs and reference side of Y's cells (finite inputs only); returns finish(y)."""
+    def prepare_y(self, check, signs):
+        """Reference side of Y's cells (finite inputs only), signs [r ∈ {±1}^M
+        a trial]; returns finish(y)."""
         n, d, m, by = self.n, self.d, self.m, self.by
         nb = check.blocks
+        trials = len(signs)
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
-        signs = [_signs(rng, m) for _ in range(trials)]  # r ∈ {±1}^M a trial
         # W's block and row-segment norms, and (without the grid) W_J r_J, in one pass
         wf, segs, along = self._w_columns(signs if self.grid is None else [], by)
         if self.w_row_norms is None and None not in wf:  # ‖W_k‖₂ from the segments
@@ -1166,11 +1188,18 @@ class _Context:
 
     # -- dX = dY Wᵀ: cells (i, K) ------------------------------------------------
 
-    def prepare_dx(self, check, rng, trials):
-        """Signs and reference side of dX's cells (finite inputs only); returns finish(dx)."""
+    def dx_data(self, check, signs):
+        """The reference side of dX's cells (finite inputs only), signs [r ∈
+        {±1}^D a trial], as plain data (lists of floats, what a forked child
+        sends back): {'refs', 'vrefs': [a trial's [line][block]], 'tt',
+        'bmag', 'base': [line][block]}, or None if W is not finite."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
+        if self.w_row_norms is None:  # before Y's pass (a child): their own pass
+            self.w_row_norms = [_norm(self.w.values[k * m : (k + 1) * m]) for k in range(d)]
+        if None in self.w_row_norms:
+            return None
         wf = _block_norms(self.w_row_norms, bd)  # ‖W_{K,:}‖_F
         sizes = _cell_sizes(d, bd)
         dl, wl = lam * math.sqrt(m), [lam * math.sqrt(m * size) for size in sizes]
@@ -1186,9 +1215,8 @@ class _Context:
         if _HYPOT and _STEPPED and not (beta or gfac or under or lam):
             self._holder_dx(tt, sizes, alpha, kappa)
         g_m = _chunked_gamma(m)
-        runs = []
-        for trial in range(trials):
-            r = _signs(rng, d)  # r ∈ {±1}^D
+        out = {"refs": [], "vrefs": [], "tt": tt, "bmag": bmag, "base": base}
+        for r in signs:
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
             refs = _reference_dots(self.dyr, self.dy_norms, us, unorm)  # dY_i·(W_Kᵀ r_K)
@@ -1198,8 +1226,20 @@ class _Context:
                 vrefs.append(
                     [(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + _TINY for c in range(nb)]
                 )
-            runs.append((r, refs, vrefs))
-        return self._finish_lines(check, runs, bd, sizes, tt, bmag, base, gfac, under)
+            out["refs"].append(refs)
+            out["vrefs"].append(vrefs)
+        return out
+
+    def finish_dx(self, check, signs, data):
+        """finish(dx) from dx_data's data (None: W not finite, unverifiable)."""
+        if data is None:
+            self.finite = False
+            return self.unverifiable(check, "an input has an infinite or NaN entry")
+        gfac, under = _cell_terms(check.k, self.dtype)[5], _cell_terms(check.k, self.dtype)[3]
+        runs = list(zip(signs, data["refs"], data["vrefs"]))
+        sizes = _cell_sizes(self.d, self.bd)
+        tt, bmag, base = data["tt"], data["bmag"], data["base"]
+        return self._finish_lines(check, runs, self.bd, sizes, tt, bmag, base, gfac, under)
 
     def _holder_dx(self, tt, sizes, alpha, kappa):
         """_holder_y for dX's cells (i, K), tt[line][block] lowered in place.
@@ -1238,9 +1278,11 @@ class _Context:
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
-    def prepare_dw(self, check, rng, trials):
-        """Signs and reference side of dW's cells (finite inputs only); returns finish(dw)."""
+    def prepare_dw(self, check, signs):
+        """Reference side of dW's cells (finite inputs only), signs [r ∈ {±1}^D
+        a trial]; returns finish(dw)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
+        trials = len(signs)
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         xt, dyt = self.xt(), self.dyt()
@@ -1330,8 +1372,7 @@ class _Context:
         runs = []
         unmax = [0.0] * nb
         dtop = max(dcn) if dcn else 0.0
-        for trial in range(trials):
-            r = _signs(rng, d)  # r ∈ {±1}^D
+        for r in signs:
             blocks = []
             for c in range(nb):
                 a = c * bd

@@ -399,3 +399,108 @@ def test_non_finite_inputs_leave_every_product_unverified_and_failed(where):
     for key in ("y", "dx", "dw"):
         assert not outs[key].passed
         assert "not verified: an input has an infinite or NaN entry" in outs[key].message
+
+
+def _prepared_state(plan):
+    """What a Prepared holds that the verdict depends on: every cell's
+    tolerances, before any output is seen (y and dx: T and B)."""
+    out = []
+    for check in plan.checks:
+        out.append([check.tolerances(c)[0::2] for c in range(0, check.cells, 7)])
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_dx_prepared_in_a_forked_child_is_the_same_verdict(dtype):
+    """parallel=True prepares dX's cells in a forked child: the same
+    tolerances, references and verdicts as in this process, for correct and
+    wrong outputs alike."""
+    from refbackprop import forked
+    from refbackprop.freivalds import prepare
+
+    x, w, b, dy = sized_inputs(9, 70, 45, dtype, seed=8)
+    y = forward(x, w, b)
+    dx, dw, db = backward(x, w, dy, b)
+    plans = [prepare(x, w, b, dy, dtype, seed=5, parallel=p) for p in (False, True)]
+    child = forked.start(lambda: [1.5])
+    assert child is not None and child.result() == [1.5]  # this runtime forks
+    assert _prepared_state(plans[0]) == _prepared_state(plans[1])
+    dx[3][40] *= 1.001
+    results = [p.finish(y, dx, dw, db) for p in plans]
+    assert [o.to_dict() for o in results[0].outputs] == [o.to_dict() for o in results[1].outputs]
+    assert [o.name for o in results[1].outputs if not o.passed] == ["dx"]
+
+
+def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch):
+    """dX's child raising, or dying without a word: prepare raises
+    RuntimeError with the child's error (the sized runner reports it as
+    refbackprop's own failure); no child is left behind."""
+    import os
+    import signal
+
+    import refbackprop.forked as forked
+    import refbackprop.freivalds as freivalds
+
+    x, w, b, dy = sized_inputs(4, 30, 20, "float64", seed=2)
+    children = []
+    start = forked.start
+    monkeypatch.setattr(forked, "start", lambda f: children.append(start(f)) or children[-1])
+
+    def boom(self, check, signs):
+        raise ValueError("boom in the child")
+
+    monkeypatch.setattr(freivalds._Context, "dx_data", boom)
+    with pytest.raises(RuntimeError, match="child process failed: ValueError: boom in the child"):
+        freivalds.prepare(x, w, b, dy, "float64", parallel=True)
+
+    def die(self, check, signs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(freivalds._Context, "dx_data", die)
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        freivalds.prepare(x, w, b, dy, "float64", parallel=True)
+    assert len(children) == 2 and all(c.pid is None for c in children)  # both reaped
+
+
+def test_without_fork_dx_is_prepared_here(monkeypatch):
+    """Where os.fork is missing (Windows, MicroPython, Pyodide) parallel=True
+    prepares everything in this process, with the same tolerances."""
+    import refbackprop.forked as forked
+    from refbackprop.freivalds import prepare
+
+    x, w, b, dy = sized_inputs(5, 40, 33, "float64", seed=3)
+    here = _prepared_state(prepare(x, w, b, dy, "float64", parallel=False))
+    monkeypatch.delattr(forked.os, "fork")
+    assert forked.start(lambda: 1) is None
+    assert _prepared_state(prepare(x, w, b, dy, "float64", parallel=True)) == here
+
+
+def test_an_interrupted_wait_stops_the_child_at_once(monkeypatch):
+    """A signal that stops the run (Ctrl-C, the CLI's SIGTERM) while this
+    process waits for dX's child: the child is killed and reaped at once,
+    not waited for."""
+    import signal
+    import time
+
+    import refbackprop.forked as forked
+    import refbackprop.freivalds as freivalds
+
+    x, w, b, dy = sized_inputs(4, 30, 20, "float64", seed=2)
+    children = []
+    start = forked.start
+    monkeypatch.setattr(forked, "start", lambda f: children.append(start(f)) or children[-1])
+    monkeypatch.setattr(freivalds._Context, "dx_data", lambda *a: time.sleep(60))
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, stop)
+    t0 = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            freivalds.prepare(x, w, b, dy, "float64", parallel=True)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.monotonic() - t0 < 10 and len(children) == 1 and children[0].pid is None

@@ -1,0 +1,123 @@
+"""A function's plain-data result, computed in a forked child process.
+
+    child = start(compute)    # None where this runtime cannot fork
+    value = child.result()    # compute()'s return value (lists, floats, ...)
+    child.cancel()            # stop it (the parent failed or was interrupted)
+
+freivalds.prepare uses it at large sizes to prepare dX's cells on the second
+core while this process prepares Y's and dW's.  The child runs only the
+verifier's own code on data it inherited from the verdict's process (never
+a backend's code), sends its result through a pipe (marshal: plain data
+only) and leaves with os._exit: no atexit handlers, no buffered streams, no
+lock another thread of the parent may have held when it forked.  A child
+that fails sends its error's text, which result() raises as RuntimeError
+(the sized runner reports it as a verifier error, never a verdict).  Where
+os.fork is missing or fails (Windows, MicroPython, Pyodide) start() returns
+None and the caller computes in this process.
+"""
+
+try:
+    import os
+except ImportError:  # a runtime without os
+    os = None
+
+
+def start(compute):
+    """A Child running compute(), or None if this runtime cannot fork."""
+    fork = getattr(os, "fork", None)
+    if fork is None or not hasattr(os, "pipe") or not hasattr(os, "_exit"):
+        return None
+    try:
+        import marshal
+        import warnings
+
+        read, write = os.pipe()
+    except (ImportError, OSError):
+        return None
+    try:
+        with warnings.catch_warnings():
+            # CPython 3.12+ (and JAX's at-fork hook, where JAX is imported)
+            # warn when a process with threads forks: the child below calls
+            # no library and takes no lock a vanished thread may hold
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pid = fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid == 0:  # the child: compute, send, leave
+        status = 1
+        try:
+            os.close(read)
+            try:
+                data = marshal.dumps(("ok", compute()))
+                status = 0
+            except BaseException as e:  # sent to the parent, raised there
+                data = marshal.dumps(("error", "%s: %s" % (type(e).__name__, e)))
+            view = memoryview(data)
+            while len(view):
+                view = view[os.write(write, view) :]
+        finally:
+            os._exit(status)
+    os.close(write)
+    return Child(pid, read)
+
+
+class Child:
+    """A forked child computing one value (start())."""
+
+    def __init__(self, pid, read):
+        self.pid, self.read = pid, read
+
+    def result(self):
+        """The child's value; RuntimeError if it failed or sent nothing."""
+        import marshal
+
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(self.read, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except BaseException:  # interrupted (a signal, Ctrl-C): stop the child now
+            self.cancel()
+            raise
+        os.close(self.read)
+        self.read = None
+        status = self._wait()
+        data = b"".join(chunks)
+        if not data:
+            raise RuntimeError(
+                "the verifier's child process ended without a result (wait status %d)" % status
+            )
+        kind, value = marshal.loads(data)
+        if kind != "ok":
+            raise RuntimeError("the verifier's child process failed: %s" % value)
+        return value
+
+    def cancel(self):
+        """Stop the child and reap it (after a failure in the parent)."""
+        if self.pid is None:
+            return
+        try:
+            import signal
+
+            os.kill(self.pid, signal.SIGKILL)
+        except (ImportError, OSError):
+            pass
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+        self._wait()
+
+    def _wait(self):
+        if self.pid is None:
+            return 0
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except OSError:
+            status = -1
+        self.pid = None
+        return status
