@@ -28,7 +28,7 @@ import numpy as np
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
                                               _tile, _transpose_body)
 
-SIMD_SOURCE = "9152f864f748bf67"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "0061b45f288104ee"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
@@ -111,6 +111,16 @@ def pack_b_f64(M, trans, j0, nb, k0, kb, panels, zero):
                 panels[full, kk, c] = src[j0 + full * 16 + c]
 
 
+@numba.njit(cache=True, nogil=True)
+def aligned_f64(shape):
+    """An uninitialised C-contiguous array of `shape`, its data aligned to
+    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
+    32, so every second buffer had each vector load split across two lines."""
+    size = shape[0] * shape[1] * shape[2]
+    flat = np.empty(size + 64 // 8, np.float64)
+    skip = (-flat.ctypes.data) % 64 // 8
+    return flat[skip:skip + size].reshape(shape)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
@@ -132,8 +142,8 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 512 + 1, 8), C.dtype)
-    bp = np.empty((256 // 16, 512 + 1, 16), C.dtype)
+    ap = aligned_f64((64 // 8, 512 + 1, 8))
+    bp = aligned_f64((256 // 16, 512 + 1, 16))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     for j0 in range(c0, c1, 256):
@@ -288,6 +298,16 @@ def pack_b_f32(M, trans, j0, nb, k0, kb, panels, zero):
                 panels[full, kk, c] = src[j0 + full * 32 + c]
 
 
+@numba.njit(cache=True, nogil=True)
+def aligned_f32(shape):
+    """An uninitialised C-contiguous array of `shape`, its data aligned to
+    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
+    32, so every second buffer had each vector load split across two lines."""
+    size = shape[0] * shape[1] * shape[2]
+    flat = np.empty(size + 64 // 4, np.float32)
+    skip = (-flat.ctypes.data) % 64 // 4
+    return flat[skip:skip + size].reshape(shape)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
@@ -309,8 +329,8 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 1024 + 1, 8), C.dtype)
-    bp = np.empty((512 // 32, 1024 + 1, 32), C.dtype)
+    ap = aligned_f32((64 // 8, 1024 + 1, 8))
+    bp = aligned_f32((512 // 32, 1024 + 1, 32))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     for j0 in range(c0, c1, 512):

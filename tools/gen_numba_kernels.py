@@ -217,6 +217,16 @@ def gemm(dtype, mr, nr, mc, nc, kc):
             '''
 
 {packers}
+@numba.njit(cache=True, nogil=True)
+def aligned_{d}(shape):
+    """An uninitialised C-contiguous array of `shape`, its data aligned to
+    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
+    32, so every second buffer had each vector load split across two lines."""
+    size = shape[0] * shape[1] * shape[2]
+    flat = np.empty(size + 64 // {size}, np.{dtype})
+    skip = (-flat.ctypes.data) % 64 // {size}
+    return flat[skip:skip + size].reshape(shape)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
 def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
@@ -238,8 +248,8 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty(({mc} // {mr}, {kc} + 1, {mr}), C.dtype)
-    bp = np.empty(({nc} // {nr}, {kc} + 1, {nr}), C.dtype)
+    ap = aligned_{d}(({mc} // {mr}, {kc} + 1, {mr}))
+    bp = aligned_{d}(({nc} // {nr}, {kc} + 1, {nr}))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     for j0 in range(c0, c1, {nc}):
@@ -270,7 +280,8 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                               min({mr}, mb - p * {mr}), min({nr}, nb - q * {nr}), init, bias)
 '''
         )
-        .format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW, packers=packers)
+        .format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW, packers=packers,
+                size=8 if dtype == "f64" else 4, dtype="float64" if dtype == "f64" else "float32")
         .splitlines()
     )
 
