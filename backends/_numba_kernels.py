@@ -2,9 +2,10 @@
 
 Kernels for backends/numba_jit.py, two per dtype:
 
-    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers)
+    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers)
         the packed GEMM: C (m, n) = op(A) (m, k) @ op(B) (k, n) (+ bias (n,)),
-        where op(A) is A, or Aᵀ when a_trans (A then stored (k, m)); likewise B.
+        where op(A) is A, or Aᵀ when a_trans (A then stored (k, m)); likewise B;
+        taken: np.zeros(1, np.int64), one per call, shared by its workers.
     direct_<dtype>(kind, A, B, bias, has_bias, C, worker, workers)
         forward, dX or dW on operands used where they lie (small N, small work).
 
@@ -26,9 +27,9 @@ import numba
 import numpy as np
 
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
-                                              _tile, _transpose_body)
+                                              _tile, _transpose_body, fetch_add)
 
-SIMD_SOURCE = "0061b45f288104ee"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "547d9ddf30f68fe5"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
@@ -121,16 +122,25 @@ def aligned_f64(shape):
     skip = (-flat.ctypes.data) % 64 // 8
     return flat[skip:skip + size].reshape(shape)
 
+@numba.njit(cache=True, nogil=True)
+def take_f64(taken):
+    """taken[0], then one more (atomically: the workers share it)."""
+    return fetch_add(taken, 1)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
-    worker's share of C: a share of its columns when each worker gets at
-    least NC of them, else of its rows."""
+    worker's share of C: when each worker gets at least NC of C's columns,
+    the NC-column blocks are shared out as the workers ask for them (taken,
+    an int64 array of one zero shared by the workers of a call, counts the
+    blocks handed out), so that a worker slowed by another process on its
+    CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    if n >= workers * 256:
+    by_columns = n >= workers * 256
+    if by_columns:
         r0, r1 = 0, m
-        c0, c1 = part_f64(n, 16, worker, workers)
+        c0, c1 = part_f64(n, 16, worker, workers)   # for k = 0 only
     else:
         r0, r1 = part_f64(m, 8, worker, workers)
         c0, c1 = 0, n
@@ -146,7 +156,12 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     bp = aligned_f64((256 // 16, 512 + 1, 16))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
-    for j0 in range(c0, c1, 256):
+    if by_columns:
+        c0, c1 = 0, n
+        j0 = take_f64(taken) * 256
+    else:
+        j0 = c0
+    while j0 < c1:
         nb = min(256, c1 - j0)
         npb = (nb + 16 - 1) // 16
         for k0 in range(0, k, 512):
@@ -172,6 +187,7 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                         p = t - q * npa
                     micro_f64(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 16,
                               min(8, mb - p * 8), min(16, nb - q * 16), init, bias)
+        j0 = take_f64(taken) * 256 if by_columns else j0 + 256
 
 
 @numba.njit(cache=True, nogil=True)
@@ -308,16 +324,25 @@ def aligned_f32(shape):
     skip = (-flat.ctypes.data) % 64 // 4
     return flat[skip:skip + size].reshape(shape)
 
+@numba.njit(cache=True, nogil=True)
+def take_f32(taken):
+    """taken[0], then one more (atomically: the workers share it)."""
+    return fetch_add(taken, 1)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
-    worker's share of C: a share of its columns when each worker gets at
-    least NC of them, else of its rows."""
+    worker's share of C: when each worker gets at least NC of C's columns,
+    the NC-column blocks are shared out as the workers ask for them (taken,
+    an int64 array of one zero shared by the workers of a call, counts the
+    blocks handed out), so that a worker slowed by another process on its
+    CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    if n >= workers * 512:
+    by_columns = n >= workers * 512
+    if by_columns:
         r0, r1 = 0, m
-        c0, c1 = part_f32(n, 32, worker, workers)
+        c0, c1 = part_f32(n, 32, worker, workers)   # for k = 0 only
     else:
         r0, r1 = part_f32(m, 8, worker, workers)
         c0, c1 = 0, n
@@ -333,7 +358,12 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     bp = aligned_f32((512 // 32, 1024 + 1, 32))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
-    for j0 in range(c0, c1, 512):
+    if by_columns:
+        c0, c1 = 0, n
+        j0 = take_f32(taken) * 512
+    else:
+        j0 = c0
+    while j0 < c1:
         nb = min(512, c1 - j0)
         npb = (nb + 32 - 1) // 32
         for k0 in range(0, k, 1024):
@@ -359,6 +389,7 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                         p = t - q * npa
                     micro_f32(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 32,
                               min(8, mb - p * 8), min(32, nb - q * 32), init, bias)
+        j0 = take_f32(taken) * 512 if by_columns else j0 + 512
 
 
 @numba.njit(cache=True, nogil=True)

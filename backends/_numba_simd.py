@@ -546,3 +546,26 @@ def _dot_tile(mr, jr, lanes):
         return sig, codegen
 
     return dots
+
+
+@intrinsic
+def fetch_add(typingctx, counter, value):
+    """counter[0] before adding value to it, atomically (an LLVM atomicrmw,
+    sequentially consistent): workers on several threads take turns from one
+    int64 counter without a lock.  counter is a 1-D int64 array."""
+    if not (
+        isinstance(counter, types.Array)
+        and counter.dtype == types.int64
+        and counter.ndim == 1
+        and isinstance(value, types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        v = args[1]
+        if v.type != ir.IntType(64):
+            v = builder.sext(v, ir.IntType(64))
+        return builder.atomic_rmw("add", data, v, "seq_cst")
+
+    return types.int64(counter, value), codegen
