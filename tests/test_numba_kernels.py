@@ -243,6 +243,43 @@ def test_worker_counts_agree_bit_for_bit(strategy, n):
         assert np.array_equal(one, many)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_column_blocks_are_each_computed_once_whoever_takes_them(dtype):
+    """The packed GEMM hands out NC-column blocks from a shared counter: in
+    any order of the workers (here one after another, so the first takes every
+    block and the rest none; then concurrently, 3 workers), every element is
+    written, and bit for bit as by one worker."""
+    import numpy as np
+
+    from refbackprop.backends import _numba_kernels as k
+    from refbackprop.backends.numba_jit import _run_workers
+
+    tiles = k.TILES[dtype]
+    gemm = getattr(k, "gemm_f64" if dtype == "float64" else "gemm_f32")
+    rng = np.random.default_rng(5)
+    m, kk, n = 37, tiles["KC"] + 3, 5 * tiles["NC"] + 7  # 6 blocks, the last partial
+    a, b, bias = (rng.standard_normal(s).astype(dtype) for s in ((m, kk), (kk, n), (n,)))
+
+    def run(order=None, workers=3):
+        c = np.full((m, n), np.nan, dtype)
+        taken = np.zeros(1, np.int64)
+        if order is None:
+            _run_workers(gemm, (a, False, b, False, bias, True, c, taken), workers)
+        else:
+            for w in order:
+                gemm(a, False, b, False, bias, True, c, taken, w, workers)
+        return c, taken[0]
+
+    one, _ = run([0], 1)
+    assert not np.isnan(one).any()
+    for order in ([2, 0, 1], [1, 2, 0]):
+        c, taken = run(order)
+        assert np.array_equal(c, one)
+        assert taken == 6 + 3  # six blocks, then one empty-handed ask per worker
+    c, _ = run()
+    assert np.array_equal(c, one)
+
+
 def test_worker_errors_reach_the_caller():
     from refbackprop.backends.numba_jit import _run_workers
 
