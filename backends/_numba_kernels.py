@@ -354,8 +354,8 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = aligned_f32((64 // 8, 1024 + 1, 8))
-    bp = aligned_f32((512 // 32, 1024 + 1, 32))
+    ap = aligned_f32((64 // 8, 512 + 1, 8))
+    bp = aligned_f32((512 // 32, 512 + 1, 32))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
@@ -366,8 +366,8 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     while j0 < c1:
         nb = min(512, c1 - j0)
         npb = (nb + 32 - 1) // 32
-        for k0 in range(0, k, 1024):
-            kb = min(1024, k - k0)
+        for k0 in range(0, k, 512):
+            kb = min(512, k - k0)
             init = 1 if k0 > 0 else (2 if has_bias else 0)
             pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
             for i0 in range(r0, r1, 64):
@@ -467,6 +467,6 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
 TILES = {
     "float64": {"LANES": 8, "MR": 8, "NR": 16, "MC": 64, "NC": 256, "KC": 512,
                 "DIRECT_MR": 8, "DIRECT_NR": 16, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
-    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 1024,
+    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 512,
                 "DIRECT_MR": 8, "DIRECT_NR": 32, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
 }

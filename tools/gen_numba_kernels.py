@@ -21,7 +21,7 @@ TARGET = os.environ.get("GEMM_TARGET") or os.path.join(HERE, "..", "backends", "
 # (dtype, MR, NR, MC, NC, KC): the packed GEMM's tiles, measured best on
 # AVX-512 (docs/design.md, docs/performance.md).  NR is a multiple of the
 # vector length (LANES), MC of MR and NC of NR.
-CONFIGS = (("f64", 8, 16, 64, 256, 512), ("f32", 8, 32, 64, 512, 1024))
+CONFIGS = (("f64", 8, 16, 64, 256, 512), ("f32", 8, 32, 64, 512, 512))
 if os.environ.get("GEMM_CONFIGS"):  # for tuning sweeps: "f32,4,32,64,512,512;..."
     CONFIGS = tuple(
         (c.split(",")[0],) + tuple(int(v) for v in c.split(",")[1:])
