@@ -137,7 +137,11 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    by_columns = n >= workers * 256
+    # all of k in one shallow slice (dW at small N): blocks of more columns,
+    # so that the rows of C, written a row of tiles at a time, are written
+    # in longer runs
+    nc = 1024 if k <= 64 else 256
+    by_columns = n >= workers * nc
     if by_columns:
         r0, r1 = 0, m
         c0, c1 = part_f64(n, 16, worker, workers)   # for k = 0 only
@@ -153,16 +157,19 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
     ap = aligned_f64((64 // 8, 512 + 1, 8))
-    bp = aligned_f64((256 // 16, 512 + 1, 16))
+    if k <= 64:
+        bp = aligned_f64((1024 // 16, 64 + 1, 16))
+    else:
+        bp = aligned_f64((256 // 16, 512 + 1, 16))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
         c0, c1 = 0, n
-        j0 = take_f64(taken) * 256
+        j0 = take_f64(taken) * nc
     else:
         j0 = c0
     while j0 < c1:
-        nb = min(256, c1 - j0)
+        nb = min(nc, c1 - j0)
         npb = (nb + 16 - 1) // 16
         for k0 in range(0, k, 512):
             kb = min(512, k - k0)
@@ -187,7 +194,7 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
                         p = t - q * npa
                     micro_f64(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 16,
                               min(8, mb - p * 8), min(16, nb - q * 16), init, bias)
-        j0 = take_f64(taken) * 256 if by_columns else j0 + 256
+        j0 = take_f64(taken) * nc if by_columns else j0 + nc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -339,7 +346,11 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    by_columns = n >= workers * 512
+    # all of k in one shallow slice (dW at small N): blocks of more columns,
+    # so that the rows of C, written a row of tiles at a time, are written
+    # in longer runs
+    nc = 2048 if k <= 64 else 512
+    by_columns = n >= workers * nc
     if by_columns:
         r0, r1 = 0, m
         c0, c1 = part_f32(n, 32, worker, workers)   # for k = 0 only
@@ -355,16 +366,19 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
     ap = aligned_f32((64 // 8, 512 + 1, 8))
-    bp = aligned_f32((512 // 32, 512 + 1, 32))
+    if k <= 64:
+        bp = aligned_f32((2048 // 32, 64 + 1, 32))
+    else:
+        bp = aligned_f32((512 // 32, 512 + 1, 32))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
         c0, c1 = 0, n
-        j0 = take_f32(taken) * 512
+        j0 = take_f32(taken) * nc
     else:
         j0 = c0
     while j0 < c1:
-        nb = min(512, c1 - j0)
+        nb = min(nc, c1 - j0)
         npb = (nb + 32 - 1) // 32
         for k0 in range(0, k, 512):
             kb = min(512, k - k0)
@@ -389,7 +403,7 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
                         p = t - q * npa
                     micro_f32(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 32,
                               min(8, mb - p * 8), min(32, nb - q * 32), init, bias)
-        j0 = take_f32(taken) * 512 if by_columns else j0 + 512
+        j0 = take_f32(taken) * nc if by_columns else j0 + nc
 
 
 @numba.njit(cache=True, nogil=True)

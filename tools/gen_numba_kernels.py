@@ -42,6 +42,9 @@ DIRECT_MR = 8
 # The packed GEMM runs a KC slice of at most SHALLOW rows a row of tiles at a
 # time (C written along its rows), deeper ones a column of tiles at a time.
 SHALLOW = 64
+# ... and when all of k is that shallow, takes blocks of SHALLOW_NC panels
+# of NR columns (rather than NC columns)
+SHALLOW_NC = int(os.environ.get("GEMM_SHALLOW_NC", 64))
 DIRECT_ROWS = (1, 4, DIRECT_MR)
 BAND = 16
 DOTS = ((1, 8), (4, 4))
@@ -243,7 +246,11 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    by_columns = n >= workers * {nc}
+    # all of k in one shallow slice (dW at small N): blocks of more columns,
+    # so that the rows of C, written a row of tiles at a time, are written
+    # in longer runs
+    nc = {ncs} if k <= {shallow} else {nc}
+    by_columns = n >= workers * nc
     if by_columns:
         r0, r1 = 0, m
         c0, c1 = part_{d}(n, {nr}, worker, workers)   # for k = 0 only
@@ -259,16 +266,19 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
     ap = aligned_{d}(({mc} // {mr}, {kc} + 1, {mr}))
-    bp = aligned_{d}(({nc} // {nr}, {kc} + 1, {nr}))
+    if k <= {shallow}:
+        bp = aligned_{d}(({ncs} // {nr}, {shallow} + 1, {nr}))
+    else:
+        bp = aligned_{d}(({nc} // {nr}, {kc} + 1, {nr}))
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
         c0, c1 = 0, n
-        j0 = take_{d}(taken) * {nc}
+        j0 = take_{d}(taken) * nc
     else:
         j0 = c0
     while j0 < c1:
-        nb = min({nc}, c1 - j0)
+        nb = min(nc, c1 - j0)
         npb = (nb + {nr} - 1) // {nr}
         for k0 in range(0, k, {kc}):
             kb = min({kc}, k - k0)
@@ -293,10 +303,11 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
                         p = t - q * npa
                     micro_{d}(ap[p], bp[q], kb, C, i0 + p * {mr}, j0 + q * {nr},
                               min({mr}, mb - p * {mr}), min({nr}, nb - q * {nr}), init, bias)
-        j0 = take_{d}(taken) * {nc} if by_columns else j0 + {nc}
+        j0 = take_{d}(taken) * nc if by_columns else j0 + nc
 '''
         )
         .format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW, packers=packers,
+                ncs=SHALLOW_NC * nr,
                 size=8 if dtype == "f64" else 4, dtype="float64" if dtype == "f64" else "float32")
         .splitlines()
     )
