@@ -27,9 +27,10 @@ import numba
 import numpy as np
 
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
-                                              _tile, _transpose_body, fetch_add)
+                                              _tile, _transpose_body, aligned_panels,
+                                              fetch_add)
 
-SIMD_SOURCE = "547d9ddf30f68fe5"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "4ac73f338c95f4b0"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
@@ -113,14 +114,10 @@ def pack_b_f64(M, trans, j0, nb, k0, kb, panels, zero):
 
 
 @numba.njit(cache=True, nogil=True)
-def aligned_f64(shape):
-    """An uninitialised C-contiguous array of `shape`, its data aligned to
-    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
-    32, so every second buffer had each vector load split across two lines."""
-    size = shape[0] * shape[1] * shape[2]
-    flat = np.empty(size + 64 // 8, np.float64)
-    skip = (-flat.ctypes.data) % 64 // 8
-    return flat[skip:skip + size].reshape(shape)
+def aligned_f64(n0, n1, n2):
+    """An uninitialised C-contiguous (n0, n1, n2) array, its data aligned to
+    64 bytes (aligned_panels)."""
+    return aligned_panels(np.empty(n0 * n1 * n2 + 64 // 8, np.float64), (n0, n1, n2))
 
 @numba.njit(cache=True, nogil=True)
 def take_f64(taken):
@@ -156,11 +153,11 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = aligned_f64((64 // 8, 512 + 1, 8))
+    ap = aligned_f64(64 // 8, 512 + 1, 8)
     if k <= 64:
-        bp = aligned_f64((1024 // 16, 64 + 1, 16))
+        bp = aligned_f64(1024 // 16, 64 + 1, 16)
     else:
-        bp = aligned_f64((256 // 16, 512 + 1, 16))
+        bp = aligned_f64(256 // 16, 512 + 1, 16)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
@@ -322,14 +319,10 @@ def pack_b_f32(M, trans, j0, nb, k0, kb, panels, zero):
 
 
 @numba.njit(cache=True, nogil=True)
-def aligned_f32(shape):
-    """An uninitialised C-contiguous array of `shape`, its data aligned to
-    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
-    32, so every second buffer had each vector load split across two lines."""
-    size = shape[0] * shape[1] * shape[2]
-    flat = np.empty(size + 64 // 4, np.float32)
-    skip = (-flat.ctypes.data) % 64 // 4
-    return flat[skip:skip + size].reshape(shape)
+def aligned_f32(n0, n1, n2):
+    """An uninitialised C-contiguous (n0, n1, n2) array, its data aligned to
+    64 bytes (aligned_panels)."""
+    return aligned_panels(np.empty(n0 * n1 * n2 + 64 // 4, np.float32), (n0, n1, n2))
 
 @numba.njit(cache=True, nogil=True)
 def take_f32(taken):
@@ -365,11 +358,11 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = aligned_f32((64 // 8, 512 + 1, 8))
+    ap = aligned_f32(64 // 8, 512 + 1, 8)
     if k <= 64:
-        bp = aligned_f32((2048 // 32, 64 + 1, 32))
+        bp = aligned_f32(2048 // 32, 64 + 1, 32)
     else:
-        bp = aligned_f32((512 // 32, 512 + 1, 32))
+        bp = aligned_f32(512 // 32, 512 + 1, 32)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:

@@ -569,3 +569,53 @@ def fetch_add(typingctx, counter, value):
         return builder.atomic_rmw("add", data, v, "seq_cst")
 
     return types.int64(counter, value), codegen
+
+
+@intrinsic
+def aligned_panels(typingctx, flat, shape):
+    """A C-contiguous 3-D array of `shape` (a tuple of three ints) on flat's
+    memory (a 1-D array of at least shape's size plus 64 bytes), starting at
+    its first element on a 64-byte boundary: a cache line, one 512-bit
+    vector (numba's np.empty aligns to 32, so every second buffer had each
+    vector load of a panel straddle two lines).  Built here rather than as
+    flat[skip:].reshape(shape), whose lowering cost 0.3 s of compile time."""
+    if not (
+        isinstance(flat, types.Array)
+        and flat.ndim == 1
+        and flat.layout == "C"
+        and isinstance(shape, types.UniTuple)
+        and shape.count == 3
+        and isinstance(shape.dtype, types.Integer)
+    ):
+        return None
+    out_type = types.Array(flat.dtype, 3, "C")
+
+    def codegen(context, builder, signature, args):
+        from numba.core.imputils import impl_ret_borrowed
+        from numba.np.arrayobj import populate_array
+
+        src = context.make_array(signature.args[0])(context, builder, args[0])
+        out = context.make_array(out_type)(context, builder)
+        intp = context.get_value_type(types.intp)
+        dims = [builder.sext(v, intp) if v.type.width < intp.width else v
+                for v in cgutils.unpack_tuple(builder, args[1], 3)]
+        size = context.get_abi_sizeof(context.get_data_type(flat.dtype))
+        item = ir.Constant(intp, size)
+        address = builder.ptrtoint(src.data, intp)
+        skip = builder.udiv(
+            builder.urem(builder.sub(ir.Constant(intp, 64), builder.urem(address, ir.Constant(intp, 64))),
+                         ir.Constant(intp, 64)),
+            item,
+        )
+        strides = [builder.mul(item, builder.mul(dims[1], dims[2])), builder.mul(item, dims[2]), item]
+        populate_array(
+            out,
+            data=builder.gep(src.data, [skip]),
+            shape=cgutils.pack_array(builder, dims),
+            strides=cgutils.pack_array(builder, strides),
+            itemsize=item,
+            meminfo=src.meminfo,
+        )
+        return impl_ret_borrowed(context, builder, out_type, out._getvalue())
+
+    return out_type(flat, shape), codegen

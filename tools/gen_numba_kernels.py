@@ -115,7 +115,8 @@ import numba
 import numpy as np
 
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
-                                              _tile, _transpose_body, fetch_add)
+                                              _tile, _transpose_body, aligned_panels,
+                                              fetch_add)
 
 SIMD_SOURCE = "{simd_hash}"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
@@ -222,14 +223,10 @@ def gemm(dtype, mr, nr, mc, nc, kc):
 
 {packers}
 @numba.njit(cache=True, nogil=True)
-def aligned_{d}(shape):
-    """An uninitialised C-contiguous array of `shape`, its data aligned to
-    64 bytes (a cache line, one 512-bit vector); numba's np.empty aligns to
-    32, so every second buffer had each vector load split across two lines."""
-    size = shape[0] * shape[1] * shape[2]
-    flat = np.empty(size + 64 // {size}, np.{dtype})
-    skip = (-flat.ctypes.data) % 64 // {size}
-    return flat[skip:skip + size].reshape(shape)
+def aligned_{d}(n0, n1, n2):
+    """An uninitialised C-contiguous (n0, n1, n2) array, its data aligned to
+    64 bytes (aligned_panels)."""
+    return aligned_panels(np.empty(n0 * n1 * n2 + 64 // {size}, np.{dtype}), (n0, n1, n2))
 
 @numba.njit(cache=True, nogil=True)
 def take_{d}(taken):
@@ -265,11 +262,11 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = aligned_{d}(({mc} // {mr}, {kc} + 1, {mr}))
+    ap = aligned_{d}({mc} // {mr}, {kc} + 1, {mr})
     if k <= {shallow}:
-        bp = aligned_{d}(({ncs} // {nr}, {shallow} + 1, {nr}))
+        bp = aligned_{d}({ncs} // {nr}, {shallow} + 1, {nr})
     else:
-        bp = aligned_{d}(({nc} // {nr}, {kc} + 1, {nr}))
+        bp = aligned_{d}({nc} // {nr}, {kc} + 1, {nr})
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
     if by_columns:
