@@ -284,7 +284,9 @@ class _Emit:
         )
         i32 = ir.IntType(32)
         ptr = self.b.bitcast(self.b.gep(data, [offset]), i8p)
-        self.b.call(fn, [ptr, ir.Constant(i32, int(write)), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        self.b.call(
+            fn, [ptr, ir.Constant(i32, int(write)), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        )
 
     def data(self, ty, value):
         return self.context.make_array(ty)(self.context, self.b, value).data
@@ -597,17 +599,25 @@ def aligned_panels(typingctx, flat, shape):
         src = context.make_array(signature.args[0])(context, builder, args[0])
         out = context.make_array(out_type)(context, builder)
         intp = context.get_value_type(types.intp)
-        dims = [builder.sext(v, intp) if v.type.width < intp.width else v
-                for v in cgutils.unpack_tuple(builder, args[1], 3)]
+        dims = [
+            builder.sext(v, intp) if v.type.width < intp.width else v
+            for v in cgutils.unpack_tuple(builder, args[1], 3)
+        ]
         size = context.get_abi_sizeof(context.get_data_type(flat.dtype))
         item = ir.Constant(intp, size)
         address = builder.ptrtoint(src.data, intp)
         skip = builder.udiv(
-            builder.urem(builder.sub(ir.Constant(intp, 64), builder.urem(address, ir.Constant(intp, 64))),
-                         ir.Constant(intp, 64)),
+            builder.urem(
+                builder.sub(ir.Constant(intp, 64), builder.urem(address, ir.Constant(intp, 64))),
+                ir.Constant(intp, 64),
+            ),
             item,
         )
-        strides = [builder.mul(item, builder.mul(dims[1], dims[2])), builder.mul(item, dims[2]), item]
+        strides = [
+            builder.mul(item, builder.mul(dims[1], dims[2])),
+            builder.mul(item, dims[2]),
+            item,
+        ]
         populate_array(
             out,
             data=builder.gep(src.data, [skip]),

@@ -303,9 +303,19 @@ def gemm_{d}(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
         j0 = take_{d}(taken) * nc if by_columns else j0 + nc
 '''
         )
-        .format(d=dtype, mr=mr, nr=nr, mc=mc, nc=nc, kc=kc, shallow=SHALLOW, packers=packers,
-                ncs=SHALLOW_NC * nr,
-                size=8 if dtype == "f64" else 4, dtype="float64" if dtype == "f64" else "float32")
+        .format(
+            d=dtype,
+            mr=mr,
+            nr=nr,
+            mc=mc,
+            nc=nc,
+            kc=kc,
+            shallow=SHALLOW,
+            packers=packers,
+            ncs=SHALLOW_NC * nr,
+            size=8 if dtype == "f64" else 4,
+            dtype="float64" if dtype == "f64" else "float32",
+        )
         .splitlines()
     )
 
