@@ -30,7 +30,7 @@ from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_til
                                               _tile, _transpose_body, aligned_panels,
                                               fetch_add)
 
-SIMD_SOURCE = "f378f89da374743a"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "ae255a75a0fe8442"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}

@@ -172,21 +172,30 @@ def _packer(nr, lanes, body):
     return packer
 
 
+COPY_ROWS = 16
+
+
 def _copy_body(e, nr, lanes):
     """bp[q, kk, :] = B[k0 + kk, j0 + q*nr : j0 + (q+1)*nr]: each row segment
-    moved as nr/lanes vector loads and stores."""
+    moved as nr/lanes vector loads and stores, COPY_ROWS rows of B at a time
+    panel by panel (so each panel is written COPY_ROWS·nr elements in a row,
+    while COPY_ROWS rows of B are read along in step)."""
     b = e.b
-    with cgutils.for_range(b, e.kb) as rows:
-        kk = e.index(rows.index)
-        row = b.add(b.mul(b.add(e.k0, kk), e.ld), e.j0)
-        out = b.mul(kk, e.const(nr))
+    step = e.const(COPY_ROWS)
+    blocks = b.udiv(b.add(e.kb, e.const(COPY_ROWS - 1)), step)
+    with cgutils.for_range(b, blocks) as block:
+        first = b.mul(e.index(block.index), step)
+        count = b.sub(e.kb, first)
+        count = b.select(b.icmp_signed("<", count, step), count, step)
         with cgutils.for_range(b, e.nq) as panels:
             q = e.index(panels.index)
-            s0 = b.add(row, b.mul(q, e.const(nr)))
-            d0 = b.add(out, b.mul(q, e.panel))
-            for v in range(nr // lanes):
-                off = e.const(v * lanes)
-                e.store(e.load(b.add(s0, off)), b.add(d0, off))
+            with cgutils.for_range(b, count) as rows:
+                kk = b.add(first, e.index(rows.index))
+                s0 = b.add(b.add(b.mul(b.add(e.k0, kk), e.ld), e.j0), b.mul(q, e.const(nr)))
+                d0 = b.add(b.mul(kk, e.const(nr)), b.mul(q, e.panel))
+                for v in range(nr // lanes):
+                    off = e.const(v * lanes)
+                    e.store(e.load(b.add(s0, off)), b.add(d0, off))
 
 
 def _transpose_vectors(builder, vecs):
