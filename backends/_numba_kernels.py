@@ -2,9 +2,10 @@
 
 Kernels for backends/numba_jit.py, two per dtype:
 
-    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers)
+    gemm_<dtype>(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers)
         the packed GEMM: C (m, n) = op(A) (m, k) @ op(B) (k, n) (+ bias (n,)),
-        where op(A) is A, or Aᵀ when a_trans (A then stored (k, m)); likewise B.
+        where op(A) is A, or Aᵀ when a_trans (A then stored (k, m)); likewise B;
+        taken: np.zeros(1, np.int64), one per call, shared by its workers.
     direct_<dtype>(kind, A, B, bias, has_bias, C, worker, workers)
         forward, dX or dW on operands used where they lie (small N, small work).
 
@@ -26,9 +27,10 @@ import numba
 import numpy as np
 
 from refbackprop.backends._numba_simd import (_copy_body, _direct_tile, _dot_tile, _packer,
-                                              _tile, _transpose_body)
+                                              _tile, _transpose_body, aligned_panels,
+                                              fetch_add)
 
-SIMD_SOURCE = "9152f864f748bf67"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
+SIMD_SOURCE = "ae255a75a0fe8442"   # sha256 of _numba_simd.py: a change there invalidates numba's cache
 
 # Contraction (FMA) only: no-NaN/no-Inf flags would break IEEE semantics.
 _FASTMATH = {"contract"}
@@ -111,16 +113,35 @@ def pack_b_f64(M, trans, j0, nb, k0, kb, panels, zero):
                 panels[full, kk, c] = src[j0 + full * 16 + c]
 
 
+@numba.njit(cache=True, nogil=True)
+def aligned_f64(n0, n1, n2):
+    """An uninitialised C-contiguous (n0, n1, n2) array, its data aligned to
+    64 bytes (aligned_panels)."""
+    return aligned_panels(np.empty(n0 * n1 * n2 + 64 // 8, np.float64), (n0, n1, n2))
+
+@numba.njit(cache=True, nogil=True)
+def take_f64(taken):
+    """taken[0], then one more (atomically: the workers share it)."""
+    return fetch_add(taken, 1)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
-    worker's share of C: a share of its columns when each worker gets at
-    least NC of them, else of its rows."""
+    worker's share of C: when each worker gets at least NC of C's columns,
+    the NC-column blocks are shared out as the workers ask for them (taken,
+    an int64 array of one zero shared by the workers of a call, counts the
+    blocks handed out), so that a worker slowed by another process on its
+    CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    if n >= workers * 256:
+    # all of k in one shallow slice (dW at small N): blocks of more columns,
+    # so that the rows of C, written a row of tiles at a time, are written
+    # in longer runs
+    nc = 1024 if k <= 64 else 256
+    by_columns = n >= workers * nc
+    if by_columns:
         r0, r1 = 0, m
-        c0, c1 = part_f64(n, 16, worker, workers)
+        c0, c1 = part_f64(n, 16, worker, workers)   # for k = 0 only
     else:
         r0, r1 = part_f64(m, 8, worker, workers)
         c0, c1 = 0, n
@@ -132,12 +153,20 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 512 + 1, 8), C.dtype)
-    bp = np.empty((256 // 16, 512 + 1, 16), C.dtype)
+    ap = aligned_f64(64 // 8, 512 + 1, 8)
+    if k <= 64:
+        bp = aligned_f64(1024 // 16, 64 + 1, 16)
+    else:
+        bp = aligned_f64(256 // 16, 512 + 1, 16)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
-    for j0 in range(c0, c1, 256):
-        nb = min(256, c1 - j0)
+    if by_columns:
+        c0, c1 = 0, n
+        j0 = take_f64(taken) * nc
+    else:
+        j0 = c0
+    while j0 < c1:
+        nb = min(nc, c1 - j0)
         npb = (nb + 16 - 1) // 16
         for k0 in range(0, k, 512):
             kb = min(512, k - k0)
@@ -162,6 +191,7 @@ def gemm_f64(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                         p = t - q * npa
                     micro_f64(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 16,
                               min(8, mb - p * 8), min(16, nb - q * 16), init, bias)
+        j0 = take_f64(taken) * nc if by_columns else j0 + nc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -288,16 +318,35 @@ def pack_b_f32(M, trans, j0, nb, k0, kb, panels, zero):
                 panels[full, kk, c] = src[j0 + full * 32 + c]
 
 
+@numba.njit(cache=True, nogil=True)
+def aligned_f32(n0, n1, n2):
+    """An uninitialised C-contiguous (n0, n1, n2) array, its data aligned to
+    64 bytes (aligned_panels)."""
+    return aligned_panels(np.empty(n0 * n1 * n2 + 64 // 4, np.float32), (n0, n1, n2))
+
+@numba.njit(cache=True, nogil=True)
+def take_f32(taken):
+    """taken[0], then one more (atomically: the workers share it)."""
+    return fetch_add(taken, 1)
+
 @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
+def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, taken, worker, workers):
     """C (m, n) = op(A) @ op(B) (+ bias); see the module docstring.  Computes
-    worker's share of C: a share of its columns when each worker gets at
-    least NC of them, else of its rows."""
+    worker's share of C: when each worker gets at least NC of C's columns,
+    the NC-column blocks are shared out as the workers ask for them (taken,
+    an int64 array of one zero shared by the workers of a call, counts the
+    blocks handed out), so that a worker slowed by another process on its
+    CPU takes fewer; else a fixed share of C's rows."""
     m, n = C.shape
     k = A.shape[0] if a_trans else A.shape[1]
-    if n >= workers * 512:
+    # all of k in one shallow slice (dW at small N): blocks of more columns,
+    # so that the rows of C, written a row of tiles at a time, are written
+    # in longer runs
+    nc = 2048 if k <= 64 else 512
+    by_columns = n >= workers * nc
+    if by_columns:
         r0, r1 = 0, m
-        c0, c1 = part_f32(n, 32, worker, workers)
+        c0, c1 = part_f32(n, 32, worker, workers)   # for k = 0 only
     else:
         r0, r1 = part_f32(m, 8, worker, workers)
         c0, c1 = 0, n
@@ -309,15 +358,23 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
     zero = C.dtype.type(0)
     # one spare row per panel, so that panels are not a power of two apart
     # (which would map them all to the same cache sets)
-    ap = np.empty((64 // 8, 1024 + 1, 8), C.dtype)
-    bp = np.empty((512 // 32, 1024 + 1, 32), C.dtype)
+    ap = aligned_f32(64 // 8, 512 + 1, 8)
+    if k <= 64:
+        bp = aligned_f32(2048 // 32, 64 + 1, 32)
+    else:
+        bp = aligned_f32(512 // 32, 512 + 1, 32)
     # B's KC×NC block is packed once and used by every MC-row block of A;
     # the tiles add each KC slice into C (the first starts from the bias)
-    for j0 in range(c0, c1, 512):
-        nb = min(512, c1 - j0)
+    if by_columns:
+        c0, c1 = 0, n
+        j0 = take_f32(taken) * nc
+    else:
+        j0 = c0
+    while j0 < c1:
+        nb = min(nc, c1 - j0)
         npb = (nb + 32 - 1) // 32
-        for k0 in range(0, k, 1024):
-            kb = min(1024, k - k0)
+        for k0 in range(0, k, 512):
+            kb = min(512, k - k0)
             init = 1 if k0 > 0 else (2 if has_bias else 0)
             pack_b_f32(B, b_trans, j0, nb, k0, kb, bp, zero)
             for i0 in range(r0, r1, 64):
@@ -339,6 +396,7 @@ def gemm_f32(A, a_trans, B, b_trans, bias, has_bias, C, worker, workers):
                         p = t - q * npa
                     micro_f32(ap[p], bp[q], kb, C, i0 + p * 8, j0 + q * 32,
                               min(8, mb - p * 8), min(32, nb - q * 32), init, bias)
+        j0 = take_f32(taken) * nc if by_columns else j0 + nc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -416,6 +474,6 @@ def direct_f32(kind, A, B, bias, has_bias, C, worker, workers):
 TILES = {
     "float64": {"LANES": 8, "MR": 8, "NR": 16, "MC": 64, "NC": 256, "KC": 512,
                 "DIRECT_MR": 8, "DIRECT_NR": 16, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
-    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 1024,
+    "float32": {"LANES": 16, "MR": 8, "NR": 32, "MC": 64, "NC": 512, "KC": 512,
                 "DIRECT_MR": 8, "DIRECT_NR": 32, "BAND": 16, "DOTS": ((1, 8), (4, 4))},
 }

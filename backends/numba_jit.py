@@ -117,7 +117,8 @@ class _Kernels:
         if strategy == "direct":
             kernel, args = self.direct, (kind, a, b, bias, has_bias, c)
         else:
-            kernel, args = self.gemm, (a, kind == 2, b, kind == 1, bias, has_bias, c)
+            taken = _np.zeros(1, _np.int64)  # the column blocks handed out
+            kernel, args = self.gemm, (a, kind == 2, b, kind == 1, bias, has_bias, c, taken)
         if workers == 1:
             kernel(*args, 0, 1)
         else:
@@ -287,7 +288,8 @@ class NumbaBackend:
                     if kernel is bundle.direct:
                         _run_workers(kernel, (0, x, w, b, True, c), workers)
                     else:
-                        _run_workers(kernel, (x, False, w, False, b, True, c), workers)
+                        taken = np.zeros(1, np.int64)
+                        _run_workers(kernel, (x, False, w, False, b, True, c, taken), workers)
             self.backward(x, w, dy, b)
 
     def _prepare(self, x, w, b=None, dy=None):

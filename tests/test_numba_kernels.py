@@ -243,6 +243,63 @@ def test_worker_counts_agree_bit_for_bit(strategy, n):
         assert np.array_equal(one, many)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_column_blocks_are_each_computed_once_whoever_takes_them(dtype):
+    """The packed GEMM hands out NC-column blocks from a shared counter: in
+    any order of the workers (here one after another, so the first takes every
+    block and the rest none; then concurrently, 3 workers), every element is
+    written, and bit for bit as by one worker."""
+    import numpy as np
+
+    from refbackprop.backends import _numba_kernels as k
+    from refbackprop.backends.numba_jit import _run_workers
+
+    tiles = k.TILES[dtype]
+    gemm = getattr(k, "gemm_f64" if dtype == "float64" else "gemm_f32")
+    rng = np.random.default_rng(5)
+    m, kk, n = 37, tiles["KC"] + 3, 5 * tiles["NC"] + 7  # 6 blocks, the last partial
+    a, b, bias = (rng.standard_normal(s).astype(dtype) for s in ((m, kk), (kk, n), (n,)))
+
+    def run(order=None, workers=3):
+        c = np.full((m, n), np.nan, dtype)
+        taken = np.zeros(1, np.int64)
+        if order is None:
+            _run_workers(gemm, (a, False, b, False, bias, True, c, taken), workers)
+        else:
+            for w in order:
+                gemm(a, False, b, False, bias, True, c, taken, w, workers)
+        return c, taken[0]
+
+    one, _ = run([0], 1)
+    assert not np.isnan(one).any()
+    for order in ([2, 0, 1], [1, 2, 0]):
+        c, taken = run(order)
+        assert np.array_equal(c, one)
+        assert taken == 6 + 3  # six blocks, then one empty-handed ask per worker
+    c, _ = run()
+    assert np.array_equal(c, one)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_packing_buffers_are_aligned_to_cache_lines(dtype):
+    """The GEMM's panels start on a 64-byte boundary whatever np.empty gave
+    (numba aligns to 32), have the asked shape, C order, and do not overlap."""
+    import numpy as np
+
+    from refbackprop.backends import _numba_kernels as k
+
+    aligned = getattr(k, "aligned_f64" if dtype == "float64" else "aligned_f32")
+    seen = []
+    for shape in ((8, 513, 8), (3, 5, 7), (1, 1, 1)) * 4:
+        a = aligned(*shape)
+        assert a.dtype == np.dtype(dtype) and a.shape == shape and a.flags.c_contiguous
+        assert a.ctypes.data % 64 == 0
+        a[...] = len(seen)
+        seen.append(a)
+    for i, a in enumerate(seen):  # each still holds its own values
+        assert (a == i).all()
+
+
 def test_worker_errors_reach_the_caller():
     from refbackprop.backends.numba_jit import _run_workers
 
