@@ -681,7 +681,6 @@ class Prepared:
         # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
         self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
         self.bias = b is not None
-        self.parallel = False
         ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd, trials)
         self.checks = [
             OutputCheck(
@@ -706,7 +705,6 @@ class Prepared:
             sdw = [_signs(rng, d) for _ in range(trials)]
             if parallel is None:
                 parallel = n * d * m >= PARALLEL_MADDS
-            self.parallel = parallel
             # dX's reference side in a forked child while this process does
             # Y's and dW's (data only comes back; the closures are made here)
             child = None
@@ -750,25 +748,8 @@ class Prepared:
         judged = []
         for check, out in zip(self.checks, (y, dx, dw)):
             judged.append(self._settle(check, out))
-        # at large sizes dW's got side (its cells' signed sums) in a forked
-        # child while this process judges Y and dX
-        dw_part, child = self.parts[2], None
-        if self.parallel and getattr(dw_part, "signed_sums", None) is not None:
-            from . import forked
-
-            child = forked.start(lambda: dw_part.signed_sums(judged[2]))
-        try:
-            for part, out in zip(self.parts[:2], judged[:2]):
-                part(out)
-            if child is not None:
-                gots = child.result()
-                child = None
-                dw_part(judged[2], gots)
-            else:
-                dw_part(judged[2])
-        finally:
-            if child is not None:
-                child.cancel()
+        for part, out in zip(self.parts, judged):
+            part(out)
         result.outputs = list(self.checks)
         if self.bias:
             result.outputs.append(_check_db(self.ctx.dy, db, n, m, self.dtype))
@@ -1424,22 +1405,7 @@ class _Context:
 
         check.tolerances = tolerances
 
-        def signed_sums(dw):
-            """[[Σ_{k∈K} r_k·dW_{k,:} (M,) for each block K] for each trial]: the
-            cells' got side, as plain data (a forked child may compute it)."""
-            values = dw.values
-            out = []
-            for r, _ in runs:
-                sums = []
-                for c in range(nb):
-                    a = c * bd
-                    rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
-                    sums.append(_signed_sum(rows, r[a : a + sizes[c]], m, exact))
-                out.append(sums)
-            return out
-
-        def finish(dw, gots=None):
-            """Judges dW's cells; gots: signed_sums(dw), if computed elsewhere."""
+        def finish(dw):
             values = dw.values
             if gfac:
                 for c in range(nb):
@@ -1455,11 +1421,8 @@ class _Context:
                 r, blocks = runs[trial]
                 for c in range(nb):
                     a = c * bd
-                    if gots is not None:
-                        got = gots[trial][c]
-                    else:
-                        rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
-                        got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
+                    rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
+                    got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
                     ref, un = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
                     if c in tmin:
@@ -1481,7 +1444,6 @@ class _Context:
                         tols = list(map(add, tols, map(mul, small[c], repeat(tc[c], m))))
                     check.note_many(trial, c * m, diffs, tols)
 
-        finish.signed_sums = signed_sums
         return finish
 
     @staticmethod
