@@ -870,13 +870,14 @@ class _Context:
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
+        self._x_l1 = {}  # block size -> ‖X_{i,block}‖₁ (N, blocks)
         # ‖W_k‖₂ (D,): here where W's grid needs them or where Y's pass cannot
         # give them; else prepare_y takes them from its row segments' norms
         # (one pass over W less) and settles W's finiteness there.
         packing = not _JIT and trials >= PACK_TRIALS and packed.available()
         w_rows = None
         if packing or not (_HYPOT and _STEPPED):
-            w_rows = [_norm(w.values[k * m : (k + 1) * m]) for k in range(d)]
+            w_rows = self._w_row_norms()
         self.finite = (
             (w_rows is None or None not in w_rows)
             and None not in self.x_norms
@@ -902,6 +903,21 @@ class _Context:
                 self.x_grid[i] = sum(
                     [_abs_sum(row[c * bd : c * bd + bd]) * steps[c] for c in range(len(steps))]
                 ) * (1 + 2.0**-50)
+
+    def _w_row_norms(self):
+        """‖W_k‖₂ for every row k (D,), None where not finite: a pass over W."""
+        w, m = self.w.values, self.m
+        return [_norm(w[k * m : (k + 1) * m]) for k in range(self.d)]
+
+    def x_block_l1(self, size):
+        """[[‖X_{i,K}‖₁ for each block K of `size` columns] for each row i]
+        (N, blocks), rounded up; computed once a size (Y's Hölder bound and
+        dW's column sums both use it)."""
+        if size not in self._x_l1:
+            self._x_l1[size] = [
+                [_abs_sum(row[a : a + size]) for a in range(0, self.d, size)] for row in self.xr
+            ]
+        return self._x_l1[size]
 
     def release(self):
         """Drop what only preparing needed (W's grid)."""
@@ -969,8 +985,7 @@ class _Context:
         babs = [_abs_sum(bl[c * by : c * by + by]) if bl else 0.0 for c in range(len(segs))]
         grow = 1 + gamma(groups + 1, _U)  # a dot of non-negative terms, any order
         floor = 2 * groups * _TINY  # its products' underflow
-        for i, row in enumerate(self.xr):
-            xg = [_abs_sum(row[a : a + g]) for a in range(0, d, g)]  # ‖X_{i,g}‖₁
+        for i, xg in enumerate(self.x_block_l1(g)):  # ‖X_{i,g}‖₁
             trow = tt[i]
             for c in range(len(trow)):
                 s = (_dot(xg, heads[c]) + floor) * grow
@@ -1197,7 +1212,7 @@ class _Context:
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         if self.w_row_norms is None:  # before Y's pass (a child): their own pass
-            self.w_row_norms = [_norm(self.w.values[k * m : (k + 1) * m]) for k in range(d)]
+            self.w_row_norms = self._w_row_norms()
         if None in self.w_row_norms:
             return None
         wf = _block_norms(self.w_row_norms, bd)  # ‖W_{K,:}‖_F
@@ -1235,7 +1250,7 @@ class _Context:
         if data is None:
             self.finite = False
             return self.unverifiable(check, "an input has an infinite or NaN entry")
-        gfac, under = _cell_terms(check.k, self.dtype)[5], _cell_terms(check.k, self.dtype)[3]
+        _, _, _, under, _, gfac, _ = _cell_terms(check.k, self.dtype)
         runs = list(zip(signs, data["refs"], data["vrefs"]))
         sizes = _cell_sizes(self.d, self.bd)
         tt, bmag, base = data["tt"], data["bmag"], data["base"]
@@ -1324,7 +1339,7 @@ class _Context:
             ta1 = f * a1  # T = ta1·dcn + f·a0
             if plain and (self.t is None or root * (1 + 2 * _U) <= self.t):
                 a = c * bd
-                cols = [_abs_sum(row[a : a + sizes[c]]) for row in self.xr]  # C_{:,K} (N,)
+                cols = [row[c] for row in self.x_block_l1(bd)]  # C_{:,K} (N,)
                 ck = _norm(cols)
                 if ck is not None:
                     ta1 = min(ta1, alpha * ck * _UP * _UP)
