@@ -866,7 +866,6 @@ class _Context:
         self.dyr = dy.row_lists()  # (N, M)
         self.bl = b.lists() if b is not None else None  # (M,)
         self.x_norms = [_norm(r) for r in self.xr]  # ‖X_i‖₂, (N,)
-        self.x_abs = [_abs_sum(r) for r in self.xr]  # ‖X_i‖₁
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
