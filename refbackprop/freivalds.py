@@ -143,6 +143,67 @@ def _dots(u, columns):
     return list(map(sum, map(map, repeat(mul, count), repeat(u, count), columns)))
 
 
+_EXTENDED = []  # [math.sumprod or None], settled once by _extended_sumprod()
+EXTENDED_TOP = 2.0**990  # the extended sumprod's bound holds while no value exceeds this
+
+
+def _extended_sumprod():
+    """math.sumprod where it is CPython's extended-precision one (3.12+),
+    else None.  Its floats go through an error-free product (Dekker) and a
+    triple-length accumulator, so its only roundings are the third word's
+    (second order) and the last two additions: for n terms, none beyond
+    EXTENDED_TOP, |computed − exact| ≤ _extended_rho(n)·Σ|terms| + 16n·2⁻¹⁰⁷⁴
+    (subnormal roundings); docs/verification.md "V".  Trusted only after a
+    probe sees an error-free product and an error-free sum."""
+    if not _EXTENDED:
+        sumprod = getattr(math, "sumprod", None)
+        a = 1.0 + 2.0**-30
+        probe = False
+        if sumprod is not None and getattr(sys.implementation, "name", "") == "cpython":
+            try:  # a·a − fl(a·a) = 2^-60 exactly; 2^60 + 1 − 2^60 = 1 exactly
+                probe = (
+                    sumprod([a, a * a], [a, -1.0]) == 2.0**-60
+                    and sumprod([2.0**60, 1.0, -(2.0**60)], [1.0, 1.0, 1.0]) == 1.0
+                )
+            except Exception:
+                probe = False
+        _EXTENDED.append(sumprod if probe else None)
+    return _EXTENDED[0]
+
+
+def _extended_rho(n):
+    """The extended sumprod's error factor for n terms: u(1 + 3u) + 16n³u³."""
+    return _U * (1 + 3 * _U) + 16.0 * n**3 * _U**3
+
+
+_ACCURATE = None  # (dots, error factor ρ(n)), chosen once by _accurate_dots()
+
+
+def _accurate_dots():
+    """(dots, rho): dots(u, columns) gives [u·c for c in columns] with
+    |computed − exact| ≤ rho(n)·Σ_i|u_i c_i| + 16n·2⁻¹⁰⁷⁴ where no value
+    exceeds EXTENDED_TOP; dW's float64 reference dots, docs/verification.md "V".
+
+    - the extended math.sumprod (_extended_sumprod), rho = _extended_rho;
+    - else math.fsum of the rounded products: rho = 2u(1 + u);
+    - MicroPython (no fsum in C), PyPy: the plain dot, rho = γ_{n+2}."""
+    global _ACCURATE
+    if _ACCURATE is None:
+        u = _U
+        if _extended_sumprod() is not None:
+            _ACCURATE = (_dots, _extended_rho)
+        elif _JIT or getattr(sys.implementation, "name", "") == "micropython":
+            _ACCURATE = (_dots, lambda n: gamma(n + 2, u))
+        else:
+
+            def dots(v, columns):
+                count = len(columns)
+                return list(map(fsum, map(map, repeat(mul, count), repeat(v, count), columns)))
+
+            _ACCURATE = (dots, lambda n: 2 * u * (1 + u))
+    return _ACCURATE
+
+
 def linear_bound(k, dtype):
     """(alpha, kappa): element_bound(k, mag, ref, dtype) ≤ alpha·mag + kappa
     for every mag ≥ |ref| (an exact value never exceeds its Σ|terms|).
@@ -1302,9 +1363,13 @@ class _Context:
         sizes = _cell_sizes(d, bd)
         dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
         g_n = gamma(n + 2, _U)
-        # float64 (u ≤ 2^-30): the cell sums exactly (math.fsum of the + and of
-        # the − rows, then one subtraction), else the builtin sum, γ_{n+1}.
+        # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
+        # extended sumprod, _extended_rho(s), where no correct value exceeds
+        # EXTENDED_TOP; else math.fsum of the + and of the − rows, then one
+        # subtraction, 3u), else the builtin sum, γ_{n+1}.
         exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
+        top = (1 + alpha + beta) * max(xf + [0.0]) * max(dcn + [0.0]) * _UP  # ≥ |dW_kj|
+        extended = exact and _extended_sumprod() is not None and top <= EXTENDED_TOP
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
         #     (tf32: norms of the clamped operands, + λ√len; output
@@ -1314,7 +1379,13 @@ class _Context:
         #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
         #     backend (an incorrect one only meets a stricter test), times
         #     3u (fsum) or γ_{n+1}
-        #   V_ref: the dot's γ_N·Σ|u||dY_{:,j}| ≤ γ_N‖u‖·dcn, u's own u‖u‖·dcn
+        #     (where the exact Σβ below is known: 3u·((1 + α + β)·S_Kj + n·κ),
+        #     S_Kj ≥ Σ_i C_iK·|dY_ij| ≥ Σ_{k∈K}|dW_kj|, C_iK = Σ_{k∈K}|X_ik|)
+        #   V_ref: the dot's ρ_N·Σ|u||dY_{:,j}| ≤ ρ_N‖u‖·dcn (ρ_N = γ_{N+2}, or in
+        #     float64 _accurate_dots's: u(1 + 3u) + 16N³u³ or 2u(1 + u)), plus
+        #     16N·2^-1074 of subnormal roundings; u's own u‖u‖·dcn.  Where S_Kj
+        #     is known, also ≤ (ρ_N + 2u)·(1 + u)·S_Kj (|u_i| ≤ (1 + u)·C_iK):
+        #     the smaller of the two
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         #   Where T is the worst case (f = √n) and nothing is rounded or
@@ -1324,10 +1395,12 @@ class _Context:
         up3 = _UP * _UP * _UP
         plain = not (beta or gfac or under or lam)
         bcoef, bconst, pc, qc, gc, tc, tslope = [], [], [], [], [], [], []
-        vg1, vq, exact_blocks, exact_coefs = [], [], [], []
+        vg, vq, exact_blocks, exact_coefs = [], [], [], []
         for c in range(nb):
             root = math.sqrt(sizes[c])
-            g_k = 3 * _U if exact else gamma(sizes[c] + 1, _U)
+            g_k = gamma(sizes[c] + 1, _U)
+            if exact:
+                g_k = _extended_rho(sizes[c]) if extended else 3 * _U
             f = _factor(self.t, sizes[c]) * _UP
             xfc = xf[c] + lam * math.sqrt(n * sizes[c])
             a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
@@ -1349,20 +1422,28 @@ class _Context:
             got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
             if lam:
                 got0 = got0 + got1 * dl
-            vg1.append(got1 * _UP * up3)
-            vq.append((got0 + 2 * _TINY) * _UP * up3)
+            vg.append((1 + 2 * _U) * g_k * (1 + alpha + beta) * _UP * _UP * up3)  # times S_Kj
+            vq.append((got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP * up3)
             pc.append((ta1 * (1 + _U * _UP) + got1 * _UP) * up3)
-            qc.append((f * a0 * (1 + _U * _UP) + (got0 + 2 * _TINY) * _UP) * up3)
+            qc.append(
+                (f * a0 * (1 + _U * _UP) + (got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP) * up3
+            )
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
             tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
-        slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
+        # the reference dots u·dY_{:,j}: in float64 the accurate ones where no
+        # value exceeds 2^990 (_accurate_dots), else the plain ones, γ_{N+2}
+        dots_of, rho = _accurate_dots() if exact else (_dots, None)
+        dtop = max(dcn) if dcn else 0.0
+        plain_slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
+        slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
         tt_of = lambda c, j: (
             (tslope[c] * dcn[j] + _factor(self.t, sizes[c]) * _UP * bconst[c]) * _UP
         )
         # Where packing is available the same cells also get their exact Σβ
         # from above: Σ_i C_iK·|dY_ij| for every (K, j) through big integers
         # (packed.product_sums, every term rounded up), T the smaller.
-        tmin = {}
+        tmin, tbase, srow = {}, {}, {}
+        tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
         if exact_blocks and not _JIT and packed.available():
             sums = packed.product_sums(exact_coefs, [list(map(abs, row)) for row in self.dyr])
             for c, row in zip(exact_blocks, sums):
@@ -1379,10 +1460,18 @@ class _Context:
                     repeat(kappa * sizes[c] * _UP, m),
                 )
                 tmin[c] = list(map(min, cs, ex))
-        tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
+                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
+                # T's share of the tolerance and V_got, 3u·(1 + α + β)·S_Kj
+                tbase[c] = list(
+                    map(
+                        add,
+                        map(mul, tmin[c], repeat(tfac, m)),
+                        map(mul, srow[c], repeat(vg[c], m)),
+                    )
+                )
         runs = []
-        unmax = [0.0] * nb
-        dtop = max(dcn) if dcn else 0.0
+        vmax = [0.0] * nb  # the largest slope·‖u‖ of a block over the trials
+        smax = [0.0] * nb  # the largest slope of a block over the trials
         for r in signs:
             blocks = []
             for c in range(nb):
@@ -1390,14 +1479,16 @@ class _Context:
                 # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
                 u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])]) for i in range(n)]
                 un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
-                if un > unmax[c]:
-                    unmax[c] = un
                 up, down = _scale(un, dtop)  # keep tiny products out of subnormals
+                dots, sl = dots_of, slope
+                if exact and (un * up > 2.0**990 or dtop > 2.0**990):
+                    dots, sl = _dots, plain_slope  # beyond the accurate dots' range
+                vmax[c], smax[c] = max(vmax[c], sl * un), max(smax[c], sl)
                 if up == 1.0:
-                    blocks.append((_dots(u, dyt), un))  # (M,)
+                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
                 else:
-                    dots = _dots(list(map(mul, u, repeat(up, n))), dyt)
-                    blocks.append((list(map(mul, dots, repeat(down, m))), un))
+                    prods = dots(list(map(mul, u, repeat(up, n))), dyt)
+                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
             runs.append((r, blocks))
         gnorm, small = [], []  # [block][column] at finish
 
@@ -1405,11 +1496,12 @@ class _Context:
             c, j = divmod(cell, m)
             if c in tmin:
                 t = tmin[c][j]
-                total = t * tfac + (vg1[c] + slope * unmax[c]) * dcn[j] + vq[c]
+                vref = min(vmax[c] * dcn[j], smax[c] * _SROW * srow[c][j])
+                total = tbase[c][j] + vref + vq[c]
                 return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c]
             g = gfac * gnorm[c][j] * _UP + small[c][j] if gnorm else 0.0
             t = tt_of(c, j) + _factor(self.t, sizes[c]) * _UP * g
-            total = (pc[c] + slope * unmax[c]) * dcn[j] + qc[c]
+            total = (pc[c] + vmax[c]) * dcn[j] + qc[c]
             if gnorm:
                 total = total + gc[c] * gnorm[c][j] + tc[c] * small[c][j]
             return t, total / _UP - t, bcoef[c] * dcn[j] + bconst[c] + g
@@ -1434,20 +1526,18 @@ class _Context:
                     a = c * bd
                     rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
                     got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
-                    ref, un = blocks[c]
+                    ref, vref, sl = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
                     if c in tmin:
-                        coef = vg1[c] + slope * un
-                        tols = list(
-                            map(
-                                add,
-                                map(mul, tmin[c], repeat(tfac, m)),
-                                map(mul, dcn, repeat(coef, m)),
-                            )
+                        vrefs = map(
+                            min,
+                            map(mul, dcn, repeat(vref, m)),
+                            map(mul, srow[c], repeat(sl * _SROW, m)),
                         )
+                        tols = map(add, tbase[c], vrefs)
                         check.note_many(trial, c * m, diffs, list(map(add, tols, repeat(vq[c], m))))
                         continue
-                    coef = pc[c] + slope * un
+                    coef = pc[c] + vref
                     tols = list(map(add, map(mul, dcn, repeat(coef, m)), repeat(qc[c], m)))
                     if gfac:
                         tols = list(map(add, tols, map(mul, gnorm[c], repeat(gc[c], m))))
@@ -1543,6 +1633,9 @@ class _Context:
         return sums, lambda i, c: coef[c] * dn[i]
 
 
+_SROW = (1 + _U) * _UP  # V_ref through S_Kj: |u_i| ≤ (1 + u)·C_iK
+
+
 def _factor(t, n):
     """min(t, √n): Hoeffding's t, or the worst case's √n when smaller."""
     root = math.sqrt(n) * (1 + 2 * _U)
@@ -1557,8 +1650,14 @@ def hoeffding_cells(t, sizes_and_counts):
 
 
 def _signed_sum(rows, signs, width, exact=False):
-    """Σ_k signs[k]·rows[k] for signs ±1, (width,): the rows of each sign
-    summed apart (_column_sums), then one subtraction."""
+    """Σ_k signs[k]·rows[k] for signs ±1.0, (width,): by the extended
+    math.sumprod of each column with the signs where there is one (error
+    ≤ _extended_rho(n)·Σ|terms|, below either bound here), else the rows of
+    each sign summed apart (_column_sums; exact: each sum correctly rounded,
+    3u·Σ|terms| in all), then one subtraction."""
+    sumprod = _extended_sumprod() if len(rows) > 1 else None
+    if sumprod is not None:
+        return list(map(sumprod, zip(*rows), repeat(signs, width)))
     plus = [row for row, s in zip(rows, signs) if s > 0]
     minus = [row for row, s in zip(rows, signs) if s <= 0]
     acc = _column_sums(plus, width, exact)

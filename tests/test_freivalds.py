@@ -504,3 +504,78 @@ def test_an_interrupted_wait_stops_the_child_at_once(monkeypatch):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert time.monotonic() - t0 < 10 and len(children) == 1 and children[0].pid is None
+
+
+def test_accurate_dots_meet_their_stated_bound():
+    """dW's float64 reference dots (_accurate_dots: math.sumprod's extended
+    precision where a probe confirms it, else fsum of the products): every
+    dot within ρ(n)·Σ|u_i c_i| of the exact one, on cancelling sums where a
+    plain dot is far off."""
+    from fractions import Fraction
+
+    from refbackprop import freivalds
+    from refbackprop.rng import Rng
+
+    dots, rho = freivalds._accurate_dots()
+    rng = Rng(4)
+    n = 64
+    for trial in range(40):
+        u = [(rng.uniform() - 0.5) * 2.0 ** (trial % 9 * 7) for _ in range(n)]
+        # each column cancels almost all of u·c: the last entry undoes the rest
+        cols = []
+        for _ in range(8):
+            c = [rng.uniform() - 0.5 for _ in range(n - 1)]
+            rest = -math.fsum(a * b for a, b in zip(u, c)) / u[-1]
+            cols.append(c + [rest])
+        for c, got in zip(cols, dots(u, cols)):
+            exact = sum(Fraction(a) * Fraction(b) for a, b in zip(u, c))
+            mags = sum(abs(Fraction(a) * Fraction(b)) for a, b in zip(u, c))
+            err = abs(Fraction(got) - exact)
+            assert err <= Fraction(rho(n)) * mags, (trial, float(err / mags))
+    assert rho(n) <= 2.0 * 2.0**-53 * (1 + 2.0**-40)  # far below a plain dot's γ_66
+
+
+def test_accurate_dots_fall_back_where_sumprod_is_plain(monkeypatch):
+    """A math.sumprod that rounds like a plain loop fails the probe: the dots
+    are then fsum's, with fsum's bound (never the extended one)."""
+    from refbackprop import freivalds
+
+    def plain(p, q):
+        return sum(a * b for a, b in zip(p, q))
+
+    monkeypatch.setattr(freivalds, "_ACCURATE", None)
+    monkeypatch.setattr(freivalds, "_EXTENDED", [])
+    monkeypatch.setattr(math, "sumprod", plain, raising=False)
+    assert freivalds._extended_sumprod() is None
+    dots, rho = freivalds._accurate_dots()
+    assert rho(64) == 2 * 2.0**-53 * (1 + 2.0**-53)
+    assert dots([1.0, 2.0**60, 1.0], [[2.0**-60, 1.0, -(2.0**60)]]) == [2.0**-60]
+    # the signed sums then go the old way: fsum of each sign (2^60 + 1 rounds
+    # to 2^60), one subtraction
+    rows = [[2.0**60, 1.0], [1.0, 2.0], [2.0**60, 3.0]]
+    assert freivalds._signed_sum(rows, [1.0, 1.0, -1.0], 2, exact=True) == [0.0, 0.0]
+
+
+def test_signed_sums_through_the_extended_sumprod_where_there_is_one():
+    """CPython 3.12+: a block's ± sums are one math.sumprod per column, exact
+    here where summing each sign apart rounds 2^60 + 1."""
+    from refbackprop import freivalds
+
+    if freivalds._extended_sumprod() is None:
+        pytest.skip("no extended-precision math.sumprod on this runtime (CPython 3.12+ has one)")
+    rows = [[2.0**60, 1.0], [1.0, 2.0], [2.0**60, 3.0]]
+    assert freivalds._signed_sum(rows, [1.0, 1.0, -1.0], 2) == [1.0, 0.0]
+
+
+def test_float64_dw_verifier_rounding_is_a_small_part_of_its_tolerance():
+    """float64 dW at N = 64 on mixed inputs: the verifier's own rounding V is
+    under a tenth of T in every cell (the reference dots are accurate and
+    both V terms go through the exact Σ_i C_iK·|dY_ij|); with plain dots of
+    N terms it was a quarter to a half (docs/verification.md, "V")."""
+    from refbackprop.freivalds import prepare
+
+    got = sized_matrices(64, 256, 96, "float64", True, 5, "mixed")
+    x, w, b, dy = (got[k] for k in ("x", "w", "b", "dy"))
+    cdw = prepare(x, w, b, dy, "float64", trials=1, samples=False).checks[2]
+    ratios = [v / t for t, v, _ in map(cdw.tolerances, range(cdw.cells)) if t > 0]
+    assert len(ratios) == cdw.cells and max(ratios) < 0.1, max(ratios)
