@@ -116,20 +116,46 @@ def _chunked_gamma(length):
 
 
 def _reference_dots(rows, norms, vectors, vector_norms):
-    """[[row·v for v in vectors] for row in rows], norms ≥ the rows' and
-    vector_norms ≥ the vectors' ‖·‖₂: each row scaled by a power of two out
-    of the subnormal range first (_scale), each dot summed in chunks
-    (error ≤ _chunked_gamma(len)·Σ|row||v| + 2^-1075 where subnormal)."""
-    chunked = [_chunks(v) for v in vectors]
+    """([[row·v for v in vectors] for row in rows], rho), norms ≥ the rows'
+    and vector_norms ≥ the vectors' ‖·‖₂: each row scaled by a power of two
+    out of the subnormal range first (_scale); every dot within
+    rho·Σ|row||v| + 16·len·2^-1074 (subnormal roundings), rho including
+    the 2u of a last rounding and the bias.  Where math.sumprod is the
+    extended one and no scaled value exceeds EXTENDED_TOP, one sumprod a
+    dot (_extended_rho(len) + γ_2); else each dot summed in chunks
+    (_chunked_gamma(len))."""
     top = max(vector_norms) if vector_norms else 0.0
+    scales = [_scale(norm, top) for norm in norms]
+    length = len(vectors[0]) if vectors else 0
+    sumprod = _extended_sumprod()
+    if (
+        sumprod is not None
+        and all(norm * up <= EXTENDED_TOP for norm, (up, _) in zip(norms, scales))
+        and top <= EXTENDED_TOP
+    ):
+        count = len(vectors)
+        out = []
+        for row, (up, down) in zip(rows, scales):
+            if up != 1.0:
+                row = list(map(mul, row, repeat(up, len(row))))
+            dots = map(sumprod, repeat(row, count), vectors)
+            out.append(list(dots) if down == 1.0 else list(map(mul, dots, repeat(down, count))))
+        return out, _extended_rho(length) + gamma(2, _U)
+    chunked = [_chunks(v) for v in vectors]
+    frames = _JIT or getattr(sys.implementation, "name", "") == "micropython"
     out = []
-    for row, norm in zip(rows, norms):
-        up, down = _scale(norm, top)
+    for row, (up, down) in zip(rows, scales):
         if up != 1.0:
             row = list(map(mul, row, repeat(up, len(row))))
         pieces = _chunks(row)
-        out.append([sum(map(_dot, pieces, vc)) * down for vc in chunked])
-    return out
+        if frames:
+            out.append([sum(map(_dot, pieces, vc)) * down for vc in chunked])
+        else:  # no Python frame a chunk
+            q = len(pieces)
+            out.append(
+                [sum(map(sum, map(map, repeat(mul, q), pieces, vc))) * down for vc in chunked]
+            )
+    return out, _chunked_gamma(length)
 
 
 def _dots(u, columns):
@@ -1103,7 +1129,6 @@ class _Context:
         tt = self._t_of(bmag, sizes, by_line=True)
         if segs is not None and not (beta or gfac or under or lam):
             self._holder_y(tt, segs, sizes, alpha, kappa)
-        g_d = _chunked_gamma(d)  # the reference dots, summed in chunks
         g_n = [gamma(size + 1, _U) for size in sizes]
         bias_err = [
             g_n[c] * bn[c] * math.sqrt(sizes[c]) if bl is not None else 0.0 for c in range(nb)
@@ -1123,7 +1148,7 @@ class _Context:
                 br = list(map(mul, bl, r))
                 bsum = [sum(br[c * by : c * by + by]) for c in range(nb)]
             refs, vrefs = [], []
-            dots = _reference_dots(self.xr, self.x_norms, vs, vnorm)  # X_i·(W_J r_J)
+            dots, g_d = _reference_dots(self.xr, self.x_norms, vs, vnorm)  # X_i·(W_J r_J)
             for i in range(n):
                 xn = self.x_norms[i]
                 ref = list(map(add, dots[i], bsum))
@@ -1134,7 +1159,7 @@ class _Context:
                         + grid_err(i, c)
                         + bias_err[c]
                         + _U * abs(ref[c])
-                        + _TINY
+                        + (1 + 16 * d) * _TINY
                         for c in range(nb)
                     ]
                 )
@@ -1289,17 +1314,19 @@ class _Context:
         tt = self._t_of(bmag, sizes, by_line=True)
         if _HYPOT and _STEPPED and not (beta or gfac or under or lam):
             self._holder_dx(tt, sizes, alpha, kappa)
-        g_m = _chunked_gamma(m)
         out = {"refs": [], "vrefs": [], "tt": tt, "bmag": bmag, "base": base}
         for r in signs:
             us, grid_err = self._w_block_sums_down(r, bd, wf)  # W_Kᵀ r_K, (blocks,) of (M,)
             unorm = [_norm(u) or 0.0 for u in us]
-            refs = _reference_dots(self.dyr, self.dy_norms, us, unorm)  # dY_i·(W_Kᵀ r_K)
+            refs, g_m = _reference_dots(self.dyr, self.dy_norms, us, unorm)  # dY_i·(W_Kᵀ r_K)
             vrefs = []
             for i in range(n):
                 dn = self.dy_norms[i]
                 vrefs.append(
-                    [(g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + _TINY for c in range(nb)]
+                    [
+                        (g_m + 2 * _U) * dn * unorm[c] + grid_err(i, c) + (1 + 16 * m) * _TINY
+                        for c in range(nb)
+                    ]
                 )
             out["refs"].append(refs)
             out["vrefs"].append(vrefs)
