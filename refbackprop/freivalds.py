@@ -792,23 +792,29 @@ class Prepared:
             sdw = [_signs(rng, d) for _ in range(trials)]
             if parallel is None:
                 parallel = n * d * m >= PARALLEL_MADDS
-            # dX's reference side in a forked child while this process does
-            # Y's and dW's (data only comes back; the closures are made here)
-            child = None
+            # dX's reference side and dW's reference dots in forked children
+            # while this process does Y's and the rest of dW's (data only
+            # comes back; the closures are made here)
+            children = [None, None]
             if parallel:
                 from . import forked
 
-                child = forked.start(lambda: ctx.dx_data(self.checks[1], sdx))
+                children = [
+                    forked.start(lambda: ctx.dx_data(self.checks[1], sdx)),
+                    forked.start(lambda: ctx.dw_references(sdw)),
+                ]
             try:
                 self.parts = [ctx.prepare_y(self.checks[0], sy)]
                 if ctx.finite:  # W's finiteness may be settled by Y's pass
-                    dw_part = ctx.prepare_dw(self.checks[2], sdw)
-                    data = child.result() if child else ctx.dx_data(self.checks[1], sdx)
-                    child = None
+                    refs, children[1] = children[1] and children[1].result(), None
+                    dw_part = ctx.prepare_dw(self.checks[2], sdw, refs)
+                    data = children[0].result() if children[0] else ctx.dx_data(self.checks[1], sdx)
+                    children[0] = None
                     self.parts += [ctx.finish_dx(self.checks[1], sdx, data), dw_part]
             finally:
-                if child is not None:
-                    child.cancel()
+                for child in children:
+                    if child is not None:
+                        child.cancel()
         if not ctx.finite:
             why = "an input has an infinite or NaN entry"
             self.parts = [ctx.unverifiable(c, why) for c in self.checks]
@@ -1377,19 +1383,60 @@ class _Context:
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
-    def prepare_dw(self, check, signs):
+    def _dy_column_norms(self):
+        """‖dY_{:,j}‖₂ (M,), rounded up."""
+        return [_norm(c) for c in self.dyt()]
+
+    def dw_references(self, signs):
+        """dW's reference dots, plain data (a forked child may compute them):
+        [[(u·dY_{:,j} for every j (M,), slope·‖u‖, slope) for every block K
+        of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
+        the dots' error factor with u's own rounding (prepare_dw's V_ref)."""
+        n, m, bd = self.n, self.m, self.bd
+        xt, dyt = self.xt(), self.dyt()
+        sizes = _cell_sizes(self.d, bd)
+        dcn = self._dy_column_norms()
+        dtop = max(dcn) if dcn else 0.0
+        up3 = _UP * _UP * _UP
+        # in float64 the accurate dots where no value exceeds EXTENDED_TOP
+        # (_accurate_dots), else the plain ones, γ_{N+2}
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
+        dots_of, rho = _accurate_dots() if exact else (_dots, None)
+        plain_slope = (1 + 2 * _U) * (gamma(n + 2, _U) + 2 * _U) * up3  # times ‖u‖·dcn
+        slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
+        out = []
+        for r in signs:
+            blocks = []
+            for c in range(len(sizes)):
+                a = c * bd
+                # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
+                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])]) for i in range(n)]
+                un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
+                up, down = _scale(un, dtop)  # keep tiny products out of subnormals
+                dots, sl = dots_of, slope
+                if exact and (un * up > EXTENDED_TOP or dtop > EXTENDED_TOP):
+                    dots, sl = _dots, plain_slope  # beyond the accurate dots' range
+                if up == 1.0:
+                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
+                else:
+                    prods = dots(list(map(mul, u, repeat(up, n))), dyt)
+                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
+            out.append(blocks)
+        return out
+
+    def prepare_dw(self, check, signs, references=None):
         """Reference side of dW's cells (finite inputs only), signs [r ∈ {±1}^D
-        a trial]; returns finish(dw)."""
+        a trial], references dw_references(signs) if already computed;
+        returns finish(dw)."""
         n, d, m, bd = self.n, self.d, self.m, self.bd
         trials = len(signs)
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
-        xt, dyt = self.xt(), self.dyt()
+        xt = self.xt()
         xf = _block_norms([_norm(c) for c in xt], bd)  # ‖X_{:,K}‖_F, (blocks,)
-        dcn = [_norm(c) for c in dyt]  # ‖dY_{:,j}‖₂, (M,)
+        dcn = self._dy_column_norms()  # ‖dY_{:,j}‖₂, (M,)
         sizes = _cell_sizes(d, bd)
         dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
-        g_n = gamma(n + 2, _U)
         # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
         # extended sumprod, _extended_rho(s), where no correct value exceeds
         # EXTENDED_TOP; else math.fsum of the + and of the − rows, then one
@@ -1410,9 +1457,9 @@ class _Context:
         #     S_Kj ≥ Σ_i C_iK·|dY_ij| ≥ Σ_{k∈K}|dW_kj|, C_iK = Σ_{k∈K}|X_ik|)
         #   V_ref: the dot's ρ_N·Σ|u||dY_{:,j}| ≤ ρ_N‖u‖·dcn (ρ_N = γ_{N+2}, or in
         #     float64 _accurate_dots's: u(1 + 3u) + 16N³u³ or 2u(1 + u)), plus
-        #     16N·2^-1074 of subnormal roundings; u's own u‖u‖·dcn.  Where S_Kj
-        #     is known, also ≤ (ρ_N + 2u)·(1 + u)·S_Kj (|u_i| ≤ (1 + u)·C_iK):
-        #     the smaller of the two
+        #     16N·2^-1074 of subnormal roundings; u's own u‖u‖·dcn (the slope
+        #     dw_references gives).  Where S_Kj is known, also
+        #     ≤ (ρ_N + 2u)·(1 + u)·S_Kj (|u_i| ≤ (1 + u)·C_iK): the smaller
         #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
         #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
         #   Where T is the worst case (f = √n) and nothing is rounded or
@@ -1437,7 +1484,6 @@ class _Context:
             bconst.append(a0)
             ta1 = f * a1  # T = ta1·dcn + f·a0
             if plain and (self.t is None or root * (1 + 2 * _U) <= self.t):
-                a = c * bd
                 cols = [row[c] for row in self.x_block_l1(bd)]  # C_{:,K} (N,)
                 ck = _norm(cols)
                 if ck is not None:
@@ -1457,12 +1503,6 @@ class _Context:
             )
             gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
             tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
-        # the reference dots u·dY_{:,j}: in float64 the accurate ones where no
-        # value exceeds 2^990 (_accurate_dots), else the plain ones, γ_{N+2}
-        dots_of, rho = _accurate_dots() if exact else (_dots, None)
-        dtop = max(dcn) if dcn else 0.0
-        plain_slope = (1 + 2 * _U) * (g_n + 2 * _U) * up3  # times ‖u‖·dcn
-        slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
         tt_of = lambda c, j: (
             (tslope[c] * dcn[j] + _factor(self.t, sizes[c]) * _UP * bconst[c]) * _UP
         )
@@ -1496,27 +1536,12 @@ class _Context:
                         map(mul, srow[c], repeat(vg[c], m)),
                     )
                 )
-        runs = []
-        vmax = [0.0] * nb  # the largest slope·‖u‖ of a block over the trials
-        smax = [0.0] * nb  # the largest slope of a block over the trials
-        for r in signs:
-            blocks = []
-            for c in range(nb):
-                a = c * bd
-                # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
-                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])]) for i in range(n)]
-                un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
-                up, down = _scale(un, dtop)  # keep tiny products out of subnormals
-                dots, sl = dots_of, slope
-                if exact and (un * up > 2.0**990 or dtop > 2.0**990):
-                    dots, sl = _dots, plain_slope  # beyond the accurate dots' range
-                vmax[c], smax[c] = max(vmax[c], sl * un), max(smax[c], sl)
-                if up == 1.0:
-                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
-                else:
-                    prods = dots(list(map(mul, u, repeat(up, n))), dyt)
-                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
-            runs.append((r, blocks))
+        if references is None:
+            references = self.dw_references(signs)
+        runs = list(zip(signs, references))
+        # the largest slope·‖u‖ and slope of a block over the trials
+        vmax = [max([blocks[c][1] for blocks in references] + [0.0]) for c in range(nb)]
+        smax = [max([blocks[c][2] for blocks in references] + [0.0]) for c in range(nb)]
         gnorm, small = [], []  # [block][column] at finish
 
         def tolerances(cell):

@@ -403,18 +403,18 @@ def test_non_finite_inputs_leave_every_product_unverified_and_failed(where):
 
 def _prepared_state(plan):
     """What a Prepared holds that the verdict depends on: every cell's
-    tolerances, before any output is seen (y and dx: T and B)."""
+    tolerances (T, V and B), before any output is seen."""
     out = []
     for check in plan.checks:
-        out.append([check.tolerances(c)[0::2] for c in range(0, check.cells, 7)])
+        out.append([check.tolerances(c) for c in range(0, check.cells, 7)])
     return out
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_dx_prepared_in_a_forked_child_is_the_same_verdict(dtype):
-    """parallel=True prepares dX's cells in a forked child: the same
-    tolerances, references and verdicts as in this process, for correct and
-    wrong outputs alike."""
+def test_dx_and_dw_prepared_in_forked_children_are_the_same_verdict(dtype):
+    """parallel=True prepares dX's cells and dW's reference dots in forked
+    children: the same tolerances, references and verdicts as in this
+    process, for correct and wrong outputs alike."""
     from refbackprop import forked
     from refbackprop.freivalds import prepare
 
@@ -426,13 +426,15 @@ def test_dx_prepared_in_a_forked_child_is_the_same_verdict(dtype):
     assert child is not None and child.result() == [1.5]  # this runtime forks
     assert _prepared_state(plans[0]) == _prepared_state(plans[1])
     dx[3][40] *= 1.001
+    dw[50][7] *= 1.001
     results = [p.finish(y, dx, dw, db) for p in plans]
     assert [o.to_dict() for o in results[0].outputs] == [o.to_dict() for o in results[1].outputs]
-    assert [o.name for o in results[1].outputs if not o.passed] == ["dx"]
+    assert [o.name for o in results[1].outputs if not o.passed] == ["dx", "dw"]
 
 
-def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch):
-    """dX's child raising, or dying without a word: prepare raises
+@pytest.mark.parametrize("part", ["dx_data", "dw_references"])
+def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch, part):
+    """dX's or dW's child raising, or dying without a word: prepare raises
     RuntimeError with the child's error (the sized runner reports it as
     refbackprop's own failure); no child is left behind."""
     import os
@@ -446,20 +448,20 @@ def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch):
     start = forked.start
     monkeypatch.setattr(forked, "start", lambda f: children.append(start(f)) or children[-1])
 
-    def boom(self, check, signs):
+    def boom(self, *args):
         raise ValueError("boom in the child")
 
-    monkeypatch.setattr(freivalds._Context, "dx_data", boom)
+    monkeypatch.setattr(freivalds._Context, part, boom)
     with pytest.raises(RuntimeError, match="child process failed: ValueError: boom in the child"):
         freivalds.prepare(x, w, b, dy, "float64", parallel=True)
 
-    def die(self, check, signs):
+    def die(self, *args):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(freivalds._Context, "dx_data", die)
+    monkeypatch.setattr(freivalds._Context, part, die)
     with pytest.raises(RuntimeError, match="ended without a result"):
         freivalds.prepare(x, w, b, dy, "float64", parallel=True)
-    assert len(children) == 2 and all(c.pid is None for c in children)  # both reaped
+    assert len(children) == 4 and all(c.pid is None for c in children)  # all reaped
 
 
 def test_without_fork_dx_is_prepared_here(monkeypatch):
@@ -475,10 +477,11 @@ def test_without_fork_dx_is_prepared_here(monkeypatch):
     assert _prepared_state(prepare(x, w, b, dy, "float64", parallel=True)) == here
 
 
-def test_an_interrupted_wait_stops_the_child_at_once(monkeypatch):
+@pytest.mark.parametrize("part", ["dx_data", "dw_references"])
+def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     """A signal that stops the run (Ctrl-C, the CLI's SIGTERM) while this
-    process waits for dX's child: the child is killed and reaped at once,
-    not waited for."""
+    process waits for dX's or dW's child: both children are killed and
+    reaped at once, not waited for."""
     import signal
     import time
 
@@ -489,7 +492,7 @@ def test_an_interrupted_wait_stops_the_child_at_once(monkeypatch):
     children = []
     start = forked.start
     monkeypatch.setattr(forked, "start", lambda f: children.append(start(f)) or children[-1])
-    monkeypatch.setattr(freivalds._Context, "dx_data", lambda *a: time.sleep(60))
+    monkeypatch.setattr(freivalds._Context, part, lambda *a: time.sleep(60))
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -503,7 +506,8 @@ def test_an_interrupted_wait_stops_the_child_at_once(monkeypatch):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    assert time.monotonic() - t0 < 10 and len(children) == 1 and children[0].pid is None
+    assert time.monotonic() - t0 < 10 and len(children) == 2
+    assert all(c.pid is None for c in children)
 
 
 def test_accurate_dots_meet_their_stated_bound():
