@@ -4,16 +4,17 @@
     value = child.result()    # compute()'s return value (lists, floats, ...)
     child.cancel()            # stop it (the parent failed or was interrupted)
 
-freivalds.prepare uses it at large sizes to prepare dX's cells on the second
-core while this process prepares Y's and dW's.  The child runs only the
-verifier's own code on data it inherited from the verdict's process (never
-a backend's code), sends its result through a pipe (marshal: plain data
-only) and leaves with os._exit: no atexit handlers, no buffered streams, no
-lock another thread of the parent may have held when it forked.  A child
-that fails sends its error's text, which result() raises as RuntimeError
-(the sized runner reports it as a verifier error, never a verdict).  Where
-os.fork is missing or fails (Windows, MicroPython, Pyodide) start() returns
-None and the caller computes in this process.
+freivalds.prepare uses it at large sizes to prepare dX's cells and dW's
+reference dots on the second core while this process prepares Y's and the
+rest of dW's.  The child runs only the verifier's own code on data it
+inherited from the verdict's process (never a backend's code), sends its
+result through a pipe (marshal: plain data only) and leaves with os._exit:
+no atexit handlers, no buffered streams, no lock another thread of the
+parent may have held when it forked.  A child that fails sends its
+error's text, which result() raises as RuntimeError (the sized runner
+reports it as a verifier error, never a verdict).  Where os.fork is missing
+or fails (Windows, MicroPython, Pyodide) start() returns None and the
+caller computes in this process.
 """
 
 try:

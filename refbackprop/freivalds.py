@@ -1577,7 +1577,7 @@ class _Context:
                 for c in range(nb):
                     a = c * bd
                     rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
-                    got = _signed_sum(rows, r[a : a + sizes[c]], m, exact)
+                    got = _signed_sum(rows, r[a : a + sizes[c]], m, exact, extended or not exact)
                     ref, vref, sl = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
                     if c in tmin:
@@ -1701,13 +1701,15 @@ def hoeffding_cells(t, sizes_and_counts):
     return sum(count for n, count in sizes_and_counts if _factor(t, n) == t)
 
 
-def _signed_sum(rows, signs, width, exact=False):
+def _signed_sum(rows, signs, width, exact=False, extended=True):
     """Σ_k signs[k]·rows[k] for signs ±1.0, (width,): by the extended
-    math.sumprod of each column with the signs where there is one (error
-    ≤ _extended_rho(n)·Σ|terms|, below either bound here), else the rows of
-    each sign summed apart (_column_sums; exact: each sum correctly rounded,
-    3u·Σ|terms| in all), then one subtraction."""
-    sumprod = _extended_sumprod() if len(rows) > 1 else None
+    math.sumprod of each column with the signs where there is one and
+    extended is true (error ≤ _extended_rho(n)·Σ|terms| while no value
+    exceeds EXTENDED_TOP; beyond, its fallback adds partial sums as floats,
+    within γ_{n+1}), else the rows of each sign summed apart (_column_sums;
+    exact: each sum correctly rounded, 3u·Σ|terms| in all, whatever the
+    values), then one subtraction."""
+    sumprod = _extended_sumprod() if extended and len(rows) > 1 else None
     if sumprod is not None:
         return list(map(sumprod, zip(*rows), repeat(signs, width)))
     plus = [row for row, s in zip(rows, signs) if s > 0]
