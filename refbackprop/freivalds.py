@@ -77,6 +77,8 @@ PACK_TRIALS = 3  # from this many trials on, W's block sums go through packed.py
 TRIAL_BUDGET = 1 << 25  # multiply-adds all trials may take at least (default trials)
 
 _JIT = getattr(sys.implementation, "name", "") == "pypy"
+# PyPy's JIT and MicroPython: a plain loop costs no more than nested maps
+_LOOPS = _JIT or getattr(sys.implementation, "name", "") == "micropython"
 _HYPOT = getattr(sys.implementation, "name", "") == "cpython" and sys.version_info >= (
     3,
     10,
@@ -142,13 +144,12 @@ def _reference_dots(rows, norms, vectors, vector_norms):
             out.append(list(dots) if down == 1.0 else list(map(mul, dots, repeat(down, count))))
         return out, _extended_rho(length) + gamma(2, _U)
     chunked = [_chunks(v) for v in vectors]
-    frames = _JIT or getattr(sys.implementation, "name", "") == "micropython"
     out = []
     for row, (up, down) in zip(rows, scales):
         if up != 1.0:
             row = list(map(mul, row, repeat(up, len(row))))
         pieces = _chunks(row)
-        if frames:
+        if _LOOPS:
             out.append([sum(map(_dot, pieces, vc)) * down for vc in chunked])
         else:  # no Python frame a chunk
             q = len(pieces)
@@ -164,7 +165,7 @@ def _dots(u, columns):
     count = len(columns)
     if getattr(math, "sumprod", None) is not None:
         return list(map(math.sumprod, repeat(u, count), columns))
-    if _JIT or getattr(sys.implementation, "name", "") == "micropython":
+    if _LOOPS:
         return [_dot(u, c) for c in columns]
     return list(map(sum, map(map, repeat(mul, count), repeat(u, count), columns)))
 
@@ -180,16 +181,22 @@ def _extended_sumprod():
     (second order) and the last two additions: for n terms, none beyond
     EXTENDED_TOP, |computed − exact| ≤ _extended_rho(n)·Σ|terms| + 16n·2⁻¹⁰⁷⁴
     (subnormal roundings); docs/verification.md "V".  Trusted only after a
-    probe sees an error-free product and an error-free sum."""
+    probe sees an error-free product, an error-free sum and the third word
+    (a double-length accumulator, whose second word rounds, fails it)."""
     if not _EXTENDED:
         sumprod = getattr(math, "sumprod", None)
         a = 1.0 + 2.0**-30
         probe = False
         if sumprod is not None and getattr(sys.implementation, "name", "") == "cpython":
-            try:  # a·a − fl(a·a) = 2^-60 exactly; 2^60 + 1 − 2^60 = 1 exactly
+            # a·a − fl(a·a) = 2^-60; 2^60 + 1 − 2^60 = 1; and 1 + 2^-60 + 2^-113
+            # + 2^-113 − 1, whose second word rounds 2^-60 + 2^-113 to 2^-60
+            # twice: the third word keeps both halves, 2^-60 + 2^-112
+            third = [1.0, 2.0**-60, 2.0**-113, 2.0**-113, -1.0]
+            try:
                 probe = (
                     sumprod([a, a * a], [a, -1.0]) == 2.0**-60
                     and sumprod([2.0**60, 1.0, -(2.0**60)], [1.0, 1.0, 1.0]) == 1.0
+                    and sumprod(third, [1.0] * 5) == 2.0**-60 + 2.0**-112
                 )
             except Exception:
                 probe = False
@@ -218,7 +225,7 @@ def _accurate_dots():
         u = _U
         if _extended_sumprod() is not None:
             _ACCURATE = (_dots, _extended_rho)
-        elif _JIT or getattr(sys.implementation, "name", "") == "micropython":
+        elif _LOOPS:  # MicroPython's fsum is Python code; PyPy keeps plain loops
             _ACCURATE = (_dots, lambda n: gamma(n + 2, u))
         else:
 

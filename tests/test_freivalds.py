@@ -560,6 +560,41 @@ def test_accurate_dots_fall_back_where_sumprod_is_plain(monkeypatch):
     assert freivalds._signed_sum(rows, [1.0, 1.0, -1.0], 2, exact=True) == [0.0, 0.0]
 
 
+def test_a_double_length_sumprod_fails_the_probe(monkeypatch):
+    """A sumprod with an error-free product and sum but a rounding second
+    word (Ogita–Rump–Oishi's Dot2) is less accurate than the bound the
+    extended one is trusted with: the probe's third case refuses it."""
+    from refbackprop import freivalds
+
+    def two_sum(a, b):
+        x = a + b
+        z = x - a
+        return x, (a - (x - z)) + (b - z)
+
+    def dot2(p, q):
+        hi = lo = 0.0
+        for a, b in zip(p, q):
+            x = a * b
+            ah, al = a * 134217729.0, 0.0
+            ah = ah - (ah - a)
+            al = a - ah
+            bh = b * 134217729.0
+            bh = bh - (bh - b)
+            bl = b - bh
+            err = ((ah * bh - x) + ah * bl + al * bh) + al * bl  # Dekker: x + err = a·b
+            hi, s = two_sum(hi, x)
+            lo = lo + (s + err)
+        return hi + lo
+
+    a = 1.0 + 2.0**-30
+    assert dot2([a, a * a], [a, -1.0]) == 2.0**-60  # the error-free product
+    assert dot2([2.0**60, 1.0, -(2.0**60)], [1.0] * 3) == 1.0  # the error-free sum
+    assert dot2([1.0, 2.0**-60, 2.0**-113, 2.0**-113, -1.0], [1.0] * 5) == 2.0**-60  # no third word
+    monkeypatch.setattr(freivalds, "_EXTENDED", [])
+    monkeypatch.setattr(math, "sumprod", dot2, raising=False)
+    assert freivalds._extended_sumprod() is None
+
+
 def test_signed_sums_through_the_extended_sumprod_where_there_is_one():
     """CPython 3.12+: a block's ± sums are one math.sumprod per column, exact
     here where summing each sign apart rounds 2^60 + 1."""
