@@ -1459,8 +1459,8 @@ class _Context:
         #   T = f·B, f = min(t, √n)·UP
         #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
         #     backend (an incorrect one only meets a stricter test), times
-        #     3u (fsum) or γ_{n+1}
-        #     (where the exact Σβ below is known: 3u·((1 + α + β)·S_Kj + n·κ),
+        #     g = _extended_rho(n) (sumprod), 3u (fsum) or γ_{n+1}
+        #     (where the exact Σβ below is known: g·((1 + α + β)·S_Kj + n·κ),
         #     S_Kj ≥ Σ_i C_iK·|dY_ij| ≥ Σ_{k∈K}|dW_kj|, C_iK = Σ_{k∈K}|X_ik|)
         #   V_ref: the dot's ρ_N·Σ|u||dY_{:,j}| ≤ ρ_N‖u‖·dcn (ρ_N = γ_{N+2}, or in
         #     float64 _accurate_dots's: u(1 + 3u) + 16N³u³ or 2u(1 + u)), plus
@@ -1528,14 +1528,14 @@ class _Context:
                     map(add, map(mul, dcn, repeat(tslope[c], m)), repeat(fb, m)),
                     repeat(_UP, m),
                 )
+                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
                 ex = map(
                     add,
-                    map(mul, map(add, row, repeat(2 * _TINY, m)), repeat(alpha * _UP * _UP, m)),
+                    map(mul, srow[c], repeat(alpha * _UP * _UP, m)),
                     repeat(kappa * sizes[c] * _UP, m),
                 )
                 tmin[c] = list(map(min, cs, ex))
-                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
-                # T's share of the tolerance and V_got, 3u·(1 + α + β)·S_Kj
+                # T's share of the tolerance and V_got, g·(1 + α + β)·S_Kj
                 tbase[c] = list(
                     map(
                         add,
