@@ -63,8 +63,10 @@ def main():
         detect = np.array([check.detect(c) for c in range(check.cells)])
         if check.name in ("y", "dx"):  # cells (i, block) along rows
             t = np.repeat(detect.reshape(-1, check.blocks), check.cell, axis=1)[:, : bound.shape[1]]
-        else:  # dW: cells (block, j) down columns
-            t = np.repeat(detect.reshape(-1, bound.shape[1]), check.cell, axis=0)[: bound.shape[0]]
+        else:  # dW: cells (a set of rows, j) down columns (_Context.dw_cells)
+            m = bound.shape[1]
+            rows = np.array([check.cell_index(k, 0) // m for k in range(bound.shape[0])])
+            t = detect.reshape(-1, m)[rows]
         for i, own in check.element_thresholds.items():
             t[i] = np.minimum(t[i], np.array(own))
         r = t / bound

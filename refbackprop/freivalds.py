@@ -436,6 +436,7 @@ class OutputCheck:
         self.lines, self.blocks = lines, blocks  # cells = lines × blocks
         self.cell, self.k, self.trials = cell, k, trials
         self.cell_index = cell_index  # element index -> cell number
+        self.cell_rows = None  # dW: the rows of each cell (_Context.dw_cells)
         self.worst_ratio = 0.0
         self.worst_cell = None
         self.worst_trial = None
@@ -566,6 +567,11 @@ class OutputCheck:
             else (cell % self.lines, cell // self.lines)
         )
         a = block * self.cell
+        if self.name == "dw" and self.cell_rows is not None:
+            rows = sorted(self.cell_rows[block])
+            shown = ", ".join(str(k) for k in rows[:4])
+            more = " and %d more" % (len(rows) - 4) if len(rows) > 4 else ""
+            return "(rows %s%s, column %d)" % (shown, more, line)
         if self.name == "dw":
             return "(rows %d..%d, column %d)" % (a, a + self.cell - 1, line)
         return "(row %d, columns %d..%d)" % (line, a, a + self.cell - 1)
@@ -970,6 +976,7 @@ class _Context:
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
         self._x_l1 = {}  # block size -> ‖X_{i,block}‖₁ (N, blocks)
+        self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
         # ‖W_k‖₂ (D,): here where W's grid needs them or where Y's pass cannot
         # give them; else prepare_y takes them from its row segments' norms
         # (one pass over W less) and settles W's finiteness there.
@@ -1390,6 +1397,18 @@ class _Context:
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
+    def dw_cells(self):
+        """The rows k of dW in each of its cells (blocks of bd): all rows in
+        order of ‖X_{:,k}‖₁ (ties by k), cut into blocks, so that a cell holds
+        rows of like bounds (β_kj ∝ Σ_i |X_ik|·|dY_ij|): an element's
+        threshold is its cell's Σβ over its own β (docs/verification.md,
+        "dW's cells").  Deterministic: a forked child computes the same."""
+        if self._dw_cells is None:
+            l1 = [_abs_sum(col) for col in self.xt()]
+            order = sorted(range(self.d), key=lambda k: (l1[k], k))
+            self._dw_cells = [order[a : a + self.bd] for a in range(0, self.d, self.bd)]
+        return self._dw_cells
+
     def _dy_column_norms(self):
         """‖dY_{:,j}‖₂ (M,), rounded up."""
         return [_norm(c) for c in self.dyt()]
@@ -1399,9 +1418,9 @@ class _Context:
         [[(u·dY_{:,j} for every j (M,), slope·‖u‖, slope) for every block K
         of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
         the dots' error factor with u's own rounding (prepare_dw's V_ref)."""
-        n, m, bd = self.n, self.m, self.bd
+        n, m = self.n, self.m
         xt, dyt = self.xt(), self.dyt()
-        sizes = _cell_sizes(self.d, bd)
+        cells = self.dw_cells()
         dcn = self._dy_column_norms()
         dtop = max(dcn) if dcn else 0.0
         up3 = _UP * _UP * _UP
@@ -1414,10 +1433,9 @@ class _Context:
         out = []
         for r in signs:
             blocks = []
-            for c in range(len(sizes)):
-                a = c * bd
+            for rows in cells:
                 # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
-                u = [fsum([r[k] * xt[k][i] for k in range(a, a + sizes[c])]) for i in range(n)]
+                u = [fsum([r[k] * xt[k][i] for k in rows]) for i in range(n)]
                 un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
                 up, down = _scale(un, dtop)  # keep tiny products out of subnormals
                 dots, sl = dots_of, slope
@@ -1435,14 +1453,22 @@ class _Context:
         """Reference side of dW's cells (finite inputs only), signs [r ∈ {±1}^D
         a trial], references dw_references(signs) if already computed;
         returns finish(dw)."""
-        n, d, m, bd = self.n, self.d, self.m, self.bd
+        n, d, m = self.n, self.d, self.m
         trials = len(signs)
         nb = check.blocks
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
         xt = self.xt()
-        xf = _block_norms([_norm(c) for c in xt], bd)  # ‖X_{:,K}‖_F, (blocks,)
+        cells = self.dw_cells()  # the rows K of each cell
+        colnorm = [_norm(c) for c in xt]  # ‖X_{:,k}‖₂ (D,)
+        xf = [_norm([colnorm[k] for k in rows]) for rows in cells]  # ‖X_{:,K}‖_F
         dcn = self._dy_column_norms()  # ‖dY_{:,j}‖₂, (M,)
-        sizes = _cell_sizes(d, bd)
+        sizes = [len(rows) for rows in cells]
+        cell_of = [0] * d
+        for c, rows in enumerate(cells):
+            for k in rows:
+                cell_of[k] = c
+        check.cell_index = lambda k, j: cell_of[k] * m + j
+        check.cell_rows = cells
         dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
         # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
         # extended sumprod, _extended_rho(s), where no correct value exceeds
@@ -1491,7 +1517,9 @@ class _Context:
             bconst.append(a0)
             ta1 = f * a1  # T = ta1·dcn + f·a0
             if plain and (self.t is None or root * (1 + 2 * _U) <= self.t):
-                cols = [row[c] for row in self.x_block_l1(bd)]  # C_{:,K} (N,)
+                # C_{:,K} = Σ_{k∈K} |X_{:,k}| (N,), rounded up as _abs_sum
+                grow = 1.0 + 2.0 * gamma(sizes[c] + 2, _U)
+                cols = [v * grow for v in map(sum, zip(*[list(map(abs, xt[k])) for k in cells[c]]))]
                 ck = _norm(cols)
                 if ck is not None:
                     ta1 = min(ta1, alpha * ck * _UP * _UP)
@@ -1571,7 +1599,7 @@ class _Context:
             values = dw.values
             if gfac:
                 for c in range(nb):
-                    rows = [values[k * m : (k + 1) * m] for k in range(c * bd, c * bd + sizes[c])]
+                    rows = [values[k * m : (k + 1) * m] for k in cells[c]]
                     gn = [v or 0.0 for v in map(_norm, zip(*rows))] if rows else [0.0] * m
                     gnorm.append(gn)
                     small.append(
@@ -1582,9 +1610,9 @@ class _Context:
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
-                    a = c * bd
-                    rows = [values[k * m : (k + 1) * m] for k in range(a, a + sizes[c])]
-                    got = _signed_sum(rows, r[a : a + sizes[c]], m, exact, extended or not exact)
+                    rows = [values[k * m : (k + 1) * m] for k in cells[c]]
+                    rk = [r[k] for k in cells[c]]
+                    got = _signed_sum(rows, rk, m, exact, extended or not exact)
                     ref, vref, sl = blocks[c]
                     diffs = list(map(abs, map(sub, got, ref)))
                     if c in tmin:

@@ -98,8 +98,15 @@ def test_a_passing_run_has_the_table_and_the_worst_ratios(tmp_path):
 
 
 def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
-    """dW (300, 12) with dW[150][6] off: cells of 32 down each column, so the
-    failing cell is rows 128..159 of column 6: grid place (4, 6)."""
+    """dW (300, 12) with dW[150][6] off: cells of 32 rows down each column
+    (rows of like ‖X_{:,k}‖₁, _Context.dw_cells), so the failing cell is
+    the one holding row 150 in column 6, and the caption names its rows."""
+    from refbackprop.freivalds import prepare
+    from refbackprop.sized import derived_seed, sized_inputs
+
+    given = sized_inputs(8, 300, 12, "float64", True, derived_seed(5, "inputs"))
+    plan = prepare(*(given[k] for k in ("x", "w", "b", "dy")), "float64", trials=1, samples=False)
+    band = plan.checks[2].cell_index(150, 6) // 12  # the grid row of row 150's cell
     monkeypatch.chdir(HERE)
     result, page = report(
         tmp_path,
@@ -111,8 +118,12 @@ def test_a_sized_run_maps_the_cells_that_failed(tmp_path, monkeypatch):
     [svg] = re.findall(r'<svg[^>]*data-output="dw cells".*?</svg>', page)
     assert 'data-shape="10x12"' in svg  # ceil(300 / 32) cells x 12 columns
     hot = [(r, c) for r, c, v in cells(svg) if v > 1]
-    assert hot == [((4, 5), (6, 7))]
+    assert hot == [((band, band + 1), (6, 7))]
     assert "dw: 1 of 120 cells failed" in page
+    rows = sorted(plan.checks[2].cell_rows[band])
+    assert 150 in rows
+    shown = ", ".join(str(k) for k in rows[:4])
+    assert "worst (rows %s and %d more, column 6)" % (shown, len(rows) - 4) in page
 
 
 def test_an_unwritable_report_is_a_usage_error(tmp_path):
