@@ -1017,8 +1017,7 @@ class _Context:
 
     def x_block_l1(self, size):
         """[[‖X_{i,K}‖₁ for each block K of `size` columns] for each row i]
-        (N, blocks), rounded up; computed once a size (Y's Hölder bound and
-        dW's column sums both use it)."""
+        (N, blocks), rounded up, for Y's Hölder bound; computed once a size."""
         if size not in self._x_l1:
             self._x_l1[size] = [
                 [_abs_sum(row[a : a + size]) for a in range(0, self.d, size)] for row in self.xr
@@ -1402,7 +1401,7 @@ class _Context:
         order of ‖X_{:,k}‖₁ (ties by k), cut into blocks, so that a cell holds
         rows of like bounds (β_kj ∝ Σ_i |X_ik|·|dY_ij|): an element's
         threshold is its cell's Σβ over its own β (docs/verification.md,
-        "dW's cells").  Deterministic: a forked child computes the same."""
+        "Cells").  Deterministic: a forked child computes the same."""
         if self._dw_cells is None:
             l1 = [_abs_sum(col) for col in self.xt()]
             order = sorted(range(self.d), key=lambda k: (l1[k], k))
