@@ -167,7 +167,14 @@ def _dots(u, columns):
         return list(map(math.sumprod, repeat(u, count), columns))
     if _LOOPS:
         return [_dot(u, c) for c in columns]
-    return list(map(sum, map(map, repeat(mul, count), repeat(u, count), columns)))
+    return _summed_products(u, columns, sum)
+
+
+def _summed_products(u, columns, total):
+    """[total(u_i·c_i for each i) for c in columns], nested maps: no Python
+    frame per dot (total: sum, or fsum for correctly rounded sums)."""
+    count = len(columns)
+    return list(map(total, map(map, repeat(mul, count), repeat(u, count), columns)))
 
 
 _EXTENDED = []  # [math.sumprod or None], settled once by _extended_sumprod()
@@ -228,12 +235,10 @@ def _accurate_dots():
         elif _LOOPS:  # MicroPython's fsum is Python code; PyPy keeps plain loops
             _ACCURATE = (_dots, lambda n: gamma(n + 2, u))
         else:
-
-            def dots(v, columns):
-                count = len(columns)
-                return list(map(fsum, map(map, repeat(mul, count), repeat(v, count), columns)))
-
-            _ACCURATE = (dots, lambda n: 2 * u * (1 + u))
+            _ACCURATE = (
+                lambda v, columns: _summed_products(v, columns, fsum),
+                lambda n: 2 * u * (1 + u),
+            )
     return _ACCURATE
 
 
@@ -566,12 +571,12 @@ class OutputCheck:
             if self.name != "dw"
             else (cell % self.lines, cell // self.lines)
         )
-        a = block * self.cell
         if self.name == "dw" and self.cell_rows is not None:
             rows = sorted(self.cell_rows[block])
             shown = ", ".join(str(k) for k in rows[:4])
             more = " and %d more" % (len(rows) - 4) if len(rows) > 4 else ""
             return "(rows %s%s, column %d)" % (shown, more, line)
+        a = block * self.cell
         if self.name == "dw":
             return "(rows %d..%d, column %d)" % (a, a + self.cell - 1, line)
         return "(row %d, columns %d..%d)" % (line, a, a + self.cell - 1)
@@ -975,8 +980,8 @@ class _Context:
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
         self._xt = self._dyt = None
-        self._x_l1 = {}  # block size -> ‖X_{i,block}‖₁ (N, blocks)
         self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
+        self._dcn = None  # ‖dY_{:,j}‖₂ (M,): _dy_column_norms
         # ‖W_k‖₂ (D,): here where W's grid needs them or where Y's pass cannot
         # give them; else prepare_y takes them from its row segments' norms
         # (one pass over W less) and settles W's finiteness there.
@@ -1017,12 +1022,8 @@ class _Context:
 
     def x_block_l1(self, size):
         """[[‖X_{i,K}‖₁ for each block K of `size` columns] for each row i]
-        (N, blocks), rounded up, for Y's Hölder bound; computed once a size."""
-        if size not in self._x_l1:
-            self._x_l1[size] = [
-                [_abs_sum(row[a : a + size]) for a in range(0, self.d, size)] for row in self.xr
-            ]
-        return self._x_l1[size]
+        (N, blocks), rounded up, for Y's Hölder bound."""
+        return [[_abs_sum(row[a : a + size]) for a in range(0, self.d, size)] for row in self.xr]
 
     def release(self):
         """Drop what only preparing needed (W's grid)."""
@@ -1409,8 +1410,11 @@ class _Context:
         return self._dw_cells
 
     def _dy_column_norms(self):
-        """‖dY_{:,j}‖₂ (M,), rounded up."""
-        return [_norm(c) for c in self.dyt()]
+        """‖dY_{:,j}‖₂ (M,), rounded up; computed once (dW's references and
+        its cells both use them)."""
+        if self._dcn is None:
+            self._dcn = [_norm(c) for c in self.dyt()]
+        return self._dcn
 
     def dw_references(self, signs):
         """dW's reference dots, plain data (a forked child may compute them):
