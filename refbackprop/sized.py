@@ -6,24 +6,28 @@
 
 Two halves, like runner.py's, so that the backend can run in a worker:
 
-- execute_sized runs where the backend lives: it draws the seeded inputs
-  itself (sized_inputs: the same numbers in every process), converts them
-  with array() (or from_buffer()), calls forward and backward, and sends
-  the outputs back as flat buffers: through the backend's to_buffer() when
-  it has one (no Python float is made), else tolist() flattened into an
-  array('d').  It also checks, as the catalogue does, that the inputs read
-  back unchanged and that no output shares memory with an input.
-- check_at_size, in the verdict's process, draws the same inputs (while the
-  worker computes), checks the outputs' shapes and that every value is a
+- check_at_size, in the verdict's process, draws the seeded inputs
+  (sized_inputs: the same numbers in every process) and sends a copy to
+  the worker, raw (worker.Channel's out-of-band buffers: no copy, no
+  pickle, nothing drawn twice); it prepares the verification while the
+  worker computes, checks the outputs' sizes and that every value is a
   value of the precision contract's output format (float32, bfloat16,
   float16), and verifies them (freivalds.verify) without the Jacobian.  Any
   exception on this side is a failed result with its text, never a
   traceback (verifier_error).
+- execute_sized runs where the backend lives: it converts the inputs with
+  array() (or from_buffer()), calls forward and backward, and sends the
+  outputs back as flat buffers: the backend's own buffer through its
+  to_buffer() when it has one (no Python float is made, no copy), else
+  tolist() flattened into an array('d').  It also checks, as the catalogue
+  does, that the inputs read back unchanged and that no output shares
+  memory with an input.  The backend gets its own copy of the inputs: what
+  it does to them never reaches the verifier's.
 
 Seeds: a run has one seed S (drawn fresh from os.urandom unless given, and
 printed with the repro).  The inputs come from sha256(S, "inputs"), the
 signs and sampled elements from sha256(S, "signs"); the worker is sent only
-the first, so a backend cannot know the signs that will judge it.
+the inputs, so a backend cannot know the signs that will judge it.
 
 SizedSession runs it for several backends and dtypes and reports, for the
 CLI's `check --size`.  The optional protocol members this uses:
@@ -95,11 +99,25 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
 
 
 def execute_sized(
-    backend, announce, reraise, n, d, m, dtype, seed=0, bias=True, inputs=None, kind=kinds.DEFAULT
+    backend,
+    announce,
+    reraise,
+    n,
+    d,
+    m,
+    dtype,
+    seed=0,
+    bias=True,
+    inputs=None,
+    kind=kinds.DEFAULT,
+    own_inputs=False,
 ):
     """Run backend at (N, D, M) on sized_inputs; plain data out (module
-    docstring): {'outputs': {name: (typecode, bytes)}, 'problems': [...],
-    'notes': [...], 'seconds': {...}}."""
+    docstring): {'outputs': {name: (typecode, buffer)}, 'problems': [...],
+    'notes': [...], 'seconds': {...}}.  own_inputs: the inputs are this
+    call's to give away (a worker's copy), so from_buffer gets them
+    writable and may keep them as its arrays; else read-only views (the
+    verifier's own, in process)."""
     raw = {"outputs": {}, "problems": [], "notes": [], "seconds": {}}
     call = _Calls(raw, announce, reraise)
     clock = time.perf_counter
@@ -108,13 +126,14 @@ def execute_sized(
         announce("generate inputs")
     if inputs is None:
         inputs = sized_inputs(n, d, m, dtype, bias, seed, kind)
+    inputs = wired_inputs(inputs)
     raw["seconds"]["generate_worker"] = clock() - t0
     names = [k for k in ("x", "w", "b", "dy") if inputs[k] is not None]
     in_shapes = dict((k, inputs[k].shape) for k in names)
     t0 = clock()
     native, before = {}, {}
     for k in names:
-        ok, native[k] = _to_native(call, backend, k, inputs[k], dtype)
+        ok, native[k] = _to_native(call, backend, k, inputs[k], dtype, own_inputs)
         if not ok:
             return raw
     inputs = None  # the backend's arrays hold them now
@@ -184,25 +203,67 @@ def _digest(call, raw, backend, name, a, shape):
     return h.digest()
 
 
-def _to_native(call, backend, k, matrix, dtype):
+def _to_native(call, backend, k, matrix, dtype, own):
     if hasattr(backend, "from_buffer"):
-        return call(
-            "from_buffer(%s)" % k,
-            backend.from_buffer,
-            memoryview(matrix.values),
-            matrix.shape,
-            dtype,
-        )
+        view = memoryview(matrix.values)
+        if not own and hasattr(view, "toreadonly"):
+            view = view.toreadonly()
+        return call("from_buffer(%s)" % k, backend.from_buffer, view, matrix.shape, dtype)
     return call("array(%s)" % k, backend.array, matrix.lists(), matrix.shape, dtype)
 
 
 def _flat_output(call, raw, backend, name, out, shape):
-    """(typecode, bytes) of out's values row-major, or None with a problem."""
+    """(typecode, a buffer of out's values row-major in that format, not a
+    copy), or None with a problem."""
     got = _buffer_of(call, raw, backend, name, out, shape)
     if got is None:
         return None
     fmt, view = got
-    return fmt, bytes(view)
+    return fmt, view.cast(fmt)
+
+
+def wire_inputs(inputs):
+    """The inputs as a request carries them to a worker: {name: (values, shape)
+    or None}, values a pickle.PickleBuffer (out of band, worker.Channel)."""
+    import pickle
+
+    wrap = getattr(pickle, "PickleBuffer", None) or bytes
+    return dict((k, None if v is None else (wrap(v.values), v.shape)) for k, v in inputs.items())
+
+
+def wired_inputs(inputs):
+    """{name: Matrix or None} of what wire_inputs sent (or of Matrix already)."""
+    out = {}
+    for k, v in inputs.items():
+        if v is None or isinstance(v, Matrix):
+            out[k] = v
+            continue
+        values, shape = v
+        if not (isinstance(values, array) and values.typecode == "d"):
+            fresh = array("d")
+            fresh.frombytes(memoryview(values).cast("B"))
+            values = fresh
+        out[k] = Matrix(values, shape)
+    return out
+
+
+def wire_outputs(raw):
+    """raw (execute_sized's), its outputs' buffers wrapped to travel out of band."""
+    import pickle
+
+    wrap = getattr(pickle, "PickleBuffer", None)
+    if wrap is not None:
+        for name, (code, view) in list(raw["outputs"].items()):
+            raw["outputs"][name] = (code, wrap(view))
+    else:
+        for name, (code, view) in list(raw["outputs"].items()):
+            raw["outputs"][name] = (code, bytes(view))
+    return raw
+
+
+def reply_bytes(n, d, m):
+    """The most out-of-band bytes a sized reply brings: Y, dX, dW and db in float64."""
+    return 8 * (n * m + n * d + d * m + m)
 
 
 def _buffer_of(call, raw, backend, name, out, shape):
@@ -479,7 +540,6 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
 
     def in_parallel():
         try:
-            generate()
             get_ready()
         except BaseException as e:  # reported after the worker's reply
             mine["error"] = e
@@ -487,11 +547,17 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
     if progress is not None:
         progress("generate")
     if getattr(runs, "supervised", False):
-        # The worker draws its own inputs and computes; this process draws the
-        # same inputs and prepares the verification meanwhile (the signs stay here).
+        # This process draws the inputs and sends the worker a copy; it
+        # prepares the verification while the worker computes (the signs
+        # stay here).
+        generate()
+        args["inputs"] = wire_inputs(mine["inputs"])
         drawing = threading.Thread(target=in_parallel)
         drawing.start()
-        raw, problem, output = runs.request("sized", args, 3 * n * d * m, max(n * d, d * m))
+        raw, problem, output = runs.request(
+            "sized", args, 3 * n * d * m, max(n * d, d * m), reply_bytes(n, d, m)
+        )
+        args["inputs"] = None
         drawing.join()
         if "error" in mine:
             raise mine["error"]
@@ -537,8 +603,23 @@ def _output_matrix(result, name, flat, shape, dtype):
     from .compare import _not_in_format
 
     code, data = flat
-    values = array(code)
-    values.frombytes(data)
+    count = 1
+    for s in shape:
+        count *= s
+    if code not in ("d", "f"):
+        result.problems.append("%s came back in format %r, not 'd' or 'f'" % (name, code))
+        return None
+    if isinstance(data, array) and data.typecode == code:
+        values = data  # read from the worker's pipe into an array of its own
+    else:
+        values = array(code)
+        values.frombytes(memoryview(data).cast("B"))
+    if len(values) != count:
+        result.problems.append(
+            "%s came back with %d values, not the %d of shape %s"
+            % (name, len(values), count, _shape_text(shape))
+        )
+        return None
     contract = contracts.get(dtype)
     if contract.output.p < 53 and not (code == "f" and contract.output.name == "float32"):
         k = formats.first_unrepresentable(values, contract.output)

@@ -45,6 +45,7 @@ SECONDS_PER_ELEMENT = 1e-6  # allowed per element converted (array, tolist)
 MAX_LOSSES = 5  # workers lost in a row before a backend stops being run
 OUTPUT_TAIL = 4000  # characters of captured output kept with a failure
 READER_GRACE = 5.0  # seconds a stopped worker's reader thread gets to see its end of file
+SMALL_FRAME = 1 << 16  # bytes of a request written by the caller's thread (else by its own)
 _COMPUTE = ("forward", "backward", "dx", "dw", "warmup", "bench", "compute")
 
 
@@ -66,10 +67,13 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("a reply may hold plain data only, not %s.%s" % (module, name))
 
 
-def plain_loads(data):
+def plain_loads(data, buffers=None):
     """Unpickle data that may hold only lists, tuples, dicts, str, bytes,
-    numbers, bools and None."""
-    return _PlainUnpickler(io.BytesIO(data)).load()
+    numbers, bools and None, and the channel's out-of-band buffers (arrays
+    and bytearrays it read itself)."""
+    if buffers is None:
+        return _PlainUnpickler(io.BytesIO(data)).load()
+    return _PlainUnpickler(io.BytesIO(data), buffers=buffers).load()
 
 
 def exit_text(status):
@@ -174,13 +178,22 @@ class WorkerProcess:
                 return
             self.replies.put(message)
 
-    def request(self, op, args, limit, first_call):
+    def request(self, op, args, limit, first_call, reply_bytes=0):
         """Send (op, args), wait for the result; each call the worker
-        announces gets limit(call) seconds.  WorkerLost or WorkerError."""
-        try:
-            self.channel.send((op, args))
-        except OSError:
-            pass  # a dead worker: its end of file says how
+        announces gets limit(call) seconds; the reply may bring reply_bytes
+        of out-of-band buffers (worker.Channel).  WorkerLost or WorkerError.
+
+        A request with large buffers (a sized run's inputs) is written by a
+        thread of its own: a worker that stops reading cannot block this
+        one past its time limit (killed, it breaks the pipe)."""
+        self.channel.limit = reply_bytes
+        head, views = self.channel.frame((op, args))
+        if sum(len(v) for v in views) + len(head) <= SMALL_FRAME:
+            self._write(head, views)
+        else:
+            threading.Thread(
+                target=self._write, args=(head, views), daemon=True, name="refbackprop-request"
+            ).start()
         call = first_call
         seconds = limit(call or op)
         while True:
@@ -208,6 +221,12 @@ class WorkerProcess:
                 self.kill()
                 raise WorkerLost("sent an unreadable reply (%s)" % payload, call, self.output())
 
+    def _write(self, head, views):
+        try:
+            self.channel.write(head, views)
+        except OSError:
+            pass  # a dead worker: its end of file says how
+
     def output(self):
         """What the worker printed since the last call (the tail of it)."""
         try:
@@ -232,7 +251,10 @@ class WorkerProcess:
 
     def stop(self):
         """Ask the worker to exit; kill it if it does not within a second."""
-        if self.proc.poll() is None:
+        # (not while a request's writer thread still holds the pipe: a worker
+        # that stopped reading is killed instead)
+        if self.proc.poll() is None and self.channel.lock.acquire(timeout=1):
+            self.channel.lock.release()
             try:
                 self.channel.send(("stop", None))
                 self.proc.wait(timeout=1)
@@ -318,16 +340,17 @@ class Supervised:
         work = (max(_case_work(c)[0] for c in cases), max(_case_work(c)[1] for c in cases))
         return self._request("sequence", {"case_ids": [c.id for c in cases]}, work, len(cases))
 
-    def request(self, op, args, madds=0, elements=0):
+    def request(self, op, args, madds=0, elements=0, reply_bytes=0):
         """A raw request (cases, sized runs, bench): (result, None, output)
-        or (None, problem, output), output what the backend printed."""
+        or (None, problem, output), output what the backend printed;
+        reply_bytes: the out-of-band bytes its reply may bring."""
         problem = self._ready()
         if problem:
             return None, problem, ""
         limits = self.timeouts()
         try:
             result = self.worker.request(
-                op, args, lambda call: limits.limit(call, madds, elements), None
+                op, args, lambda call: limits.limit(call, madds, elements), None, reply_bytes
             )
         except WorkerLost as e:
             self._lost(e)

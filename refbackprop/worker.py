@@ -7,12 +7,17 @@ the two pipes to private descriptors and points descriptors 0, 1 and 2 at
 /dev/null and the capture file, so whatever the backend prints (from Python
 or from C) lands in the capture file and never in a reply.
 
-Frames are an 8-byte big-endian length and a pickle.  Requests are
-(op, args) tuples; replies are ('stage', text) before each backend call,
-then ('result', data) or ('error', text).  Replies hold only plain data
-(lists, tuples, dicts, str, bytes, numbers, None): the supervisor unpickles
-them with a loader that refuses every class, so a backend cannot make the
-verdict's process run code.
+Frames (Channel) are a pickle and the raw bytes of its out-of-band buffers
+(pickle.PickleBuffer, protocol 5), which arrive as array('d'), array('f')
+or bytearray read straight from the pipe: a sized run's inputs and outputs
+(134 MB a matrix at the notes' size) cross without a copy on either side.
+Requests are (op, args) tuples; replies are ('stage', text) before each
+backend call, then ('result', data) or ('error', text).  Replies hold only
+plain data (lists, tuples, dicts, str, bytes, numbers, None, and those
+arrays): the supervisor unpickles them with a loader that refuses every
+class, so a backend cannot make the verdict's process run code, and takes
+out-of-band bytes only up to the limit it set for the request
+(Channel.limit), so a lying length cannot make it allocate.
 
 The worker ignores SIGINT (the supervisor decides what Ctrl-C does), turns
 on faulthandler (a crash prints the Python stack into the capture file), and
@@ -26,43 +31,126 @@ import sys
 import threading
 import time
 
-_HEADER = struct.Struct(">Q")
+_HEADER = struct.Struct(">QI")  # the pickle's length, its out-of-band buffers' count
+_BUFFER = struct.Struct(">cQ")  # a buffer's format ('d', 'f' or 'B') and its bytes
+_ITEMSIZE = {b"d": 8, b"f": 4, b"B": 1}
+MAX_BUFFERS = 64  # out-of-band buffers a frame may bring
+_OUT_OF_BAND = hasattr(pickle, "PickleBuffer")  # protocol 5: CPython 3.8+, PyPy 3.8+
 
 
 class Channel:
-    """Length-prefixed pickles over two file descriptors."""
+    """Frames over two file descriptors: the header (_HEADER), a table of
+    the out-of-band buffers (_BUFFER each), the pickle, then each buffer's
+    raw bytes.  Whatever the sender wraps in pickle.PickleBuffer travels out
+    of band and arrives as an array of its format ('d', 'f') or a
+    bytearray, filled by reading the pipe into it (no copy, no pickle).
+
+    limit: the most out-of-band bytes a received frame may bring (None: no
+    limit; the supervisor sets it per request, from the reply it expects).
+    """
 
     def __init__(self, read_fd, write_fd, loads=pickle.loads):
         self.read_fd, self.write_fd, self.loads = read_fd, write_fd, loads
         self.lock = threading.Lock()
+        self.limit = None
+
+    def frame(self, message):
+        """(head bytes, [raw buffers]) of a message, for write()."""
+        buffers = []
+        if _OUT_OF_BAND:
+            data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        else:
+            data = pickle.dumps(message, protocol=4)
+        views, table = [], []
+        for pb in buffers:
+            view = pb.raw()  # contiguous bytes ('B')
+            code = memoryview(pb).format
+            code = (
+                code.encode()
+                if code in ("d", "f") and view.nbytes % _ITEMSIZE[code.encode()] == 0
+                else b"B"
+            )
+            table.append(_BUFFER.pack(code, view.nbytes))
+            views.append(view)
+        return _HEADER.pack(len(data), len(views)) + b"".join(table) + data, views
+
+    def write(self, head, views):
+        with self.lock:
+            _write_all(self.write_fd, head)
+            for view in views:
+                _write_all(self.write_fd, view)
 
     def send(self, message):
-        data = pickle.dumps(message, protocol=4)
-        with self.lock:
-            _write_all(self.write_fd, _HEADER.pack(len(data)) + data)
+        self.write(*self.frame(message))
 
     def receive(self):
         """The next message, or None at end of file."""
         head = _read_exactly(self.read_fd, _HEADER.size)
         if head is None:
             return None
-        size = _HEADER.unpack(head)[0]
+        size, count = _HEADER.unpack(head)
+        if count > MAX_BUFFERS:
+            raise ValueError("a frame announced %d buffers, more than %d" % (count, MAX_BUFFERS))
+        table = _read_exactly(self.read_fd, count * _BUFFER.size) if count else b""
+        if table is None:
+            raise EOFError("the stream ended inside a frame's table")
+        sizes = [_BUFFER.unpack_from(table, k * _BUFFER.size) for k in range(count)]
+        for code, nbytes in sizes:
+            if code not in _ITEMSIZE or nbytes % _ITEMSIZE[code]:
+                raise ValueError(
+                    "a frame announced a buffer of format %r and %d bytes" % (code, nbytes)
+                )
+        total = sum(nbytes for _, nbytes in sizes)
+        if self.limit is not None and total > self.limit:
+            raise ValueError(
+                "a frame announced %d bytes of buffers, more than the %d expected"
+                % (total, self.limit)
+            )
         data = _read_exactly(self.read_fd, size)
         if data is None:
             raise EOFError("the stream ended inside a message of %d bytes" % size)
-        return self.loads(data)
+        buffers = [_read_into(self.read_fd, _allocate(code, nbytes)) for code, nbytes in sizes]
+        return self.loads(data, buffers=buffers) if buffers else self.loads(data)
+
+
+def _allocate(code, nbytes):
+    """An array('d') or array('f') of nbytes, or a bytearray ('B') (code and
+    nbytes checked by receive)."""
+    itemsize = _ITEMSIZE[code]
+    if code == b"B":
+        return bytearray(nbytes)
+    from array import array
+
+    return array(code.decode(), [0.0]) * (nbytes // itemsize) if nbytes else array(code.decode())
+
+
+def _read_into(fd, target):
+    """Fill target (a writable buffer) from fd; target."""
+    view = memoryview(target).cast("B")
+    readv = getattr(os, "readv", None)
+    while len(view):
+        if readv is not None:
+            got = readv(fd, [view])
+        else:  # no readv (Windows): through a bytes object
+            chunk = os.read(fd, min(len(view), 1 << 20))
+            got = len(chunk)
+            view[:got] = chunk
+        if not got:
+            raise EOFError("the stream ended inside a buffer")
+        view = view[got:]
+    return target
 
 
 def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
+    view = memoryview(data).cast("B")
+    while len(view):
         view = view[os.write(fd, view) :]
 
 
 def _read_exactly(fd, size):
     parts = []
     while size:
-        chunk = os.read(fd, min(size, 1 << 24))
+        chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
             return None
         parts.append(chunk)
@@ -125,9 +213,12 @@ class Worker:
         ]
 
     def op_sized(self, **args):
-        from .sized import execute_sized
+        from .sized import execute_sized, wire_outputs
 
-        return execute_sized(self._loaded(), self.announce, self.reraise, **args)
+        if self.channel is None:  # in process: the verifier's own inputs
+            return execute_sized(self._loaded(), self.announce, self.reraise, **args)
+        raw = execute_sized(self._loaded(), self.announce, self.reraise, own_inputs=True, **args)
+        return wire_outputs(raw)
 
     def op_bench(self, **args):
         from .bench import bench_backend
@@ -167,7 +258,7 @@ class InProcess:
     def sequence(self, cases):
         return self.calls.handle("sequence", {"case_ids": [c.id for c in cases]})
 
-    def request(self, op, args, madds=0, elements=0):
+    def request(self, op, args, madds=0, elements=0, reply_bytes=0):
         """(result, None, '') like Supervised.request; the backend's own
         exceptions are caught inside the handlers."""
         return self.calls.handle(op, args), None, ""

@@ -379,3 +379,52 @@ class SignalsItsParent(PythonBackend):
         os.kill(os.getppid(), getattr(signal, os.environ.get("SIGNALS_PARENT", "SIGTERM")))
         time.sleep(5)  # the parent stops this worker meanwhile
         return PythonBackend.backward(self, x, w, dy, b)
+
+
+class _PatchesReplies(PythonBackend):
+    """Rewrites the worker's sized replies from inside the worker (its
+    harness runs in the backend's process): patched when the worker loads it."""
+
+    def __init__(self):
+        import refbackprop.sized as sized
+
+        original = sized.wire_outputs
+
+        def patched(raw):
+            self.tamper(raw["outputs"])
+            return original(raw)
+
+        sized.wire_outputs = patched
+
+    def tamper(self, outputs):
+        raise NotImplementedError
+
+
+class ShortensOutputs(_PatchesReplies):
+    """dW comes back one value short."""
+
+    name = "shortens-outputs"
+
+    def tamper(self, outputs):
+        code, view = outputs["dw"]
+        outputs["dw"] = (code, view[:-1])
+
+
+class RenamesFormat(_PatchesReplies):
+    """Y comes back labelled as 64-bit integers."""
+
+    name = "renames-format"
+
+    def tamper(self, outputs):
+        outputs["y"] = ("q", outputs["y"][1])
+
+
+class InflatesReply(_PatchesReplies):
+    """The reply brings a megabyte more than its outputs."""
+
+    name = "inflates-reply"
+
+    def tamper(self, outputs):
+        import pickle
+
+        outputs["extra"] = ("d", pickle.PickleBuffer(bytearray(1 << 20)))

@@ -25,6 +25,7 @@ from refbackprop.sampling import tau  # noqa: E402
 from refbackprop.sized import check_at_size, sized_inputs  # noqa: E402
 
 from front_ends import run_cli  # noqa: E402
+from requires import numba_needed, numpy_needed  # noqa: E402
 
 
 def failing(result):
@@ -371,6 +372,62 @@ def test_inputs_are_the_same_in_another_process():
     )
     other = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
     assert other == digest.hexdigest()
+
+
+def test_mixed_inputs_drawn_in_place_are_the_bytes_drawn_band_by_band(monkeypatch):
+    # a 'mixed' matrix is one array filled band by band (no copies); runtimes
+    # without memoryview slice assignment extend arrays: the same numbers
+    for dtype in ("float64", "float32", "bfloat16", "float16"):
+        for rows, cols in ((50, 70), (7, 3), (1, 1), (300, 33)):
+            monkeypatch.setattr(kinds, "_IN_PLACE", True)
+            placed = kinds.matrix("mixed", rows, cols, dtype, 11, 200)
+            monkeypatch.setattr(kinds, "_IN_PLACE", False)
+            extended = kinds.matrix("mixed", rows, cols, dtype, 11, 200)
+            assert placed.tobytes() == extended.tobytes() and len(placed) == rows * cols
+
+
+@numpy_needed
+def test_from_buffer_gets_the_verifiers_inputs_read_only_and_a_workers_own_writable():
+    # In process the buffers are the verifier's own inputs: a backend that
+    # kept them as its arrays and wrote into them would change what judges it.
+    # A worker's copy is the backend's to keep (numba wraps it, no copy).
+    from refbackprop.sized import execute_sized
+    from refbackprop.backends.numpy_backend import NumpyBackend
+
+    seen = []
+
+    class Records(NumpyBackend):
+        def from_buffer(self, buffer, shape, dtype):
+            seen.append(buffer.readonly)
+            return NumpyBackend.from_buffer(self, buffer, shape, dtype)
+
+    given = sized_inputs(3, 40, 5, "float64", True, 4)
+    for own in (False, True):
+        del seen[:]
+        raw = execute_sized(
+            Records(), None, None, 3, 40, 5, "float64", inputs=given, own_inputs=own
+        )
+        assert not raw["problems"] and seen == [not own] * 4
+
+
+@numba_needed
+def test_numba_keeps_a_writable_float64_buffer_and_copies_the_rest():
+    import numpy as np
+    from array import array
+
+    from refbackprop.backends.numba_jit import NumbaBackend
+
+    backend = NumbaBackend()
+    values = array("d", [float(k) for k in range(12)])
+    kept = backend.from_buffer(memoryview(values), (3, 4), "float64")
+    assert np.shares_memory(kept, np.frombuffer(values)) and kept.shape == (3, 4)
+    for view, dtype in (
+        (memoryview(values).toreadonly(), "float64"),
+        (memoryview(values), "float32"),
+    ):
+        copied = backend.from_buffer(view, (3, 4), dtype)
+        assert not np.shares_memory(copied, np.frombuffer(values))
+        assert copied.flags.writeable and copied.tolist() == kept.tolist()
 
 
 def test_integer_inputs_make_correct_kernels_exact():

@@ -421,6 +421,9 @@ SIZED = [
     ("hostile_backends:OverflowsFloat32", "y[0][0] = 1e+300 is not a float32 value"),
     ("hostile_backends:TupleRows", "y has the wrong shape: tolist gave tuple, not a list"),
     ("hostile_backends:OddEntries", "y has an entry '0.5' (str), not a float"),
+    ("hostile_backends:ShortensOutputs", "dw came back with 199 values, not the 200 of shape"),
+    ("hostile_backends:RenamesFormat", "y came back in format 'q', not 'd' or 'f'"),
+    ("hostile_backends:InflatesReply", "bytes of buffers, more than the 2720 expected"),
 ]
 
 
@@ -506,3 +509,101 @@ def test_a_stopped_workers_reader_never_reads_the_next_workers_pipe(monkeypatch)
         worker.stop()
         reader = getattr(worker, "reader", None)
         assert reader is not None and not reader.is_alive() and worker.proc.stdout.closed
+
+
+# -- the channel: large buffers out of band ------------------------------------
+
+
+def _channel_pair():
+    from refbackprop.worker import Channel
+
+    read, write = os.pipe()
+    return Channel(read, None), Channel(None, write), (read, write)
+
+
+def test_the_channel_carries_arrays_out_of_band_into_arrays_of_their_own():
+    import pickle
+    import threading
+    from array import array
+
+    receiver, sender, fds = _channel_pair()
+    d = array("d", [k * 0.5 for k in range(100003)])  # far beyond a pipe's buffer
+    f = array("f", [1.5, -2.0, 3.25])
+    raw = bytearray(b"\x01\x02\x03")
+    message = (
+        "result",
+        {
+            "d": pickle.PickleBuffer(d),
+            "f": pickle.PickleBuffer(f),
+            "b": (pickle.PickleBuffer(raw), [1, "two", 3.0]),
+        },
+    )
+    sending = threading.Thread(target=sender.send, args=(message,))
+    sending.start()
+    got = receiver.receive()
+    sending.join()
+    for fd in fds:
+        os.close(fd)
+    kind, data = got
+    assert kind == "result"
+    assert type(data["d"]) is array and data["d"].typecode == "d" and data["d"] == d
+    assert data["d"] is not d  # read into an array of the receiver's own
+    assert type(data["f"]) is array and data["f"].typecode == "f" and data["f"] == f
+    assert type(data["b"][0]) is bytearray and data["b"][0] == raw
+    assert data["b"][1] == [1, "two", 3.0]
+
+
+@pytest.mark.parametrize(
+    "table,needle",
+    [
+        ([(b"d", 1 << 20)], "a frame announced 1048576 bytes of buffers, more than the 4096"),
+        ([(b"d", 8)] * 65, "a frame announced 65 buffers, more than 64"),
+        ([(b"q", 8)], "a frame announced a buffer of format b'q' and 8 bytes"),
+        ([(b"d", 12)], "a frame announced a buffer of format b'd' and 12 bytes"),
+    ],
+)
+def test_the_channel_refuses_frames_that_announce_what_it_does_not_take(table, needle):
+    # a lying header must not make the verdict's process allocate: the frame is
+    # refused before anything is read into a buffer
+    from refbackprop.worker import _BUFFER, _HEADER
+
+    receiver, _, (read, write) = _channel_pair()
+    receiver.limit = 4096
+    os.write(write, _HEADER.pack(4, len(table)) + b"".join(_BUFFER.pack(*t) for t in table))
+    os.write(write, b"\x80\x05N.")  # a pickle of None, and no buffer at all
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        receiver.receive()
+    os.close(read)
+    os.close(write)
+
+
+def test_a_large_request_to_a_worker_that_stops_reading_times_out():
+    # A request with large buffers is written by a thread of its own: a worker
+    # that stops reading (here: stopped) is killed at its time limit instead of
+    # blocking the verdict's process in a write.
+    import pickle
+    import threading
+    from array import array
+
+    from refbackprop import supervisor
+
+    worker = supervisor.WorkerProcess()
+    try:
+        info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
+        assert info["status"] == "available"
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+        big = array("d", [0.0]) * (1 << 21)  # 16 MB: far beyond the pipe's buffer
+        outcome = []
+
+        def ask():
+            try:
+                worker.request("sized", {"inputs": pickle.PickleBuffer(big)}, lambda c: 1, None)
+            except supervisor.WorkerLost as e:
+                outcome.append(str(e))
+
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(20)  # a write in the asking thread would block until the worker reads
+        assert not asking.is_alive() and outcome and "gave no answer in 1" in outcome[0]
+    finally:
+        worker.stop()
