@@ -48,7 +48,7 @@ from .compare import shape_problem
 from .runner import _alias, _Calls, plain, repro_command
 
 SEED_SIZE = (64, 4096, 4096)  # the notes' N, D, M
-STAGES = ("generate", "prepare", "to_native", "compute", "to_lists", "verify")
+STAGES = ("generate", "warmup", "prepare", "to_native", "compute", "to_lists", "verify")
 
 
 def fresh_seed():
@@ -185,6 +185,18 @@ def execute_sized(
         if after is not None and after != before[k]:
             raw["problems"].append("input %s was modified by the call" % k)
     raw["seconds"]["to_lists"] = clock() - t0
+    return raw
+
+
+def execute_warmup(backend, announce, reraise, dtype):
+    """The backend's warmup(dtype) (compile or load its kernels), where it has
+    one: {'problems': [...], 'seconds': seconds or None}."""
+    raw = {"problems": [], "seconds": None}
+    warm = getattr(backend, "warmup", None)
+    if warm is not None:
+        t0 = time.perf_counter()
+        if _Calls(raw, announce, reraise)("warmup", warm, dtype)[0]:
+            raw["seconds"] = time.perf_counter() - t0
     return raw
 
 
@@ -547,10 +559,26 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
     if progress is not None:
         progress("generate")
     if getattr(runs, "supervised", False):
-        # This process draws the inputs and sends the worker a copy; it
-        # prepares the verification while the worker computes (the signs
-        # stay here).
-        generate()
+        # The worker compiles or loads the backend's kernels for this dtype
+        # (its warmup(dtype), where it has one) while this process draws the
+        # inputs; then it gets a copy of them and computes while this process
+        # prepares the verification (the signs stay here).
+        warm = {}
+        warming = threading.Thread(
+            target=lambda: warm.update(reply=runs.request("warmup", {"dtype": dtype}))
+        )
+        warming.start()
+        try:
+            generate()
+        finally:
+            warming.join()
+        raw, problem, output = warm["reply"]
+        if problem or raw["problems"]:
+            result.output = output
+            result.problems.extend([problem] if problem else raw["problems"])
+            return
+        if raw["seconds"] is not None:
+            result.seconds["warmup"] = raw["seconds"]
         args["inputs"] = wire_inputs(mine["inputs"])
         drawing = threading.Thread(target=in_parallel)
         drawing.start()

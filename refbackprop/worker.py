@@ -220,6 +220,11 @@ class Worker:
         raw = execute_sized(self._loaded(), self.announce, self.reraise, own_inputs=True, **args)
         return wire_outputs(raw)
 
+    def op_warmup(self, dtype):
+        from .sized import execute_warmup
+
+        return execute_warmup(self._loaded(), self.announce, self.reraise, dtype)
+
     def op_bench(self, **args):
         from .bench import bench_backend
 

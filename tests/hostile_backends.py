@@ -428,3 +428,21 @@ class InflatesReply(_PatchesReplies):
         import pickle
 
         outputs["extra"] = ("d", pickle.PickleBuffer(bytearray(1 << 20)))
+
+
+class WarmupRaises(PythonBackend):
+    """Its warmup fails: the check at size fails on it, before any input is sent."""
+
+    name = "warmup-raises"
+
+    def warmup(self, dtype):
+        raise RuntimeError("no kernels for %s" % dtype)
+
+
+class WarmupHangs(PythonBackend):
+    """Its warmup never returns."""
+
+    name = "warmup-hangs"
+
+    def warmup(self, dtype):
+        time.sleep(3600)

@@ -424,13 +424,17 @@ SIZED = [
     ("hostile_backends:ShortensOutputs", "dw came back with 199 values, not the 200 of shape"),
     ("hostile_backends:RenamesFormat", "y came back in format 'q', not 'd' or 'f'"),
     ("hostile_backends:InflatesReply", "bytes of buffers, more than the 2720 expected"),
+    ("hostile_backends:WarmupRaises", "warmup raised RuntimeError: no kernels for float"),
+    ("hostile_backends:WarmupHangs", "the backend's worker gave no answer in 1 s during warmup"),
 ]
 
 
 @pytest.mark.parametrize("selector,cause", SIZED, ids=[s[0].split(":")[1] for s in SIZED])
 def test_at_size_what_the_catalogue_checks_is_checked(selector, cause, monkeypatch):
     monkeypatch.chdir(HERE)
-    code, out = check("--backend", selector, "--size", "3", "40", "5", "--trials", "2")
+    code, out = check(
+        "--backend", selector, "--size", "3", "40", "5", "--trials", "2", "--timeout", "1"
+    )
     assert code == 1, out
     assert cause in out
     assert "at N=3, D=40, M=5: FAILED" in out
