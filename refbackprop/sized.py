@@ -564,14 +564,25 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
         # inputs; then it gets a copy of them and computes while this process
         # prepares the verification (the signs stay here).
         warm = {}
-        warming = threading.Thread(
-            target=lambda: warm.update(reply=runs.request("warmup", {"dtype": dtype}))
-        )
+
+        def warm_up():
+            try:
+                warm["reply"] = runs.request("warmup", {"dtype": dtype})
+            except BaseException as e:  # raised here, after the join
+                warm["error"] = e
+
+        warming = threading.Thread(target=warm_up, daemon=True)
         warming.start()
         try:
             generate()
-        finally:
-            warming.join()
+        except KeyboardInterrupt:
+            raise  # at once: the CLI stops the worker, which ends the thread
+        except BaseException:
+            warming.join()  # (bounded by the warmup's time limit) the worker is free again
+            raise
+        warming.join()
+        if "error" in warm:
+            raise warm["error"]
         raw, problem, output = warm["reply"]
         if problem or raw["problems"]:
             result.output = output
