@@ -273,6 +273,10 @@ def wire_outputs(raw):
     return raw
 
 
+def _is_seconds(value):
+    return type(value) in (int, float) and value == value
+
+
 def reply_bytes(n, d, m):
     """The most out-of-band bytes a sized reply brings: Y, dX, dW and db in float64."""
     return 8 * (n * m + n * d + d * m + m)
@@ -588,7 +592,7 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
             result.output = output
             result.problems.extend([problem] if problem else raw["problems"])
             return
-        if raw["seconds"] is not None:
+        if _is_seconds(raw["seconds"]):
             result.seconds["warmup"] = raw["seconds"]
         args["inputs"] = wire_inputs(mine["inputs"])
         drawing = threading.Thread(target=in_parallel)
@@ -610,7 +614,8 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
         return
     for key in ("to_native", "compute", "to_lists"):
         if key in raw["seconds"]:
-            result.seconds[key] = raw["seconds"][key]
+            if _is_seconds(raw["seconds"][key]):  # (the worker's word: a number, or left out)
+                result.seconds[key] = raw["seconds"][key]
     result.problems.extend(raw["problems"])
     result.notes.extend(raw["notes"])
     if result.problems:

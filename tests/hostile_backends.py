@@ -391,12 +391,12 @@ class _PatchesReplies(PythonBackend):
         original = sized.wire_outputs
 
         def patched(raw):
-            self.tamper(raw["outputs"])
+            self.tamper(raw)
             return original(raw)
 
         sized.wire_outputs = patched
 
-    def tamper(self, outputs):
+    def tamper(self, raw):
         raise NotImplementedError
 
 
@@ -405,9 +405,9 @@ class ShortensOutputs(_PatchesReplies):
 
     name = "shortens-outputs"
 
-    def tamper(self, outputs):
-        code, view = outputs["dw"]
-        outputs["dw"] = (code, view[:-1])
+    def tamper(self, raw):
+        code, view = raw["outputs"]["dw"]
+        raw["outputs"]["dw"] = (code, view[:-1])
 
 
 class RenamesFormat(_PatchesReplies):
@@ -415,8 +415,8 @@ class RenamesFormat(_PatchesReplies):
 
     name = "renames-format"
 
-    def tamper(self, outputs):
-        outputs["y"] = ("q", outputs["y"][1])
+    def tamper(self, raw):
+        raw["outputs"]["y"] = ("q", raw["outputs"]["y"][1])
 
 
 class InflatesReply(_PatchesReplies):
@@ -424,10 +424,19 @@ class InflatesReply(_PatchesReplies):
 
     name = "inflates-reply"
 
-    def tamper(self, outputs):
+    def tamper(self, raw):
         import pickle
 
-        outputs["extra"] = ("d", pickle.PickleBuffer(bytearray(1 << 20)))
+        raw["outputs"]["extra"] = ("d", pickle.PickleBuffer(bytearray(1 << 20)))
+
+
+class ForgesSeconds(_PatchesReplies):
+    """Correct, but reports its seconds as text: the report must not choke."""
+
+    name = "forges-seconds"
+
+    def tamper(self, raw):
+        raw["seconds"] = {"compute": "fast", "to_native": float("nan"), "to_lists": 0.5}
 
 
 class WarmupRaises(PythonBackend):

@@ -442,6 +442,14 @@ def test_at_size_what_the_catalogue_checks_is_checked(selector, cause, monkeypat
     assert summary(out) == "0 passed, 1 failed"
 
 
+def test_at_size_forged_seconds_are_left_out_of_the_report(monkeypatch):
+    monkeypatch.chdir(HERE)
+    code, out = check("--backend", "hostile_backends:ForgesSeconds", "--size", "3", "40", "5")
+    assert code == 0, out
+    assert "to_lists 0.50" in out and "fast" not in out and "compute" not in out
+    assert "to_native" not in out and "Traceback" not in out
+
+
 def test_at_size_a_correct_backend_with_disjoint_blocks_passes(monkeypatch):
     monkeypatch.chdir(HERE)
     code, out = check(
