@@ -232,7 +232,7 @@ def _in_place():
     """Whether a band's bytes can be copied into the matrix's own array
     (memoryview slice assignment: CPython, PyPy) on a little-endian machine:
     a 'mixed' matrix is then one array filled band by band, not arrays
-    extended and copied (at the notes' size 130,000 page faults fewer)."""
+    extended and copied (fewer copies, fewer page faults)."""
     try:
         out = array("d", [0.0, 0.0])
         memoryview(out).cast("B")[8:16] = array("d", [2.0]).tobytes()
