@@ -234,43 +234,54 @@ def _flat_output(call, raw, backend, name, out, shape):
     return fmt, view.cast(fmt)
 
 
-def wire_inputs(inputs):
-    """The inputs as a request carries them to a worker: {name: (values, shape)
-    or None}, values a pickle.PickleBuffer (out of band, worker.Channel)."""
+def _out_of_band(buffer):
+    """buffer wrapped to travel out of band (pickle.PickleBuffer, read into an
+    array by worker.Channel); bytes where pickle has no protocol 5."""
     import pickle
 
-    wrap = getattr(pickle, "PickleBuffer", None) or bytes
-    return dict((k, None if v is None else (wrap(v.values), v.shape)) for k, v in inputs.items())
+    return (getattr(pickle, "PickleBuffer", None) or bytes)(buffer)
+
+
+def _typed(code, data):
+    """An array(code) of data's values: data itself if it is one (read from
+    the pipe into an array of its own), else a copy of its bytes."""
+    if isinstance(data, array) and data.typecode == code:
+        return data
+    values = array(code)
+    values.frombytes(memoryview(data).cast("B"))
+    return values
+
+
+def wire_inputs(inputs):
+    """The inputs as a request carries them to a worker: {name: (values, shape)
+    or None}, values out of band (_out_of_band)."""
+    return dict(
+        (k, None if v is None else (_out_of_band(v.values), v.shape)) for k, v in inputs.items()
+    )
 
 
 def wired_inputs(inputs):
     """{name: Matrix or None} of what wire_inputs sent (or of Matrix already)."""
     out = {}
     for k, v in inputs.items():
-        if v is None or isinstance(v, Matrix):
-            out[k] = v
-            continue
-        values, shape = v
-        if not (isinstance(values, array) and values.typecode == "d"):
-            fresh = array("d")
-            fresh.frombytes(memoryview(values).cast("B"))
-            values = fresh
-        out[k] = Matrix(values, shape)
+        if v is not None and not isinstance(v, Matrix):
+            v = Matrix(_typed("d", v[0]), v[1])
+        out[k] = v
     return out
 
 
 def wire_outputs(raw):
     """raw (execute_sized's), its outputs' buffers wrapped to travel out of band."""
-    import pickle
-
-    wrap = getattr(pickle, "PickleBuffer", None)
-    if wrap is not None:
-        for name, (code, view) in list(raw["outputs"].items()):
-            raw["outputs"][name] = (code, wrap(view))
-    else:
-        for name, (code, view) in list(raw["outputs"].items()):
-            raw["outputs"][name] = (code, bytes(view))
+    for name, (code, view) in list(raw["outputs"].items()):
+        raw["outputs"][name] = (code, _out_of_band(view))
     return raw
+
+
+def _count(shape):
+    count = 1
+    for s in shape:
+        count *= s
+    return count
 
 
 def _is_seconds(value):
@@ -286,9 +297,7 @@ def _buffer_of(call, raw, backend, name, out, shape):
     """(typecode, a contiguous buffer) of out's values row-major: the
     backend's own buffer through to_buffer() (no copy), else tolist()
     flattened into an array('d'); or None with a problem."""
-    count = 1
-    for s in shape:
-        count *= s
+    count = _count(shape)
     if hasattr(backend, "to_buffer"):
         ok, buf = call("to_buffer(%s)" % name, backend.to_buffer, out)
         if not ok:
@@ -613,9 +622,8 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
         result.problems.append(problem)
         return
     for key in ("to_native", "compute", "to_lists"):
-        if key in raw["seconds"]:
-            if _is_seconds(raw["seconds"][key]):  # (the worker's word: a number, or left out)
-                result.seconds[key] = raw["seconds"][key]
+        if key in raw["seconds"] and _is_seconds(raw["seconds"][key]):  # (a number, or left out)
+            result.seconds[key] = raw["seconds"][key]
     result.problems.extend(raw["problems"])
     result.notes.extend(raw["notes"])
     if result.problems:
@@ -647,17 +655,11 @@ def _output_matrix(result, name, flat, shape, dtype):
     from .compare import _not_in_format
 
     code, data = flat
-    count = 1
-    for s in shape:
-        count *= s
+    count = _count(shape)
     if code not in ("d", "f"):
         result.problems.append("%s came back in format %r, not 'd' or 'f'" % (name, code))
         return None
-    if isinstance(data, array) and data.typecode == code:
-        values = data  # read from the worker's pipe into an array of its own
-    else:
-        values = array(code)
-        values.frombytes(memoryview(data).cast("B"))
+    values = _typed(code, data)
     if len(values) != count:
         result.problems.append(
             "%s came back with %d values, not the %d of shape %s"

@@ -65,11 +65,7 @@ class Channel:
         for pb in buffers:
             view = pb.raw()  # contiguous bytes ('B')
             code = memoryview(pb).format
-            code = (
-                code.encode()
-                if code in ("d", "f") and view.nbytes % _ITEMSIZE[code.encode()] == 0
-                else b"B"
-            )
+            code = code.encode() if code in ("d", "f") else b"B"
             table.append(_BUFFER.pack(code, view.nbytes))
             views.append(view)
         return _HEADER.pack(len(data), len(views)) + b"".join(table) + data, views
