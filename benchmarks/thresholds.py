@@ -40,10 +40,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dtype", choices=["float64", "float32"])
     p.add_argument("inputs")
-    p.add_argument("size", nargs=3, type=int, metavar=("N", "D", "M"))
+    for letter in "NDM":  # (nargs=3 with a tuple metavar breaks argparse's --help)
+        p.add_argument(letter, type=int)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
-    n, d, m = a.size
+    n, d, m = a.N, a.D, a.M
     g = sized_inputs(n, d, m, a.dtype, True, a.seed, a.inputs)
     x, w = (np.frombuffer(g[k].values).reshape(g[k].shape) for k in ("x", "w"))
     b, dy = np.frombuffer(g["b"].values), np.frombuffer(g["dy"].values).reshape(n, m)

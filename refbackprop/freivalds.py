@@ -124,8 +124,13 @@ def _reference_dots(rows, norms, vectors, vector_norms):
     rho·Σ|row||v| + 16·len·2^-1074 (subnormal roundings), rho including
     the 2u of a last rounding and the bias.  Where math.sumprod is the
     extended one and no scaled value exceeds EXTENDED_TOP, one sumprod a
-    dot (_extended_rho(len) + γ_2); else each dot summed in chunks
-    (_chunked_gamma(len))."""
+    dot (_extended_rho(len) + γ_2); on CPython 3.10 and 3.11 two distances
+    a dot (_polar_dots: rho·‖row‖·‖v‖ with the bounds given, which is what
+    the callers charge); else each dot summed in chunks (_chunked_gamma(len))."""
+    if _extended_sumprod() is None:
+        polar = _polar_dots(rows, norms, vectors, vector_norms)
+        if polar is not None:
+            return polar[0], polar[1] + 2 * _U  # (+ the bias, as γ_2 above)
     top = max(vector_norms) if vector_norms else 0.0
     scales = [_scale(norm, top) for norm in norms]
     length = len(vectors[0]) if vectors else 0
@@ -157,6 +162,85 @@ def _reference_dots(rows, norms, vectors, vector_norms):
                 [sum(map(sum, map(map, repeat(mul, q), pieces, vc))) * down for vc in chunked]
             )
     return out, _chunked_gamma(length)
+
+
+# CPython 3.10 and 3.11: math.dist shares hypot's vector_norm, faithfully
+# rounded (3.12+ has the extended sumprod, which is as fast and tighter)
+_POLAR = _HYPOT and sys.version_info < (3, 12) and hasattr(math, "dist")
+_POLAR_PROBED = []  # [whether math.dist passed _polar_probe()], settled once
+POLAR_TOP = 2.0**1000  # polarized dots where (row bound)·(vector bound) ≤ this
+POLAR_FLUSH = 2.0**-500  # scaled entries below this are dropped (_polar_rho: 4n·2^-500)
+
+
+def _polar_rho(n):
+    """The polarized dot's error factor for n terms (docs/verification.md,
+    "V"): |computed − a·b| ≤ _polar_rho(n)·‖a‖·‖b‖ with the norm bounds the
+    dots were scaled by, plus 2^-1075 where the result is subnormal."""
+    u = _U
+    eta = 3 * u + 2 * u * u  # each distance: the sums' u, then under 1 ulp
+    g3 = gamma(3, u)
+    return (1.25 * eta * (2 + eta) * (1 + g3) + g3) * (1 + 2.0**-50) + n * (
+        4 * POLAR_FLUSH + 2.0**-1060
+    )
+
+
+def _polar_probe():
+    """Whether math.dist is the accurate one its bound takes: the distance
+    of (1, 2^-27 ×1024) from 0 is √(1 + 2^-44), just below 1 + 2^-45; a
+    faithful result is 1 + 2^-45 or the float below it, while the square
+    root of a float sum of the squares is 1 (1 + 2^-54 rounds to 1 at
+    every step)."""
+    if not _POLAR_PROBED:
+        ok = False
+        try:
+            v = (1.0,) + (2.0**-27,) * 1024
+            got = math.dist(v, (0.0,) * len(v))
+            ok = got in (1.0 + 2.0**-45, 1.0 + 2.0**-45 - 2.0**-52)
+        except Exception:
+            ok = False
+        _POLAR_PROBED.append(ok)
+    return _POLAR_PROBED[0]
+
+
+def _polar_dots(rows, norms, vectors, vector_norms):
+    """[[row·v for v in vectors] for row in rows] from two distances a dot,
+
+        a·b = (‖a + b‖² − ‖a − b‖²)/4,
+
+    each ‖·‖ one math.dist at C speed, on copies of a and b scaled by
+    powers of two so that their norm bounds (norms, vector_norms, ≥ each
+    ‖·‖₂) lie in [1, 2); None where this is not CPython 3.10/3.11 or the
+    largest bounds' product exceeds POLAR_TOP (the caller sums products then).
+    Every dot within _polar_rho(len)·(its row's bound)·(its vector's
+    bound), plus 2^-1075 where it is subnormal."""
+    if not (_POLAR and rows and vectors and _polar_probe()):
+        return None
+    if not max(norms) * max(vector_norms) <= POLAR_TOP:  # (inf and NaN fail too)
+        return None
+    frexp, ldexp, dist = math.frexp, math.ldexp, math.dist
+    count, length = len(vectors), len(vectors[0])
+
+    def scaled(v, bound):
+        e = frexp(bound)[1] - 1  # bound·2^-e in [1, 2)
+        sv = list(map(ldexp, v, repeat(-e, length)))
+        # entries below POLAR_FLUSH become 0: their squares would be
+        # subnormal inside dist (a microcode assist per multiply on x86)
+        return e, tuple(map(mul, sv, map(le, repeat(POLAR_FLUSH, length), map(abs, sv))))
+
+    minus, plus, exps = [], [], []
+    for v, bound in zip(vectors, vector_norms):
+        e, sv = scaled(v, bound)
+        exps.append(e - 2)  # with the 1/4
+        minus.append(sv)
+        plus.append(tuple(map(mul, sv, repeat(-1.0, length))))  # dist(a, −b) = ‖a + b‖
+    out = []
+    for row, bound in zip(rows, norms):
+        e, a = scaled(row, bound)
+        s = list(map(dist, repeat(a, count), plus))
+        t = list(map(dist, repeat(a, count), minus))
+        dots = map(mul, map(sub, s, t), map(add, s, t))
+        out.append(list(map(ldexp, dots, map(add, exps, repeat(e, count)))))
+    return out, _polar_rho(length)
 
 
 def _dots(u, columns):
@@ -371,6 +455,7 @@ def _norm(values):
 
 
 _TINY = 2.0**-1074
+_INF = float("inf")
 _SMALL = 2.0**-900
 
 
@@ -1433,13 +1518,25 @@ class _Context:
         dots_of, rho = _accurate_dots() if exact else (_dots, None)
         plain_slope = (1 + 2 * _U) * (gamma(n + 2, _U) + 2 * _U) * up3  # times ‖u‖·dcn
         slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
+        # float32 and the other contracts on CPython 3.10 and 3.11: two
+        # distances a dot (_polar_dots), within ρ·‖u‖·dcn only, no S_Kj form
+        # (prepare_dw's min then takes the Cauchy–Schwarz one; srow > 0, so
+        # inf·srow stays inf).  Not float64: its ρ ≈ 10.5u against fsum's 2u
+        # would take V from about 6% of T to 10–16% (tests/test_freivalds.py).
+        polar = not exact and _extended_sumprod() is None and _POLAR
+        polar_slope = (1 + 2 * _U) * (_polar_rho(n) + 2 * _U) * up3
         out = []
         for r in signs:
+            # X_{:,K} r_K (N,) for every block K, each entry summed exactly:
+            # error ≤ u·|entry|; un ≥ ‖exact X_{:,K} r_K‖₂ and ≥ ‖u‖₂
+            us = [[fsum([r[k] * xt[k][i] for k in rows]) for i in range(n)] for rows in cells]
+            uns = [(_norm(u) or 0.0) * (1 + 2 * _U) for u in us]
+            got = _polar_dots(us, uns, dyt, dcn) if polar else None
+            if got is not None:
+                out.append([(dots, polar_slope * un, _INF) for dots, un in zip(got[0], uns)])
+                continue
             blocks = []
-            for rows in cells:
-                # X_{:,K} r_K (N,), each entry summed exactly: error ≤ u·|entry|
-                u = [fsum([r[k] * xt[k][i] for k in rows]) for i in range(n)]
-                un = (_norm(u) or 0.0) * (1 + 2 * _U)  # ≥ ‖exact X_{:,K} r_K‖₂
+            for u, un in zip(us, uns):
                 up, down = _scale(un, dtop)  # keep tiny products out of subnormals
                 dots, sl = dots_of, slope
                 if exact and (un * up > EXTENDED_TOP or dtop > EXTENDED_TOP):

@@ -539,6 +539,93 @@ def test_accurate_dots_meet_their_stated_bound():
     assert rho(n) <= 2.0 * 2.0**-53 * (1 + 2.0**-40)  # far below a plain dot's γ_66
 
 
+def _polar_or_skip():
+    from refbackprop import freivalds
+
+    if not (freivalds._POLAR and freivalds._polar_probe()):
+        pytest.skip("polarized dots are CPython 3.10 and 3.11's (math.dist faithfully rounded)")
+    return freivalds
+
+
+def _polar_cases(rng, n):
+    """(a, b) pairs where a polarized dot is hardest: near-orthogonal
+    (the exact dot tiny against ‖a‖‖b‖), parallel and opposite, norms far
+    apart, entries spanning float64's range down to subnormals (some below
+    the flush), zeros, and the mixed inputs' 'tiny' band."""
+
+    def vec(scale):
+        return [(rng.uniform() - 0.5) * scale for _ in range(n)]
+
+    cases = []
+    for e in (0, 40, -600, 400, -900):
+        a, b = vec(2.0**e), vec(2.0 ** (-e // 2))
+        # b made almost orthogonal to a: the exact dot cancels to its last bits
+        k = max(range(n), key=lambda i: abs(a[i]))
+        b[k] -= math.fsum(x * y for x, y in zip(a, b)) / a[k]
+        cases += [(a, b), (a, a), (a, [-v for v in a]), (a, [0.0] * n)]
+    wide = [(rng.uniform() - 0.5) * 2.0 ** (rng.uniform() * 1100 - 1074) for _ in range(n)]
+    tiny = [v * 2.0**-519 for v in vec(1.0)]
+    cases += [(wide, vec(1.0)), (wide, wide[::-1]), (tiny, vec(1.0)), (tiny, tiny[::-1])]
+    cases.append(([2.0**-1074] * n, [2.0**-1074] * n))  # all subnormal, all flushed
+    return cases
+
+
+def test_polar_dots_meet_their_stated_bound():
+    """CPython 3.10/3.11's Y and dX reference dots (and dW's outside float64):
+    a·b = (‖a + b‖² − ‖a − b‖²)/4 from two math.dist, within
+    ρ·‖a‖·‖b‖ (ρ = _polar_rho, about 10.5u; the chunked dots it replaces
+    had γ_130) of the exact dot, plus 2^-1075 for a subnormal result."""
+    from fractions import Fraction
+
+    from refbackprop.rng import Rng
+
+    freivalds = _polar_or_skip()
+    rng = Rng(11)
+    u = 2.0**-53
+    for n in (1, 2, 7, 64, 1000):
+        worst = 0.0
+        for case, (a, b) in enumerate(_polar_cases(rng, n)):
+            na, nb = freivalds._norm(a), freivalds._norm(b)
+            # a as a row against b and a·1.5 (one call, several vectors)
+            c = [v * 1.5 for v in a]
+            got, rho = freivalds._polar_dots([a, b], [na, nb], [b, c], [nb, na * 1.5])
+            assert rho <= 11 * u and rho == freivalds._polar_rho(n)
+            for i, (left, nl) in enumerate(((a, na), (b, nb))):
+                for j, (right, nr) in enumerate(((b, nb), (c, na * 1.5))):
+                    exact = sum(Fraction(x) * Fraction(y) for x, y in zip(left, right))
+                    err = abs(Fraction(got[i][j]) - exact)
+                    allowed = Fraction(rho) * Fraction(nl) * Fraction(nr) + Fraction(1, 2**1075)
+                    assert err <= allowed, (n, case, i, j, float(err), float(allowed))
+                    if nl * nr > 0:  # (beyond a subnormal result's own rounding)
+                        rel = (err - Fraction(1, 2**1075)) / (Fraction(nl) * Fraction(nr))
+                        worst = max(worst, float(rel))
+        assert 0.0 < worst <= 11 * u  # the cases do round (the bound is not vacuous)
+    zero = freivalds._polar_dots([[0.0, 0.0]], [0.0], [[1.0, 2.0]], [3.0])[0]
+    assert zero == [[0.0]]
+
+
+def test_polar_dots_refuse_an_inaccurate_dist_and_bounds_beyond_range(monkeypatch):
+    """A math.dist that is the square root of a float sum of squares fails
+    the probe, and norm bounds whose product passes POLAR_TOP are refused:
+    either way _polar_dots gives None and the reference dots are the
+    chunked ones, with the chunked bound."""
+    freivalds = _polar_or_skip()
+    a, b = [[1.0, 2.0, 3.0]], [[4.0, 5.0, 6.0]]
+    assert freivalds._polar_dots(a, [4.0], b, [9.0]) is not None
+    assert freivalds._polar_dots(a, [2.0**600], b, [2.0**500]) is None
+    assert freivalds._polar_dots(a, [float("inf")], b, [9.0]) is None
+
+    def naive(p, q):
+        return math.sqrt(sum((x - y) ** 2 for x, y in zip(p, q)))
+
+    monkeypatch.setattr(freivalds, "_POLAR_PROBED", [])
+    monkeypatch.setattr(math, "dist", naive)
+    assert freivalds._polar_probe() is False
+    assert freivalds._polar_dots(a, [4.0], b, [9.0]) is None
+    dots, rho = freivalds._reference_dots(a, [4.0], b, [9.0])
+    assert dots == [[32.0]] and rho == freivalds._chunked_gamma(3)
+
+
 def test_accurate_dots_fall_back_where_sumprod_is_plain(monkeypatch):
     """A math.sumprod that rounds like a plain loop fails the probe: the dots
     are then fsum's, with fsum's bound (never the extended one)."""
