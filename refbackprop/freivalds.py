@@ -220,24 +220,30 @@ def _polar_dots(rows, norms, vectors, vector_norms):
     frexp, ldexp, dist = math.frexp, math.ldexp, math.dist
     count, length = len(vectors), len(vectors[0])
 
+    flush = POLAR_FLUSH
+
     def scaled(v, bound):
         e = frexp(bound)[1] - 1  # bound·2^-e in [1, 2)
-        sv = list(map(ldexp, v, repeat(-e, length)))
-        # entries below POLAR_FLUSH become 0: their squares would be
-        # subnormal inside dist (a microcode assist per multiply on x86)
-        return e, tuple(map(mul, sv, map(le, repeat(POLAR_FLUSH, length), map(abs, sv))))
+        if -1000 <= e <= 1000:  # 2^-e a float: one product, exact unless subnormal
+            sv = list(map(mul, v, repeat(ldexp(1.0, -e), length)))
+        else:
+            sv = list(map(ldexp, v, repeat(-e, length)))
+        # entries below POLAR_FLUSH become 0 (subnormal ones among them):
+        # their squares would be subnormal inside dist, where every x86
+        # multiply takes a microcode assist
+        return e, tuple([x if x >= flush or x <= -flush else 0.0 for x in sv])
 
-    minus, plus, exps = [], [], []
+    exps, minus = [], []
     for v, bound in zip(vectors, vector_norms):
         e, sv = scaled(v, bound)
         exps.append(e - 2)  # with the 1/4
         minus.append(sv)
-        plus.append(tuple(map(mul, sv, repeat(-1.0, length))))  # dist(a, −b) = ‖a + b‖
     out = []
     for row, bound in zip(rows, norms):
         e, a = scaled(row, bound)
-        s = list(map(dist, repeat(a, count), plus))
-        t = list(map(dist, repeat(a, count), minus))
+        na = tuple([-x for x in a])
+        s = list(map(dist, repeat(na, count), minus))  # ‖−a − b‖ = ‖a + b‖
+        t = list(map(dist, repeat(a, count), minus))  # ‖a − b‖
         dots = map(mul, map(sub, s, t), map(add, s, t))
         out.append(list(map(ldexp, dots, map(add, exps, repeat(e, count)))))
     return out, _polar_rho(length)
