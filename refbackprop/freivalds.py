@@ -808,14 +808,97 @@ def verify(x, w, b, dy, y, dx, dw, db, dtype, **options):
     return Prepared(x, w, b, dy, dtype, **options).finish(y, dx, dw, db)
 
 
-def prepare(x, w, b, dy, dtype, **options):
+def prepare(x, w, b, dy, dtype, early=None, **options):
     """Everything of a verification that the inputs and the signs decide:
     the signs, the reference side of every cell, the tolerances' input
     terms, the sampled elements' exact values.  The sized runner does this
     in its own process while the backend computes in its worker (the signs
-    are never sent there).  Arguments and options as verify's; returns a
-    Prepared."""
-    return Prepared(x, w, b, dy, dtype, **options)
+    are never sent there).  Arguments and options as verify's, and early:
+    start_dw's Early for these x and dy, if dW's reference dots were
+    started before W existed; returns a Prepared."""
+    return Prepared(x, w, b, dy, dtype, early, **options)
+
+
+def _draw_signs(rng, trials, d, m):
+    """(sy, sdx, sdw): r ∈ {±1}^M for Y, r ∈ {±1}^D for dX and for dW, a
+    trial each, drawn in this order whatever runs where (a seed repeats a
+    run, and start_dw draws the same)."""
+    sy = [_signs(rng, m) for _ in range(trials)]
+    sdx = [_signs(rng, d) for _ in range(trials)]
+    return sy, sdx, [_signs(rng, d) for _ in range(trials)]
+
+
+def _early_key(n, d, m, dtype, trials, seed, bd):
+    """What decides dW's reference dots besides X and dY."""
+    return (n, d, m, dtype, trials, seed, bd)
+
+
+def start_dw(x, dy, dtype, **options):
+    """dW's reference dots (_DwInputs.dw_references), started in a forked
+    child from X (N, D) and dY (N, M) alone, flat.Matrix each, before W
+    exists: the sized runner draws W and b meanwhile, while the second core
+    is otherwise idle.  Returns an Early for prepare(x, w, b, dy, dtype,
+    early=..., the same options), or None where prepare would not fork
+    (below PARALLEL_MADDS unless parallel=True; no os.fork).  Whoever starts
+    one calls its cancel() when done: nothing once prepare has taken it."""
+    unknown = sorted(k for k in options if k not in OPTIONS)
+    if unknown:
+        raise TypeError(
+            "unknown option %s; start_dw takes %s"
+            % (", ".join(unknown), ", ".join(sorted(OPTIONS)))
+        )
+    if not (isinstance(x, Matrix) and isinstance(dy, Matrix)):
+        raise TypeError("start_dw takes x (N, D) and dy (N, M) as flat.Matrix")
+    o = dict(OPTIONS)
+    o.update(options)
+    (n, d), m = x.shape, dy.shape[1]
+    if dy.shape[0] != n:
+        raise ValueError("x is %dx%d and dy %dx%d: N differs" % (n, d, dy.shape[0], m))
+    parallel = o["parallel"]
+    if parallel is None:
+        parallel = n * d * m >= PARALLEL_MADDS
+    if not parallel:
+        return None
+    cell = max(1, int(o["cell"]))
+    trials = o["trials"] if o["trials"] is not None else default_trials(n, d, m, cell)
+    bd = min(cell, d) or 1
+    rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), o["seed"]))
+    sdw = _draw_signs(rng, trials, d, m)[2]
+    inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
+    from . import forked
+
+    child = forked.start(lambda: inputs.dw_references(sdw))
+    if child is None:
+        return None
+    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd), x, dy, child)
+
+
+class Early:
+    """dW's reference dots under way in a forked child (start_dw)."""
+
+    def __init__(self, key, x, dy, child):
+        self.key, self.x, self.dy, self.child = key, x, dy, child
+
+    def take(self, x, dy, key):
+        """The child, for prepare to read (None if already taken or
+        cancelled); ValueError, after cancelling it, if it was started for
+        other inputs, shapes, dtype, seed, trials or cells."""
+        if self.child is None:
+            return None
+        if x is not self.x or dy is not self.dy or key != self.key:
+            self.cancel()
+            raise ValueError(
+                "prepare's early= was started for other inputs or options: %r, not %r"
+                % (self.key, key)
+            )
+        child, self.child = self.child, None
+        return child
+
+    def cancel(self):
+        """Stop the child if prepare has not taken it."""
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
 
 
 # verify's and prepare's options (by keyword), and their defaults: the one
@@ -836,7 +919,8 @@ OPTIONS = {
 class Prepared:
     """A verification prepared from the inputs (prepare); finish() judges outputs."""
 
-    def __init__(self, x, w, b, dy, dtype, **options):
+    def __init__(self, x, w, b, dy, dtype, early=None, **options):
+        x_in, dy_in = x, dy  # (what start_dw was given, if early)
         unknown = sorted(k for k in options if k not in OPTIONS)
         if unknown:
             raise TypeError(
@@ -894,24 +978,21 @@ class Prepared:
         for c in self.checks:
             c.t = self.t
         if ctx.finite:
-            # r ∈ {±1}^M for Y, r ∈ {±1}^D for dX and for dW, a trial each,
-            # drawn in this order whatever runs where (a seed repeats a run)
-            sy = [_signs(rng, m) for _ in range(trials)]
-            sdx = [_signs(rng, d) for _ in range(trials)]
-            sdw = [_signs(rng, d) for _ in range(trials)]
+            sy, sdx, sdw = _draw_signs(rng, trials, d, m)
             if parallel is None:
                 parallel = n * d * m >= PARALLEL_MADDS
             # dX's reference side and dW's reference dots in forked children
             # while this process does Y's and the rest of dW's (data only
-            # comes back; the closures are made here)
-            children = [None, None]
+            # comes back; the closures are made here); dW's may have been
+            # started before W existed (start_dw)
+            key = _early_key(n, d, m, dtype, trials, seed, bd)
+            children = [None, early.take(x_in, dy_in, key) if early is not None else None]
             if parallel:
                 from . import forked
 
-                children = [
-                    forked.start(lambda: ctx.dx_data(self.checks[1], sdx)),
-                    forked.start(lambda: ctx.dw_references(sdw)),
-                ]
+                children[0] = forked.start(lambda: ctx.dx_data(self.checks[1], sdx))
+                if children[1] is None:
+                    children[1] = forked.start(lambda: ctx.dw_references(sdw))
             try:
                 self.parts = [ctx.prepare_y(self.checks[0], sy)]
                 if ctx.finite:  # W's finiteness may be settled by Y's pass
@@ -1056,23 +1137,109 @@ def _nonfinite_text(name, wrong, dtype):
     return "%s[%d][%d] = %r, but its exact value is %r: %s%s" % (name, i, j, got, ref, why, more)
 
 
-class _Context:
+class _DwInputs:
+    """What dW's reference dots need, from X (N, D) and dY (N, M) alone:
+    _Context's base, and all a forked child needs to compute them before W
+    exists (start_dw)."""
+
+    def __init__(self, x, dy, n, d, m, dtype, bd):
+        self.x, self.dy = x, dy
+        self.n, self.d, self.m, self.dtype, self.bd = n, d, m, dtype, bd
+        self._xt = self._dyt = None
+        self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
+        self._dcn = None  # ‖dY_{:,j}‖₂ (M,): _dy_column_norms
+
+    def xt(self):
+        if self._xt is None:
+            self._xt = self.x.col_lists()  # (D, N)
+        return self._xt
+
+    def dyt(self):
+        if self._dyt is None:
+            self._dyt = self.dy.col_lists()  # (M, N)
+        return self._dyt
+
+    def dw_cells(self):
+        """The rows k of dW in each of its cells (blocks of bd): all rows in
+        order of ‖X_{:,k}‖₁ (ties by k), cut into blocks, so that a cell holds
+        rows of like bounds (β_kj ∝ Σ_i |X_ik|·|dY_ij|): an element's
+        threshold is its cell's Σβ over its own β (docs/verification.md,
+        "Cells").  Deterministic: a forked child computes the same."""
+        if self._dw_cells is None:
+            l1 = [_abs_sum(col) for col in self.xt()]
+            order = sorted(range(self.d), key=lambda k: (l1[k], k))
+            self._dw_cells = [order[a : a + self.bd] for a in range(0, self.d, self.bd)]
+        return self._dw_cells
+
+    def _dy_column_norms(self):
+        """‖dY_{:,j}‖₂ (M,), rounded up; computed once (dW's references and
+        its cells both use them)."""
+        if self._dcn is None:
+            self._dcn = [_norm(c) for c in self.dyt()]
+        return self._dcn
+
+    def dw_references(self, signs):
+        """dW's reference dots, plain data (a forked child may compute them):
+        [[(u·dY_{:,j} for every j (M,), slope·‖u‖, slope) for every block K
+        of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
+        the dots' error factor with u's own rounding (prepare_dw's V_ref)."""
+        n, m = self.n, self.m
+        xt, dyt = self.xt(), self.dyt()
+        cells = self.dw_cells()
+        dcn = self._dy_column_norms()
+        dtop = max(dcn) if dcn else 0.0
+        up3 = _UP * _UP * _UP
+        # in float64 the accurate dots where no value exceeds EXTENDED_TOP
+        # (_accurate_dots), else the plain ones, γ_{N+2}
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
+        dots_of, rho = _accurate_dots() if exact else (_dots, None)
+        plain_slope = (1 + 2 * _U) * (gamma(n + 2, _U) + 2 * _U) * up3  # times ‖u‖·dcn
+        slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
+        # float32 and the other contracts on CPython 3.10 and 3.11: two
+        # distances a dot (_polar_dots), within ρ·‖u‖·dcn only, no S_Kj form
+        # (prepare_dw's min then takes the Cauchy–Schwarz one; srow > 0, so
+        # inf·srow stays inf).  Not float64: its ρ ≈ 10.5u against fsum's 2u
+        # would take V from about 6% of T to 10–16% (tests/test_freivalds.py).
+        polar = not exact and _extended_sumprod() is None and _POLAR
+        polar_slope = (1 + 2 * _U) * (_polar_rho(n) + 2 * _U) * up3
+        out = []
+        for r in signs:
+            # X_{:,K} r_K (N,) for every block K, each entry summed exactly:
+            # error ≤ u·|entry|; un ≥ ‖exact X_{:,K} r_K‖₂ and ≥ ‖u‖₂
+            us = [[fsum([r[k] * xt[k][i] for k in rows]) for i in range(n)] for rows in cells]
+            uns = [(_norm(u) or 0.0) * (1 + 2 * _U) for u in us]
+            got = _polar_dots(us, uns, dyt, dcn) if polar else None
+            if got is not None:
+                out.append([(dots, polar_slope * un, _INF) for dots, un in zip(got[0], uns)])
+                continue
+            blocks = []
+            for u, un in zip(us, uns):
+                up, down = _scale(un, dtop)  # keep tiny products out of subnormals
+                dots, sl = dots_of, slope
+                if exact and (un * up > EXTENDED_TOP or dtop > EXTENDED_TOP):
+                    dots, sl = _dots, plain_slope  # beyond the accurate dots' range
+                if up == 1.0:
+                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
+                else:
+                    prods = dots(list(map(mul, u, repeat(up, n))), dyt)
+                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
+            out.append(blocks)
+        return out
+
+
+class _Context(_DwInputs):
     """Everything the cells of one verification share: the inputs as lists,
     their norms, W packed (or not), the bound coefficients."""
 
     def __init__(self, x, w, b, dy, n, d, m, dtype, t, by, bd, trials=MAX_TRIALS):
-        self.x, self.w, self.b, self.dy = x, w, b, dy
-        self.n, self.d, self.m, self.dtype, self.t = n, d, m, dtype, t
-        self.by, self.bd = by, bd
+        _DwInputs.__init__(self, x, dy, n, d, m, dtype, bd)
+        self.w, self.b, self.t, self.by = w, b, t, by
         self.xr = x.row_lists()  # (N, D)
         self.dyr = dy.row_lists()  # (N, M)
         self.bl = b.lists() if b is not None else None  # (M,)
         self.x_norms = [_norm(r) for r in self.xr]  # ‖X_i‖₂, (N,)
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂
         self.dy_abs = [_abs_sum(r) for r in self.dyr]
-        self._xt = self._dyt = None
-        self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
-        self._dcn = None  # ‖dY_{:,j}‖₂ (M,): _dy_column_norms
         # ‖W_k‖₂ (D,): here where W's grid needs them or where Y's pass cannot
         # give them; else prepare_y takes them from its row segments' norms
         # (one pass over W less) and settles W's finiteness there.
@@ -1121,16 +1288,6 @@ class _Context:
         self.grid = None
 
     # -- shared pieces ----------------------------------------------------------
-
-    def xt(self):
-        if self._xt is None:
-            self._xt = self.x.col_lists()  # (D, N)
-        return self._xt
-
-    def dyt(self):
-        if self._dyt is None:
-            self._dyt = self.dy.col_lists()  # (M, N)
-        return self._dyt
 
     def _w_columns(self, signs, block):
         """(wf, segs, sums): wf = [‖W_{:,J}‖_F for every block J of columns]
@@ -1487,73 +1644,6 @@ class _Context:
                     tt[i][c] = th
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
-
-    def dw_cells(self):
-        """The rows k of dW in each of its cells (blocks of bd): all rows in
-        order of ‖X_{:,k}‖₁ (ties by k), cut into blocks, so that a cell holds
-        rows of like bounds (β_kj ∝ Σ_i |X_ik|·|dY_ij|): an element's
-        threshold is its cell's Σβ over its own β (docs/verification.md,
-        "Cells").  Deterministic: a forked child computes the same."""
-        if self._dw_cells is None:
-            l1 = [_abs_sum(col) for col in self.xt()]
-            order = sorted(range(self.d), key=lambda k: (l1[k], k))
-            self._dw_cells = [order[a : a + self.bd] for a in range(0, self.d, self.bd)]
-        return self._dw_cells
-
-    def _dy_column_norms(self):
-        """‖dY_{:,j}‖₂ (M,), rounded up; computed once (dW's references and
-        its cells both use them)."""
-        if self._dcn is None:
-            self._dcn = [_norm(c) for c in self.dyt()]
-        return self._dcn
-
-    def dw_references(self, signs):
-        """dW's reference dots, plain data (a forked child may compute them):
-        [[(u·dY_{:,j} for every j (M,), slope·‖u‖, slope) for every block K
-        of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
-        the dots' error factor with u's own rounding (prepare_dw's V_ref)."""
-        n, m = self.n, self.m
-        xt, dyt = self.xt(), self.dyt()
-        cells = self.dw_cells()
-        dcn = self._dy_column_norms()
-        dtop = max(dcn) if dcn else 0.0
-        up3 = _UP * _UP * _UP
-        # in float64 the accurate dots where no value exceeds EXTENDED_TOP
-        # (_accurate_dots), else the plain ones, γ_{N+2}
-        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
-        dots_of, rho = _accurate_dots() if exact else (_dots, None)
-        plain_slope = (1 + 2 * _U) * (gamma(n + 2, _U) + 2 * _U) * up3  # times ‖u‖·dcn
-        slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
-        # float32 and the other contracts on CPython 3.10 and 3.11: two
-        # distances a dot (_polar_dots), within ρ·‖u‖·dcn only, no S_Kj form
-        # (prepare_dw's min then takes the Cauchy–Schwarz one; srow > 0, so
-        # inf·srow stays inf).  Not float64: its ρ ≈ 10.5u against fsum's 2u
-        # would take V from about 6% of T to 10–16% (tests/test_freivalds.py).
-        polar = not exact and _extended_sumprod() is None and _POLAR
-        polar_slope = (1 + 2 * _U) * (_polar_rho(n) + 2 * _U) * up3
-        out = []
-        for r in signs:
-            # X_{:,K} r_K (N,) for every block K, each entry summed exactly:
-            # error ≤ u·|entry|; un ≥ ‖exact X_{:,K} r_K‖₂ and ≥ ‖u‖₂
-            us = [[fsum([r[k] * xt[k][i] for k in rows]) for i in range(n)] for rows in cells]
-            uns = [(_norm(u) or 0.0) * (1 + 2 * _U) for u in us]
-            got = _polar_dots(us, uns, dyt, dcn) if polar else None
-            if got is not None:
-                out.append([(dots, polar_slope * un, _INF) for dots, un in zip(got[0], uns)])
-                continue
-            blocks = []
-            for u, un in zip(us, uns):
-                up, down = _scale(un, dtop)  # keep tiny products out of subnormals
-                dots, sl = dots_of, slope
-                if exact and (un * up > EXTENDED_TOP or dtop > EXTENDED_TOP):
-                    dots, sl = _dots, plain_slope  # beyond the accurate dots' range
-                if up == 1.0:
-                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
-                else:
-                    prods = dots(list(map(mul, u, repeat(up, n))), dyt)
-                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
-            out.append(blocks)
-        return out
 
     def prepare_dw(self, check, signs, references=None):
         """Reference side of dW's cells (finite inputs only), signs [r ∈ {±1}^D

@@ -42,7 +42,7 @@ from array import array
 from . import inputs as kinds
 from .flat import Matrix
 from .formatting import summary_line
-from .freivalds import FALSE_ALARM, default_trials, prepare
+from .freivalds import FALSE_ALARM, default_trials, prepare, start_dw
 from .rng import seed_from
 from .compare import shape_problem
 from .runner import _alias, _Calls, plain, repro_command
@@ -70,12 +70,14 @@ def derived_seed(seed, purpose):
         return seed_from("refbackprop/%s" % purpose, seed)
 
 
-def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
+def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT, then=None):
     """{'x': (N, D), 'w': (D, M), 'b': (M,) or None, 'dy': (N, M)} as Matrix,
     of one input kind (inputs.py; 'mixed' by default), values of dtype.
 
     seed is the inputs' own seed (derived_seed(run seed, 'inputs') in a
-    run): the same numbers in every process (inputs.py)."""
+    run): the same numbers in every process (inputs.py).  then(x, dy), if
+    given, is called once X and dY are drawn, before W (each matrix has its
+    own seed: the order changes no value)."""
     base = seed_from("sized/N%d-D%d-M%d/%s/%s" % (n, d, m, dtype, kind), seed)
     k = max(d + 1, m, n)  # the longest reduction, for 'integers'
 
@@ -88,13 +90,15 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT):
     if why:
         raise ValueError(why)
     x = matrix((n, d), 1)
-    w = matrix((d, m), 2)
-    b = matrix((m,), 3) if bias else None
     dy = matrix((n, m), 4)
     if kind == kinds.OVERFLOW and n:
         # X's first row drives Y's first row past 65520, dY's last row dX's last row
         kinds.scale_row(x.values, d, 0, kinds.overflow_scale(d))
         kinds.scale_row(dy.values, m, n - 1, kinds.overflow_scale(m))
+    if then is not None:
+        then(x, dy)
+    w = matrix((d, m), 2)
+    b = matrix((m,), 3) if bias else None
     return {"x": x, "w": w, "b": b, "dy": dy}
 
 
@@ -521,6 +525,21 @@ def verifier_error(e):
 def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell):
     """check_at_size's work once the result exists; fills in result (which
     holds the run's size, dtype, trials, seed and kind of inputs)."""
+    mine = {}
+    try:
+        _run_and_verify_in(
+            result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell, mine
+        )
+    finally:
+        if mine.get("early") is not None:  # (nothing once prepare took it)
+            mine["early"].cancel()
+
+
+def _run_and_verify_in(
+    result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell, mine
+):
+    """_run_and_verify's steps; mine holds what they share (the inputs, the
+    Prepared, start_dw's Early, which _run_and_verify cancels if unused)."""
     import threading
 
     n, d, m, dtype = result.n, result.d, result.m, result.dtype
@@ -537,11 +556,23 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
         "bias": bias,
         "kind": inputs,
     }
-    mine = {}
+    options = {
+        "trials": trials,
+        "seed": derived_seed(seed, "signs"),
+        "false_alarm": false_alarm,
+        "worst_case": worst_case,
+        "cell": cell,
+        "fingerprint_check": fingerprint_check,
+    }
+
+    def early(x, dy):
+        """dW's reference dots in a forked child while W is drawn (at large
+        sizes: freivalds.start_dw); prepare takes it."""
+        mine["early"] = start_dw(x, dy, dtype, **options)
 
     def generate():
         t0 = clock()
-        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, input_seed, inputs)
+        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, input_seed, inputs, early)
         result.seconds["generate"] = clock() - t0
 
     def get_ready():
@@ -549,17 +580,7 @@ def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, finge
         t0 = clock()
         given = mine["inputs"]
         mine["prepared"] = prepare(
-            given["x"],
-            given["w"],
-            given["b"],
-            given["dy"],
-            dtype,
-            trials=trials,
-            seed=derived_seed(seed, "signs"),
-            false_alarm=false_alarm,
-            worst_case=worst_case,
-            cell=cell,
-            fingerprint_check=fingerprint_check,
+            given["x"], given["w"], given["b"], given["dy"], dtype, mine.get("early"), **options
         )
         result.seconds["prepare"] = clock() - t0
 

@@ -432,6 +432,85 @@ def test_dx_and_dw_prepared_in_forked_children_are_the_same_verdict(dtype):
     assert [o.name for o in results[1].outputs if not o.passed] == ["dx", "dw"]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_dw_started_before_w_exists_is_the_same_verdict(dtype):
+    """start_dw forks dW's reference dots from X and dY alone (the sized
+    runner then draws W); prepare takes that child: the same tolerances and
+    verdicts as preparing everything in this process."""
+    from refbackprop.freivalds import prepare, start_dw
+
+    g = sized_matrices(9, 70, 45, dtype, True, 8, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    early = start_dw(x, dy, dtype, seed=5, parallel=True)
+    assert early is not None and early.child.pid is not None
+    plans = [
+        prepare(x, w, b, dy, dtype, seed=5, parallel=False),
+        prepare(x, w, b, dy, dtype, early, seed=5, parallel=True),
+    ]
+    assert early.child is None  # taken, read and reaped by prepare
+    assert _prepared_state(plans[0]) == _prepared_state(plans[1])
+    lists = [m.lists() for m in (x, w, b, dy)]
+    y = forward(lists[0], lists[1], lists[2])
+    dx, dw, db = backward(lists[0], lists[1], lists[3], lists[2])
+    dw[50][7] *= 1.001
+    results = [p.finish(y, dx, dw, db) for p in plans]
+    assert [o.to_dict() for o in results[0].outputs] == [o.to_dict() for o in results[1].outputs]
+    assert [o.name for o in results[1].outputs if not o.passed] == ["dw"]
+    # small sizes prepare in one process: nothing is started
+    assert start_dw(x, dy, dtype, seed=5) is None
+
+
+def test_an_early_dw_for_other_inputs_or_options_is_refused_and_stopped():
+    """An Early started with another seed, trials or cell size, or for other
+    X or dY, is a caller's error: prepare raises ValueError naming both keys
+    and kills the child; nothing of it reaches a verdict."""
+    from refbackprop.freivalds import prepare, start_dw
+
+    g = sized_matrices(9, 70, 45, "float64", True, 8, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    other = sized_matrices(9, 70, 45, "float64", True, 9, "mixed")["dy"]
+    for started, given in [
+        ({"seed": 5}, {"seed": 6}),
+        ({"seed": 5, "trials": 2}, {"seed": 5}),
+        ({"seed": 5, "cell": 16}, {"seed": 5}),
+        ({"seed": 5, "dy": other}, {"seed": 5}),
+    ]:
+        early = start_dw(x, started.pop("dy", dy), "float64", parallel=True, **started)
+        child = early.child
+        with pytest.raises(ValueError, match="early= was started for other inputs or options"):
+            prepare(x, w, b, dy, "float64", early, parallel=True, **given)
+        assert child.pid is None and early.child is None
+    with pytest.raises(TypeError, match="flat.Matrix"):
+        start_dw(x.lists(), dy, "float64", parallel=True)
+    with pytest.raises(TypeError, match="unknown option trails"):
+        start_dw(x, dy, "float64", trails=2)
+
+
+def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch):
+    """At large sizes the sized runner forks dW's references before W is
+    drawn; where the backend fails first (here it raises) prepare never
+    runs, and the runner kills and reaps that child: none outlives the run."""
+    from refbackprop import forked, freivalds
+
+    started = []
+    real_start = forked.start
+
+    def recording(compute):
+        child = real_start(compute)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(freivalds, "PARALLEL_MADDS", 1)  # as at the seed size
+    monkeypatch.setattr(forked, "start", recording)
+    result = check_at_size(wrong_backends.Raises(), 4, 40, 30, "float64", seed=3)
+    assert not result.passed and "kernel launch failed" in " ".join(result.problems)
+    assert len(started) == 1 and started[0].pid is None
+    started[:] = []
+    result = check_at_size(get_backend("python"), 4, 40, 30, "float64", seed=3)
+    assert result.passed and len(started) == 2  # dW's early one (taken), then dX's
+    assert all(child.pid is None for child in started)
+
+
 @pytest.mark.parametrize("part", ["dx_data", "dw_references"])
 def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch, part):
     """dX's or dW's child raising, or dying without a word: prepare raises
