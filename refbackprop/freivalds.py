@@ -977,6 +977,11 @@ class Prepared:
         ]
         for c in self.checks:
             c.t = self.t
+        self.samples = plan = None
+        if samples is not False:
+            from . import sampling
+
+            plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
         if ctx.finite:
             sy, sdx, sdw = _draw_signs(rng, trials, d, m)
             if parallel is None:
@@ -986,7 +991,7 @@ class Prepared:
             # comes back; the closures are made here); dW's may have been
             # started before W existed (start_dw)
             key = _early_key(n, d, m, dtype, trials, seed, bd)
-            children = [None, early.take(x_in, dy_in, key) if early is not None else None]
+            children = [None, early.take(x_in, dy_in, key) if early is not None else None, None]
             if parallel:
                 from . import forked
 
@@ -996,11 +1001,22 @@ class Prepared:
             try:
                 self.parts = [ctx.prepare_y(self.checks[0], sy)]
                 if ctx.finite:  # W's finiteness may be settled by Y's pass
+                    # the sampled elements' exact values in a third child
+                    # (dX's is done by now) while this process does dW's
+                    drawn = None
+                    if plan is not None:
+                        drawn = sampling.draw(plan, ctx, self.checks, rng)
+                        if parallel and drawn:
+                            children[2] = forked.start(lambda: sampling.values(ctx, drawn))
                     refs, children[1] = children[1] and children[1].result(), None
                     dw_part = ctx.prepare_dw(self.checks[2], sdw, refs)
                     data = children[0].result() if children[0] else ctx.dx_data(self.checks[1], sdx)
                     children[0] = None
                     self.parts += [ctx.finish_dx(self.checks[1], sdx, data), dw_part]
+                    if drawn is not None:
+                        got = children[2].result() if children[2] else sampling.values(ctx, drawn)
+                        children[2] = None
+                        self.samples = sampling.attach(drawn, got)
             finally:
                 for child in children:
                     if child is not None:
@@ -1008,11 +1024,7 @@ class Prepared:
         if not ctx.finite:
             why = "an input has an infinite or NaN entry"
             self.parts = [ctx.unverifiable(c, why) for c in self.checks]
-        self.samples = None
-        if samples is not False:
-            from . import sampling
-
-            plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
+        if plan is not None and self.samples is None:  # (none drawn: not finite)
             self.samples = sampling.prepare(plan, ctx, self.checks, rng)
         ctx.release()
 

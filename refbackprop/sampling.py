@@ -463,8 +463,17 @@ def _pick(rng, count, limit):
 def prepare(plan, ctx, checks, rng):
     """Draw each output's elements and compute their exact values and
     bounds (the inputs decide them): [(check, Sample)] whose elements have
-    got = None until finish()."""
-    exact = _Exact(ctx.dtype)
+    got = None until finish().  In three steps, which freivalds.Prepared
+    takes apart to compute the values in a forked child: draw, values,
+    attach."""
+    drawn = draw(plan, ctx, checks, rng)
+    return attach(drawn, values(ctx, drawn))
+
+
+def draw(plan, ctx, checks, rng):
+    """[(check, Sample without elements, [(i, j) wanted])]: the elements of
+    each output to sample (whole columns, whole rows, random ones), drawn
+    from rng; none where the inputs are not finite."""
     shapes = {"y": (ctx.n, ctx.m), "dx": (ctx.n, ctx.d), "dw": (ctx.d, ctx.m)}
     out = []
     for check in checks:
@@ -486,12 +495,34 @@ def prepare(plan, ctx, checks, rng):
         for i in rows:
             wanted.extend((i, j) for j in range(cols_count))
         wanted.extend(randoms)
+        out.append((check, sample, wanted))
+    return out
+
+
+def values(ctx, drawn):
+    """Plain data (what a forked child sends back): for each of draw()'s
+    outputs, [(ref, mag, rss, bound, floor, outcome) for each wanted
+    element], its exact value, magnitude and bounds."""
+    exact = _Exact(ctx.dtype)
+    out = []
+    for check, sample, wanted in drawn:
+        name, got = sample.name, []
         for i, j in wanted:
             ref, mag, rss, slack = _reference(ctx, exact, name, i, j)
             bound = element_bound(check.k, mag, ref, ctx.dtype) + slack
             floor = rounding_free_bound(check.k, mag, ref, ctx.dtype) + slack
             outcome = overflow_outcome(check.k, mag, ref, ctx.dtype) if is_finite(ref) else "finite"
-            sample.elements.append(Element((i, j), None, ref, mag, rss, bound, floor, outcome))
+            got.append((ref, mag, rss, bound, floor, outcome))
+        out.append(got)
+    return out
+
+
+def attach(drawn, computed):
+    """[(check, Sample)]: draw()'s samples with values()' elements."""
+    out = []
+    for (check, sample, wanted), got in zip(drawn, computed):
+        for index, (ref, mag, rss, bound, floor, outcome) in zip(wanted, got):
+            sample.elements.append(Element(index, None, ref, mag, rss, bound, floor, outcome))
         out.append((check, sample))
     return out
 

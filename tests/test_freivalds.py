@@ -507,40 +507,50 @@ def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch):
     assert len(started) == 1 and started[0].pid is None
     started[:] = []
     result = check_at_size(get_backend("python"), 4, 40, 30, "float64", seed=3)
-    assert result.passed and len(started) == 2  # dW's early one (taken), then dX's
+    # dW's early one (taken by prepare), then dX's and the sampled elements'
+    assert result.passed and len(started) == 3
     assert all(child.pid is None for child in started)
 
 
-@pytest.mark.parametrize("part", ["dx_data", "dw_references"])
+@pytest.mark.parametrize("part", ["dx_data", "dw_references", "sampled values"])
 def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch, part):
-    """dX's or dW's child raising, or dying without a word: prepare raises
-    RuntimeError with the child's error (the sized runner reports it as
-    refbackprop's own failure); no child is left behind."""
+    """dX's, dW's or the sampled elements' child raising, or dying without
+    a word: prepare raises RuntimeError with the child's error (the sized
+    runner reports it as refbackprop's own failure); no child is left
+    behind."""
     import os
     import signal
 
     import refbackprop.forked as forked
     import refbackprop.freivalds as freivalds
+    import refbackprop.sampling as sampling
 
     x, w, b, dy = sized_inputs(4, 30, 20, "float64", seed=2)
     children = []
     start = forked.start
     monkeypatch.setattr(forked, "start", lambda f: children.append(start(f)) or children[-1])
 
+    def replace(how):
+        if part == "sampled values":
+            monkeypatch.setattr(sampling, "values", lambda *args: how(None))
+        else:
+            monkeypatch.setattr(freivalds._Context, part, how)
+
     def boom(self, *args):
         raise ValueError("boom in the child")
 
-    monkeypatch.setattr(freivalds._Context, part, boom)
+    replace(boom)
     with pytest.raises(RuntimeError, match="child process failed: ValueError: boom in the child"):
         freivalds.prepare(x, w, b, dy, "float64", parallel=True)
 
     def die(self, *args):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(freivalds._Context, part, die)
+    replace(die)
     with pytest.raises(RuntimeError, match="ended without a result"):
         freivalds.prepare(x, w, b, dy, "float64", parallel=True)
-    assert len(children) == 4 and all(c.pid is None for c in children)  # all reaped
+    # dX's, dW's and the sampled elements' children, twice: all reaped
+    assert len(children) == 6 and all(c.pid is None for c in children)
 
 
 def test_without_fork_dx_is_prepared_here(monkeypatch):
@@ -559,7 +569,7 @@ def test_without_fork_dx_is_prepared_here(monkeypatch):
 @pytest.mark.parametrize("part", ["dx_data", "dw_references"])
 def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     """A signal that stops the run (Ctrl-C, the CLI's SIGTERM) while this
-    process waits for dX's or dW's child: both children are killed and
+    process waits for dX's or dW's child: every child is killed and
     reaped at once, not waited for."""
     import signal
     import time
@@ -585,7 +595,8 @@ def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    assert time.monotonic() - t0 < 10 and len(children) == 2
+    # dX's and dW's, and (forked after Y's part) the sampled elements'
+    assert time.monotonic() - t0 < 10 and len(children) == 3
     assert all(c.pid is None for c in children)
 
 
