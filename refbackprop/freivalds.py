@@ -828,9 +828,17 @@ def _draw_signs(rng, trials, d, m):
     return sy, sdx, [_signs(rng, d) for _ in range(trials)]
 
 
-def _early_key(n, d, m, dtype, trials, seed, bd):
-    """What decides dW's reference dots besides X and dY."""
-    return (n, d, m, dtype, trials, seed, bd)
+def _early_key(n, d, m, dtype, trials, seed, bd, t):
+    """What decides dW's reference dots and terms besides X and dY."""
+    return (n, d, m, dtype, trials, seed, bd, t)
+
+
+def _tests_and_t(n, d, m, trials, cell, false_alarm, worst_case):
+    """(the number of cell tests of a check, Hoeffding's t for them, None
+    for worst_case) with cells of `cell` along M and D."""
+    nby, nbd = _blocks(m, min(cell, m) or 1), _blocks(d, min(cell, d) or 1)
+    tests = trials * (n * nby + n * nbd + nbd * m)
+    return tests, (None if worst_case else hoeffding_t(tests, false_alarm))
 
 
 def start_dw(x, dy, dtype, **options):
@@ -859,18 +867,21 @@ def start_dw(x, dy, dtype, **options):
         parallel = n * d * m >= PARALLEL_MADDS
     if not parallel:
         return None
+    if not 0 < o["false_alarm"] < 1:
+        return None  # (prepare says why)
     cell = max(1, int(o["cell"]))
     trials = o["trials"] if o["trials"] is not None else default_trials(n, d, m, cell)
     bd = min(cell, d) or 1
+    t = _tests_and_t(n, d, m, trials, cell, o["false_alarm"], o["worst_case"])[1]
     rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), o["seed"]))
     sdw = _draw_signs(rng, trials, d, m)[2]
     inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
     from . import forked
 
-    child = forked.start(lambda: inputs.dw_references(sdw))
+    child = forked.start(lambda: (inputs.dw_references(sdw), inputs.dw_terms(t)))
     if child is None:
         return None
-    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd), x, dy, child)
+    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd, t), x, dy, child)
 
 
 class Early:
@@ -953,8 +964,7 @@ class Prepared:
         by, bd = min(cell, m) or 1, min(cell, d) or 1  # cell sizes along M and D
         self.by, self.bd = by, bd
         nby, nbd = _blocks(m, by), _blocks(d, bd)
-        self.tests = trials * (n * nby + n * nbd + nbd * m)
-        self.t = None if worst_case else hoeffding_t(self.tests, false_alarm)
+        self.tests, self.t = _tests_and_t(n, d, m, trials, cell, false_alarm, worst_case)
         pairs = [(size, trials * n) for size in _cell_sizes(m, by)]
         pairs += [(size, trials * (n + m)) for size in _cell_sizes(d, bd)]
         self.hoeffding_tests = hoeffding_cells(self.t, pairs)
@@ -990,26 +1000,29 @@ class Prepared:
             # while this process does Y's and the rest of dW's (data only
             # comes back; the closures are made here); dW's may have been
             # started before W existed (start_dw)
-            key = _early_key(n, d, m, dtype, trials, seed, bd)
+            key = _early_key(n, d, m, dtype, trials, seed, bd, self.t)
             children = [None, early.take(x_in, dy_in, key) if early is not None else None, None]
             if parallel:
                 from . import forked
 
                 children[0] = forked.start(lambda: ctx.dx_data(self.checks[1], sdx))
                 if children[1] is None:
-                    children[1] = forked.start(lambda: ctx.dw_references(sdw))
+                    children[1] = forked.start(
+                        lambda: (ctx.dw_references(sdw), ctx.dw_terms(self.t))
+                    )
             try:
+                # the sampled elements' exact values in a third child (their
+                # draw follows the signs', in this order whatever runs where)
+                drawn = sampling.draw(plan, ctx, self.checks, rng) if plan is not None else None
+                if parallel and drawn:
+                    children[2] = forked.start(lambda: sampling.values(ctx, drawn))
                 self.parts = [ctx.prepare_y(self.checks[0], sy)]
                 if ctx.finite:  # W's finiteness may be settled by Y's pass
-                    # the sampled elements' exact values in a third child
-                    # (dX's is done by now) while this process does dW's
-                    drawn = None
-                    if plan is not None:
-                        drawn = sampling.draw(plan, ctx, self.checks, rng)
-                        if parallel and drawn:
-                            children[2] = forked.start(lambda: sampling.values(ctx, drawn))
-                    refs, children[1] = children[1] and children[1].result(), None
-                    dw_part = ctx.prepare_dw(self.checks[2], sdw, refs)
+                    refs = terms = None
+                    if children[1] is not None:
+                        refs, terms = children[1].result()
+                        children[1] = None
+                    dw_part = ctx.prepare_dw(self.checks[2], sdw, refs, terms)
                     data = children[0].result() if children[0] else ctx.dx_data(self.checks[1], sdx)
                     children[0] = None
                     self.parts += [ctx.finish_dx(self.checks[1], sdx, data), dw_part]
@@ -1237,6 +1250,130 @@ class _DwInputs:
                     blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
             out.append(blocks)
         return out
+
+    def dw_terms(self, t):
+        """The input side of dW's cells' tolerances, plain data (a forked
+        child may compute them; prepare_dw makes its closures from them):
+        the cells, ‖dY_{:,j}‖₂, each block's coefficients and, where packing
+        is available, the exact Σβ rows; t as the Prepared's."""
+        n, m = self.n, self.m
+        alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(n, self.dtype)  # (dW's k = N)
+        xt = self.xt()
+        cells = self.dw_cells()  # the rows K of each cell
+        colnorm = [_norm(c) for c in xt]  # ‖X_{:,k}‖₂ (D,)
+        xf = [_norm([colnorm[k] for k in rows]) for rows in cells]  # ‖X_{:,K}‖_F
+        dcn = self._dy_column_norms()  # ‖dY_{:,j}‖₂, (M,)
+        sizes = [len(rows) for rows in cells]
+        nb = len(cells)
+        dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
+        # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
+        # extended sumprod, _extended_rho(s), where no correct value exceeds
+        # EXTENDED_TOP; else math.fsum of the + and of the − rows, then one
+        # subtraction, 3u), else the builtin sum, γ_{n+1}.
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
+        top = (1 + alpha + beta) * max(xf + [0.0]) * max(dcn + [0.0]) * _UP  # ≥ |dW_kj|
+        extended = exact and _extended_sumprod() is not None and top <= EXTENDED_TOP
+        # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
+        #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
+        #     (tf32: norms of the clamped operands, + λ√len; output
+        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ and
+        #     float16's λ_out·√s/(1 − β) at finish, as _refine_line)
+        #   T = f·B, f = min(t, √n)·UP
+        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
+        #     backend (an incorrect one only meets a stricter test), times
+        #     g = _extended_rho(n) (sumprod), 3u (fsum) or γ_{n+1}
+        #     (where the exact Σβ below is known: g·((1 + α + β)·S_Kj + n·κ),
+        #     S_Kj ≥ Σ_i C_iK·|dY_ij| ≥ Σ_{k∈K}|dW_kj|, C_iK = Σ_{k∈K}|X_ik|)
+        #   V_ref: the dot's ρ_N·Σ|u||dY_{:,j}| ≤ ρ_N‖u‖·dcn (ρ_N = γ_{N+2}, or in
+        #     float64 _accurate_dots's: u(1 + 3u) + 16N³u³ or 2u(1 + u)), plus
+        #     16N·2^-1074 of subnormal roundings; u's own u‖u‖·dcn (the slope
+        #     dw_references gives).  Where S_Kj is known, also
+        #     ≤ (ρ_N + 2u)·(1 + u)·S_Kj (|u_i| ≤ (1 + u)·C_iK): the smaller
+        #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
+        #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
+        #   Where T is the worst case (f = √n) and nothing is rounded or
+        #   clamped, Σβ ≤ α·Σ_i C_iK·|dY_ij| + κn ≤ α‖C_K‖₂·dcn + κn with
+        #   C_iK = Σ_{k∈K}|X_ik| (Cauchy–Schwarz over i only, exact over k;
+        #   ‖C_K‖ ≤ √n‖X_{:,K}‖_F): T's slope is the smaller of the two.
+        up3 = _UP * _UP * _UP
+        plain = not (beta or gfac or under or lam)
+        bcoef, bconst, pc, qc, gc, tc, tslope = [], [], [], [], [], [], []
+        vg, vq, exact_blocks, exact_coefs = [], [], [], []
+        for c in range(nb):
+            root = math.sqrt(sizes[c])
+            g_k = gamma(sizes[c] + 1, _U)
+            if exact:
+                g_k = _extended_rho(sizes[c]) if extended else 3 * _U
+            f = _factor(t, sizes[c]) * _UP
+            xfc = xf[c] + lam * math.sqrt(n * sizes[c])
+            a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
+            if beta:
+                a1, a0 = a1 * inv, a0 * inv  # B = a1·dcn + a0
+            bcoef.append(a1)
+            bconst.append(a0)
+            ta1 = f * a1  # T = ta1·dcn + f·a0
+            if plain and (t is None or root * (1 + 2 * _U) <= t):
+                # C_{:,K} = Σ_{k∈K} |X_{:,k}| (N,), rounded up as _abs_sum
+                grow = 1.0 + 2.0 * gamma(sizes[c] + 2, _U)
+                cols = [v * grow for v in map(sum, zip(*[list(map(abs, xt[k])) for k in cells[c]]))]
+                ck = _norm(cols)
+                if ck is not None:
+                    ta1 = min(ta1, alpha * ck * _UP * _UP)
+                    exact_blocks.append(c)
+                    exact_coefs.append(cols)
+            tslope.append(ta1)
+            got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
+            got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
+            if lam:
+                got0 = got0 + got1 * dl
+            vg.append((1 + 2 * _U) * g_k * (1 + alpha + beta) * _UP * _UP * up3)  # times S_Kj
+            vq.append((got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP * up3)
+            pc.append((ta1 * (1 + _U * _UP) + got1 * _UP) * up3)
+            qc.append(
+                (f * a0 * (1 + _U * _UP) + (got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP) * up3
+            )
+            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
+            tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
+        # Where packing is available the same cells also get their exact Σβ
+        # from above: Σ_i C_iK·|dY_ij| for every (K, j) through big integers
+        # (packed.product_sums, every term rounded up), T the smaller.
+        tmin, tbase, srow = {}, {}, {}
+        tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
+        if exact_blocks and not _JIT and packed.available():
+            dy_abs = [list(map(abs, row)) for row in self.dy.row_lists()]
+            sums = packed.product_sums(exact_coefs, dy_abs)
+            for c, row in zip(exact_blocks, sums):
+                fb = _factor(t, sizes[c]) * _UP * bconst[c]
+                # (tslope·dcn + fb)·UP and (α·(v + 2·2^-1074)·UP + κn)·UP, at C speed
+                cs = map(
+                    mul,
+                    map(add, map(mul, dcn, repeat(tslope[c], m)), repeat(fb, m)),
+                    repeat(_UP, m),
+                )
+                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
+                ex = map(
+                    add,
+                    map(mul, srow[c], repeat(alpha * _UP * _UP, m)),
+                    repeat(kappa * sizes[c] * _UP, m),
+                )
+                tmin[c] = list(map(min, cs, ex))
+                # T's share of the tolerance and V_got, g·(1 + α + β)·S_Kj
+                tbase[c] = list(
+                    map(
+                        add,
+                        map(mul, tmin[c], repeat(tfac, m)),
+                        map(mul, srow[c], repeat(vg[c], m)),
+                    )
+                )
+        return {
+            "cells": cells,
+            "dcn": dcn,
+            "sizes": sizes,
+            "exact": exact,
+            "extended": extended,
+            "coefficients": [bcoef, bconst, pc, qc, gc, tc, tslope, vq],
+            "exact_sums": [tmin, tbase, srow],
+        }
 
 
 class _Context(_DwInputs):
@@ -1657,128 +1794,29 @@ class _Context(_DwInputs):
 
     # -- dW = Xᵀ dY: cells (K, j) ------------------------------------------------
 
-    def prepare_dw(self, check, signs, references=None):
+    def prepare_dw(self, check, signs, references=None, terms=None):
         """Reference side of dW's cells (finite inputs only), signs [r ∈ {±1}^D
-        a trial], references dw_references(signs) if already computed;
-        returns finish(dw)."""
-        n, d, m = self.n, self.d, self.m
+        a trial], references dw_references(signs) and terms dw_terms(t) if
+        already computed; returns finish(dw)."""
+        d, m = self.d, self.m
         trials = len(signs)
         nb = check.blocks
-        alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(check.k, self.dtype)
-        xt = self.xt()
-        cells = self.dw_cells()  # the rows K of each cell
-        colnorm = [_norm(c) for c in xt]  # ‖X_{:,k}‖₂ (D,)
-        xf = [_norm([colnorm[k] for k in rows]) for rows in cells]  # ‖X_{:,K}‖_F
-        dcn = self._dy_column_norms()  # ‖dY_{:,j}‖₂, (M,)
-        sizes = [len(rows) for rows in cells]
+        _, _, _, under, _, gfac, _ = _cell_terms(check.k, self.dtype)
+        if terms is None:
+            terms = self.dw_terms(self.t)
+        cells, dcn, sizes = terms["cells"], terms["dcn"], terms["sizes"]
+        exact, extended = terms["exact"], terms["extended"]
+        bcoef, bconst, pc, qc, gc, tc, tslope, vq = terms["coefficients"]
+        tmin, tbase, srow = terms["exact_sums"]
         cell_of = [0] * d
         for c, rows in enumerate(cells):
             for k in rows:
                 cell_of[k] = c
         check.cell_index = lambda k, j: cell_of[k] * m + j
         check.cell_rows = cells
-        dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
-        # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
-        # extended sumprod, _extended_rho(s), where no correct value exceeds
-        # EXTENDED_TOP; else math.fsum of the + and of the − rows, then one
-        # subtraction, 3u), else the builtin sum, γ_{n+1}.
-        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
-        top = (1 + alpha + beta) * max(xf + [0.0]) * max(dcn + [0.0]) * _UP  # ≥ |dW_kj|
-        extended = exact and _extended_sumprod() is not None and top <= EXTENDED_TOP
-        # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
-        #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
-        #     (tf32: norms of the clamped operands, + λ√len; output
-        #     rounding: divided by 1 − β, plus β/(1 − β)·‖dW_{K,j}‖₂ and
-        #     float16's λ_out·√s/(1 − β) at finish, as _refine_line)
-        #   T = f·B, f = min(t, √n)·UP
-        #   V_got: Σ_{k∈K}|dW_kj| ≤ (1 + α + β)·√n·‖mag‖ + n·κ for a correct
-        #     backend (an incorrect one only meets a stricter test), times
-        #     g = _extended_rho(n) (sumprod), 3u (fsum) or γ_{n+1}
-        #     (where the exact Σβ below is known: g·((1 + α + β)·S_Kj + n·κ),
-        #     S_Kj ≥ Σ_i C_iK·|dY_ij| ≥ Σ_{k∈K}|dW_kj|, C_iK = Σ_{k∈K}|X_ik|)
-        #   V_ref: the dot's ρ_N·Σ|u||dY_{:,j}| ≤ ρ_N‖u‖·dcn (ρ_N = γ_{N+2}, or in
-        #     float64 _accurate_dots's: u(1 + 3u) + 16N³u³ or 2u(1 + u)), plus
-        #     16N·2^-1074 of subnormal roundings; u's own u‖u‖·dcn (the slope
-        #     dw_references gives).  Where S_Kj is known, also
-        #     ≤ (ρ_N + 2u)·(1 + u)·S_Kj (|u_i| ≤ (1 + u)·C_iK): the smaller
-        #   tolerance = (T + ((1 + 2u)(V_got + V_ref) + u·T)·UP)·UP
-        #             = (p_c + s·‖u‖)·dcn + q_c   (rounded up by the UPs)
-        #   Where T is the worst case (f = √n) and nothing is rounded or
-        #   clamped, Σβ ≤ α·Σ_i C_iK·|dY_ij| + κn ≤ α‖C_K‖₂·dcn + κn with
-        #   C_iK = Σ_{k∈K}|X_ik| (Cauchy–Schwarz over i only, exact over k;
-        #   ‖C_K‖ ≤ √n‖X_{:,K}‖_F): T's slope is the smaller of the two.
-        up3 = _UP * _UP * _UP
-        plain = not (beta or gfac or under or lam)
-        bcoef, bconst, pc, qc, gc, tc, tslope = [], [], [], [], [], [], []
-        vg, vq, exact_blocks, exact_coefs = [], [], [], []
-        for c in range(nb):
-            root = math.sqrt(sizes[c])
-            g_k = gamma(sizes[c] + 1, _U)
-            if exact:
-                g_k = _extended_rho(sizes[c]) if extended else 3 * _U
-            f = _factor(self.t, sizes[c]) * _UP
-            xfc = xf[c] + lam * math.sqrt(n * sizes[c])
-            a1, a0 = alpha * xfc * _UP, kappa * root + alpha * xfc * dl * _UP
-            if beta:
-                a1, a0 = a1 * inv, a0 * inv  # B = a1·dcn + a0
-            bcoef.append(a1)
-            bconst.append(a0)
-            ta1 = f * a1  # T = ta1·dcn + f·a0
-            if plain and (self.t is None or root * (1 + 2 * _U) <= self.t):
-                # C_{:,K} = Σ_{k∈K} |X_{:,k}| (N,), rounded up as _abs_sum
-                grow = 1.0 + 2.0 * gamma(sizes[c] + 2, _U)
-                cols = [v * grow for v in map(sum, zip(*[list(map(abs, xt[k])) for k in cells[c]]))]
-                ck = _norm(cols)
-                if ck is not None:
-                    ta1 = min(ta1, alpha * ck * _UP * _UP)
-                    exact_blocks.append(c)
-                    exact_coefs.append(cols)
-            tslope.append(ta1)
-            got1 = (1 + 2 * _U) * g_k * (1 + alpha + beta) * root * xfc * _UP
-            got0 = (1 + 2 * _U) * g_k * sizes[c] * (kappa + under)
-            if lam:
-                got0 = got0 + got1 * dl
-            vg.append((1 + 2 * _U) * g_k * (1 + alpha + beta) * _UP * _UP * up3)  # times S_Kj
-            vq.append((got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP * up3)
-            pc.append((ta1 * (1 + _U * _UP) + got1 * _UP) * up3)
-            qc.append(
-                (f * a0 * (1 + _U * _UP) + (got0 + (2 + 16 * (n + sizes[c])) * _TINY) * _UP) * up3
-            )
-            gc.append(f * gfac * (1 + _U * _UP) * up3 * _UP)  # times ‖dW_{K,j}‖₂
-            tc.append(f * (1 + _U * _UP) * up3 * _UP)  # times λ_out·√s
         tt_of = lambda c, j: (
             (tslope[c] * dcn[j] + _factor(self.t, sizes[c]) * _UP * bconst[c]) * _UP
         )
-        # Where packing is available the same cells also get their exact Σβ
-        # from above: Σ_i C_iK·|dY_ij| for every (K, j) through big integers
-        # (packed.product_sums, every term rounded up), T the smaller.
-        tmin, tbase, srow = {}, {}, {}
-        tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
-        if exact_blocks and not _JIT and packed.available():
-            sums = packed.product_sums(exact_coefs, [list(map(abs, row)) for row in self.dyr])
-            for c, row in zip(exact_blocks, sums):
-                fb = _factor(self.t, sizes[c]) * _UP * bconst[c]
-                # (tslope·dcn + fb)·UP and (α·(v + 2·2^-1074)·UP + κn)·UP, at C speed
-                cs = map(
-                    mul,
-                    map(add, map(mul, dcn, repeat(tslope[c], m)), repeat(fb, m)),
-                    repeat(_UP, m),
-                )
-                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
-                ex = map(
-                    add,
-                    map(mul, srow[c], repeat(alpha * _UP * _UP, m)),
-                    repeat(kappa * sizes[c] * _UP, m),
-                )
-                tmin[c] = list(map(min, cs, ex))
-                # T's share of the tolerance and V_got, g·(1 + α + β)·S_Kj
-                tbase[c] = list(
-                    map(
-                        add,
-                        map(mul, tmin[c], repeat(tfac, m)),
-                        map(mul, srow[c], repeat(vg[c], m)),
-                    )
-                )
         if references is None:
             references = self.dw_references(signs)
         runs = list(zip(signs, references))

@@ -595,7 +595,7 @@ def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    # dX's and dW's, and (forked after Y's part) the sampled elements'
+    # dX's, dW's and the sampled elements'
     assert time.monotonic() - t0 < 10 and len(children) == 3
     assert all(c.pid is None for c in children)
 
