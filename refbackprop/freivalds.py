@@ -177,11 +177,14 @@ def _polar_rho(n):
     "V"): |computed − a·b| ≤ _polar_rho(n)·‖a‖·‖b‖ with the norm bounds the
     dots were scaled by, plus 2^-1075 where the result is subnormal."""
     u = _U
-    eta = 3 * u + 2 * u * u  # each distance: the sums' u, then under 1 ulp
-    g3 = gamma(3, u)
-    return (1.25 * eta * (2 + eta) * (1 + g3) + g3) * (1 + 2.0**-50) + n * (
-        4 * POLAR_FLUSH + 2.0**-1060
-    )
+    # (each (1 + x)(1 + y) − 1 expanded: 1 + x − 1 would round x in floats)
+    eta = 3 * u + 2 * u * u  # ‖a + b‖ from dist: the sums' u, then under 1 ulp
+    mu_s = 2 * eta + eta * eta + u * (1 + eta) ** 2  # its square, rounded
+    mu_a = 4 * u + 4 * u * u + u * (1 + 2 * u) ** 2  # ‖a‖², ‖b‖² from hypot, rounded
+    r = mu_a + u * (1 + mu_a)  # their sum, rounded
+    c = 2 * mu_s + r  # |S − R − 2a·b| ≤ c·(‖a‖² + ‖b‖²), as ‖a + b‖² ≤ 2(‖a‖² + ‖b‖²)
+    twice = c + u * (1 + c)  # the subtraction, rounded: |S − R| ≤ (1 + c)(‖a‖² + ‖b‖²)
+    return twice / 2 * 2.5 * (1 + 2.0**-50) + n * (4 * POLAR_FLUSH + 2.0**-1060)
 
 
 def _polar_probe():
@@ -203,23 +206,23 @@ def _polar_probe():
 
 
 def _polar_dots(rows, norms, vectors, vector_norms):
-    """[[row·v for v in vectors] for row in rows] from two distances a dot,
+    """[[row·v for v in vectors] for row in rows] from one distance a dot,
 
-        a·b = (‖a + b‖² − ‖a − b‖²)/4,
+        a·b = (‖a + b‖² − ‖a‖² − ‖b‖²)/2,
 
-    each ‖·‖ one math.dist at C speed, on copies of a and b scaled by
-    powers of two so that their norm bounds (norms, vector_norms, ≥ each
-    ‖·‖₂) lie in [1, 2); None where this is not CPython 3.10/3.11 or the
-    largest bounds' product exceeds POLAR_TOP (the caller sums products then).
-    Every dot within _polar_rho(len)·(its row's bound)·(its vector's
-    bound), plus 2^-1075 where it is subnormal."""
+    ‖a + b‖ one math.dist at C speed, ‖a‖ and ‖b‖ one math.hypot each per
+    row and per vector, on copies of a and b scaled by powers of two so
+    that their norm bounds (norms, vector_norms, ≥ each ‖·‖₂) lie in
+    [1, 2); None where this is not CPython 3.10/3.11 or the largest bounds'
+    product exceeds POLAR_TOP (the caller sums products then).  Every dot
+    within _polar_rho(len)·(its row's bound)·(its vector's bound), plus
+    2^-1075 where it is subnormal."""
     if not (_POLAR and rows and vectors and _polar_probe()):
         return None
     if not max(norms) * max(vector_norms) <= POLAR_TOP:  # (inf and NaN fail too)
         return None
-    frexp, ldexp, dist = math.frexp, math.ldexp, math.dist
+    frexp, ldexp, dist, hypot = math.frexp, math.ldexp, math.dist, math.hypot
     count, length = len(vectors), len(vectors[0])
-
     flush = POLAR_FLUSH
 
     def scaled(v, bound):
@@ -231,21 +234,22 @@ def _polar_dots(rows, norms, vectors, vector_norms):
         # entries below POLAR_FLUSH become 0 (subnormal ones among them):
         # their squares would be subnormal inside dist, where every x86
         # multiply takes a microcode assist
-        return e, tuple([x if x >= flush or x <= -flush else 0.0 for x in sv])
+        sv = tuple([x if x >= flush or x <= -flush else 0.0 for x in sv])
+        h = hypot(*sv)
+        return e, sv, h * h
 
-    exps, minus = [], []
+    exps, scaled_vectors, squares = [], [], []
     for v, bound in zip(vectors, vector_norms):
-        e, sv = scaled(v, bound)
-        exps.append(e - 2)  # with the 1/4
-        minus.append(sv)
+        e, sv, q = scaled(v, bound)
+        exps.append(e - 1)  # with the 1/2
+        scaled_vectors.append(sv)
+        squares.append(q)
     out = []
     for row, bound in zip(rows, norms):
-        e, a = scaled(row, bound)
-        na = tuple([-x for x in a])
-        s = list(map(dist, repeat(na, count), minus))  # ‖−a − b‖ = ‖a + b‖
-        t = list(map(dist, repeat(a, count), minus))  # ‖a − b‖
-        dots = map(mul, map(sub, s, t), map(add, s, t))
-        out.append(list(map(ldexp, dots, map(add, exps, repeat(e, count)))))
+        e, a, q = scaled(row, bound)
+        s = list(map(dist, repeat(tuple([-x for x in a]), count), scaled_vectors))  # ‖a + b‖
+        twice = map(sub, map(mul, s, s), map(add, repeat(q, count), squares))
+        out.append(list(map(ldexp, twice, map(add, exps, repeat(e, count)))))
     return out, _polar_rho(length)
 
 

@@ -662,9 +662,10 @@ def _polar_cases(rng, n):
 
 def test_polar_dots_meet_their_stated_bound():
     """CPython 3.10/3.11's Y and dX reference dots (and dW's outside float64):
-    a·b = (‖a + b‖² − ‖a − b‖²)/4 from two math.dist, within
-    ρ·‖a‖·‖b‖ (ρ = _polar_rho, about 10.5u; the chunked dots it replaces
-    had γ_130) of the exact dot, plus 2^-1075 for a subnormal result."""
+    a·b = (‖a + b‖² − ‖a‖² − ‖b‖²)/2 from one math.dist and two hypot,
+    within ρ·‖a‖·‖b‖ (ρ = _polar_rho, about 26u; the chunked dots it
+    replaces had γ_130) of the exact dot, plus 2^-1075 for a subnormal
+    result."""
     from fractions import Fraction
 
     from refbackprop.rng import Rng
@@ -679,7 +680,7 @@ def test_polar_dots_meet_their_stated_bound():
             # a as a row against b and a·1.5 (one call, several vectors)
             c = [v * 1.5 for v in a]
             got, rho = freivalds._polar_dots([a, b], [na, nb], [b, c], [nb, na * 1.5])
-            assert rho <= 11 * u and rho == freivalds._polar_rho(n)
+            assert rho <= 27 * u and rho == freivalds._polar_rho(n)
             for i, (left, nl) in enumerate(((a, na), (b, nb))):
                 for j, (right, nr) in enumerate(((b, nb), (c, na * 1.5))):
                     exact = sum(Fraction(x) * Fraction(y) for x, y in zip(left, right))
@@ -689,7 +690,7 @@ def test_polar_dots_meet_their_stated_bound():
                     if nl * nr > 0:  # (beyond a subnormal result's own rounding)
                         rel = (err - Fraction(1, 2**1075)) / (Fraction(nl) * Fraction(nr))
                         worst = max(worst, float(rel))
-        assert 0.0 < worst <= 11 * u  # the cases do round (the bound is not vacuous)
+        assert 0.0 < worst <= 27 * u  # the cases do round (the bound is not vacuous)
     zero = freivalds._polar_dots([[0.0, 0.0]], [0.0], [[1.0, 2.0]], [3.0])[0]
     assert zero == [[0.0]]
 
