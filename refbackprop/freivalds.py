@@ -124,7 +124,7 @@ def _reference_dots(rows, norms, vectors, vector_norms):
     rho·Σ|row||v| + 16·len·2^-1074 (subnormal roundings), rho including
     the 2u of a last rounding and the bias.  Where math.sumprod is the
     extended one and no scaled value exceeds EXTENDED_TOP, one sumprod a
-    dot (_extended_rho(len) + γ_2); on CPython 3.10 and 3.11 two distances
+    dot (_extended_rho(len) + γ_2); on CPython 3.10 and 3.11 one distance
     a dot (_polar_dots: rho·‖row‖·‖v‖ with the bounds given, which is what
     the callers charge); else each dot summed in chunks (_chunked_gamma(len))."""
     if _extended_sumprod() is None:
@@ -1224,11 +1224,11 @@ class _DwInputs:
         dots_of, rho = _accurate_dots() if exact else (_dots, None)
         plain_slope = (1 + 2 * _U) * (gamma(n + 2, _U) + 2 * _U) * up3  # times ‖u‖·dcn
         slope = (1 + 2 * _U) * (rho(n) + 2 * _U) * up3 if exact else plain_slope
-        # float32 and the other contracts on CPython 3.10 and 3.11: two
-        # distances a dot (_polar_dots), within ρ·‖u‖·dcn only, no S_Kj form
+        # float32 and the other contracts on CPython 3.10 and 3.11: polarized
+        # dots (_polar_dots), within ρ·‖u‖·dcn only, no S_Kj form
         # (prepare_dw's min then takes the Cauchy–Schwarz one; srow > 0, so
-        # inf·srow stays inf).  Not float64: its ρ ≈ 10.5u against fsum's 2u
-        # would take V from about 6% of T to 10–16% (tests/test_freivalds.py).
+        # inf·srow stays inf).  Not float64: even a ρ of 10.5u against fsum's
+        # 2u took V from about 6% of T to 10–16% (tests/test_freivalds.py).
         polar = not exact and _extended_sumprod() is None and _POLAR
         polar_slope = (1 + 2 * _U) * (_polar_rho(n) + 2 * _U) * up3
         out = []
