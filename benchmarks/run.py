@@ -341,28 +341,33 @@ def seed_size_check(repeat):
     # CLI, its worker and the verifier's forked children, kB on Linux).  Read
     # here instead, it would also count this process's own forked children
     # from the in-process runs above, which hold all of this process.
+    # The CPU-seconds of the whole tree (user + system) move less with this
+    # machine's speed than the wall time does: they are printed beside it.
     wrapper = (
         "import resource, subprocess, sys; "
         "code = subprocess.run(sys.argv[1:], capture_output=True).returncode; "
-        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(code, u.ru_maxrss, u.ru_utime + u.ru_stime)"
     )
     cli = [sys.executable, "-m", "refbackprop.cli", "check", "--backend", "numba", "--seed-size"]
-    seconds, codes, peak = [], [], 0
+    seconds, cpu, codes, peak = [], [], [], 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-c", wrapper] + cli, capture_output=True, text=True, check=True
         )
         seconds.append(time.perf_counter() - t0)
-        code, kb = proc.stdout.split()
+        code, kb, used = proc.stdout.split()
         codes.append(int(code))
         peak = max(peak, int(kb))
+        cpu.append(float(used))
     print(
-        "refbackprop check --backend numba --seed-size: median %.1f s (%s), exit %s, "
-        "largest process %d MB (targets: 8 s and 1 GB)"
+        "refbackprop check --backend numba --seed-size: median %.1f s (%s), "
+        "CPU-seconds %s, exit %s, largest process %d MB (targets: 8 s and 1 GB)"
         % (
             sorted(seconds)[len(seconds) // 2],
             ", ".join("%.1f" % v for v in seconds),
+            ", ".join("%.1f" % v for v in cpu),
             "/".join(str(c) for c in codes),
             peak // 1024,
         )
