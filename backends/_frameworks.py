@@ -27,7 +27,7 @@ the library is imported on first use, never when this module is imported.
 import importlib.util
 
 from refbackprop.cases import LAYOUTS, batch_split
-from refbackprop.shapes import check_layer_shapes
+from refbackprop.shapes import check_layer_shapes, element_count
 
 WEIGHTS = ("dm", "md")
 
@@ -63,19 +63,12 @@ def gcd(a, b):
     return a
 
 
-def product(dims):
-    out = 1
-    for v in dims:
-        out *= v
-    return out
-
-
 def as_rows(a):
     """a (..., C) with its leading dimensions flattened into N: (N, C); a 1-D
     or 2-D array as it is.  For any array with .shape and .reshape (NumPy,
     torch, JAX)."""
     if len(a.shape) > 2:
-        return a.reshape(product(a.shape[:-1]), a.shape[-1])
+        return a.reshape(element_count(a.shape[:-1]), a.shape[-1])
     return a
 
 
@@ -98,7 +91,7 @@ def host_array(buffer, shape, dtype):
     import numpy as np
 
     a = np.frombuffer(buffer, dtype=np.float64)
-    count = product(shape)
+    count = element_count(shape)
     if a.size != count:
         raise ValueError(
             "the buffer holds %d values, not the %d of shape %r" % (a.size, count, tuple(shape))
@@ -308,7 +301,7 @@ class FunctionBackend:
         if len(xs) < 2:
             raise ValueError("x must be (N, D) or batched (..., T, D), but its shape is %r" % (xs,))
         lead = xs[:-1]
-        n = product(lead)
+        n = element_count(lead)
         dy_shape = None
         if dy is not None:
             dys = tuple(dy.shape)

@@ -14,6 +14,14 @@ _CONTAINERS = (list, tuple)
 _NOT_SCALARS = (str, bytes, bytearray, dict, set, list, tuple)
 
 
+def element_count(shape):
+    """The number of elements of an array of this shape (a tuple of ints)."""
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
 def shape_str(rows, cols):
     """Format a 2-D shape, writing an undetermined width as '?'."""
     return "(%s, %s)" % (rows, "?" if cols is None else cols)

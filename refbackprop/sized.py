@@ -44,6 +44,7 @@ from .flat import Matrix
 from .formatting import summary_line
 from .freivalds import FALSE_ALARM, default_trials, prepare, start_dw
 from .rng import seed_from
+from .shapes import element_count
 from .compare import shape_problem
 from .runner import _alias, _Calls, plain, repro_command
 
@@ -281,13 +282,6 @@ def wire_outputs(raw):
     return raw
 
 
-def _count(shape):
-    count = 1
-    for s in shape:
-        count *= s
-    return count
-
-
 def _is_seconds(value):
     return type(value) in (int, float) and value == value
 
@@ -301,7 +295,7 @@ def _buffer_of(call, raw, backend, name, out, shape):
     """(typecode, a contiguous buffer) of out's values row-major: the
     backend's own buffer through to_buffer() (no copy), else tolist()
     flattened into an array('d'); or None with a problem."""
-    count = _count(shape)
+    count = element_count(shape)
     if hasattr(backend, "to_buffer"):
         ok, buf = call("to_buffer(%s)" % name, backend.to_buffer, out)
         if not ok:
@@ -676,7 +670,7 @@ def _output_matrix(result, name, flat, shape, dtype):
     from .compare import _not_in_format
 
     code, data = flat
-    count = _count(shape)
+    count = element_count(shape)
     if code not in ("d", "f"):
         result.problems.append("%s came back in format %r, not 'd' or 'f'" % (name, code))
         return None
