@@ -902,9 +902,10 @@ class Early:
             return None
         if x is not self.x or dy is not self.dy or key != self.key:
             self.cancel()
+            why = "other X or dY objects" if key == self.key else "%r, not %r" % (self.key, key)
             raise ValueError(
-                "prepare's early= was started for other inputs or options: %r, not %r"
-                % (self.key, key)
+                "prepare's early= was started for other inputs or options (N, D, M, dtype, "
+                "trials, seed, cell, t): %s" % why
             )
         child, self.child = self.child, None
         return child

@@ -469,15 +469,15 @@ def test_an_early_dw_for_other_inputs_or_options_is_refused_and_stopped():
     g = sized_matrices(9, 70, 45, "float64", True, 8, "mixed")
     x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
     other = sized_matrices(9, 70, 45, "float64", True, 9, "mixed")["dy"]
-    for started, given in [
-        ({"seed": 5}, {"seed": 6}),
-        ({"seed": 5, "trials": 2}, {"seed": 5}),
-        ({"seed": 5, "cell": 16}, {"seed": 5}),
-        ({"seed": 5, "dy": other}, {"seed": 5}),
+    for started, given, why in [
+        ({"seed": 5}, {"seed": 6}, ", 5, 32, .*, 6, 32, "),
+        ({"seed": 5, "trials": 2}, {"seed": 5}, "'float64', 2, 5, .*'float64', 12, 5, "),
+        ({"seed": 5, "cell": 16}, {"seed": 5}, ", 16, .*, 32, "),
+        ({"seed": 5, "dy": other}, {"seed": 5}, "other X or dY objects"),
     ]:
         early = start_dw(x, started.pop("dy", dy), "float64", parallel=True, **started)
         child = early.child
-        with pytest.raises(ValueError, match="early= was started for other inputs or options"):
+        with pytest.raises(ValueError, match="early= was started for other inputs.*" + why):
             prepare(x, w, b, dy, "float64", early, parallel=True, **given)
         assert child.pid is None and early.child is None
     with pytest.raises(TypeError, match="flat.Matrix"):
