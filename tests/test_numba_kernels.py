@@ -210,6 +210,21 @@ def test_the_generator_refuses_bad_tiles(tmp_path, config, message):
     assert not (tmp_path / "k.py").exists()
 
 
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--chek"], 2)])
+def test_the_generator_writes_nothing_for_help_or_an_unknown_argument(tmp_path, argv, code):
+    """--help prints the usage; a mistyped option is an error: neither
+    writes the kernels' file (before, any argument but --check rewrote it)."""
+    env = dict(os.environ, GEMM_TARGET=str(tmp_path / "k.py"))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py")] + argv,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == code and "--check  # exit 1 if the file is stale" in proc.stdout
+    assert not (tmp_path / "k.py").exists()
+
+
 def test_generated_kernels_are_up_to_date():
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "gen_numba_kernels.py"), "--check"],

@@ -434,6 +434,9 @@ def source():
 
 
 def main(argv):
+    if argv not in ([], ["--check"]):  # --help, or a typo: say so, write nothing
+        print(__doc__.strip())
+        return 0 if argv in (["-h"], ["--help"]) else 2
     text = source()
     if "--check" in argv:
         with open(TARGET) as f:
