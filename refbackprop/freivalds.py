@@ -72,7 +72,7 @@ _UP = 1.0 + 2.0**-40  # on every tolerance: covers its own float evaluation
 CELL = 32  # elements per projected cell (along a line)
 FALSE_ALARM = 1e-9  # default chance that a correct backend fails a whole check
 MAX_TRIALS = 12
-PARALLEL_MADDS = 1 << 28  # from this N·D·M on, dX's cells are prepared in a forked child
+PARALLEL_MADDS = 1 << 28  # from this N·D·M on, prepare forks children (dX's, dW's, samples')
 PACK_TRIALS = 3  # from this many trials on, W's block sums go through packed.py
 TRIAL_BUDGET = 1 << 25  # multiply-adds all trials may take at least (default trials)
 
@@ -823,6 +823,35 @@ def prepare(x, w, b, dy, dtype, early=None, **options):
     return Prepared(x, w, b, dy, dtype, early, **options)
 
 
+def _merged(options, who):
+    """OPTIONS updated with options; TypeError naming an unknown one."""
+    unknown = sorted(k for k in options if k not in OPTIONS)
+    if unknown:
+        raise TypeError(
+            "unknown option %s; %s %s" % (", ".join(unknown), who, ", ".join(sorted(OPTIONS)))
+        )
+    o = dict(OPTIONS)
+    o.update(options)
+    return o
+
+
+def _cell_and_trials(n, d, m, o):
+    """(cell size, trials) of merged options: trials None is default_trials."""
+    cell = max(1, int(o["cell"]))
+    return cell, (o["trials"] if o["trials"] is not None else default_trials(n, d, m, cell))
+
+
+def _parallel(option, n, d, m):
+    """Whether prepare forks its children: the option, or None from PARALLEL_MADDS on."""
+    return n * d * m >= PARALLEL_MADDS if option is None else option
+
+
+def _sign_rng(n, d, m, dtype, seed):
+    """The Rng of a verification's signs and sampled elements (start_dw
+    draws dW's signs from the same one, in the same order)."""
+    return Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+
+
 def _draw_signs(rng, trials, d, m):
     """(sy, sdx, sdw): r ∈ {±1}^M for Y, r ∈ {±1}^D for dX and for dW, a
     trial each, drawn in this order whatever runs where (a seed repeats a
@@ -853,32 +882,20 @@ def start_dw(x, dy, dtype, **options):
     early=..., the same options), or None where prepare would not fork
     (below PARALLEL_MADDS unless parallel=True; no os.fork).  Whoever starts
     one calls its cancel() when done: nothing once prepare has taken it."""
-    unknown = sorted(k for k in options if k not in OPTIONS)
-    if unknown:
-        raise TypeError(
-            "unknown option %s; start_dw takes %s"
-            % (", ".join(unknown), ", ".join(sorted(OPTIONS)))
-        )
+    o = _merged(options, "start_dw takes")
     if not (isinstance(x, Matrix) and isinstance(dy, Matrix)):
         raise TypeError("start_dw takes x (N, D) and dy (N, M) as flat.Matrix")
-    o = dict(OPTIONS)
-    o.update(options)
     (n, d), m = x.shape, dy.shape[1]
     if dy.shape[0] != n:
         raise ValueError("x is %dx%d and dy %dx%d: N differs" % (n, d, dy.shape[0], m))
-    parallel = o["parallel"]
-    if parallel is None:
-        parallel = n * d * m >= PARALLEL_MADDS
-    if not parallel:
+    if not _parallel(o["parallel"], n, d, m):
         return None
     if not 0 < o["false_alarm"] < 1:
         return None  # (prepare says why)
-    cell = max(1, int(o["cell"]))
-    trials = o["trials"] if o["trials"] is not None else default_trials(n, d, m, cell)
+    cell, trials = _cell_and_trials(n, d, m, o)
     bd = min(cell, d) or 1
     t = _tests_and_t(n, d, m, trials, cell, o["false_alarm"], o["worst_case"])[1]
-    rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), o["seed"]))
-    sdw = _draw_signs(rng, trials, d, m)[2]
+    sdw = _draw_signs(_sign_rng(n, d, m, dtype, o["seed"]), trials, d, m)[2]
     inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
     from . import forked
 
@@ -937,14 +954,7 @@ class Prepared:
 
     def __init__(self, x, w, b, dy, dtype, early=None, **options):
         x_in, dy_in = x, dy  # (what start_dw was given, if early)
-        unknown = sorted(k for k in options if k not in OPTIONS)
-        if unknown:
-            raise TypeError(
-                "unknown option %s; verify and prepare take %s"
-                % (", ".join(unknown), ", ".join(sorted(OPTIONS)))
-            )
-        o = dict(OPTIONS)
-        o.update(options)
+        o = _merged(options, "verify and prepare take")
         trials, seed, false_alarm = o["trials"], o["seed"], o["false_alarm"]
         worst_case, cell, samples = o["worst_case"], o["cell"], o["samples"]
         fingerprint_check = o["fingerprint_check"]
@@ -955,9 +965,7 @@ class Prepared:
         b = as_matrix(b, (m,)) if b is not None else None
         if not false_alarm > 0 or false_alarm >= 1:
             raise ValueError("false_alarm must be in (0, 1), not %r" % (false_alarm,))
-        cell = max(1, int(cell))
-        if trials is None:
-            trials = default_trials(n, d, m, cell)
+        cell, trials = _cell_and_trials(n, d, m, o)
         self.n, self.d, self.m, self.dtype = n, d, m, dtype
         self.trials, self.seed, self.false_alarm = trials, seed, false_alarm
         self.worst_case, self.cell = worst_case, cell
@@ -965,7 +973,7 @@ class Prepared:
         self.fingerprint_false_alarm = (
             fingerprint_false_alarm if fingerprint_false_alarm is not None else false_alarm
         )
-        rng = Rng(seed_from("freivalds/N%d-D%d-M%d/%s" % (n, d, m, dtype), seed))
+        rng = _sign_rng(n, d, m, dtype, seed)
         by, bd = min(cell, m) or 1, min(cell, d) or 1  # cell sizes along M and D
         self.by, self.bd = by, bd
         nby, nbd = _blocks(m, by), _blocks(d, bd)
@@ -999,8 +1007,7 @@ class Prepared:
             plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
         if ctx.finite:
             sy, sdx, sdw = _draw_signs(rng, trials, d, m)
-            if parallel is None:
-                parallel = n * d * m >= PARALLEL_MADDS
+            parallel = _parallel(parallel, n, d, m)
             # dX's reference side and dW's reference dots in forked children
             # while this process does Y's and the rest of dW's (data only
             # comes back; the closures are made here); dW's may have been
