@@ -196,6 +196,10 @@ def values(kind, count, dtype, seed, k=1, shift=0):
     """count values of one kind (not 'mixed' or 'overflow') as an array('d'),
     values of the contract's storage format; k is the longest reduction they
     enter (for 'integers', which are scaled by 2^-shift)."""
+    if _IN_PLACE and count:  # drawn in the array's own bytes
+        out = array("d", [0.0]) * count
+        _value_bytes(kind, count, dtype, seed, k, shift, memoryview(out).cast("B"))
+        return out
     out = array("d")
     out.frombytes(_value_bytes(kind, count, dtype, seed, k, shift))
     if _little_endian() is False:
@@ -203,28 +207,42 @@ def values(kind, count, dtype, seed, k=1, shift=0):
     return out
 
 
-def _value_bytes(kind, count, dtype, seed, k, shift):
-    """values()'s little-endian doubles as a bytearray (8·count bytes)."""
+CHUNK = 1 << 16  # values drawn at a time: small buffers, reused, not fresh pages
+
+
+def _value_bytes(kind, count, dtype, seed, k, shift, into=None):
+    """values()'s little-endian doubles (8·count bytes) as a bytearray, or
+    written into `into` (a writable byte view of 8·count bytes) where given,
+    which is returned.  Drawn CHUNK values at a time through a small
+    bytearray: the only large buffers are the random bytes and the result."""
     if kind not in KINDS:
         raise ValueError("unknown input kind %r; the kinds are %s" % (kind, ", ".join(KINDS)))
     fmt = storage(dtype)
-    raw = bytearray(_random_bytes(seed, 8 * count))
+    rnd = _random_bytes(seed, 8 * count)
+    view = memoryview(rnd)
+    raw = into if into is not None else bytearray(8 * count)
     if kind == "integers":
         t7, t6 = _integer_tables(integer_limit(k, dtype), shift)
-        picks = bytes(raw[7::8])
-        raw = bytearray(8 * count)
-        raw[7::8] = picks.translate(t7)
-        raw[6::8] = picks.translate(t6)
     else:
         t7, t6 = _exponent_tables(kind, fmt)
-        raw[7::8] = bytes(raw[7::8]).translate(t7)
-        raw[6::8] = bytes(raw[6::8]).translate(t6)
     zeroed, mask = _CLEAR[fmt]
-    if zeroed and kind != "integers":  # integers: bytes 0-5 are zero
-        zeros = bytes(count)
-        for byte in range(zeroed):  # the low mantissa bits cleared:
-            raw[byte::8] = zeros  # what remains is a value of fmt
-        raw[zeroed::8] = bytes(raw[zeroed::8]).translate(_MASKS[mask])
+    for a in range(0, count, CHUNK):
+        size = min(CHUNK, count - a)
+        if kind == "integers":  # bytes 0-5 zero
+            picks = bytes(rnd[8 * a + 7 : 8 * (a + size) : 8])
+            part = bytearray(8 * size)
+            part[7::8] = picks.translate(t7)
+            part[6::8] = picks.translate(t6)
+        else:
+            part = bytearray(view[8 * a : 8 * (a + size)])
+            part[7::8] = bytes(part[7::8]).translate(t7)
+            part[6::8] = bytes(part[6::8]).translate(t6)
+            if zeroed:
+                zeros = bytes(size)
+                for byte in range(zeroed):  # the low mantissa bits cleared:
+                    part[byte::8] = zeros  # what remains is a value of fmt
+                part[zeroed::8] = bytes(part[zeroed::8]).translate(_MASKS[mask])
+        raw[8 * a : 8 * (a + size)] = part
     return raw
 
 
@@ -271,9 +289,8 @@ def matrix(kind, rows, cols, dtype, seed, k=1):
             count = (stop - start) * cols
             seed_band = (seed * 8 + band) & ((1 << 64) - 1)
             if _IN_PLACE:
-                raw[8 * start * cols : 8 * stop * cols] = _value_bytes(
-                    MIXED[band], count, dtype, seed_band, k, 5
-                )
+                into = raw[8 * start * cols : 8 * stop * cols]
+                _value_bytes(MIXED[band], count, dtype, seed_band, k, 5, into)
             else:
                 out.extend(values(MIXED[band], count, dtype, seed_band, k, 5))
         start = stop

@@ -386,6 +386,21 @@ def test_mixed_inputs_drawn_in_place_are_the_bytes_drawn_band_by_band(monkeypatc
             assert placed.tobytes() == extended.tobytes() and len(placed) == rows * cols
 
 
+def test_every_kind_drawn_into_a_buffer_is_the_kind_drawn_as_values(monkeypatch):
+    # _value_bytes(into=...) writes chunk by chunk into a buffer that starts
+    # dirty: the bytes of values() (the integers' zero low bytes included),
+    # nothing outside, at counts below, at and across CHUNK
+    monkeypatch.setattr(kinds, "CHUNK", 16)
+    for count in (1, 15, 16, 17, 77):
+        for dtype in ("float64", "float32", "bfloat16", "float16"):
+            for kind in kinds.KINDS:
+                want = kinds.values(kind, count, dtype, 5, 300, 5).tobytes()
+                buffer = bytearray(b"\xff" * (8 * count + 16))
+                kinds._value_bytes(kind, count, dtype, 5, 300, 5, memoryview(buffer)[8:-8])
+                assert bytes(buffer[8:-8]) == want, (kind, dtype, count)
+                assert buffer[:8] == buffer[-8:] == b"\xff" * 8  # nothing outside
+
+
 @numpy_needed
 def test_from_buffer_gets_the_verifiers_inputs_read_only_and_a_workers_own_writable():
     # In process the buffers are the verifier's own inputs: a backend that
