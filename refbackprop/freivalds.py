@@ -841,8 +841,9 @@ def _cell_and_trials(n, d, m, o):
     return cell, (o["trials"] if o["trials"] is not None else default_trials(n, d, m, cell))
 
 
-def _parallel(option, n, d, m):
-    """Whether prepare forks its children: the option, or None from PARALLEL_MADDS on."""
+def forks(n, d, m, option=None):
+    """Whether prepare forks its children at (N, D, M) (where os.fork
+    works): the `parallel` option, or, None, from PARALLEL_MADDS on."""
     return n * d * m >= PARALLEL_MADDS if option is None else option
 
 
@@ -888,7 +889,7 @@ def start_dw(x, dy, dtype, **options):
     (n, d), m = x.shape, dy.shape[1]
     if dy.shape[0] != n:
         raise ValueError("x is %dx%d and dy %dx%d: N differs" % (n, d, dy.shape[0], m))
-    if not _parallel(o["parallel"], n, d, m):
+    if not forks(n, d, m, o["parallel"]):
         return None
     if not 0 < o["false_alarm"] < 1:
         return None  # (prepare says why)
@@ -1007,7 +1008,7 @@ class Prepared:
             plan = samples if samples is not None else sampling.Plan.default(n, d, m, dtype)
         if ctx.finite:
             sy, sdx, sdw = _draw_signs(rng, trials, d, m)
-            parallel = _parallel(parallel, n, d, m)
+            parallel = forks(n, d, m, parallel)
             # dX's reference side and dW's reference dots in forked children
             # while this process does Y's and the rest of dW's (data only
             # comes back; the closures are made here); dW's may have been

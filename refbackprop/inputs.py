@@ -2,6 +2,7 @@
 
     values(kind, count, dtype, seed, k=1, shift=0) -> array('d')   (count,)
     matrix(kind, rows, cols, dtype, seed, k=1)     -> array('d')   (rows·cols,), row-major
+    matrix(..., into=buffer)                       -> the same values drawn into a buffer
 
 dtype is a precision contract (contracts.py); every value is a value of its
 storage format (float64, float32 for float32 and tf32, bfloat16, float16).
@@ -273,26 +274,43 @@ def _band_stop(rows, bands, band):
     return (stop + BAND_ALIGN // 2) // BAND_ALIGN * BAND_ALIGN
 
 
-def matrix(kind, rows, cols, dtype, seed, k=1):
-    """A (rows, cols) matrix, row-major, of one kind or 'mixed' (row bands)."""
+def matrix(kind, rows, cols, dtype, seed, k=1, into=None):
+    """A (rows, cols) matrix, row-major, of one kind or 'mixed' (row bands),
+    as an array('d'); or drawn into `into` (a writable byte buffer of
+    8·rows·cols bytes: native doubles, the array's bytes), which is returned."""
     if kind == OVERFLOW:
         kind = "normal"  # sized_inputs scales its rows
+    count = rows * cols
+    if into is not None:
+        into = memoryview(into).cast("B")
+        if len(into) != 8 * count:
+            raise ValueError(
+                "into holds %d bytes, not the 8·%d·%d = %d of a (%d, %d) matrix of doubles"
+                % (len(into), rows, cols, 8 * count, rows, cols)
+            )
+        if not _IN_PLACE:  # drawn as an array, then copied in
+            into[:] = memoryview(matrix(kind, rows, cols, dtype, seed, k)).cast("B")
+            return into
     if kind != "mixed":
-        return values(kind, rows * cols, dtype, seed, k)
+        if into is None:
+            return values(kind, count, dtype, seed, k)
+        return _value_bytes(kind, count, dtype, seed, k, 0, into)
     bands = len(MIXED)
-    out = (array("d", [0.0]) * (rows * cols)) if _IN_PLACE and rows * cols else array("d")
+    out = into
+    if into is None:
+        out = (array("d", [0.0]) * count) if _IN_PLACE and count else array("d")
     raw = memoryview(out).cast("B") if _IN_PLACE else None
     start = 0
     for band in range(bands):
         stop = _band_stop(rows, bands, band)
         if stop > start:
-            count = (stop - start) * cols
+            size = (stop - start) * cols
             seed_band = (seed * 8 + band) & ((1 << 64) - 1)
             if _IN_PLACE:
-                into = raw[8 * start * cols : 8 * stop * cols]
-                _value_bytes(MIXED[band], count, dtype, seed_band, k, 5, into)
+                part = raw[8 * start * cols : 8 * stop * cols]
+                _value_bytes(MIXED[band], size, dtype, seed_band, k, 5, part)
             else:
-                out.extend(values(MIXED[band], count, dtype, seed_band, k, 5))
+                out.extend(values(MIXED[band], size, dtype, seed_band, k, 5))
         start = stop
     return out
 

@@ -78,29 +78,54 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT, then=Non
     seed is the inputs' own seed (derived_seed(run seed, 'inputs') in a
     run): the same numbers in every process (inputs.py).  then(x, dy), if
     given, is called once X and dY are drawn, before W (each matrix has its
-    own seed: the order changes no value)."""
-    base = seed_from("sized/N%d-D%d-M%d/%s/%s" % (n, d, m, dtype, kind), seed)
-    k = max(d + 1, m, n)  # the longest reduction, for 'integers'
+    own seed: the order changes no value; ahead.py draws W and b elsewhere)."""
+    x, dy = x_and_dy(n, d, m, dtype, seed, kind)
+    if then is not None:
+        then(x, dy)
+    draw = _drawer(n, d, m, dtype, seed, kind)
+    w = Matrix(draw((d, m), 2), (d, m))
+    b = Matrix(draw((m,), 3), (m,)) if bias else None
+    return {"x": x, "w": w, "b": b, "dy": dy}
 
-    def matrix(shape, part):
-        rows, cols = shape if len(shape) == 2 else (1, shape[0])
-        values = kinds.matrix(kind, rows, cols, dtype, (base + part) & ((1 << 64) - 1), k)
-        return Matrix(values, shape)
 
+def x_and_dy(n, d, m, dtype, seed, kind=kinds.DEFAULT):
+    """sized_inputs' X (N, D) and dY (N, M), as Matrix."""
     why = kinds.allowed(kind, dtype)
     if why:
         raise ValueError(why)
-    x = matrix((n, d), 1)
-    dy = matrix((n, m), 4)
+    draw = _drawer(n, d, m, dtype, seed, kind)
+    x = Matrix(draw((n, d), 1), (n, d))
+    dy = Matrix(draw((n, m), 4), (n, m))
     if kind == kinds.OVERFLOW and n:
         # X's first row drives Y's first row past 65520, dY's last row dX's last row
         kinds.scale_row(x.values, d, 0, kinds.overflow_scale(d))
         kinds.scale_row(dy.values, m, n - 1, kinds.overflow_scale(m))
-    if then is not None:
-        then(x, dy)
-    w = matrix((d, m), 2)
-    b = matrix((m,), 3) if bias else None
-    return {"x": x, "w": w, "b": b, "dy": dy}
+    return x, dy
+
+
+def w_and_b_into(n, d, m, dtype, seed, kind, w, b=None):
+    """sized_inputs' W (D, M) and b (M,) drawn into writable byte buffers of
+    8·D·M and 8·M bytes (native doubles); b None: no bias."""
+    draw = _drawer(n, d, m, dtype, seed, kind)
+    draw((d, m), 2, w)
+    if b is not None:
+        draw((m,), 3, b)
+
+
+def _drawer(n, d, m, dtype, seed, kind):
+    """draw(shape, part, into=None): one of sized_inputs' matrices (part 1
+    X, 2 W, 3 b, 4 dY), values as an array('d'), or drawn into a buffer."""
+    why = kinds.allowed(kind, dtype)
+    if why:
+        raise ValueError(why)
+    base = seed_from("sized/N%d-D%d-M%d/%s/%s" % (n, d, m, dtype, kind), seed)
+    k = max(d + 1, m, n)  # the longest reduction, for 'integers'
+
+    def draw(shape, part, into=None):
+        rows, cols = shape if len(shape) == 2 else (1, shape[0])
+        return kinds.matrix(kind, rows, cols, dtype, (base + part) & ((1 << 64) - 1), k, into)
+
+    return draw
 
 
 def execute_sized(
@@ -461,39 +486,53 @@ def check_at_size(
     worst_case=False,
     fingerprint_check=False,
     cell=None,
+    drawn=None,
+    before_verify=None,
 ):
     """Run backend (an executor, or a backend object run in this process) at
     (N, D, M) on inputs of one kind and verify it (freivalds.verify: trials,
     false_alarm, worst_case, fingerprint_check, cell).  seed None draws a
     fresh run seed.  progress(stage) is called as stages begin.  Returns a
-    SizedResult."""
-    from .conformance import executor
-    from .freivalds import CELL
+    SizedResult.
 
-    why = kinds.allowed(inputs, dtype)
-    if why:
-        raise ValueError(why)
-    if seed is None:
-        seed = fresh_seed()
-    cell = CELL if cell is None else cell
-    if trials is None:
-        trials = default_trials(n, d, m, cell)
-    options = []
-    if false_alarm != FALSE_ALARM:
-        options.extend(["--false-alarm", "%r" % false_alarm])
-    if worst_case:
-        options.append("--worst-case")
-    if fingerprint_check:
-        options.append("--fingerprint-check")
-    runs = executor(backend)
-    result = SizedResult(runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs, options)
+    For SizedSession: drawn is an ahead.Ahead started for this run, whose
+    inputs it takes instead of drawing them (it is cancelled if unused);
+    before_verify() is called once the backend's outputs are in, before
+    they are verified (the session starts the next run's Ahead there)."""
     try:
-        _run_and_verify(
-            result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell
+        from .conformance import executor
+        from .freivalds import CELL
+
+        why = kinds.allowed(inputs, dtype)
+        if why:
+            raise ValueError(why)
+        if seed is None:
+            seed = fresh_seed()
+        cell = CELL if cell is None else cell
+        if trials is None:
+            trials = default_trials(n, d, m, cell)
+        options = []
+        if false_alarm != FALSE_ALARM:
+            options.extend(["--false-alarm", "%r" % false_alarm])
+        if worst_case:
+            options.append("--worst-case")
+        if fingerprint_check:
+            options.append("--fingerprint-check")
+        runs = executor(backend)
+        result = SizedResult(
+            runs.label, n, d, m, dtype, seed, trials, runs.selector, inputs, options
         )
-    except Exception as e:  # refbackprop's own side failed: a result, not a traceback
-        result.problems.append(verifier_error(e))
-    return result
+        try:
+            verifying = verify_options(
+                seed, trials, false_alarm, worst_case, fingerprint_check, cell
+            )
+            _run_and_verify(result, runs, bias, progress, verifying, drawn, before_verify)
+        except Exception as e:  # refbackprop's own side failed: a result, not a traceback
+            result.problems.append(verifier_error(e))
+        return result
+    finally:
+        if drawn is not None:  # (nothing once taken)
+            drawn.cancel()
 
 
 def verifier_error(e):
@@ -516,31 +555,40 @@ def verifier_error(e):
     )
 
 
-def _run_and_verify(result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell):
+def verify_options(seed, trials, false_alarm, worst_case, fingerprint_check, cell):
+    """A sized run's options for freivalds.prepare (and start_dw) from its
+    run seed: the signs' seed is derived_seed(seed, 'signs')."""
+    return {
+        "trials": trials,
+        "seed": derived_seed(seed, "signs"),
+        "false_alarm": false_alarm,
+        "worst_case": worst_case,
+        "cell": cell,
+        "fingerprint_check": fingerprint_check,
+    }
+
+
+def _run_and_verify(result, runs, bias, progress, options, drawn, before_verify):
     """check_at_size's work once the result exists; fills in result (which
     holds the run's size, dtype, trials, seed and kind of inputs)."""
     mine = {}
     try:
-        _run_and_verify_in(
-            result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell, mine
-        )
+        _run_and_verify_in(result, runs, bias, progress, options, drawn, before_verify, mine)
     finally:
         if mine.get("early") is not None:  # (nothing once prepare took it)
             mine["early"].cancel()
 
 
-def _run_and_verify_in(
-    result, runs, bias, progress, false_alarm, worst_case, fingerprint_check, cell, mine
-):
+def _run_and_verify_in(result, runs, bias, progress, options, drawn, before_verify, mine):
     """_run_and_verify's steps; mine holds what they share (the inputs, the
     Prepared, start_dw's Early, which _run_and_verify cancels if unused)."""
     import threading
 
     n, d, m, dtype = result.n, result.d, result.m, result.dtype
-    trials, seed, inputs = result.trials, result.seed, result.kind
+    inputs = result.kind
 
     clock = time.perf_counter
-    input_seed = derived_seed(seed, "inputs")
+    input_seed = derived_seed(result.seed, "inputs")
     args = {
         "n": n,
         "d": d,
@@ -550,14 +598,6 @@ def _run_and_verify_in(
         "bias": bias,
         "kind": inputs,
     }
-    options = {
-        "trials": trials,
-        "seed": derived_seed(seed, "signs"),
-        "false_alarm": false_alarm,
-        "worst_case": worst_case,
-        "cell": cell,
-        "fingerprint_check": fingerprint_check,
-    }
 
     def early(x, dy):
         """dW's reference dots in a forked child while W is drawn (at large
@@ -566,7 +606,10 @@ def _run_and_verify_in(
 
     def generate():
         t0 = clock()
-        mine["inputs"] = sized_inputs(n, d, m, dtype, bias, input_seed, inputs, early)
+        if drawn is not None:  # drawn while the run before was verified (ahead.py)
+            mine["inputs"], mine["early"] = drawn.take(n, d, m, dtype, input_seed, inputs, bias)
+        else:
+            mine["inputs"] = sized_inputs(n, d, m, dtype, bias, input_seed, inputs, early)
         result.seconds["generate"] = clock() - t0
 
     def get_ready():
@@ -654,11 +697,13 @@ def _run_and_verify_in(
         return
     if progress is not None:
         progress("verify")
+    if before_verify is not None:
+        before_verify()
     if "prepared" not in mine:  # in this process: only after the backend's call
         get_ready()
     t0 = clock()
     result.verification = mine["prepared"].finish(outs["y"], outs["dx"], outs["dw"], outs.get("db"))
-    result.verification.seed = seed
+    result.verification.seed = result.seed
     result.seconds["verify"] = clock() - t0
 
 
@@ -736,10 +781,31 @@ class SizedSession:
         return len(self.plan)
 
     def run(self, progress=None):
-        """progress(label, stage) as stages begin, if given."""
+        """progress(label, stage) as stages begin, if given.  While a run's
+        outputs are verified, the next run's inputs are drawn (ahead.py)."""
         n, d, m = self.size
+        ahead = {}  # index in the plan -> its Ahead, started during the run before
+
+        def draw_ahead(index):
+            """before_verify of run index - 1: start run index's Ahead."""
+            if index >= len(self.plan):
+                return
+            from . import ahead as drawing
+            from .freivalds import CELL
+
+            dtype = self.plan[index][1]
+            trials = self.trials if self.trials is not None else default_trials(n, d, m, CELL)
+            options = verify_options(
+                self.seed, trials, self.false_alarm, self.worst_case, self.fingerprint_check, CELL
+            )
+            seed = derived_seed(self.seed, "inputs")
+            try:
+                ahead[index] = drawing.start(n, d, m, dtype, seed, self.inputs, True, options)
+            except Exception:  # (that run draws its inputs itself, and reports what fails)
+                ahead[index] = None
+
         try:
-            for runs, dt in self.plan:
+            for index, (runs, dt) in enumerate(self.plan):
                 report = None
                 if progress is not None:
                     label = "%s %s N=%d D=%d M=%d" % (runs.label, dt, n, d, m)
@@ -758,11 +824,16 @@ class SizedSession:
                         false_alarm=self.false_alarm,
                         worst_case=self.worst_case,
                         fingerprint_check=self.fingerprint_check,
+                        drawn=ahead.pop(index, None),
+                        before_verify=lambda index=index: draw_ahead(index + 1),
                     )
                 )
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
+            for started in ahead.values():
+                if started is not None:
+                    started.cancel()
             for runs in self.executors:
                 runs.close()
         return self
