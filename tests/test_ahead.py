@@ -64,7 +64,7 @@ def test_inputs_drawn_ahead_are_sized_inputs_numbers(children, dtype, kind, bias
     assert early is not None and early.x is got["x"] and early.dy is got["dy"]
     early.cancel()
     drawn.cancel()  # (nothing left: a no-op)
-    assert len(children) == 2 and all(c.pid is None for c in children)
+    assert len(children) == 3 and all(c.pid is None for c in children)  # W's, dW's two
 
 
 def test_below_the_forking_size_nothing_is_drawn_ahead(monkeypatch):
@@ -121,8 +121,8 @@ def test_a_failing_or_dying_child_is_an_error_and_is_reaped(children, monkeypatc
     drawn = ahead.start(4, 30, 20, "float64", 1, "mixed", True, options())
     with pytest.raises(RuntimeError, match="ended without a result"):
         drawn.take(4, 30, 20, "float64", 1, "mixed", True)
-    # each time the W child and dW's early child: all reaped
-    assert len(children) == 4 and all(c.pid is None for c in children)
+    # each time the W child and dW's early two: all reaped
+    assert len(children) == 6 and all(c.pid is None for c in children)
 
 
 def results(session):

@@ -504,15 +504,16 @@ def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch):
     monkeypatch.setattr(forked, "start", recording)
     result = check_at_size(wrong_backends.Raises(), 4, 40, 30, "float64", seed=3)
     assert not result.passed and "kernel launch failed" in " ".join(result.problems)
-    assert len(started) == 1 and started[0].pid is None
+    # dW's early two (its dots', its terms')
+    assert len(started) == 2 and all(child.pid is None for child in started)
     started[:] = []
     result = check_at_size(get_backend("python"), 4, 40, 30, "float64", seed=3)
-    # dW's early one (taken by prepare), then dX's and the sampled elements'
-    assert result.passed and len(started) == 3
+    # dW's early two (taken by prepare), then dX's and the sampled elements'
+    assert result.passed and len(started) == 4
     assert all(child.pid is None for child in started)
 
 
-@pytest.mark.parametrize("part", ["dx_data", "dw_references", "sampled values"])
+@pytest.mark.parametrize("part", ["dx_data", "dw_references", "dw_terms", "sampled values"])
 def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch, part):
     """dX's, dW's or the sampled elements' child raising, or dying without
     a word: prepare raises RuntimeError with the child's error (the sized
@@ -549,8 +550,8 @@ def test_a_failing_child_is_an_error_never_a_verdict(monkeypatch, part):
     replace(die)
     with pytest.raises(RuntimeError, match="ended without a result"):
         freivalds.prepare(x, w, b, dy, "float64", parallel=True)
-    # dX's, dW's and the sampled elements' children, twice: all reaped
-    assert len(children) == 6 and all(c.pid is None for c in children)
+    # dX's, dW's two and the sampled elements' children, twice: all reaped
+    assert len(children) == 8 and all(c.pid is None for c in children)
 
 
 def test_without_fork_dx_is_prepared_here(monkeypatch):
@@ -566,7 +567,7 @@ def test_without_fork_dx_is_prepared_here(monkeypatch):
     assert _prepared_state(prepare(x, w, b, dy, "float64", parallel=True)) == here
 
 
-@pytest.mark.parametrize("part", ["dx_data", "dw_references"])
+@pytest.mark.parametrize("part", ["dx_data", "dw_references", "dw_terms"])
 def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     """A signal that stops the run (Ctrl-C, the CLI's SIGTERM) while this
     process waits for dX's or dW's child: every child is killed and
@@ -595,8 +596,8 @@ def test_an_interrupted_wait_stops_the_children_at_once(monkeypatch, part):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    # dX's, dW's and the sampled elements'
-    assert time.monotonic() - t0 < 10 and len(children) == 3
+    # dX's, dW's two (dots, terms) and the sampled elements'
+    assert time.monotonic() - t0 < 10 and len(children) == 4
     assert all(c.pid is None for c in children)
 
 
