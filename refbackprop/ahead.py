@@ -11,8 +11,8 @@ run (seed is its inputs' seed, options its verification's, as
 check_at_size makes them):
 
 - X (N, D) and dY (N, M) are drawn here (sized.x_and_dy), a small share of
-  the inputs, and dW's early child is started on them (freivalds.start_dw,
-  what the run itself would start);
+  the inputs, and dW's early children are started on them
+  (freivalds.start_dw, what the run itself would start);
 - a forked child (forked.start) draws W (D, M) and b (M,) into an anonymous
   shared mmap with sized_inputs' own code and seeds: the same numbers.
 
@@ -121,7 +121,7 @@ class Ahead:
         return inputs, early
 
     def cancel(self):
-        """Stop the child and dW's early child, and free the shared memory:
+        """Stop the child and dW's early children, and free the shared memory:
         whatever take() has not handed over."""
         if self.child is not None:
             self.child.cancel()

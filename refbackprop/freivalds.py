@@ -879,9 +879,10 @@ def start_dw(x, dy, dtype, **options):
     """dW's reference dots and its tolerances' input side
     (_DwInputs.dw_references, dw_terms), started in two forked children
     (_Both) from X (N, D) and dY (N, M) alone, flat.Matrix each, before W
-    exists: the sized runner draws W and b meanwhile.  Returns an Early for prepare(x, w, b, dy, dtype,
-    early=..., the same options), or None where prepare would not fork
-    (below PARALLEL_MADDS unless parallel=True; no os.fork).  Whoever starts
+    exists: the sized runner draws W and b meanwhile.  Returns an Early for
+    prepare(x, w, b, dy, dtype, early=..., the same options), or None where
+    prepare would not fork (below PARALLEL_MADDS unless parallel=True; no
+    os.fork).  Whoever starts
     one calls its cancel() when done: nothing once prepare has taken it."""
     o = _merged(options, "start_dw takes")
     if not (isinstance(x, Matrix) and isinstance(dy, Matrix)):
