@@ -42,3 +42,21 @@ def plugin_dist(tmp_path, monkeypatch):
         importlib.invalidate_caches()  # the new files, on a path already listed
 
     return install
+
+
+@pytest.fixture
+def forked_children(monkeypatch):
+    """Every forked.Child started while the test runs (refbackprop.forked's
+    start recorded), in order: a test checks that each was reaped."""
+    from refbackprop import forked
+
+    started = []
+    real = forked.start
+
+    def recording(compute):
+        child = real(compute)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(forked, "start", recording)
+    return started

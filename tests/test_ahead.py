@@ -25,20 +25,11 @@ def options(seed=7, trials=1):
 
 
 @pytest.fixture
-def children(monkeypatch):
-    """Every forked child started, and PARALLEL_MADDS at 1: small runs fork
-    (and draw ahead) as the seed size does."""
-    started = []
-    real = forked.start
-
-    def recording(compute):
-        child = real(compute)
-        started.append(child)
-        return child
-
+def children(forked_children, monkeypatch):
+    """Every forked child started (conftest), and PARALLEL_MADDS at 1: small
+    runs fork (and draw ahead) as the seed size does."""
     monkeypatch.setattr(freivalds, "PARALLEL_MADDS", 1)
-    monkeypatch.setattr(forked, "start", recording)
-    return started
+    return forked_children
 
 
 def as_bytes(inputs):

@@ -486,22 +486,14 @@ def test_an_early_dw_for_other_inputs_or_options_is_refused_and_stopped():
         start_dw(x, dy, "float64", trails=2)
 
 
-def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch):
+def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch, forked_children):
     """At large sizes the sized runner forks dW's references before W is
     drawn; where the backend fails first (here it raises) prepare never
     runs, and the runner kills and reaps that child: none outlives the run."""
-    from refbackprop import forked, freivalds
+    from refbackprop import freivalds
 
-    started = []
-    real_start = forked.start
-
-    def recording(compute):
-        child = real_start(compute)
-        started.append(child)
-        return child
-
+    started = forked_children
     monkeypatch.setattr(freivalds, "PARALLEL_MADDS", 1)  # as at the seed size
-    monkeypatch.setattr(forked, "start", recording)
     result = check_at_size(wrong_backends.Raises(), 4, 40, 30, "float64", seed=3)
     assert not result.passed and "kernel launch failed" in " ".join(result.problems)
     # dW's early two (its dots', its terms')
