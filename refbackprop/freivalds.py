@@ -253,6 +253,93 @@ def _polar_dots(rows, norms, vectors, vector_norms):
     return out, _polar_rho(length)
 
 
+LANE_DELTA = 0.125  # δ: the lanes' truncations, in units of u·‖a‖₂·‖b‖₂ (_lane_rho)
+LANE_BITS = 256  # lanes wider than this: the caller sums products (fsum) instead
+LANE_FLOOR = 2.0**-960  # ‖a‖·‖b‖ from which a subnormal result's 2^-1075 is in _lane_rho
+
+
+def _lane_rho():
+    """_lane_dots' error factor: |computed − exact| ≤ ρ·‖a‖₂·‖b‖₂ with
+    ρ = u(1 + δ(1 + u) + 2^-50) (docs/verification.md "V", lanes)."""
+    return _U * (1 + LANE_DELTA * (1 + _U) + 2.0**-50)
+
+
+def _lane_dots(rows, norms, ys, column_norms):
+    """[[a·y_{:,j} for every column j] for a in rows] for y (N, M) given as
+    its rows ys, exactly in integer lanes: every entry of y truncated to a
+    multiple of 2^E and every entry of a to a multiple of 2^e_a (powers of
+    two chosen from the norms so that the truncations cost at most
+    δ·u·‖a‖·‖y_{:,j}‖ a dot), each y_i packed into one integer of M lanes,
+    Σ_i A_i·Y_i summed exactly (Python integers), each lane rounded once
+    to a float.  norms ≥ ‖a‖₂ (rows) and column_norms ≥ ‖y_{:,j}‖₂, each
+    within a few u.  Every dot within _lane_rho()·‖a‖·‖y_{:,j}‖ (zero where
+    y_{:,j} is zero); float64's dW reference dots on CPython 3.8-3.11,
+    three times as fast as math.fsum of the products.  None where a value
+    is not finite, the largest ‖a‖·‖y_{:,j}‖ exceeds POLAR_TOP, the
+    smallest nonzero one is below LANE_FLOOR, or the lanes would exceed
+    LANE_BITS (widely spread column norms): the caller sums products then."""
+    n, m = len(ys), len(column_norms)
+    if _LOOPS or not (rows and n and m) or len(rows[0]) != n:
+        return None
+    frexp, ldexp = math.frexp, math.ldexp
+    nonzero = [c for c in column_norms if c > 0]
+    big = max(norms) * max(column_norms)
+    if not (big <= POLAR_TOP and all(map(is_finite, column_norms))):
+        return None
+    if not all(is_finite(v) for row in rows for v in row):
+        return None
+    if not nonzero:  # y is zero: every dot is
+        return [[0.0] * m for _ in rows], _lane_rho()
+    small = [b for b in norms if b > 0]
+    if small and min(small) * min(nonzero) < LANE_FLOOR:
+        return None
+    # 2^E ≤ δu·min‖y_{:,j}‖/(2√N), 2^e_a ≤ δu·‖a‖/(2√N): each side's
+    # truncations cost ≤ (δu/2)·‖a‖·‖y_{:,j}‖ (Cauchy–Schwarz over N terms);
+    # the norms given are within a few u of the true ones, frexp's exponent
+    # less 2 leaves a factor 2 to spare
+    c = LANE_DELTA * _U / (2.0 * math.sqrt(n) * (1.0 + 2.0**-40))
+    e_y = frexp(min(nonzero) * c)[1] - 2
+    ints = []  # Y_i = trunc(y_i / 2^E), exact (ldexp scales up, or to below 1)
+    top = 0
+    for y in ys:
+        row = list(map(int, map(ldexp, y, repeat(-e_y, m))))
+        top = max(top, max(row), -min(row))
+        ints.append(row)
+    # Σ_i |A_i| < 16N/(δu) for every a (its truncation's scale): the lanes
+    # hold |Σ_i A_i·Y_ij| < 2^(bits − 1) with a bit to spare
+    abits = int(16 * n / (LANE_DELTA * _U)).bit_length() + 1
+    width = (top.bit_length() + abits + 2 + 7) // 8  # bytes a lane
+    if 8 * width > LANE_BITS:
+        return None
+    half = 1 << (8 * width - 1)
+    bias = int.from_bytes((bytes(width - 1) + b"\x80") * m, "little")  # half in every lane
+    packed_rows = [
+        int.from_bytes(b"".join([(v + half).to_bytes(width, "little") for v in row]), "little")
+        - bias
+        for row in ints
+    ]
+    from_bytes = int.from_bytes
+    out = []
+    for a, bound in zip(rows, norms):
+        if not bound > 0:
+            out.append([0.0] * m)
+            continue
+        e_a = frexp(bound * c)[1] - 2
+        big_a = list(map(int, map(ldexp, a, repeat(-e_a, n))))
+        if sum(map(abs, big_a)).bit_length() > abits - 1:
+            return None
+        total = bias
+        for k, p in zip(big_a, packed_rows):
+            if k:
+                total += k * p
+        view = memoryview(total.to_bytes(width * m, "little"))
+        lanes = [
+            from_bytes(view[j : j + width], "little") - half for j in range(0, width * m, width)
+        ]
+        out.append(list(map(ldexp, map(float, lanes), repeat(e_a + e_y, m))))
+    return out, _lane_rho()
+
+
 def _dots(u, columns):
     """[u·c for c in columns] without a Python frame per dot where the
     runtime allows (sumprod, or nested maps of mul summed by sum)."""
@@ -1278,6 +1365,12 @@ class _DwInputs:
         # 2u took V from about 6% of T to 10–16% (tests/test_freivalds.py).
         polar = not exact and _extended_sumprod() is None and _POLAR
         polar_slope = (1 + 2 * _U) * (_polar_rho(n) + 2 * _U) * up3
+        # float64 where its accurate dots are fsum's (CPython 3.8-3.11): the
+        # exact integer lanes (_lane_dots), within ρ·‖u‖·dcn only, like the
+        # polarized ones, ρ ≈ 1.13u
+        lanes = exact and _extended_sumprod() is None and not _LOOPS
+        lane_slope = (1 + 2 * _U) * (_lane_rho() + 2 * _U) * up3
+        dyr = self.dy.row_lists() if lanes else None
         out = []
         for r in signs:
             # X_{:,K} r_K (N,) for every block K, each entry summed exactly:
@@ -1287,6 +1380,10 @@ class _DwInputs:
             got = _polar_dots(us, uns, dyt, dcn) if polar else None
             if got is not None:
                 out.append([(dots, polar_slope * un, _INF) for dots, un in zip(got[0], uns)])
+                continue
+            got = _lane_dots(us, uns, dyr, dcn) if lanes else None
+            if got is not None:
+                out.append([(dots, lane_slope * un, _INF) for dots, un in zip(got[0], uns)])
                 continue
             blocks = []
             for u, un in zip(us, uns):

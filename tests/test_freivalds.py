@@ -688,6 +688,66 @@ def test_polar_dots_meet_their_stated_bound():
     assert zero == [[0.0]]
 
 
+def test_lane_dots_meet_their_stated_bound():
+    """float64's dW reference dots on CPython 3.8-3.11: each y_i packed in
+    integer lanes, Σ_i A_i·Y_i exact, within ρ·‖a‖·‖y_{:,j}‖ (ρ = _lane_rho,
+    about 1.13u) of the exact dot, zero on a zero column; where the lanes
+    would be too wide, a value is not finite or the norms' product is out
+    of range, None (fsum of the products then)."""
+    from fractions import Fraction
+
+    from refbackprop import freivalds
+    from refbackprop.rng import Rng
+
+    if freivalds._LOOPS:
+        pytest.skip("no integer lanes on this runtime (its dots are plain loops)")
+    rng = Rng(12)
+    u = 2.0**-53
+    taken, refused = 0, []
+    for n in (1, 2, 7, 64, 300):
+        worst = 0.0
+        for case, (a, b) in enumerate(_polar_cases(rng, n)):
+            # a against b and a zero column; b against a and 1.5·a
+            for row, columns in ((a, [b, [0.0] * n]), (b, [a, [v * 1.5 for v in a]])):
+                ys = [list(entries) for entries in zip(*columns)]  # y (N, 2) as rows
+                norm, cn = freivalds._norm(row), [freivalds._norm(col) for col in columns]
+                got = freivalds._lane_dots([row], [norm], ys, cn)
+                if got is None:  # only where ‖a‖·‖y_{:,j}‖ is below LANE_FLOOR
+                    assert norm * min(c for c in cn if c > 0) < freivalds.LANE_FLOOR
+                    refused.append(case)
+                    continue
+                (dots,), rho = got
+                assert rho == freivalds._lane_rho() and rho <= 1.2 * u
+                for j, col in enumerate(columns):
+                    exact = sum(Fraction(x) * Fraction(y) for x, y in zip(row, col))
+                    err = abs(Fraction(dots[j]) - exact)
+                    allowed = Fraction(rho) * Fraction(norm) * Fraction(cn[j])
+                    assert err <= allowed, (n, case, j, float(err), float(allowed))
+                    if allowed:
+                        worst = max(worst, float(err / allowed))
+                    taken += 1
+        assert 0.0 < worst <= 1.0  # the cases do round (the bound is not vacuous)
+    # refused: a·a and a·(−a) at 2^-600 and 2^-900, the 'tiny' band against
+    # itself and the all-subnormal case
+    assert taken > 300 and set(refused) == {9, 10, 17, 18, 23, 24}, refused
+
+
+def test_lane_dots_refuse_what_their_bound_does_not_cover():
+    from refbackprop import freivalds
+
+    if freivalds._LOOPS:
+        pytest.skip("no integer lanes on this runtime (its dots are plain loops)")
+    a, ys = [[1.0, 2.0, 3.0]], [[4.0], [5.0], [6.0]]
+    assert freivalds._lane_dots(a, [4.0], ys, [9.0])[0] == [[32.0]]
+    assert freivalds._lane_dots(a, [2.0**600], ys, [2.0**500]) is None  # beyond POLAR_TOP
+    assert freivalds._lane_dots([[1.0, float("nan"), 3.0]], [4.0], ys, [9.0]) is None
+    assert freivalds._lane_dots(a, [2.0**-500], ys, [2.0**-500]) is None  # below LANE_FLOOR
+    # column norms 2^-300 and 9: lanes of over LANE_BITS bits
+    wide = [[4.0, 2.0**-300], [5.0, 0.0], [6.0, 0.0]]
+    assert freivalds._lane_dots(a, [4.0], wide, [9.0, 2.0**-300]) is None
+    assert freivalds._lane_dots(a, [4.0], [[0.0], [0.0], [0.0]], [0.0])[0] == [[0.0]]
+
+
 def test_polar_dots_refuse_an_inaccurate_dist_and_bounds_beyond_range(monkeypatch):
     """A math.dist that is the square root of a float sum of squares fails
     the probe, and norm bounds whose product passes POLAR_TOP are refused:
@@ -779,9 +839,10 @@ def test_signed_sums_through_the_extended_sumprod_where_there_is_one():
 
 def test_float64_dw_verifier_rounding_is_a_small_part_of_its_tolerance():
     """float64 dW at N = 64 on mixed inputs: the verifier's own rounding V is
-    under a tenth of T in every cell (the reference dots are accurate and
-    both V terms go through the exact Σ_i C_iK·|dY_ij|); with plain dots of
-    N terms it was a quarter to a half (docs/verification.md, "V")."""
+    under a tenth of T in every cell (the reference dots are accurate: the
+    integer lanes, ρ ≈ 1.13u in norms, or fsum's 2u through the exact
+    Σ_i C_iK·|dY_ij|); with plain dots of N terms it was a quarter to a
+    half (docs/verification.md, "V")."""
     from refbackprop.freivalds import prepare
 
     got = sized_matrices(64, 256, 96, "float64", True, 5, "mixed")
