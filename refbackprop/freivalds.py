@@ -294,20 +294,26 @@ def _lane_dots(rows, norms, ys, column_norms):
     if small and min(small) * min(nonzero) < LANE_FLOOR:
         return None
     # 2^E ≤ δu·min‖y_{:,j}‖/(2√N), 2^e_a ≤ δu·‖a‖/(2√N): each side's
-    # truncations cost ≤ (δu/2)·‖a‖·‖y_{:,j}‖ (Cauchy–Schwarz over N terms);
-    # the norms given are within a few u of the true ones, frexp's exponent
-    # less 2 leaves a factor 2 to spare
-    c = LANE_DELTA * _U / (2.0 * math.sqrt(n) * (1.0 + 2.0**-40))
-    e_y = frexp(min(nonzero) * c)[1] - 2
+    # truncations cost ≤ (δu/2)·‖a‖·‖y_{:,j}‖ (Cauchy–Schwarz over N terms).
+    # Exponents added, not the product taken (it may underflow): for
+    # v = f·2^p and c = g·2^q (f, g in [1/2, 1)), 2^(p + q − 3) ≤ v·c/2,
+    # and the norms given are within a few u of the true ones
+    c_exp = frexp(LANE_DELTA * _U / (2.0 * math.sqrt(n) * (1.0 + 2.0**-40)))[1]
+    e_y = frexp(min(nonzero))[1] + c_exp - 3
+    # Σ_i |A_i| < 16N/(δu) for every a (its truncation's scale): the lanes
+    # hold |Σ_i A_i·Y_ij| < 2^(bits − 1) with a bit to spare
+    abits = int(16 * n / (LANE_DELTA * _U)).bit_length() + 1
+    # |y_ij| ≤ ‖y_{:,j}‖ < 2^p for p the largest norm's exponent: |Y_ij| <
+    # 2^(p − E), and lanes wider than LANE_BITS are refused before any
+    # conversion (which could overflow then)
+    if frexp(max(column_norms))[1] - e_y + abits + 2 > LANE_BITS:
+        return None
     ints = []  # Y_i = trunc(y_i / 2^E), exact (ldexp scales up, or to below 1)
     top = 0
     for y in ys:
         row = list(map(int, map(ldexp, y, repeat(-e_y, m))))
         top = max(top, max(row), -min(row))
         ints.append(row)
-    # Σ_i |A_i| < 16N/(δu) for every a (its truncation's scale): the lanes
-    # hold |Σ_i A_i·Y_ij| < 2^(bits − 1) with a bit to spare
-    abits = int(16 * n / (LANE_DELTA * _U)).bit_length() + 1
     width = (top.bit_length() + abits + 2 + 7) // 8  # bytes a lane
     if 8 * width > LANE_BITS:
         return None
@@ -324,7 +330,7 @@ def _lane_dots(rows, norms, ys, column_norms):
         if not bound > 0:
             out.append([0.0] * m)
             continue
-        e_a = frexp(bound * c)[1] - 2
+        e_a = frexp(bound)[1] + c_exp - 3
         big_a = list(map(int, map(ldexp, a, repeat(-e_a, n))))
         if sum(map(abs, big_a)).bit_length() > abits - 1:
             return None

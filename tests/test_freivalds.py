@@ -746,6 +746,32 @@ def test_lane_dots_refuse_what_their_bound_does_not_cover():
     wide = [[4.0, 2.0**-300], [5.0, 0.0], [6.0, 0.0]]
     assert freivalds._lane_dots(a, [4.0], wide, [9.0, 2.0**-300]) is None
     assert freivalds._lane_dots(a, [4.0], [[0.0], [0.0], [0.0]], [0.0])[0] == [[0.0]]
+    # a subnormal column beside a normal one, against a row of 2^200: the
+    # lanes would span 1100 binades (refused, not truncated at 2^-2 as a
+    # scale taken from an underflowed product of norm and δu/(2√N) was)
+    big = [[2.0**200, 3.0 * 2.0**199]]
+    ys, cn = [[1.0, 2.0**-1074], [0.5, 0.0]], [1.2, 2.0**-1074]
+    assert freivalds._lane_dots(big, [freivalds._norm(big[0])], ys, cn) is None
+
+
+def test_lane_dots_take_subnormal_columns_at_their_own_scale():
+    """Columns wholly in the subnormal range against a row of 2^100 (the
+    norms' product far above LANE_FLOOR): the scale of y comes from the
+    exponents, so these dots are within the bound too."""
+    from fractions import Fraction
+
+    from refbackprop import freivalds
+
+    if freivalds._LOOPS:
+        pytest.skip("no integer lanes on this runtime (its dots are plain loops)")
+    a = [2.0**100, -3.0 * 2.0**99, 2.0**98 + 1.0]
+    columns = [[2.0**-1030, 5 * 2.0**-1074, -(2.0**-1040)], [3 * 2.0**-1074, 0.0, 2.0**-1035]]
+    ys = [list(entries) for entries in zip(*columns)]
+    norm, cn = freivalds._norm(a), [freivalds._norm(col) for col in columns]
+    dots, rho = freivalds._lane_dots([a], [norm], ys, cn)
+    for j, col in enumerate(columns):
+        exact = sum(Fraction(x) * Fraction(y) for x, y in zip(a, col))
+        assert abs(Fraction(dots[0][j]) - exact) <= Fraction(rho) * Fraction(norm) * Fraction(cn[j])
 
 
 def test_polar_dots_refuse_an_inaccurate_dist_and_bounds_beyond_range(monkeypatch):
