@@ -282,12 +282,13 @@ def _lane_dots(rows, norms, ys, column_norms):
     if _LOOPS or not (rows and n and m) or len(rows[0]) != n:
         return None
     frexp, ldexp = math.frexp, math.ldexp
-    nonzero = [c for c in column_norms if c > 0]
-    big = max(norms) * max(column_norms)
-    if not (big <= POLAR_TOP and all(map(is_finite, column_norms))):
+    if None in norms or None in column_norms:  # (_norm's word for not finite)
         return None
     if not all(is_finite(v) for row in rows for v in row):
         return None
+    if not max(norms) * max(column_norms) <= POLAR_TOP:  # (inf and NaN fail too)
+        return None
+    nonzero = [c for c in column_norms if c > 0]
     if not nonzero:  # y is zero: every dot is
         return [[0.0] * m for _ in rows], _lane_rho()
     small = [b for b in norms if b > 0]

@@ -741,6 +741,8 @@ def test_lane_dots_refuse_what_their_bound_does_not_cover():
     assert freivalds._lane_dots(a, [4.0], ys, [9.0])[0] == [[32.0]]
     assert freivalds._lane_dots(a, [2.0**600], ys, [2.0**500]) is None  # beyond POLAR_TOP
     assert freivalds._lane_dots([[1.0, float("nan"), 3.0]], [4.0], ys, [9.0]) is None
+    assert freivalds._lane_dots(a, [4.0], ys, [None]) is None  # a column not finite
+    assert freivalds._lane_dots(a, [4.0], ys, [float("inf")]) is None
     assert freivalds._lane_dots(a, [2.0**-500], ys, [2.0**-500]) is None  # below LANE_FLOOR
     # column norms 2^-300 and 9: lanes of over LANE_BITS bits
     wide = [[4.0, 2.0**-300], [5.0, 0.0], [6.0, 0.0]]
