@@ -63,14 +63,14 @@ def start(n, d, m, dtype, seed, kind, bias, options):
     if child is None:
         shared.close()
         return None
-    try:
-        x, dy = x_and_dy(n, d, m, dtype, seed, kind)
-        early = freivalds.start_dw(x, dy, dtype, **options)
+    ahead = Ahead((n, d, m, dtype, seed, kind, bias), None, None, None, child, shared, sizes)
+    try:  # (whatever has started is stopped if this is interrupted)
+        ahead.x, ahead.dy = x_and_dy(n, d, m, dtype, seed, kind)
+        ahead.early = freivalds.start_dw(ahead.x, ahead.dy, dtype, **options)
     except BaseException:
-        child.cancel()
-        shared.close()
+        ahead.cancel()
         raise
-    return Ahead((n, d, m, dtype, seed, kind, bias), x, dy, early, child, shared, sizes)
+    return ahead
 
 
 KEY = ("N", "D", "M", "dtype", "seed", "kind", "bias")

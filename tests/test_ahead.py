@@ -190,3 +190,22 @@ def test_a_run_that_fails_before_its_verification_draws_nothing_ahead(children, 
     first, second = session.results
     assert "kernel launch failed" in " ".join(first.problems) and second.passed
     assert started == [] and all(c.pid is None for c in children)
+
+
+def test_a_start_that_fails_midway_stops_what_it_started(children, monkeypatch):
+    """start_dw raising (or Ctrl-C) after the W child was forked: start()
+    raises, and the W child is killed and reaped, the mapping closed."""
+    import mmap
+
+    mappings = []
+    real_mmap = mmap.mmap
+    monkeypatch.setattr(mmap, "mmap", lambda *a: mappings.append(real_mmap(*a)) or mappings[-1])
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(freivalds, "start_dw", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ahead.start(4, 30, 20, "float64", 1, "mixed", True, options())
+    assert len(children) == 1 and children[0].pid is None
+    assert len(mappings) == 1 and mappings[0].closed
