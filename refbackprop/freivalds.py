@@ -1315,7 +1315,7 @@ class _DwInputs:
     def __init__(self, x, dy, n, d, m, dtype, bd):
         self.x, self.dy = x, dy
         self.n, self.d, self.m, self.dtype, self.bd = n, d, m, dtype, bd
-        self._xt = self._dyt = None
+        self._xt = self._dyt = self._dyr = None
         self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
         self._dcn = None  # ‖dY_{:,j}‖₂ (M,): _dy_column_norms
 
@@ -1328,6 +1328,11 @@ class _DwInputs:
         if self._dyt is None:
             self._dyt = self.dy.col_lists()  # (M, N)
         return self._dyt
+
+    def dy_rows(self):
+        if self._dyr is None:
+            self._dyr = self.dy.row_lists()  # (N, M)
+        return self._dyr
 
     def dw_cells(self):
         """The rows k of dW in each of its cells (blocks of bd): all rows in
@@ -1377,7 +1382,7 @@ class _DwInputs:
         # polarized ones, ρ ≈ 1.13u
         lanes = exact and _extended_sumprod() is None and not _LOOPS
         lane_slope = (1 + 2 * _U) * (_lane_rho() + 2 * _U) * up3
-        dyr = self.dy.row_lists() if lanes else None
+        dyr = self.dy_rows() if lanes else None
         out = []
         for r in signs:
             # X_{:,K} r_K (N,) for every block K, each entry summed exactly:
@@ -1495,7 +1500,7 @@ class _DwInputs:
         tmin, tbase, srow = {}, {}, {}
         tfac = (1 + _U * _UP) * up3  # T's share of the tolerance
         if exact_blocks and not _JIT and packed.available():
-            dy_abs = [list(map(abs, row)) for row in self.dy.row_lists()]
+            dy_abs = [list(map(abs, row)) for row in self.dy_rows()]
             sums = packed.product_sums(exact_coefs, dy_abs)
             for c, row in zip(exact_blocks, sums):
                 fb = _factor(t, sizes[c]) * _UP * bconst[c]
@@ -1539,7 +1544,7 @@ class _Context(_DwInputs):
         _DwInputs.__init__(self, x, dy, n, d, m, dtype, bd)
         self.w, self.b, self.t, self.by = w, b, t, by
         self.xr = x.row_lists()  # (N, D)
-        self.dyr = dy.row_lists()  # (N, M)
+        self.dyr = self.dy_rows()  # (N, M)
         self.bl = b.lists() if b is not None else None  # (M,)
         self.x_norms = [_norm(r) for r in self.xr]  # ‖X_i‖₂, (N,)
         self.dy_norms = [_norm(r) for r in self.dyr]  # ‖dY_i‖₂

@@ -90,10 +90,7 @@ def sized_inputs(n, d, m, dtype, bias=True, seed=0, kind=kinds.DEFAULT, then=Non
 
 def x_and_dy(n, d, m, dtype, seed, kind=kinds.DEFAULT):
     """sized_inputs' X (N, D) and dY (N, M), as Matrix."""
-    why = kinds.allowed(kind, dtype)
-    if why:
-        raise ValueError(why)
-    draw = _drawer(n, d, m, dtype, seed, kind)
+    draw = _drawer(n, d, m, dtype, seed, kind)  # (ValueError for a kind the dtype refuses)
     x = Matrix(draw((n, d), 1), (n, d))
     dy = Matrix(draw((n, m), 4), (n, m))
     if kind == kinds.OVERFLOW and n:
@@ -501,16 +498,13 @@ def check_at_size(
     they are verified (the session starts the next run's Ahead there)."""
     try:
         from .conformance import executor
-        from .freivalds import CELL
 
         why = kinds.allowed(inputs, dtype)
         if why:
             raise ValueError(why)
         if seed is None:
             seed = fresh_seed()
-        cell = CELL if cell is None else cell
-        if trials is None:
-            trials = default_trials(n, d, m, cell)
+        cell, trials = _cell_and_trials(n, d, m, cell, trials)
         options = []
         if false_alarm != FALSE_ALARM:
             options.extend(["--false-alarm", "%r" % false_alarm])
@@ -553,6 +547,15 @@ def verifier_error(e):
         "refbackprop's verifier failed: %s: %s%s. This is a bug in refbackprop, "
         "not a verdict on the backend; the outputs were not judged" % (type(e).__name__, e, where)
     )
+
+
+def _cell_and_trials(n, d, m, cell, trials):
+    """A sized run's cell size and trials: None is freivalds.CELL and
+    default_trials (check_at_size, and SizedSession drawing a run ahead)."""
+    from .freivalds import CELL
+
+    cell = CELL if cell is None else cell
+    return cell, (default_trials(n, d, m, cell) if trials is None else trials)
 
 
 def verify_options(seed, trials, false_alarm, worst_case, fingerprint_check, cell):
@@ -791,12 +794,11 @@ class SizedSession:
             if index >= len(self.plan):
                 return
             from . import ahead as drawing
-            from .freivalds import CELL
 
             dtype = self.plan[index][1]
-            trials = self.trials if self.trials is not None else default_trials(n, d, m, CELL)
+            cell, trials = _cell_and_trials(n, d, m, None, self.trials)  # (as check_at_size's)
             options = verify_options(
-                self.seed, trials, self.false_alarm, self.worst_case, self.fingerprint_check, CELL
+                self.seed, trials, self.false_alarm, self.worst_case, self.fingerprint_check, cell
             )
             seed = derived_seed(self.seed, "inputs")
             try:
