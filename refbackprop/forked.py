@@ -15,6 +15,14 @@ error's text, which result() raises as RuntimeError (the sized runner
 reports it as a verifier error, never a verdict).  Where os.fork is missing
 or fails (Windows, MicroPython, Pyodide) start() returns None and the
 caller computes in this process.
+
+Threads of one process may start children at once (the sized runner starts
+dW's got side from its main thread while prepare forks from another): a
+lock keeps each child's pipe private from its creation until the parent
+has closed its writing end, so that no other child inherits that end.
+Else a child could hold another's pipe open: the parent, reading that
+other child's result to its end, would wait for this one to exit, which
+may be blocked writing its own result to the parent.
 """
 
 try:
@@ -28,25 +36,29 @@ def start(compute):
     fork = getattr(os, "fork", None)
     if fork is None or not hasattr(os, "pipe") or not hasattr(os, "_exit"):
         return None
-    try:
-        import marshal
-        import warnings
+    with _LOCK:  # (see the module's docstring)
+        try:
+            import marshal
+            import warnings
 
-        read, write = os.pipe()
-    except (ImportError, OSError):
-        return None
-    try:
-        with warnings.catch_warnings():
-            # CPython 3.12+ (and JAX's at-fork hook, where JAX is imported)
-            # warn when a process with threads forks: the child below calls
-            # no library and takes no lock a vanished thread may hold
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pid = fork()
-    except OSError:
-        os.close(read)
-        os.close(write)
-        return None
+            read, write = os.pipe()
+        except (ImportError, OSError):
+            return None
+        try:
+            with warnings.catch_warnings():
+                # CPython 3.12+ (and JAX's at-fork hook, where JAX is imported)
+                # warn when a process with threads forks: the child below calls
+                # no library and takes no lock a vanished thread may hold
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                pid = fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid != 0:
+            os.close(write)
+            return Child(pid, read)
     if pid == 0:  # the child: compute, send, leave
         status = 1
         try:
@@ -61,8 +73,22 @@ def start(compute):
                 view = view[os.write(write, view) :]
         finally:
             os._exit(status)
-    os.close(write)
-    return Child(pid, read)
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+try:
+    import threading
+
+    _LOCK = threading.Lock()
+except ImportError:  # a runtime without threads: nothing else forks meanwhile
+    _LOCK = _NoLock()
 
 
 class Child:

@@ -997,7 +997,45 @@ def start_dw(x, dy, dtype, **options):
     child = _Both.start(lambda: inputs.dw_references(sdw), lambda: inputs.dw_terms(t))
     if child is None:
         return None
-    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd, t), x, dy, child)
+    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd, t), (x, dy), child)
+
+
+def start_dw_got(x, dy, dw, dtype, **options):
+    """dW's got side, Σ_{k∈K} r_k·dW_kj for every cell (K, j) and trial
+    (_DwInputs.dw_got: what Prepared.finish would sum), in a forked child
+    started as soon as dW is in, while prepare may still be running: the
+    sized runner's finish then has only to compare.  x (N, D), dy (N, M),
+    dw (D, M), flat.Matrix each, and prepare's options.  Returns an Early
+    for finish(..., got=...), or None where prepare would not fork.
+    Whoever starts one calls its cancel() when done (nothing once finish
+    has taken it)."""
+    o = _merged(options, "start_dw_got takes")
+    if not all(isinstance(v, Matrix) for v in (x, dy, dw)):
+        raise TypeError("start_dw_got takes x (N, D), dy (N, M) and dw (D, M) as flat.Matrix")
+    (n, d), m = x.shape, dy.shape[1]
+    if dy.shape[0] != n or dw.shape != (d, m):
+        raise ValueError(
+            "x is %dx%d, dy %dx%d and dw %s: they are not (N, D), (N, M) and (D, M)"
+            % (n, d, dy.shape[0], m, "x".join(str(v) for v in dw.shape))
+        )
+    if not forks(n, d, m, o["parallel"]) or not 0 < o["false_alarm"] < 1:
+        return None
+    cell, trials = _cell_and_trials(n, d, m, o)
+    bd = min(cell, d) or 1
+    sdw = _draw_signs(_sign_rng(n, d, m, dtype, o["seed"]), trials, d, m)[2]
+    inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
+    from . import forked
+
+    child = forked.start(lambda: inputs.dw_got(dw, sdw))
+    if child is None:
+        return None
+    key = _got_key(n, d, m, dtype, trials, o["seed"], bd)
+    return Early(key, (x, dy, dw.values), child, "finish's got=", "X, dY or dW")
+
+
+def _got_key(n, d, m, dtype, trials, seed, bd):
+    """What decides dW's got side besides X, dY and dW (start_dw_got)."""
+    return (n, d, m, dtype, trials, seed, bd)
 
 
 class _Both:
@@ -1039,29 +1077,37 @@ class _Both:
 
 
 class Early:
-    """dW's reference dots and terms under way in forked children (start_dw)."""
+    """Work on a verification's inputs under way in forked children before
+    prepare or finish needs it: dW's reference dots and terms (start_dw),
+    dW's got side (start_dw_got)."""
 
-    def __init__(self, key, x, dy, child):
-        self.key, self.x, self.dy, self.child = key, x, dy, child
+    def __init__(self, key, given, child, who="prepare's early=", names="X or dY"):
+        self.key, self.given, self.child = key, given, child
+        self.who, self.names = who, names  # (for the error: whose, and given's names)
 
-    def take(self, x, dy, key):
-        """The child, for prepare to read (None if already taken or
-        cancelled); ValueError, after cancelling it, if it was started for
-        other inputs, shapes, dtype, seed, trials or cells."""
+    def take(self, given, key):
+        """The child, for prepare or finish to read (None if already taken
+        or cancelled); ValueError, after cancelling it, if it was started
+        for other inputs (given: the objects it was started on, compared by
+        identity), shapes, dtype, seed, trials or cells."""
         if self.child is None:
             return None
-        if x is not self.x or dy is not self.dy or key != self.key:
+        if len(given) != len(self.given) or any(a is not b for a, b in zip(given, self.given)):
             self.cancel()
-            why = "other X or dY objects" if key == self.key else "%r, not %r" % (self.key, key)
-            raise ValueError(
-                "prepare's early= was started for other inputs or options (N, D, M, dtype, "
-                "trials, seed, cell, t): %s" % why
-            )
-        child, self.child = self.child, None
-        return child
+            why = "other %s objects" % self.names
+        elif key != self.key:
+            self.cancel()
+            why = "%r, not %r" % (self.key, key)
+        else:
+            child, self.child = self.child, None
+            return child
+        raise ValueError(
+            "%s was started for other inputs or options (N, D, M, dtype, trials, seed, "
+            "cell, ...): %s" % (self.who, why)
+        )
 
     def cancel(self):
-        """Stop the child if prepare has not taken it."""
+        """Stop the child if it has not been taken."""
         if self.child is not None:
             self.child.cancel()
             self.child = None
@@ -1117,6 +1163,7 @@ class Prepared:
         # what a correct backend risks: 2·exp(−t²/2) for each cell that uses t
         self.risk = (false_alarm * self.hoeffding_tests / self.tests) if self.tests else 0.0
         self.bias = b is not None
+        self._given = (x_in, dy_in)  # (what start_dw_got was given, if finish gets got=)
         ctx = self.ctx = _Context(x, w, b, dy, n, d, m, dtype, self.t, by, bd, trials)
         self.checks = [
             OutputCheck(
@@ -1146,7 +1193,7 @@ class Prepared:
             # comes back; the closures are made here); dW's may have been
             # started before W existed (start_dw)
             key = _early_key(n, d, m, dtype, trials, seed, bd, self.t)
-            children = [None, early.take(x_in, dy_in, key) if early is not None else None, None]
+            children = [None, early.take((x_in, dy_in), key) if early is not None else None, None]
             if parallel:
                 from . import forked
 
@@ -1186,11 +1233,14 @@ class Prepared:
             self.samples = sampling.prepare(plan, ctx, self.checks, rng)
         ctx.release()
 
-    def finish(self, y, dx, dw, db):
+    def finish(self, y, dx, dw, db, got=None):
         """The Verification of these outputs: y (N, M), dx (N, D), dw (D, M),
-        db (M,) or None (flat.Matrix or nested lists)."""
+        db (M,) or None (flat.Matrix or nested lists).  got: start_dw_got's
+        Early for this prepare's x and dy and this dw (flat.Matrix), whose
+        sums finish then reads instead of making them."""
         n, d, m = self.n, self.d, self.m
-        y, dx, dw = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), as_matrix(dw, (d, m))
+        y, dx, dw_in = as_matrix(y, (n, m)), as_matrix(dx, (n, d)), dw
+        dw = as_matrix(dw, (d, m))
         db = as_matrix(db, (m,)) if db is not None else None
         result = Verification(
             n, d, m, self.dtype, self.trials, self.seed, self.risk, self.worst_case, self.cell
@@ -1198,11 +1248,23 @@ class Prepared:
         result.t, result.tests = self.t, self.tests
         result.hoeffding_tests = self.hoeffding_tests
         result.requested_false_alarm = self.false_alarm
-        judged = []
-        for check, out in zip(self.checks, (y, dx, dw)):
-            judged.append(self._settle(check, out))
-        for part, out in zip(self.parts, judged):
-            part(out)
+        for check, out, part in zip(self.checks[:2], (y, dx), self.parts):
+            part(self._settle(check, out))
+        sums = None  # dW's got side, from the child (dw_got) if it has it
+        if got is not None:
+            if dw_in is not dw:
+                got.cancel()
+                raise ValueError("finish's got= needs dw as the flat.Matrix it was started on")
+            key = _got_key(n, d, m, self.dtype, self.trials, self.seed, self.bd)
+            child = got.take(self._given + (dw.values,), key)
+            if child is not None and self.ctx.finite:
+                sums = child.result()
+            elif child is not None:
+                child.cancel()
+        if sums is not None and sums[0]:  # every sum finite: so is every element
+            self.parts[2](dw, sums[1:])
+        else:
+            self.parts[2](self._settle(self.checks[2], dw))
         result.outputs = list(self.checks)
         if self.bias:
             result.outputs.append(_check_db(self.ctx.dy, db, n, m, self.dtype))
@@ -1318,6 +1380,7 @@ class _DwInputs:
         self._xt = self._dyt = self._dyr = None
         self._dw_cells = None  # dW's cells: the rows of each (dw_cells)
         self._dcn = None  # ‖dY_{:,j}‖₂ (M,): _dy_column_norms
+        self._xf = None  # ‖X_{:,K}‖_F (blocks,): _x_block_norms
 
     def xt(self):
         if self._xt is None:
@@ -1352,6 +1415,67 @@ class _DwInputs:
         if self._dcn is None:
             self._dcn = [_norm(c) for c in self.dyt()]
         return self._dcn
+
+    def _x_block_norms(self):
+        """‖X_{:,K}‖_F for every cell K of dW (dw_cells), None where not
+        finite; computed once."""
+        if self._xf is None:
+            colnorm = [_norm(c) for c in self.xt()]  # ‖X_{:,k}‖₂ (D,)
+            xf = []
+            for rows in self.dw_cells():
+                norms = [colnorm[k] for k in rows]
+                xf.append(None if None in norms else _norm(norms))
+            self._xf = xf
+        return self._xf
+
+    def dw_sum_mode(self):
+        """How dW's cells are summed at finish, (exact, extended): in float64
+        (u ≤ 2^-30) accurately (_signed_sum: the extended sumprod,
+        _extended_rho(s), where no correct value exceeds EXTENDED_TOP; else
+        math.fsum of the + and of the − rows, then one subtraction, 3u),
+        else the builtin sum, γ_{n+1}.  None where X or dY is not finite."""
+        xf, dcn = self._x_block_norms(), self._dy_column_norms()
+        if None in xf or None in dcn:
+            return None
+        alpha, beta = _cell_terms(self.n, self.dtype)[:2]  # (dW's k = N)
+        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
+        top = (1 + alpha + beta) * max(xf + [0.0]) * max(dcn + [0.0]) * _UP  # ≥ |dW_kj|
+        return exact, exact and _extended_sumprod() is not None and top <= EXTENDED_TOP
+
+    def dw_got(self, dw, signs):
+        """dW's got side as prepare_dw's finish sums it, plain data (a forked
+        child computes it: start_dw_got): (finite, cells, exact, extended,
+        sums), sums[t][c] = Σ_{k∈K_c} r_k·dW_k,: (M,) for trial t (signs[t]
+        is r) and cell block c, and finite whether all of them are: then so
+        is every element of dW, since a non-finite element makes its cell's
+        sum non-finite (a finite sum that overflows only sends finish back
+        to its own pass).  (False,) without sums where some are not finite,
+        or X or dY is not (finish then settles dW and sums it itself)."""
+        mode = self.dw_sum_mode()
+        if mode is None:
+            return (False,)
+        exact, extended = mode[0], mode[1] or not mode[0]
+        values, m, cells = dw.values, self.m, self.dw_cells()
+        sums, total = [], 0.0
+        try:  # (math.fsum raises on ±inf − ±inf and on an overflowing sum)
+            for r in signs:
+                blocks = []
+                for rows in cells:
+                    got = _signed_sum(
+                        [values[k * m : (k + 1) * m] for k in rows],
+                        [r[k] for k in rows],
+                        m,
+                        exact,
+                        extended,
+                    )
+                    total += sum(got)
+                    blocks.append(got)
+                sums.append(blocks)
+        except (OverflowError, ValueError):
+            return (False,)
+        if not total - total == 0:
+            return (False,)
+        return (True, cells, exact, extended, sums)
 
     def dw_references(self, signs):
         """dW's reference dots, plain data (a forked child may compute them):
@@ -1420,19 +1544,12 @@ class _DwInputs:
         alpha, beta, kappa, under, inv, gfac, lam = _cell_terms(n, self.dtype)  # (dW's k = N)
         xt = self.xt()
         cells = self.dw_cells()  # the rows K of each cell
-        colnorm = [_norm(c) for c in xt]  # ‖X_{:,k}‖₂ (D,)
-        xf = [_norm([colnorm[k] for k in rows]) for rows in cells]  # ‖X_{:,K}‖_F
+        xf = self._x_block_norms()  # ‖X_{:,K}‖_F
         dcn = self._dy_column_norms()  # ‖dY_{:,j}‖₂, (M,)
         sizes = [len(rows) for rows in cells]
         nb = len(cells)
         dl = lam * math.sqrt(n)  # tf32: ‖dY_{:,j}‖ + λ√N
-        # float64 (u ≤ 2^-30): the cell sums accurately (_signed_sum: the
-        # extended sumprod, _extended_rho(s), where no correct value exceeds
-        # EXTENDED_TOP; else math.fsum of the + and of the − rows, then one
-        # subtraction, 3u), else the builtin sum, γ_{n+1}.
-        exact = UNIT_ROUNDOFF.get(self.dtype, 1.0) <= 2.0**-30
-        top = (1 + alpha + beta) * max(xf + [0.0]) * max(dcn + [0.0]) * _UP  # ≥ |dW_kj|
-        extended = exact and _extended_sumprod() is not None and top <= EXTENDED_TOP
+        exact, extended = self.dw_sum_mode()
         # Every term is affine in ‖dY_{:,j}‖₂ = dcn[j] for a block K = c:
         #   B = α‖X_{:,K}‖_F·dcn·UP + κ√n                      (≥ ‖β‖₂)
         #     (tf32: norms of the clamped operands, + λ√len; output
@@ -2001,8 +2118,12 @@ class _Context(_DwInputs):
 
         check.tolerances = tolerances
 
-        def finish(dw):
+        def finish(dw, got=None):
+            """got: dw_got's (cells, exact, extended, sums) for this dw, its
+            first three checked against this check's."""
             values = dw.values
+            if got is not None and list(got[:3]) != [cells, exact, extended or not exact]:
+                raise ValueError("dW's got side was summed over other cells or another way")
             if gfac:
                 for c in range(nb):
                     rows = [values[k * m : (k + 1) * m] for k in cells[c]]
@@ -2016,11 +2137,14 @@ class _Context(_DwInputs):
             for trial in range(trials):
                 r, blocks = runs[trial]
                 for c in range(nb):
-                    rows = [values[k * m : (k + 1) * m] for k in cells[c]]
-                    rk = [r[k] for k in cells[c]]
-                    got = _signed_sum(rows, rk, m, exact, extended or not exact)
+                    if got is not None:
+                        sums = got[3][trial][c]
+                    else:
+                        rows = [values[k * m : (k + 1) * m] for k in cells[c]]
+                        rk = [r[k] for k in cells[c]]
+                        sums = _signed_sum(rows, rk, m, exact, extended or not exact)
                     ref, vref, sl = blocks[c]
-                    diffs = list(map(abs, map(sub, got, ref)))
+                    diffs = list(map(abs, map(sub, sums, ref)))
                     if c in tmin:
                         vrefs = map(
                             min,

@@ -42,7 +42,7 @@ from array import array
 from . import inputs as kinds
 from .flat import Matrix
 from .formatting import summary_line
-from .freivalds import FALSE_ALARM, default_trials, prepare, start_dw
+from .freivalds import FALSE_ALARM, default_trials, prepare, start_dw, start_dw_got
 from .rng import seed_from
 from .shapes import element_count
 from .compare import shape_problem
@@ -578,13 +578,15 @@ def _run_and_verify(result, runs, bias, progress, options, drawn, before_verify)
     try:
         _run_and_verify_in(result, runs, bias, progress, options, drawn, before_verify, mine)
     finally:
-        if mine.get("early") is not None:  # (nothing once prepare took it)
-            mine["early"].cancel()
+        for name in ("early", "got"):  # (nothing once prepare or finish took it)
+            if mine.get(name) is not None:
+                mine[name].cancel()
 
 
 def _run_and_verify_in(result, runs, bias, progress, options, drawn, before_verify, mine):
     """_run_and_verify's steps; mine holds what they share (the inputs, the
-    Prepared, start_dw's Early, which _run_and_verify cancels if unused)."""
+    Prepared, start_dw's and start_dw_got's Early, which _run_and_verify
+    cancels if unused)."""
     import threading
 
     n, d, m, dtype = result.n, result.d, result.m, result.dtype
@@ -671,6 +673,8 @@ def _run_and_verify_in(result, runs, bias, progress, options, drawn, before_veri
             "sized", args, 3 * n * d * m, max(n * d, d * m), reply_bytes(n, d, m)
         )
         args["inputs"] = None
+        if not problem:  # dW's got side in a child while prepare may still run
+            mine["got"] = _start_got(raw, mine["inputs"], d, m, dtype, options)
         drawing.join()
         if "error" in mine:
             raise mine["error"]
@@ -705,9 +709,29 @@ def _run_and_verify_in(result, runs, bias, progress, options, drawn, before_veri
     if "prepared" not in mine:  # in this process: only after the backend's call
         get_ready()
     t0 = clock()
-    result.verification = mine["prepared"].finish(outs["y"], outs["dx"], outs["dw"], outs.get("db"))
+    got, mine["got"] = mine.get("got"), None
+    given = (outs["y"], outs["dx"], outs["dw"], outs.get("db"))
+    prepared = mine["prepared"]
+    result.verification = prepared.finish(*given, got=got) if got else prepared.finish(*given)
     result.verification.seed = result.seed
     result.seconds["verify"] = clock() - t0
+
+
+def _start_got(raw, inputs, d, m, dtype, options):
+    """start_dw_got on dW (D, M) as the worker sent it, before this process
+    has looked at the reply (which _output_matrix does after prepare): None
+    where dW did not come back as an array of D·M values of its format (the
+    reply's checks say why), or where prepare does not fork.  finish takes
+    it only for the Matrix of that same array."""
+    try:
+        code, data = raw["outputs"]["dw"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (code in ("d", "f") and isinstance(data, array) and data.typecode == code):
+        return None
+    if len(data) != d * m:
+        return None
+    return start_dw_got(inputs["x"], inputs["dy"], Matrix(data, (d, m)), dtype, **options)
 
 
 def _output_matrix(result, name, flat, shape, dtype):

@@ -486,6 +486,198 @@ def test_an_early_dw_for_other_inputs_or_options_is_refused_and_stopped():
         start_dw(x, dy, "float64", trails=2)
 
 
+def _dw_outputs(x, w, b, dy, wrong=None):
+    """y, dx (lists), dW as a flat.Matrix, db, from the reference; wrong:
+    (k, j, value) put into dW."""
+    from refbackprop.flat import as_matrix
+
+    lists = [None if v is None else v.lists() for v in (x, w, b, dy)]
+    y = forward(lists[0], lists[1], lists[2])
+    dx, dw, db = backward(lists[0], lists[1], lists[3], lists[2])
+    if wrong is not None:
+        dw[wrong[0]][wrong[1]] = wrong[2]
+    return y, dx, as_matrix(dw), db
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+@pytest.mark.parametrize(
+    "wrong", [None, (50, 7, 1.5), (3, 0, float("inf")), (60, 44, float("nan"))], ids=str
+)
+def test_dw_got_side_summed_in_a_child_is_the_same_verdict(dtype, wrong, forked_children):
+    """start_dw_got sums dW's cells in a forked child once dW is in; finish
+    reads those sums: the same verdict as summing in finish, for a correct
+    dW, one element off, and one ±inf or NaN (then the child's sums are not
+    finite, and finish settles dW and sums it itself)."""
+    from refbackprop.freivalds import prepare, start_dw_got
+
+    g = sized_matrices(9, 70, 45, dtype, True, 8, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    y, dx, dw, db = _dw_outputs(x, w, b, dy, wrong)
+    got = start_dw_got(x, dy, dw, dtype, seed=5, parallel=True)
+    assert got is not None and len(forked_children) == 1
+    results = [
+        prepare(x, w, b, dy, dtype, seed=5, parallel=False).finish(y, dx, dw, db),
+        prepare(x, w, b, dy, dtype, seed=5, parallel=True).finish(y, dx, dw, db, got=got),
+    ]
+    assert got.child is None and all(c.pid is None for c in forked_children)
+    assert [o.to_dict() for o in results[0].outputs] == [o.to_dict() for o in results[1].outputs]
+    assert [o.name for o in results[1].outputs if not o.passed] == ([] if wrong is None else ["dw"])
+    # small sizes verify in one process: nothing is started
+    assert start_dw_got(x, dy, dw, dtype, seed=5) is None
+
+
+def test_dw_got_sums_are_finish_s_own_and_say_whether_they_are_finite():
+    """_DwInputs.dw_got: for each trial and cell block, Σ_{k∈K} r_k·dW_k,:
+    exactly as finish makes it (_signed_sum in the same mode), flagged
+    finite; (False,) once an element is ±inf or NaN, and where fsum would
+    raise on it (inf − inf)."""
+    from refbackprop import freivalds
+    from refbackprop.flat import Matrix
+
+    g = sized_matrices(6, 70, 45, "float64", True, 4, "mixed")
+    x, dy = g["x"], g["dy"]
+    inputs = freivalds._DwInputs(x, dy, 6, 70, 45, "float64", 32)
+    rng = freivalds._sign_rng(6, 70, 45, "float64", 5)
+    signs = freivalds._draw_signs(rng, 2, 70, 45)[2]
+    dw = sized_matrices(6, 70, 45, "float64", True, 9, "mixed")["w"]  # any (D, M)
+    finite, cells, exact, extended, sums = inputs.dw_got(dw, signs)
+    assert finite and cells == inputs.dw_cells() and exact
+    assert extended == (inputs.dw_sum_mode()[1] or not exact)
+    v, m = dw.values, 45
+    for t, r in enumerate(signs):
+        for c, rows in enumerate(cells):
+            want = freivalds._signed_sum(
+                [v[k * m : (k + 1) * m] for k in rows], [r[k] for k in rows], m, exact, extended
+            )
+            assert sums[t][c] == want
+    for bad in ([float("inf")], [float("nan")], [float("inf"), float("-inf")]):
+        values = v[:]
+        for i, value in enumerate(bad):  # in one cell: the first two rows of cell 0
+            values[cells[0][i] * m + 3] = value
+        assert inputs.dw_got(Matrix(values, (70, 45)), signs) == (False,)
+
+
+def test_a_got_for_other_inputs_or_options_is_refused_and_stopped(forked_children):
+    """finish's got= started on another dW object (even with equal values),
+    another X, or another seed, trials or cell size is a caller's error:
+    ValueError naming what differs, the child killed and reaped; dW given
+    as lists cannot be matched with it at all."""
+    from refbackprop.flat import Matrix
+    from refbackprop.freivalds import prepare, start_dw_got
+
+    g = sized_matrices(9, 70, 45, "float64", True, 8, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    y, dx, dw, db = _dw_outputs(x, w, b, dy)
+    copy = Matrix(dw.values[:], dw.shape)
+    other_x = Matrix(x.values[:], x.shape)
+    for started, given, why in [
+        ({"seed": 5}, {"seed": 6}, r", 5, 32\), not .*, 6, 32\)"),
+        ({"seed": 5, "trials": 2}, {"seed": 5}, r"'float64', 2, 5, 32\), not .*'float64', 12, 5"),
+        ({"seed": 5, "cell": 16}, {"seed": 5}, r", 16\), not .*, 32\)"),
+        ({"seed": 5, "dw": copy}, {"seed": 5}, "other X, dY or dW objects"),
+        ({"seed": 5, "x": other_x}, {"seed": 5}, "other X, dY or dW objects"),
+    ]:
+        on = started.pop("x", x), dy, started.pop("dw", dw)
+        got = start_dw_got(*on, "float64", parallel=True, **started)
+        child = got.child
+        plan = prepare(x, w, b, dy, "float64", parallel=True, **given)
+        with pytest.raises(ValueError, match="finish's got= was started for other inputs.*" + why):
+            plan.finish(y, dx, dw, db, got=got)
+        assert child.pid is None and got.child is None
+    got = start_dw_got(x, dy, dw, "float64", seed=5, parallel=True)
+    with pytest.raises(ValueError, match="needs dw as the flat.Matrix it was started on"):
+        prepare(x, w, b, dy, "float64", seed=5).finish(y, dx, dw.lists(), db, got=got)
+    assert got.child is None and all(c.pid is None for c in forked_children)
+    with pytest.raises(TypeError, match="flat.Matrix"):
+        start_dw_got(x, dy, dw.lists(), "float64", parallel=True)
+    with pytest.raises(ValueError, match="not \\(N, D\\), \\(N, M\\) and \\(D, M\\)"):
+        start_dw_got(x, dy, Matrix(dw.values[: 45 * 69], (69, 45)), "float64", parallel=True)
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_failing_got_child_is_an_error_never_a_verdict(monkeypatch, how, forked_children):
+    """dW's got child raising, or dying without a word: finish raises
+    RuntimeError with the child's error (the sized runner reports it as
+    refbackprop's own failure), and nothing is left running."""
+    import os
+    import signal
+
+    import refbackprop.freivalds as freivalds
+
+    def fail(self, *args):
+        if how == "raises":
+            raise ValueError("boom in the got child")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    g = sized_matrices(4, 40, 30, "float64", True, 2, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    y, dx, dw, db = _dw_outputs(x, w, b, dy)
+    monkeypatch.setattr(freivalds._DwInputs, "dw_got", fail)
+    got = freivalds.start_dw_got(x, dy, dw, "float64", parallel=True)
+    plan = freivalds.prepare(x, w, b, dy, "float64", parallel=True)
+    why = "child process failed: ValueError: boom" if how == "raises" else "ended without a result"
+    with pytest.raises(RuntimeError, match=why):
+        plan.finish(y, dx, dw, db, got=got)
+    assert all(c.pid is None for c in forked_children)
+
+
+def test_children_started_from_two_threads_keep_their_pipes_apart(monkeypatch):
+    """forked.start from two threads at once (the sized runner forks dW's
+    got side from its main thread while prepare forks from another): a
+    child forked while another's pipe is being set up must not inherit that
+    pipe's writing end, else reading the other child's result waits for
+    this one to exit (and this one may wait for its own result to be read).
+    Here thread A's os.pipe() waits for thread B to fork; B's child lists
+    the pipes it holds open for writing: never A's."""
+    import os
+    import threading
+
+    from refbackprop import forked
+
+    real_pipe = os.pipe
+    b_forked = threading.Event()
+    a_piped = threading.Event()
+
+    def slow_pipe():
+        fds = real_pipe()
+        if threading.current_thread().name == "A":
+            a_piped.set()
+            b_forked.wait(2)  # (the lock makes B wait for A instead)
+        return fds
+
+    def writing_pipes():
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                with open("/proc/self/fdinfo/%s" % fd) as f:
+                    flags = int(f.read().split("flags:")[1].split()[0], 8)
+                held.append((os.fstat(int(fd)).st_ino, flags & 3))
+            except (OSError, IndexError, ValueError):
+                pass
+        return [ino for ino, mode in held if mode == os.O_WRONLY]
+
+    monkeypatch.setattr(os, "pipe", slow_pipe)
+    children = {}
+
+    def a():
+        children["a"] = forked.start(lambda: "a")
+
+    def b():
+        a_piped.wait(2)
+        children["b"] = forked.start(writing_pipes)
+        b_forked.set()
+
+    threads = [threading.Thread(target=a, name="A"), threading.Thread(target=b, name="B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a_pipe = os.fstat(children["a"].read).st_ino
+    held = children["b"].result()
+    assert children["a"].result() == "a"
+    assert a_pipe not in held
+
+
 def test_a_sized_run_stops_the_early_dw_it_does_not_use(monkeypatch, forked_children):
     """At large sizes the sized runner forks dW's references before W is
     drawn; where the backend fails first (here it raises) prepare never

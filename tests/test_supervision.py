@@ -442,6 +442,61 @@ def test_at_size_what_the_catalogue_checks_is_checked(selector, cause, monkeypat
     assert summary(out) == "0 passed, 1 failed"
 
 
+def _without_seconds(value):
+    if isinstance(value, dict):
+        return dict((k, _without_seconds(v)) for k, v in value.items() if k != "seconds")
+    if isinstance(value, list):
+        return [_without_seconds(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "selector", ["python", "wrong_backends:CorruptsOneDwElement", "wrong_backends:InfInDw"]
+)
+def test_at_size_dw_summed_in_a_child_as_it_arrives_is_the_same_report(
+    selector, monkeypatch, forked_children
+):
+    """Where prepare forks (here forced at a small size), dW's got side is
+    summed in a child started as soon as the worker's reply is in, while
+    prepare still runs: the same report, to the last number, as summing it
+    in finish, for a correct dW, one element off, and one +inf; every
+    child reaped."""
+    import json
+
+    from refbackprop import freivalds, sized
+
+    monkeypatch.chdir(HERE)
+    monkeypatch.setattr(freivalds, "PARALLEL_MADDS", 1)
+    started = []
+    real = sized._start_got
+
+    def recording(*args):
+        started.append(real(*args))
+        return started[-1]
+
+    monkeypatch.setattr(sized, "_start_got", recording)
+    taken = []
+    finish = freivalds.Prepared.finish
+
+    def finishing(self, *outputs, **options):
+        taken.append(options.get("got"))
+        return finish(self, *outputs, **options)
+
+    monkeypatch.setattr(freivalds.Prepared, "finish", finishing)
+    args = ("--backend", selector, "--size", "4", "40", "30", "--seed", "3", "--json")
+    code, out = check(*args)
+    assert started and taken == started  # every run's, to its finish
+    assert all(got.child is None for got in started)
+    monkeypatch.setattr(sized, "_start_got", lambda *args: None)
+    code_here, out_here = check(*args)
+    assert (code, _without_seconds(json.loads(out))) == (
+        code_here,
+        _without_seconds(json.loads(out_here)),
+    )
+    assert code == (0 if selector == "python" else 1)
+    assert all(child.pid is None for child in forked_children)
+
+
 def test_at_size_forged_seconds_are_left_out_of_the_report(monkeypatch):
     monkeypatch.chdir(HERE)
     code, out = check("--backend", "hostile_backends:ForgesSeconds", "--size", "3", "40", "5")

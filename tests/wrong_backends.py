@@ -191,6 +191,20 @@ class CorruptsOneDwElement(PythonBackend):
         return dx, dw, db
 
 
+class InfInDw(PythonBackend):
+    """One element of dW (the middle one) is +inf, where the exact value is
+    finite and far from overflowing."""
+
+    name = "inf-in-dw"
+
+    def backward(self, x, w, dy, b=None):
+        dx, dw, db = PythonBackend.backward(self, x, w, dy, b)
+        d, m = dw.shape
+        if d and m:
+            dw.rows[d // 2][m // 2] = float("inf")
+        return dx, dw, db
+
+
 def _numba():
     from refbackprop.backends.numba_jit import NumbaBackend
 
