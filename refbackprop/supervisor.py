@@ -121,23 +121,53 @@ class Timeouts:
         return self.base + elements * SECONDS_PER_ELEMENT
 
 
+def _reply_ends():
+    """(this process's end, the worker's end) of the connection the worker's
+    replies come back on: a Unix socket pair where there is one, so that
+    the reader thread receives each out-of-band buffer in one call
+    (MSG_WAITALL) that waits for all of it without the GIL.  From a pipe it
+    reads at most the pipe's 64 KiB a call and needs the GIL back for every
+    next one, which a verifying thread holds for up to the switch interval
+    (5 ms) each time: the 134 MB of dW at the notes' size came in up to a
+    second after the worker had sent it.  (None, None): the worker's
+    standard output is a pipe."""
+    try:
+        import socket
+
+        if not (hasattr(socket, "AF_UNIX") and hasattr(socket, "MSG_WAITALL")):
+            return None, None
+        return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except (ImportError, OSError):
+        return None, None
+
+
 class WorkerProcess:
     """One worker process and the thread that reads its replies."""
 
     def __init__(self):
         self.capture = tempfile.TemporaryFile()
         self.offset = 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-c", BOOT, json.dumps(sys.path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.capture,
-            close_fds=True,
-            start_new_session=True,
-        )
+        self.reply, theirs = _reply_ends()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-c", BOOT, json.dumps(sys.path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE if theirs is None else theirs.fileno(),
+                stderr=self.capture,
+                close_fds=True,
+                start_new_session=True,
+            )
+        finally:
+            if theirs is not None:
+                theirs.close()  # (the worker has its copy)
+        if self.reply is None:
+            self.reply = self.proc.stdout
         self.replies = queue.Queue()
         self.channel = Channel(
-            self.proc.stdout.fileno(), self.proc.stdin.fileno(), loads=plain_loads
+            self.reply.fileno(),
+            self.proc.stdin.fileno(),
+            loads=plain_loads,
+            recv_into=getattr(self.reply, "recv_into", None),  # (the socket's: not a file's)
         )
         self.reader = threading.Thread(
             target=self._read, daemon=True, name="refbackprop-worker-reader"
@@ -154,7 +184,7 @@ class WorkerProcess:
             self._read_replies()
         finally:
             try:
-                self.proc.stdout.close()
+                self.reply.close()
             except OSError:
                 pass
 

@@ -47,10 +47,13 @@ class Channel:
 
     limit: the most out-of-band bytes a received frame may bring (None: no
     limit; the supervisor sets it per request, from the reply it expects).
+    recv_into: the read_fd socket's recv_into, which fills a whole buffer
+    in one call (MSG_WAITALL), or None: read_fd is read with readv.
     """
 
-    def __init__(self, read_fd, write_fd, loads=pickle.loads):
+    def __init__(self, read_fd, write_fd, loads=pickle.loads, recv_into=None):
         self.read_fd, self.write_fd, self.loads = read_fd, write_fd, loads
+        self.recv_into = recv_into
         self.lock = threading.Lock()
         self.limit = None
 
@@ -105,7 +108,10 @@ class Channel:
         data = _read_exactly(self.read_fd, size)
         if data is None:
             raise EOFError("the stream ended inside a message of %d bytes" % size)
-        buffers = [_read_into(self.read_fd, _allocate(code, nbytes)) for code, nbytes in sizes]
+        buffers = [
+            _read_into(self.read_fd, _allocate(code, nbytes), self.recv_into)
+            for code, nbytes in sizes
+        ]
         return self.loads(data, buffers=buffers) if buffers else self.loads(data)
 
 
@@ -120,12 +126,17 @@ def _allocate(code, nbytes):
     return array(code.decode(), [0.0]) * (nbytes // itemsize) if nbytes else array(code.decode())
 
 
-def _read_into(fd, target):
-    """Fill target (a writable buffer) from fd; target."""
+def _read_into(fd, target, recv_into=None):
+    """Fill target (a writable buffer) from fd (through recv_into, fd's
+    socket's, where given); target."""
     view = memoryview(target).cast("B")
     readv = getattr(os, "readv", None)
     while len(view):
-        if readv is not None:
+        if recv_into is not None:
+            import socket
+
+            got = recv_into(view, len(view), socket.MSG_WAITALL)
+        elif readv is not None:
             got = readv(fd, [view])
         else:  # no readv (Windows): through a bytes object
             chunk = os.read(fd, min(len(view), 1 << 20))

@@ -138,7 +138,8 @@ class WearsOut(PythonBackend):
 
 
 class GarblesReplies(PythonBackend):
-    """Writes junk into every pipe it can find, the worker's reply pipe included."""
+    """Writes junk into every pipe and socket it can find, the worker's reply
+    channel included (a socket where the supervisor has socket pairs)."""
 
     name = "garbles-replies"
 
@@ -147,7 +148,7 @@ class GarblesReplies(PythonBackend):
             try:
                 if os.path.islink("/proc/self/fd/%d" % fd) and os.readlink(
                     "/proc/self/fd/%d" % fd
-                ).startswith("pipe:"):
+                ).startswith(("pipe:", "socket:")):
                     os.write(fd, b"\x00\x00\x00\x00\x00\x00\x00\x05junk!")
             except OSError:
                 pass

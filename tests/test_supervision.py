@@ -575,25 +575,65 @@ def test_a_stopped_workers_reader_never_reads_the_next_workers_pipe(monkeypatch)
         assert info["status"] == "available"
         worker.stop()
         reader = getattr(worker, "reader", None)
-        assert reader is not None and not reader.is_alive() and worker.proc.stdout.closed
+        assert reader is not None and not reader.is_alive() and _closed(worker.reply)
+
+
+def _closed(end):
+    """Whether the reply end (a socket, or a pipe's file) is closed."""
+    return end.fileno() == -1 if hasattr(end, "recv_into") else end.closed
+
+
+def test_replies_come_back_on_a_socket_pair_where_there_is_one():
+    """The worker's replies arrive on a Unix socket (each out-of-band buffer
+    received in one call, MSG_WAITALL, without the GIL between its pieces);
+    without socket pairs, on a pipe as before."""
+    import socket
+
+    from refbackprop import supervisor
+
+    worker = supervisor.WorkerProcess()
+    try:
+        assert isinstance(worker.reply, socket.socket) and worker.proc.stdout is None
+        assert worker.channel.recv_into is not None
+        info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
+        assert info["status"] == "available"
+    finally:
+        worker.stop()
+    assert _closed(worker.reply)
 
 
 # -- the channel: large buffers out of band ------------------------------------
 
 
-def _channel_pair():
+def _channel_pair(kind="pipe"):
+    """(receiver, sender, (read fd, write fd)) over a pipe, or a Unix socket
+    pair read with recv_into as the supervisor reads its workers'."""
+    import socket
+
     from refbackprop.worker import Channel
 
-    read, write = os.pipe()
-    return Channel(read, None), Channel(None, write), (read, write)
+    if kind == "pipe":
+        read, write = os.pipe()
+        return Channel(read, None), Channel(None, write), (read, write)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    read, write = os.dup(mine.fileno()), os.dup(theirs.fileno())
+    mine.close()
+    theirs.close()
+    sock = socket.socket(fileno=os.dup(read))  # (its recv_into, on the same socket)
+    _SOCKETS.append(sock)
+    return Channel(read, None, recv_into=sock.recv_into), Channel(None, write), (read, write)
 
 
-def test_the_channel_carries_arrays_out_of_band_into_arrays_of_their_own():
+_SOCKETS = []
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_the_channel_carries_arrays_out_of_band_into_arrays_of_their_own(kind):
     import pickle
     import threading
     from array import array
 
-    receiver, sender, fds = _channel_pair()
+    receiver, sender, fds = _channel_pair(kind)
     d = array("d", [k * 0.5 for k in range(100003)])  # far beyond a pipe's buffer
     f = array("f", [1.5, -2.0, 3.25])
     raw = bytearray(b"\x01\x02\x03")
@@ -618,6 +658,27 @@ def test_the_channel_carries_arrays_out_of_band_into_arrays_of_their_own():
     assert type(data["f"]) is array and data["f"].typecode == "f" and data["f"] == f
     assert type(data["b"][0]) is bytearray and data["b"][0] == raw
     assert data["b"][1] == [1, "two", 3.0]
+    while _SOCKETS:
+        _SOCKETS.pop().close()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_a_stream_that_ends_inside_a_buffer_is_an_error(kind):
+    """A worker that dies halfway through a buffer: EOFError, never a short
+    array."""
+    from array import array
+
+    from refbackprop.worker import _BUFFER, _HEADER
+
+    receiver, _, (read, write) = _channel_pair(kind)
+    os.write(write, _HEADER.pack(4, 1) + _BUFFER.pack(b"d", 8 * 1000))
+    os.write(write, b"\x80\x05N." + array("d", [1.0] * 300).tobytes())
+    os.close(write)
+    with pytest.raises(EOFError, match="the stream ended inside a buffer"):
+        receiver.receive()
+    os.close(read)
+    while _SOCKETS:
+        _SOCKETS.pop().close()
 
 
 @pytest.mark.parametrize(
