@@ -578,6 +578,30 @@ def test_a_stopped_workers_reader_never_reads_the_next_workers_pipe(monkeypatch)
         assert reader is not None and not reader.is_alive() and _closed(worker.reply)
 
 
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/environ"), reason="needs /proc to read a process's environment"
+)
+@pytest.mark.parametrize("given", [None, "1"])
+def test_workers_run_without_numpy_s_huge_page_advice_unless_told(given, monkeypatch):
+    """NUMPY_MADVISE_HUGEPAGE=0 in the worker's environment (first touches of
+    huge pages are slow where a VM hands free memory back to its host),
+    unless the caller set the variable: then the caller's value."""
+    from refbackprop import supervisor
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    if given is not None:
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", given)
+    monkeypatch.setenv("REFBACKPROP_TEST_MARK", "kept")
+    worker = supervisor.WorkerProcess()
+    try:
+        with open("/proc/%d/environ" % worker.proc.pid, "rb") as f:
+            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    finally:
+        worker.stop()
+    assert env[b"NUMPY_MADVISE_HUGEPAGE"] == (b"0" if given is None else given.encode())
+    assert env[b"REFBACKPROP_TEST_MARK"] == b"kept"  # the rest: this process's
+
+
 def _closed(end):
     """Whether the reply end (a socket, or a pipe's file) is closed."""
     return end.fileno() == -1 if hasattr(end, "recv_into") else end.closed
