@@ -621,6 +621,17 @@ def test_a_failing_got_child_is_an_error_never_a_verdict(monkeypatch, how, forke
     assert all(c.pid is None for c in forked_children)
 
 
+def test_a_child_computes_without_cyclic_collections_and_this_process_keeps_them():
+    import gc
+
+    from refbackprop import forked
+
+    assert gc.isenabled()
+    child = forked.start(gc.isenabled)
+    assert child is not None and child.result() is False
+    assert gc.isenabled()
+
+
 def test_children_started_from_two_threads_keep_their_pipes_apart(monkeypatch):
     """forked.start from two threads at once (the sized runner forks dW's
     got side from its main thread while prepare forks from another): a
