@@ -110,3 +110,46 @@ def test_entry_points_lists_the_builtins():
     # tests/data/registry_probe.py under every CPython 3.8+ that pyenv has.
     names = [name for name, target, origin in registry.entry_points()]
     assert {"reference", "python", "numba"} <= set(names)
+
+
+def test_only_distributions_with_entry_points_in_the_group_have_their_metadata_read(monkeypatch):
+    """Metadata (an e-mail message to parse) is read only where the group has
+    entry points; a distribution whose entry points or metadata cannot be
+    read is skipped; one seen twice on sys.path is listed once."""
+
+    class EntryPoint:
+        def __init__(self, name, value, group="refbackprop.backends"):
+            self.name, self.value, self.group = name, value, group
+
+    read = []
+
+    class Dist:
+        def __init__(self, name, eps, broken=None):
+            self.name, self.eps, self.broken = name, eps, broken
+
+        @property
+        def entry_points(self):
+            if self.broken == "entry points":
+                raise OSError("unreadable entry_points.txt")
+            return self.eps
+
+        @property
+        def metadata(self):
+            read.append(self.name)
+            if self.broken == "metadata":
+                raise ValueError("unreadable METADATA")
+            return {"Name": self.name}
+
+        version = "1.0"
+
+    dists = [
+        Dist("plain", []),
+        Dist("other-group", [EntryPoint("x", "m:x", "console_scripts")]),
+        Dist("kernels", [EntryPoint("fast", "kernels:Fast")]),
+        Dist("kernels", [EntryPoint("fast", "kernels:Fast")]),  # twice on sys.path
+        Dist("bad-eps", [EntryPoint("b", "b:B")], broken="entry points"),
+        Dist("bad-meta", [EntryPoint("c", "c:C")], broken="metadata"),
+    ]
+    monkeypatch.setattr(registry, "_distributions", lambda: dists)
+    assert registry.entry_points() == [("fast", "kernels:Fast", "kernels 1.0")]
+    assert read == ["kernels", "kernels", "bad-meta"]
