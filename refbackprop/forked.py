@@ -79,8 +79,8 @@ def start(compute):
 def _no_collections():
     """No cyclic garbage collection in a child: it lives for one computation
     and leaves without freeing anything, and each collection walks the young
-    containers it makes (its lists of floats) again: 0.3 CPU-seconds over a
-    seed-size run's children."""
+    containers it makes (its lists of floats) again (docs/verification.md,
+    "Measured")."""
     try:
         import gc
 

@@ -136,8 +136,8 @@ def entry_points(group=GROUP):
     3.13, and gives the distribution for the origin column.  A distribution
     whose metadata cannot be read is skipped.  Only the distributions with
     entry points in the group have their metadata (name, version) read: it
-    is parsed as an e-mail message, 0.1 s for the 124 distributions of a
-    test environment, twice per process (backends and selector kinds).
+    is parsed as an e-mail message, and every CLI run and worker load scans
+    all installed distributions twice (backends and selector kinds).
     """
     seen = set()
     out = []

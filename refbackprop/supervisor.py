@@ -123,13 +123,11 @@ class Timeouts:
 
 def _worker_environment():
     """The worker's environment: this process's, with NumPy's huge-page
-    advice off (NUMPY_MADVISE_HUGEPAGE=0) unless the caller set it.  On a
-    virtual machine that hands free memory back to its host (free page
-    reporting, as on the machine docs/performance.md measures), a fresh
-    2 MiB page is backed again on first touch, 4 KiB at a time: zeroing the
-    huge pages of a sized run's new arrays (dW's 134 MB and the float32
-    copies) took the worker 0.5 to 1.2 CPU-seconds a run, where 4 KiB pages
-    take a few hundredths.  None: inherit this process's as it is."""
+    advice off (NUMPY_MADVISE_HUGEPAGE=0) unless the caller set it: on a
+    virtual machine that hands free memory back to its host, a fresh 2 MiB
+    page is backed again on first touch, and zeroing those of a sized run's
+    new arrays cost the worker more than its compute (docs/supervision.md).
+    None: inherit this process's as it is."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return None
     return dict(os.environ, NUMPY_MADVISE_HUGEPAGE="0")
@@ -139,12 +137,11 @@ def _reply_ends():
     """(this process's end, the worker's end) of the connection the worker's
     replies come back on: a Unix socket pair where there is one, so that
     the reader thread receives each out-of-band buffer in one call
-    (MSG_WAITALL) that waits for all of it without the GIL.  From a pipe it
-    reads at most the pipe's 64 KiB a call and needs the GIL back for every
+    (MSG_WAITALL) that waits for all of it without the GIL; from a pipe it
+    reads at most the pipe's buffer a call and needs the GIL back for each
     next one, which a verifying thread holds for up to the switch interval
-    (5 ms) each time: the 134 MB of dW at the notes' size came in up to a
-    second after the worker had sent it.  (None, None): the worker's
-    standard output is a pipe."""
+    each time (docs/supervision.md).  (None, None): the worker's standard
+    output is a pipe."""
     try:
         import socket
 
