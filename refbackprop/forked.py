@@ -8,7 +8,8 @@ freivalds.prepare uses it at large sizes to prepare dX's cells and dW's
 reference dots on the second core while this process prepares Y's and the
 rest of dW's.  The child runs only the verifier's own code on data it
 inherited from the verdict's process (never a backend's code), sends its
-result through a pipe (marshal: plain data only) and leaves with os._exit:
+result through a pipe (marshal: plain data only, and array.array, which
+travels as its bytes: _encode) and leaves with os._exit:
 no atexit handlers, no buffered streams, no lock another thread of the
 parent may have held when it forked.  A child that fails sends its
 error's text, which result() raises as RuntimeError (the sized runner
@@ -24,6 +25,8 @@ Else a child could hold another's pipe open: the parent, reading that
 other child's result to its end, would wait for this one to exit, which
 may be blocked writing its own result to the parent.
 """
+
+from array import array
 
 try:
     import os
@@ -65,7 +68,7 @@ def start(compute):
             os.close(read)
             _no_collections()
             try:
-                data = marshal.dumps(("ok", compute()))
+                data = marshal.dumps(("ok", _encode(compute())))
                 status = 0
             except BaseException as e:  # sent to the parent, raised there
                 data = marshal.dumps(("error", "%s: %s" % (type(e).__name__, e)))
@@ -74,6 +77,41 @@ def start(compute):
                 view = view[os.write(write, view) :]
         finally:
             os._exit(status)
+
+
+_ARRAY = "refbackprop.forked/array"  # (_ARRAY, typecode, bytes): an array.array
+
+
+def _encode(value):
+    """value with every array.array in it as (_ARRAY, typecode, its bytes):
+    a million floats cross as 8 MB of bytes, read back at memory speed,
+    instead of a million float objects to unmarshal.  Every list, tuple and
+    dict is walked (marshal itself would send an array anywhere as plain
+    bytes, its buffer)."""
+    if isinstance(value, array):
+        return (_ARRAY, value.typecode, value.tobytes())
+    if isinstance(value, dict):
+        return dict((k, _encode(v)) for k, v in value.items())
+    if isinstance(value, tuple):
+        return tuple(_encode(v) for v in value)
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value):
+    """_encode's value as it was: each (_ARRAY, typecode, bytes) an array."""
+    if isinstance(value, tuple):
+        if len(value) == 3 and value[0] == _ARRAY:
+            out = array(value[1])
+            out.frombytes(value[2])
+            return out
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, dict):
+        return dict((k, _decode(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
 
 
 def _no_collections():
@@ -134,6 +172,7 @@ class Child:
                 "the verifier's child process ended without a result (wait status %d)" % status
             )
         kind, value = marshal.loads(data)
+        value = _decode(value)
         if kind != "ok":
             raise RuntimeError("the verifier's child process failed: %s" % value)
         return value

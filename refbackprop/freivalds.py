@@ -1445,8 +1445,9 @@ class _DwInputs:
     def dw_got(self, dw, signs):
         """dW's got side as prepare_dw's finish sums it, plain data (a forked
         child computes it: start_dw_got): (finite, cells, exact, extended,
-        sums), sums[t][c] = Σ_{k∈K_c} r_k·dW_k,: (M,) for trial t (signs[t]
-        is r) and cell block c, and finite whether all of them are: then so
+        sums), sums[t][c] = Σ_{k∈K_c} r_k·dW_k,: (M,), an array('d'), for
+        trial t (signs[t] is r) and cell block c (arrays cross from a child
+        as their bytes: forked._encode), and finite whether all of them are: then so
         is every element of dW, since a non-finite element makes its cell's
         sum non-finite (a finite sum that overflows only sends finish back
         to its own pass).  (False,) without sums where some are not finite,
@@ -1469,7 +1470,7 @@ class _DwInputs:
                         extended,
                     )
                     total += sum(got)
-                    blocks.append(got)
+                    blocks.append(array("d", got))
                 sums.append(blocks)
         except (OverflowError, ValueError):
             return (False,)
@@ -1479,8 +1480,8 @@ class _DwInputs:
 
     def dw_references(self, signs):
         """dW's reference dots, plain data (a forked child may compute them):
-        [[(u·dY_{:,j} for every j (M,), slope·‖u‖, slope) for every block K
-        of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
+        [[(u·dY_{:,j} for every j (M,) as an array('d'), slope·‖u‖, slope)
+        for every block K of D] for every trial], u = X_{:,K}ᵀ r_K (N,) summed exactly, slope
         the dots' error factor with u's own rounding (prepare_dw's V_ref)."""
         n, m = self.n, self.m
         xt, dyt = self.xt(), self.dyt()
@@ -1515,11 +1516,15 @@ class _DwInputs:
             uns = [(_norm(u) or 0.0) * (1 + 2 * _U) for u in us]
             got = _polar_dots(us, uns, dyt, dcn) if polar else None
             if got is not None:
-                out.append([(dots, polar_slope * un, _INF) for dots, un in zip(got[0], uns)])
+                out.append(
+                    [(array("d", dots), polar_slope * un, _INF) for dots, un in zip(got[0], uns)]
+                )
                 continue
             got = _lane_dots(us, uns, dyr, dcn) if lanes else None
             if got is not None:
-                out.append([(dots, lane_slope * un, _INF) for dots, un in zip(got[0], uns)])
+                out.append(
+                    [(array("d", dots), lane_slope * un, _INF) for dots, un in zip(got[0], uns)]
+                )
                 continue
             blocks = []
             for u, un in zip(us, uns):
@@ -1528,10 +1533,10 @@ class _DwInputs:
                 if exact and (un * up > EXTENDED_TOP or dtop > EXTENDED_TOP):
                     dots, sl = _dots, plain_slope  # beyond the accurate dots' range
                 if up == 1.0:
-                    blocks.append((dots(u, dyt), sl * un, sl))  # (M,)
+                    blocks.append((array("d", dots(u, dyt)), sl * un, sl))  # (M,)
                 else:
                     prods = dots(list(map(mul, u, repeat(up, n))), dyt)
-                    blocks.append((list(map(mul, prods, repeat(down, m))), sl * un, sl))
+                    blocks.append((array("d", map(mul, prods, repeat(down, m))), sl * un, sl))
             out.append(blocks)
         return out
 
@@ -1627,20 +1632,21 @@ class _DwInputs:
                     map(add, map(mul, dcn, repeat(tslope[c], m)), repeat(fb, m)),
                     repeat(_UP, m),
                 )
-                srow[c] = list(map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
+                srow[c] = array("d", map(add, row, repeat(2 * _TINY, m)))  # ≥ S_Kj
                 ex = map(
                     add,
                     map(mul, srow[c], repeat(alpha * _UP * _UP, m)),
                     repeat(kappa * sizes[c] * _UP, m),
                 )
-                tmin[c] = list(map(min, cs, ex))
+                tmin[c] = array("d", map(min, cs, ex))
                 # T's share of the tolerance and V_got, g·(1 + α + β)·S_Kj
-                tbase[c] = list(
+                tbase[c] = array(
+                    "d",
                     map(
                         add,
                         map(mul, tmin[c], repeat(tfac, m)),
                         map(mul, srow[c], repeat(vg[c], m)),
-                    )
+                    ),
                 )
         return {
             "cells": cells,

@@ -549,7 +549,7 @@ def test_dw_got_sums_are_finish_s_own_and_say_whether_they_are_finite():
             want = freivalds._signed_sum(
                 [v[k * m : (k + 1) * m] for k in rows], [r[k] for k in rows], m, exact, extended
             )
-            assert sums[t][c] == want
+            assert sums[t][c].typecode == "d" and list(sums[t][c]) == want
     for bad in ([float("inf")], [float("nan")], [float("inf"), float("-inf")]):
         values = v[:]
         for i, value in enumerate(bad):  # in one cell: the first two rows of cell 0
@@ -619,6 +619,37 @@ def test_a_failing_got_child_is_an_error_never_a_verdict(monkeypatch, how, forke
     with pytest.raises(RuntimeError, match=why):
         plan.finish(y, dx, dw, db, got=got)
     assert all(c.pid is None for c in forked_children)
+
+
+def test_a_child_sends_arrays_as_arrays_and_everything_else_as_it_was():
+    """array.array in a child's result crosses as its bytes and arrives as an
+    array of its typecode, wherever it is (marshal alone would send it as
+    plain bytes); lists, tuples and dicts arrive as they were."""
+    from array import array
+
+    from refbackprop import forked
+
+    nan = float("nan")
+    value = {
+        "sums": {3: array("d", [1.5, -0.0, 2.0**-1074, float("inf")])},
+        "blocks": [(array("f", [0.25, 3.0]), 0.5, float("inf")), (array("d"), 1.0, 2.0)],
+        "cells": [[0, 2], [1, 3]],
+        "norms": [1.0, 2.5, nan],
+        "flag": (True, "text", None),
+    }
+    got = forked.start(lambda: value).result()
+    sums = got["sums"][3]
+    assert type(sums) is array and sums.typecode == "d"
+    assert sums.tobytes() == value["sums"][3].tobytes()
+    (a, x, y), (b, z, w) = got["blocks"]
+    assert (a.typecode, list(a), x, y) == ("f", [0.25, 3.0], 0.5, float("inf"))
+    assert (b.typecode, len(b), z, w) == ("d", 0, 1.0, 2.0)
+    assert got["cells"] == [[0, 2], [1, 3]] and type(got["norms"]) is list
+    assert got["norms"][:2] == [1.0, 2.5] and got["norms"][2] != got["norms"][2]
+    assert got["flag"] == (True, "text", None)
+    mixed = forked.start(lambda: [1.0, array("d", [2.0]), (b"raw",)]).result()
+    assert mixed[0] == 1.0 and type(mixed[1]) is array and list(mixed[1]) == [2.0]
+    assert mixed[2] == (b"raw",)
 
 
 def test_a_child_computes_without_cyclic_collections_and_this_process_keeps_them():
