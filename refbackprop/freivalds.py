@@ -1248,19 +1248,22 @@ class Prepared:
         result.t, result.tests = self.t, self.tests
         result.hoeffding_tests = self.hoeffding_tests
         result.requested_false_alarm = self.false_alarm
-        for check, out, part in zip(self.checks[:2], (y, dx), self.parts):
-            part(self._settle(check, out))
         sums = None  # dW's got side, from the child (dw_got) if it has it
-        if got is not None:
-            if dw_in is not dw:
-                got.cancel()
+        try:
+            if got is not None and dw_in is not dw:
                 raise ValueError("finish's got= needs dw as the flat.Matrix it was started on")
-            key = _got_key(n, d, m, self.dtype, self.trials, self.seed, self.bd)
-            child = got.take(self._given + (dw.values,), key)
-            if child is not None and self.ctx.finite:
-                sums = child.result()
-            elif child is not None:
-                child.cancel()
+            for check, out, part in zip(self.checks[:2], (y, dx), self.parts):
+                part(self._settle(check, out))
+            if got is not None:
+                key = _got_key(n, d, m, self.dtype, self.trials, self.seed, self.bd)
+                child = got.take(self._given + (dw.values,), key)
+                if child is not None and self.ctx.finite:
+                    sums = child.result()
+                elif child is not None:
+                    child.cancel()
+        finally:
+            if got is not None:
+                got.cancel()  # (nothing once taken; else it was refused, or this failed)
         if sums is not None and sums[0]:  # every sum finite: so is every element
             self.parts[2](dw, sums[1:])
         else:

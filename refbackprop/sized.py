@@ -709,7 +709,7 @@ def _run_and_verify_in(result, runs, bias, progress, options, drawn, before_veri
     if "prepared" not in mine:  # in this process: only after the backend's call
         get_ready()
     t0 = clock()
-    got, mine["got"] = mine.get("got"), None
+    got = mine.get("got")  # (finish takes it, or stops it whatever happens)
     given = (outs["y"], outs["dx"], outs["dw"], outs.get("db"))
     prepared = mine["prepared"]
     result.verification = prepared.finish(*given, got=got) if got else prepared.finish(*given)

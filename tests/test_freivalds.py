@@ -663,6 +663,26 @@ def test_a_child_computes_without_cyclic_collections_and_this_process_keeps_them
     assert gc.isenabled()
 
 
+def test_finish_interrupted_before_dw_stops_the_got_child(monkeypatch, forked_children):
+    """Ctrl-C (or any failure) in finish before it reaches dW: the got child
+    is killed and reaped, not left to block writing its result."""
+    import refbackprop.freivalds as freivalds
+
+    g = sized_matrices(4, 40, 30, "float64", True, 2, "mixed")
+    x, w, b, dy = (g[k] for k in ("x", "w", "b", "dy"))
+    y, dx, dw, db = _dw_outputs(x, w, b, dy)
+    got = freivalds.start_dw_got(x, dy, dw, "float64", parallel=True)
+    plan = freivalds.prepare(x, w, b, dy, "float64", parallel=True)
+
+    def interrupted(self, check, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(freivalds.Prepared, "_settle", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plan.finish(y, dx, dw, db, got=got)
+    assert got.child is None and all(c.pid is None for c in forked_children)
+
+
 def test_children_started_from_two_threads_keep_their_pipes_apart(monkeypatch):
     """forked.start from two threads at once (the sized runner forks dW's
     got side from its main thread while prepare forks from another): a
