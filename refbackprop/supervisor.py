@@ -147,9 +147,12 @@ def _reply_ends():
 
         if not (hasattr(socket, "AF_UNIX") and hasattr(socket, "MSG_WAITALL")):
             return None, None
-        return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     except (ImportError, OSError):
         return None, None
+    for end in ends:  # (blocking, whatever socket.setdefaulttimeout says: the
+        end.setblocking(True)  # worker's writes and this side's reads wait)
+    return ends
 
 
 class WorkerProcess:
@@ -169,6 +172,10 @@ class WorkerProcess:
                 start_new_session=True,
                 env=_worker_environment(),
             )
+        except BaseException:
+            if self.reply is not None:
+                self.reply.close()
+            raise
         finally:
             if theirs is not None:
                 theirs.close()  # (the worker has its copy)

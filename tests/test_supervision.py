@@ -607,6 +607,29 @@ def _closed(end):
     return end.fileno() == -1 if hasattr(end, "recv_into") else end.closed
 
 
+def test_replies_come_back_whatever_the_default_socket_timeout():
+    """A program that set socket.setdefaulttimeout (its sockets then
+    non-blocking underneath) still gets its worker's replies: the reply
+    channel's ends are made blocking, even for a reply slower than the
+    timeout."""
+    import socket
+
+    from refbackprop import supervisor
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(0.05)
+    try:
+        worker = supervisor.WorkerProcess()
+    finally:
+        socket.setdefaulttimeout(old)
+    try:
+        time.sleep(0.2)  # (longer than the timeout before the first reply)
+        info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
+        assert info["status"] == "available"
+    finally:
+        worker.stop()
+
+
 def test_replies_come_back_on_a_socket_pair_where_there_is_one():
     """The worker's replies arrive on a Unix socket (each out-of-band buffer
     received in one call, MSG_WAITALL, without the GIL between its pieces);
