@@ -630,18 +630,24 @@ def test_replies_come_back_whatever_the_default_socket_timeout():
         worker.stop()
 
 
-def test_replies_come_back_on_a_socket_pair_where_there_is_one():
+@pytest.mark.parametrize("pairs", [True, False], ids=["socket pair", "no socket pairs"])
+def test_replies_come_back_on_a_socket_pair_where_there_is_one(pairs, monkeypatch):
     """The worker's replies arrive on a Unix socket (each out-of-band buffer
     received in one call, MSG_WAITALL, without the GIL between its pieces);
-    without socket pairs, on a pipe as before."""
+    without socket pairs, on a pipe as before; either is closed after."""
     import socket
 
     from refbackprop import supervisor
 
+    if not pairs:
+        monkeypatch.setattr(supervisor, "_reply_ends", lambda: (None, None))
     worker = supervisor.WorkerProcess()
     try:
-        assert isinstance(worker.reply, socket.socket) and worker.proc.stdout is None
-        assert worker.channel.recv_into is not None
+        if pairs:
+            assert isinstance(worker.reply, socket.socket) and worker.proc.stdout is None
+            assert worker.channel.recv_into is not None
+        else:
+            assert worker.reply is worker.proc.stdout and worker.channel.recv_into is None
         info = worker.request("load", {"selector": "python"}, lambda call: 20, None)
         assert info["status"] == "available"
     finally:
