@@ -984,20 +984,29 @@ def start_dw(x, dy, dtype, **options):
     (n, d), m = x.shape, dy.shape[1]
     if dy.shape[0] != n:
         raise ValueError("x is %dx%d and dy %dx%d: N differs" % (n, d, dy.shape[0], m))
-    if not forks(n, d, m, o["parallel"]):
+    started = _dw_start(x, dy, dtype, o)
+    if started is None:
         return None
-    if not 0 < o["false_alarm"] < 1:
-        return None  # (prepare says why)
-    cell, trials = _cell_and_trials(n, d, m, o)
-    bd = min(cell, d) or 1
+    inputs, sdw, cell, trials = started
     t = _tests_and_t(n, d, m, trials, cell, o["false_alarm"], o["worst_case"])[1]
-    sdw = _draw_signs(_sign_rng(n, d, m, dtype, o["seed"]), trials, d, m)[2]
-    inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
-
     child = _Both.start(lambda: inputs.dw_references(sdw), lambda: inputs.dw_terms(t))
     if child is None:
         return None
-    return Early(_early_key(n, d, m, dtype, trials, o["seed"], bd, t), (x, dy), child)
+    return Early(_early_key(n, d, m, dtype, trials, o["seed"], inputs.bd, t), (x, dy), child)
+
+
+def _dw_start(x, dy, dtype, o):
+    """What a child started on X (N, D) and dY (N, M) before prepare or
+    finish needs it shares (start_dw, start_dw_got), from merged options
+    o: (_DwInputs, dW's signs, cell size, trials), drawn as prepare draws
+    them; None where prepare would not fork, or false_alarm is out of
+    range (prepare says why)."""
+    (n, d), m = x.shape, dy.shape[1]
+    if not forks(n, d, m, o["parallel"]) or not 0 < o["false_alarm"] < 1:
+        return None
+    cell, trials = _cell_and_trials(n, d, m, o)
+    sdw = _draw_signs(_sign_rng(n, d, m, dtype, o["seed"]), trials, d, m)[2]
+    return _DwInputs(x, dy, n, d, m, dtype, min(cell, d) or 1), sdw, cell, trials
 
 
 def start_dw_got(x, dy, dw, dtype, **options):
@@ -1018,18 +1027,16 @@ def start_dw_got(x, dy, dw, dtype, **options):
             "x is %dx%d, dy %dx%d and dw %s: they are not (N, D), (N, M) and (D, M)"
             % (n, d, dy.shape[0], m, "x".join(str(v) for v in dw.shape))
         )
-    if not forks(n, d, m, o["parallel"]) or not 0 < o["false_alarm"] < 1:
+    started = _dw_start(x, dy, dtype, o)
+    if started is None:
         return None
-    cell, trials = _cell_and_trials(n, d, m, o)
-    bd = min(cell, d) or 1
-    sdw = _draw_signs(_sign_rng(n, d, m, dtype, o["seed"]), trials, d, m)[2]
-    inputs = _DwInputs(x, dy, n, d, m, dtype, bd)
+    inputs, sdw, _, trials = started
     from . import forked
 
     child = forked.start(lambda: inputs.dw_got(dw, sdw))
     if child is None:
         return None
-    key = _got_key(n, d, m, dtype, trials, o["seed"], bd)
+    key = _got_key(n, d, m, dtype, trials, o["seed"], inputs.bd)
     return Early(key, (x, dy, dw.values), child, "finish's got=", "X, dY or dW")
 
 
